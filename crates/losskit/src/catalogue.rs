@@ -1,0 +1,355 @@
+//! The catalogue: one entry per loss, the single source the CLI (`list`, `explain`, `eval`)
+//! and the decision guide are driven by.
+//!
+//! Adding a loss is adding its type and one [`LossInfo`] to its family's list.
+
+use core::fmt;
+
+use crate::error::{Error, Result};
+use crate::eval::Evaluator;
+use crate::reduction::ReductionMode;
+
+/// The task a loss belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Family {
+    /// Real-valued targets.
+    Regression,
+    /// Class labels, binary and multi-label targets.
+    Classification,
+    /// Embeddings.
+    MetricLearning,
+    /// Dense masks.
+    Segmentation,
+    /// Bounding boxes.
+    Detection,
+}
+
+impl Family {
+    /// The lowercase name: `"regression"`, `"classification"`, `"metric_learning"`,
+    /// `"segmentation"`, `"detection"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Regression => "regression",
+            Family::Classification => "classification",
+            Family::MetricLearning => "metric_learning",
+            Family::Segmentation => "segmentation",
+            Family::Detection => "detection",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What an input is to the loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Role {
+    /// A model output: gradients exist for it. The first prediction input decides the
+    /// compute type (f64 if it is float64, else f32).
+    Prediction,
+    /// What the prediction is compared with.
+    Target,
+    /// A weight (element-wise, per class, per label): no gradient.
+    Weight,
+}
+
+/// The element types an input takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InputKind {
+    /// Floating point (integers and booleans are converted for non-prediction inputs).
+    Float,
+    /// Integer class indices (int32, int64, uint8 or bool).
+    Index,
+    /// Either class indices (integers) or probabilities (floats), told apart by dtype.
+    FloatOrIndex,
+}
+
+/// One input of a loss.
+#[derive(Debug, Clone, Copy)]
+pub struct InputSpec {
+    /// The name (`input`, `target`, `weight`, …), as the CLI's `--input NAME=FILE` takes it.
+    pub name: &'static str,
+    /// What it is to the loss.
+    pub role: Role,
+    /// The element types it takes.
+    pub kind: InputKind,
+    /// Whether it must be given.
+    pub required: bool,
+    /// Its shape, e.g. "`[N, C, d1, ...]`" or "same as `input`".
+    pub shape: &'static str,
+}
+
+/// One end of a parameter's range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// No bound.
+    Unbounded,
+    /// The value itself is allowed.
+    Inclusive(f64),
+    /// The value itself is not allowed.
+    Exclusive(f64),
+}
+
+/// The range of a numeric parameter (NaN and infinities are always rejected).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Range {
+    /// Lower end.
+    pub lo: Bound,
+    /// Upper end.
+    pub hi: Bound,
+}
+
+impl Range {
+    /// Any finite value.
+    pub const ANY: Range = Range { lo: Bound::Unbounded, hi: Bound::Unbounded };
+    /// `> 0`.
+    pub const POSITIVE: Range = Range { lo: Bound::Exclusive(0.0), hi: Bound::Unbounded };
+    /// `≥ 0`.
+    pub const NON_NEGATIVE: Range = Range { lo: Bound::Inclusive(0.0), hi: Bound::Unbounded };
+    /// `(0, 1)`.
+    pub const OPEN_UNIT: Range = Range { lo: Bound::Exclusive(0.0), hi: Bound::Exclusive(1.0) };
+    /// `[0, 1]`.
+    pub const UNIT: Range = Range { lo: Bound::Inclusive(0.0), hi: Bound::Inclusive(1.0) };
+
+    /// Whether `v` lies in the range (finite values only).
+    pub fn contains(&self, v: f64) -> bool {
+        let lo = match self.lo {
+            Bound::Unbounded => true,
+            Bound::Inclusive(a) => v >= a,
+            Bound::Exclusive(a) => v > a,
+        };
+        let hi = match self.hi {
+            Bound::Unbounded => true,
+            Bound::Inclusive(b) => v <= b,
+            Bound::Exclusive(b) => v < b,
+        };
+        v.is_finite() && lo && hi
+    }
+}
+
+impl fmt::Display for Range {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.lo, self.hi) {
+            (Bound::Unbounded, Bound::Unbounded) => f.write_str("finite"),
+            (Bound::Inclusive(a), Bound::Unbounded) => write!(f, ">= {a}"),
+            (Bound::Exclusive(a), Bound::Unbounded) => write!(f, "> {a}"),
+            (Bound::Unbounded, Bound::Inclusive(b)) => write!(f, "<= {b}"),
+            (Bound::Unbounded, Bound::Exclusive(b)) => write!(f, "< {b}"),
+            (lo, hi) => {
+                let (l, a) = match lo {
+                    Bound::Inclusive(a) => ('[', a),
+                    Bound::Exclusive(a) => ('(', a),
+                    Bound::Unbounded => ('(', f64::NEG_INFINITY),
+                };
+                let (r, b) = match hi {
+                    Bound::Inclusive(b) => (']', b),
+                    Bound::Exclusive(b) => (')', b),
+                    Bound::Unbounded => (')', f64::INFINITY),
+                };
+                write!(f, "in {l}{a}, {b}{r}")
+            }
+        }
+    }
+}
+
+/// The type, default and range of a parameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum ParamKind {
+    /// A real number.
+    Float {
+        /// The default (the reference library's).
+        default: f64,
+        /// The allowed values.
+        range: Range,
+    },
+    /// An integer.
+    Int {
+        /// The default.
+        default: i64,
+        /// The allowed values.
+        range: Range,
+    },
+    /// `true` or `false`.
+    Bool {
+        /// The default.
+        default: bool,
+    },
+    /// One word out of a list.
+    Choice {
+        /// The default.
+        default: &'static str,
+        /// The words allowed.
+        options: &'static [&'static str],
+    },
+}
+
+/// One parameter of a loss.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    /// The name, as `--param NAME=VALUE` takes it.
+    pub name: &'static str,
+    /// Type, default and range.
+    pub kind: ParamKind,
+    /// One line on what it does.
+    pub doc: &'static str,
+}
+
+/// Everything the catalogue knows about one loss.
+#[derive(Clone, Copy)]
+pub struct LossInfo {
+    /// The canonical snake_case name (`huber`).
+    pub name: &'static str,
+    /// The task.
+    pub family: Family,
+    /// One line.
+    pub summary: &'static str,
+    /// The inputs, predictions first.
+    pub inputs: &'static [InputSpec],
+    /// The parameters.
+    pub params: &'static [ParamSpec],
+    /// The reductions it takes (`mean` first: the default).
+    pub reductions: &'static [ReductionMode],
+    /// The definition, in plain-text math.
+    pub formula: &'static str,
+    /// The gradient with respect to each prediction.
+    pub gradient: &'static str,
+    /// When to reach for it.
+    pub when_to_use: &'static str,
+    /// The classic mistakes around it.
+    pub pitfalls: &'static [&'static str],
+    /// The paper and the library whose numbers it matches.
+    pub reference: &'static str,
+    pub(crate) eval: Evaluator,
+}
+
+impl fmt::Debug for LossInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LossInfo").field("name", &self.name).field("family", &self.family).finish()
+    }
+}
+
+impl LossInfo {
+    /// The input called `name`.
+    pub fn input(&self, name: &str) -> Option<&'static InputSpec> {
+        self.inputs.iter().find(|i| i.name == name)
+    }
+
+    /// The parameter called `name`.
+    pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    /// The names of the inputs that have gradients.
+    pub fn predictions(&self) -> Vec<&'static str> {
+        self.inputs.iter().filter(|i| i.role == Role::Prediction).map(|i| i.name).collect()
+    }
+}
+
+/// The standard reductions: `mean`, `sum` and per-element output.
+pub(crate) const STANDARD_REDUCTIONS: &[ReductionMode] =
+    &[ReductionMode::Mean, ReductionMode::Sum, ReductionMode::None];
+
+/// Every family's entries, in the order `losskit list` shows them.
+const FAMILIES: &[&[LossInfo]] = &[crate::regression::CATALOGUE];
+
+/// Every loss in the catalogue.
+pub fn catalogue() -> impl Iterator<Item = &'static LossInfo> {
+    FAMILIES.iter().flat_map(|f| f.iter())
+}
+
+/// The loss called `name`.
+///
+/// # Errors
+/// [`Error::UnknownLoss`], with the closest name as a suggestion when one is close.
+pub fn find(name: &str) -> Result<&'static LossInfo> {
+    catalogue().find(|l| l.name == name).ok_or_else(|| Error::UnknownLoss {
+        name: name.to_owned(),
+        suggestion: closest(name, catalogue().map(|l| l.name)),
+    })
+}
+
+/// The candidate within edit distance 2 (or a third of the name) of `name`, if any.
+pub(crate) fn closest(
+    name: &str,
+    candidates: impl Iterator<Item = &'static str>,
+) -> Option<&'static str> {
+    let limit = (name.chars().count() / 3).max(2);
+    candidates
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_snake_case_and_predictions_come_first() {
+        let mut seen = std::collections::HashSet::new();
+        for l in catalogue() {
+            assert!(seen.insert(l.name), "duplicate {}", l.name);
+            assert!(l.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+            assert_eq!(l.inputs[0].role, Role::Prediction, "{}", l.name);
+            assert_eq!(l.reductions[0], ReductionMode::Mean, "{}", l.name);
+            for p in l.params {
+                match p.kind {
+                    ParamKind::Float { default, range } => {
+                        assert!(range.contains(default), "{}.{}", l.name, p.name)
+                    }
+                    ParamKind::Int { default, range } => {
+                        assert!(range.contains(default as f64), "{}.{}", l.name, p.name)
+                    }
+                    ParamKind::Choice { default, options } => {
+                        assert!(options.contains(&default), "{}.{}", l.name, p.name)
+                    }
+                    ParamKind::Bool { .. } => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn suggestions_find_near_misses_only() {
+        assert_eq!(find("hubr").unwrap_err(), Error::UnknownLoss {
+            name: "hubr".into(),
+            suggestion: Some("huber")
+        });
+        assert!(matches!(
+            find("zzzzzzzz"),
+            Err(Error::UnknownLoss { suggestion: None, .. })
+        ));
+    }
+
+    #[test]
+    fn ranges_display_as_written_in_the_spec() {
+        assert_eq!(Range::POSITIVE.to_string(), "> 0");
+        assert_eq!(Range::OPEN_UNIT.to_string(), "in (0, 1)");
+        assert_eq!(Range::UNIT.to_string(), "in [0, 1]");
+        assert_eq!(Range::NON_NEGATIVE.to_string(), ">= 0");
+        assert!(!Range::POSITIVE.contains(f64::NAN));
+        assert!(!Range::ANY.contains(f64::INFINITY));
+    }
+}

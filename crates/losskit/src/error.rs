@@ -1,0 +1,291 @@
+//! The one error type of losskit.
+
+use core::fmt;
+
+/// Everything that can go wrong when building or evaluating a loss.
+///
+/// Every variant carries what a user needs to find the problem: the loss, the argument, the
+/// shapes or the offending value and where it sits. Messages are lowercase, with argument
+/// names in backticks, and start with the loss's catalogue name.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A shape with more dimensions than [`MAX_RANK`](crate::MAX_RANK) or whose element count
+    /// overflows `usize`.
+    InvalidShape {
+        /// The dimensions given.
+        dims: Vec<usize>,
+        /// Why they were rejected.
+        reason: &'static str,
+    },
+    /// A data slice whose length is not the product of the shape given with it.
+    DataLength {
+        /// The shape given.
+        dims: Vec<usize>,
+        /// The slice's length.
+        len: usize,
+    },
+    /// An input whose shape must equal another input's (or one derived from it), and does not.
+    /// Nothing is broadcast silently: `[N, 1]` against `[N]` is this error.
+    ShapeMismatch {
+        /// The loss.
+        loss: &'static str,
+        /// The argument with the wrong shape.
+        arg: &'static str,
+        /// Its shape.
+        actual: Vec<usize>,
+        /// The shape it must have.
+        expected: Vec<usize>,
+        /// Where the expected shape comes from, e.g. "the shape of `input`".
+        because: &'static str,
+    },
+    /// An input whose shape breaks a rule of the loss (too few dimensions, a zero class count…).
+    BadShape {
+        /// The loss.
+        loss: &'static str,
+        /// The argument.
+        arg: &'static str,
+        /// Its shape.
+        actual: Vec<usize>,
+        /// The rule, e.g. "at least 2 dimensions `[N, C, ...]`".
+        expected: &'static str,
+    },
+    /// A gradient (or output) buffer whose length differs from the input it belongs to.
+    BufferLength {
+        /// The loss.
+        loss: &'static str,
+        /// The argument the buffer belongs to, e.g. "gradient of `input`".
+        arg: &'static str,
+        /// The buffer's length.
+        actual: usize,
+        /// The length it must have.
+        expected: usize,
+    },
+    /// `mean` over zero elements: undefined, so an error rather than NaN.
+    EmptyMean {
+        /// The loss.
+        loss: &'static str,
+    },
+    /// A parameter outside its range (NaN and infinities included).
+    InvalidParam {
+        /// The loss.
+        loss: &'static str,
+        /// The parameter.
+        param: &'static str,
+        /// The value given.
+        value: f64,
+        /// The range, e.g. "> 0 and finite".
+        expected: &'static str,
+    },
+    /// An element of an input outside its domain (a class index out of range, a negative
+    /// variance, a binary target outside [0, 1]…).
+    InvalidValue {
+        /// The loss.
+        loss: &'static str,
+        /// The argument.
+        arg: &'static str,
+        /// The element's position (row-major multi-index).
+        index: Vec<usize>,
+        /// The element's value.
+        value: f64,
+        /// The domain, e.g. "a value in [0, 1]".
+        expected: &'static str,
+    },
+    /// A loss name that is not in the catalogue.
+    UnknownLoss {
+        /// The name given.
+        name: String,
+        /// The closest catalogue name, when one is close.
+        suggestion: Option<&'static str>,
+    },
+    /// An input name the loss does not take.
+    UnknownInput {
+        /// The loss.
+        loss: &'static str,
+        /// The name given.
+        name: String,
+        /// The names it takes.
+        known: Vec<&'static str>,
+    },
+    /// A required input that was not given.
+    MissingInput {
+        /// The loss.
+        loss: &'static str,
+        /// The input.
+        name: &'static str,
+    },
+    /// The same input given twice.
+    DuplicateInput {
+        /// The loss.
+        loss: &'static str,
+        /// The input.
+        name: &'static str,
+    },
+    /// A parameter name the loss does not take.
+    UnknownParam {
+        /// The loss.
+        loss: &'static str,
+        /// The name given.
+        name: String,
+        /// The names it takes.
+        known: Vec<&'static str>,
+    },
+    /// A parameter value that does not parse as the parameter's type.
+    ParamParse {
+        /// The loss.
+        loss: &'static str,
+        /// The parameter.
+        param: &'static str,
+        /// The text given.
+        value: String,
+        /// What was expected, e.g. "a number".
+        expected: &'static str,
+    },
+    /// An input of an element type the loss cannot take there.
+    Dtype {
+        /// The loss.
+        loss: &'static str,
+        /// The argument.
+        arg: &'static str,
+        /// Its dtype.
+        actual: &'static str,
+        /// What the argument takes, e.g. "float32 or float64".
+        expected: &'static str,
+    },
+    /// A gradient asked for an input that is not a prediction (a target, a weight…).
+    NotDifferentiable {
+        /// The loss.
+        loss: &'static str,
+        /// The argument.
+        arg: String,
+        /// The inputs that do have gradients.
+        predictions: Vec<&'static str>,
+    },
+    /// A reduction the loss does not define (e.g. `batchmean` outside `kl_div`).
+    UnsupportedReduction {
+        /// The loss.
+        loss: &'static str,
+        /// The reduction given.
+        reduction: String,
+        /// The reductions it takes.
+        supported: Vec<&'static str>,
+    },
+}
+
+/// `[2, 3]`, the way shapes are written everywhere in losskit's messages.
+pub(crate) struct Dims<'a>(pub(crate) &'a [usize]);
+
+impl fmt::Display for Dims<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// `` `a`, `b`, `c` ``.
+struct Names<'a>(&'a [&'static str]);
+
+impl fmt::Display for Names<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, n) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "`{n}`")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidShape { dims, reason } => {
+                write!(f, "invalid shape {}: {reason}", Dims(dims))
+            }
+            Error::DataLength { dims, len } => write!(
+                f,
+                "data of length {len} does not fit shape {} ({} elements)",
+                Dims(dims),
+                dims.iter().product::<usize>()
+            ),
+            Error::ShapeMismatch { loss, arg, actual, expected, because } => write!(
+                f,
+                "{loss}: `{arg}` has shape {}, expected {} ({because}); nothing is broadcast",
+                Dims(actual),
+                Dims(expected)
+            ),
+            Error::BadShape { loss, arg, actual, expected } => {
+                write!(f, "{loss}: `{arg}` has shape {}, expected {expected}", Dims(actual))
+            }
+            Error::BufferLength { loss, arg, actual, expected } => write!(
+                f,
+                "{loss}: the buffer for the {arg} has length {actual}, expected {expected}"
+            ),
+            Error::EmptyMean { loss } => write!(
+                f,
+                "{loss}: reduction `mean` over an empty input is undefined; use `sum` or a non-empty batch"
+            ),
+            Error::InvalidParam { loss, param, value, expected } => {
+                write!(f, "{loss}: `{param}` must be {expected}, got {value}")
+            }
+            Error::InvalidValue { loss, arg, index, value, expected } => write!(
+                f,
+                "{loss}: `{arg}` at {} is {value}, expected {expected}",
+                Dims(index)
+            ),
+            Error::UnknownLoss { name, suggestion } => {
+                write!(f, "unknown loss `{name}`")?;
+                if let Some(s) = suggestion {
+                    write!(f, "; did you mean `{s}`?")?;
+                }
+                write!(f, " (`losskit list` shows the catalogue)")
+            }
+            Error::UnknownInput { loss, name, known } => write!(
+                f,
+                "{loss}: unknown input `{name}`; it takes {}",
+                Names(known)
+            ),
+            Error::MissingInput { loss, name } => {
+                write!(f, "{loss}: missing required input `{name}`")
+            }
+            Error::DuplicateInput { loss, name } => {
+                write!(f, "{loss}: input `{name}` is given more than once")
+            }
+            Error::UnknownParam { loss, name, known } => {
+                if known.is_empty() {
+                    write!(f, "{loss}: unknown parameter `{name}`; this loss has no parameters")
+                } else {
+                    write!(f, "{loss}: unknown parameter `{name}`; it takes {}", Names(known))
+                }
+            }
+            Error::ParamParse { loss, param, value, expected } => {
+                write!(f, "{loss}: `{param}` must be {expected}, got `{value}`")
+            }
+            Error::Dtype { loss, arg, actual, expected } => {
+                write!(f, "{loss}: `{arg}` has dtype {actual}, expected {expected}")
+            }
+            Error::NotDifferentiable { loss, arg, predictions } => write!(
+                f,
+                "{loss}: `{arg}` has no gradient (it is not a prediction); gradients exist for {}",
+                Names(predictions)
+            ),
+            Error::UnsupportedReduction { loss, reduction, supported } => write!(
+                f,
+                "{loss}: reduction `{reduction}` is not supported; it takes {}",
+                Names(supported)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The usual `Result` of losskit.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

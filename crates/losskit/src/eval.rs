@@ -1,0 +1,528 @@
+//! Evaluation by name: the dynamic layer the CLI and framework adapters share.
+//!
+//! A caller hands over named arrays of any supported dtype, parameters as text and a
+//! reduction; [`evaluate`] checks them against the catalogue, picks the compute type from the
+//! prediction's dtype and runs the loss's typed API.
+
+use std::borrow::Cow;
+
+use crate::catalogue::{find, InputKind, LossInfo, ParamKind, Role};
+use crate::error::{Error, Result};
+use crate::real::Real;
+use crate::reduction::{Reduction, ReductionMode};
+use crate::tensor::{Shape, Tensor};
+
+/// Borrowed array data of any dtype `eval` accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum ArrayData<'a> {
+    /// float32.
+    F32(&'a [f32]),
+    /// float64.
+    F64(&'a [f64]),
+    /// int32.
+    I32(&'a [i32]),
+    /// int64.
+    I64(&'a [i64]),
+    /// uint8.
+    U8(&'a [u8]),
+    /// bool.
+    Bool(&'a [bool]),
+}
+
+impl ArrayData<'_> {
+    /// The NumPy name of the dtype (`"float32"`, `"int64"`, …).
+    pub fn dtype(&self) -> &'static str {
+        match self {
+            ArrayData::F32(_) => "float32",
+            ArrayData::F64(_) => "float64",
+            ArrayData::I32(_) => "int32",
+            ArrayData::I64(_) => "int64",
+            ArrayData::U8(_) => "uint8",
+            ArrayData::Bool(_) => "bool",
+        }
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            ArrayData::F32(d) => d.len(),
+            ArrayData::F64(d) => d.len(),
+            ArrayData::I32(d) => d.len(),
+            ArrayData::I64(d) => d.len(),
+            ArrayData::U8(d) => d.len(),
+            ArrayData::Bool(d) => d.len(),
+        }
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn is_float(&self) -> bool {
+        matches!(self, ArrayData::F32(_) | ArrayData::F64(_))
+    }
+
+    fn to_real<T: Real>(self) -> Cow<'static, [T]>
+    where
+        T: Clone,
+    {
+        let v: Vec<T> = match self {
+            ArrayData::F32(d) => d.iter().map(|&x| T::from_f64(f64::from(x))).collect(),
+            ArrayData::F64(d) => d.iter().map(|&x| T::from_f64(x)).collect(),
+            ArrayData::I32(d) => d.iter().map(|&x| T::from_f64(f64::from(x))).collect(),
+            ArrayData::I64(d) => d.iter().map(|&x| T::from_f64(x as f64)).collect(),
+            ArrayData::U8(d) => d.iter().map(|&x| T::from_f64(f64::from(x))).collect(),
+            ArrayData::Bool(d) => d.iter().map(|&x| if x { T::ONE } else { T::ZERO }).collect(),
+        };
+        Cow::Owned(v)
+    }
+
+    fn to_index(self) -> Cow<'static, [i64]> {
+        let v: Vec<i64> = match self {
+            ArrayData::I32(d) => d.iter().map(|&x| i64::from(x)).collect(),
+            ArrayData::U8(d) => d.iter().map(|&x| i64::from(x)).collect(),
+            ArrayData::Bool(d) => d.iter().map(|&x| i64::from(x)).collect(),
+            ArrayData::I64(d) => d.to_vec(),
+            ArrayData::F32(_) | ArrayData::F64(_) => Vec::new(),
+        };
+        Cow::Owned(v)
+    }
+}
+
+/// One named input array.
+#[derive(Debug, Clone, Copy)]
+pub struct NamedArray<'a> {
+    /// The input's name in the catalogue (`input`, `target`, …).
+    pub name: &'a str,
+    /// The elements, row-major.
+    pub data: ArrayData<'a>,
+    /// The dimensions.
+    pub dims: &'a [usize],
+}
+
+/// The compute type of an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dtype {
+    /// f32.
+    F32,
+    /// f64.
+    F64,
+}
+
+impl Dtype {
+    /// `"f32"` or `"f64"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F64 => "f64",
+        }
+    }
+}
+
+/// An owned float array in the compute type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FloatArray {
+    /// f32 elements.
+    F32(Vec<f32>),
+    /// f64 elements.
+    F64(Vec<f64>),
+}
+
+/// A parameter's value after parsing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ParamValue {
+    /// A real number.
+    Float(f64),
+    /// An integer.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+    /// One of the parameter's words.
+    Word(&'static str),
+}
+
+/// A loss's parameters, every one present (defaults filled in), types checked.
+///
+/// Ranges are checked by the loss's constructor, the one place that owns them.
+#[derive(Debug, Clone)]
+pub struct Params {
+    values: Vec<(&'static str, ParamValue)>,
+}
+
+impl Params {
+    /// Every parameter of `info` at its default.
+    pub fn defaults(info: &LossInfo) -> Params {
+        let values = info
+            .params
+            .iter()
+            .map(|p| {
+                let v = match p.kind {
+                    ParamKind::Float { default, .. } => ParamValue::Float(default),
+                    ParamKind::Int { default, .. } => ParamValue::Int(default),
+                    ParamKind::Bool { default } => ParamValue::Bool(default),
+                    ParamKind::Choice { default, .. } => ParamValue::Word(default),
+                };
+                (p.name, v)
+            })
+            .collect();
+        Params { values }
+    }
+
+    /// The defaults of `info`, overridden by `KEY=VALUE` pairs given as text.
+    ///
+    /// # Errors
+    /// [`Error::UnknownParam`] for a key the loss does not take; [`Error::ParamParse`] for a
+    /// value of the wrong type (numbers: `1.5`, `1e-3`; booleans: `true`/`false`; words: one
+    /// of the parameter's options).
+    pub fn parse<K: AsRef<str>, V: AsRef<str>>(info: &LossInfo, pairs: &[(K, V)]) -> Result<Params> {
+        let mut params = Params::defaults(info);
+        for (k, v) in pairs {
+            let (key, text) = (k.as_ref(), v.as_ref().trim());
+            let spec = info.param(key).ok_or_else(|| Error::UnknownParam {
+                loss: info.name,
+                name: key.to_owned(),
+                known: info.params.iter().map(|p| p.name).collect(),
+            })?;
+            let bad = |expected| Error::ParamParse {
+                loss: info.name,
+                param: spec.name,
+                value: text.to_owned(),
+                expected,
+            };
+            let value = match spec.kind {
+                ParamKind::Float { .. } => {
+                    ParamValue::Float(text.parse::<f64>().map_err(|_| bad("a number"))?)
+                }
+                ParamKind::Int { .. } => {
+                    ParamValue::Int(text.parse::<i64>().map_err(|_| bad("an integer"))?)
+                }
+                ParamKind::Bool { .. } => ParamValue::Bool(match text {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(bad("`true` or `false`")),
+                }),
+                ParamKind::Choice { options, .. } => ParamValue::Word(
+                    options.iter().copied().find(|o| *o == text).ok_or_else(|| {
+                        bad("one of the words `losskit explain` lists for it")
+                    })?,
+                ),
+            };
+            if let Some(slot) = params.values.iter_mut().find(|(n, _)| *n == spec.name) {
+                slot.1 = value;
+            }
+        }
+        Ok(params)
+    }
+
+    fn get(&self, name: &str) -> Option<ParamValue> {
+        let v = self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        debug_assert!(v.is_some(), "catalogue and evaluator disagree on parameter `{name}`");
+        v
+    }
+
+    /// A float parameter (NaN if the loss has no such parameter: its constructor rejects it).
+    pub fn float(&self, name: &str) -> f64 {
+        match self.get(name) {
+            Some(ParamValue::Float(v)) => v,
+            Some(ParamValue::Int(v)) => v as f64,
+            _ => f64::NAN,
+        }
+    }
+
+    /// An integer parameter.
+    pub fn int(&self, name: &str) -> i64 {
+        match self.get(name) {
+            Some(ParamValue::Int(v)) => v,
+            _ => 0,
+        }
+    }
+
+    /// A boolean parameter.
+    pub fn bool(&self, name: &str) -> bool {
+        matches!(self.get(name), Some(ParamValue::Bool(true)))
+    }
+
+    /// A word parameter.
+    pub fn word(&self, name: &str) -> &'static str {
+        match self.get(name) {
+            Some(ParamValue::Word(w)) => w,
+            _ => "",
+        }
+    }
+}
+
+/// What [`evaluate`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// The loss.
+    pub loss: &'static str,
+    /// The reduction used.
+    pub reduction: ReductionMode,
+    /// The compute type.
+    pub dtype: Dtype,
+    /// The shape of the unreduced loss.
+    pub shape: Vec<usize>,
+    /// The reduced loss (`None` with [`ReductionMode::None`]).
+    pub value: Option<f64>,
+    /// The per-element losses (with [`ReductionMode::None`] only), of `shape`.
+    pub per_element: Option<FloatArray>,
+    /// The gradients asked for, each of its input's shape, in the order asked.
+    pub grads: Vec<(&'static str, FloatArray)>,
+}
+
+/// Evaluates the loss called `name` on named arrays.
+///
+/// The compute type is f64 if the first prediction input is float64, else f32; other float
+/// inputs are converted to it. Integer and boolean arrays are accepted for non-prediction
+/// float inputs (a target of counts, a 0/1 mask) and converted.
+///
+/// # Errors
+/// Everything the catalogue can tell before computing (unknown loss, input or parameter,
+/// missing or duplicate input, wrong dtype, a gradient asked for a target, an unsupported
+/// reduction), then whatever the loss itself rejects (shapes, values, parameter ranges).
+pub fn evaluate(
+    name: &str,
+    inputs: &[NamedArray<'_>],
+    params: &[(&str, &str)],
+    reduction: ReductionMode,
+    grads: &[&str],
+) -> Result<Evaluation> {
+    let info = find(name)?;
+    let params = Params::parse(info, params)?;
+    evaluate_with(info, inputs, &params, reduction, grads)
+}
+
+/// [`evaluate`] with the loss and parameters already resolved.
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_with(
+    info: &'static LossInfo,
+    inputs: &[NamedArray<'_>],
+    params: &Params,
+    reduction: ReductionMode,
+    grads: &[&str],
+) -> Result<Evaluation> {
+    let loss = info.name;
+    if !info.reductions.contains(&reduction) {
+        return Err(Error::UnsupportedReduction {
+            loss,
+            reduction: reduction.name().to_owned(),
+            supported: info.reductions.iter().map(|r| r.name()).collect(),
+        });
+    }
+    // Every name known and given once.
+    let mut given: Vec<(&'static crate::catalogue::InputSpec, &NamedArray<'_>)> = Vec::new();
+    for arr in inputs {
+        let spec = info.input(arr.name).ok_or_else(|| Error::UnknownInput {
+            loss,
+            name: arr.name.to_owned(),
+            known: info.inputs.iter().map(|i| i.name).collect(),
+        })?;
+        if given.iter().any(|(s, _)| s.name == spec.name) {
+            return Err(Error::DuplicateInput { loss, name: spec.name });
+        }
+        given.push((spec, arr));
+    }
+    for spec in info.inputs.iter().filter(|s| s.required) {
+        if !given.iter().any(|(s, _)| s.name == spec.name) {
+            return Err(Error::MissingInput { loss, name: spec.name });
+        }
+    }
+    let mut grad_specs = Vec::new();
+    for &g in grads {
+        match info.input(g) {
+            Some(spec) if spec.role == Role::Prediction => grad_specs.push(spec),
+            _ => {
+                return Err(Error::NotDifferentiable {
+                    loss,
+                    arg: g.to_owned(),
+                    predictions: info.predictions(),
+                })
+            }
+        }
+    }
+    // Dtypes, and the compute type from the first prediction.
+    for (spec, arr) in &given {
+        let ok = match (spec.kind, spec.role) {
+            (InputKind::Float, Role::Prediction) => arr.data.is_float(),
+            (InputKind::Float, _) | (InputKind::FloatOrIndex, _) => true,
+            (InputKind::Index, _) => !arr.data.is_float(),
+        };
+        if !ok {
+            let expected = match spec.kind {
+                InputKind::Index => "an integer type (int32, int64, uint8 or bool)",
+                _ => "float32 or float64",
+            };
+            return Err(Error::Dtype { loss, arg: spec.name, actual: arr.data.dtype(), expected });
+        }
+        if arr.data.len() != Shape::new(arr.dims)?.numel() {
+            return Err(Error::DataLength { dims: arr.dims.to_vec(), len: arr.data.len() });
+        }
+    }
+    let f64_compute = given
+        .iter()
+        .find(|(s, _)| s.role == Role::Prediction)
+        .is_some_and(|(_, a)| matches!(a.data, ArrayData::F64(_)));
+    if f64_compute {
+        run::<f64>(info, &given, params, reduction, &grad_specs, Dtype::F64, info.eval.f64)
+    } else {
+        run::<f32>(info, &given, params, reduction, &grad_specs, Dtype::F32, info.eval.f32)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run<T: Real + Wrap>(
+    info: &'static LossInfo,
+    given: &[(&'static crate::catalogue::InputSpec, &NamedArray<'_>)],
+    params: &Params,
+    reduction: ReductionMode,
+    grad_specs: &[&'static crate::catalogue::InputSpec],
+    dtype: Dtype,
+    f: EvalFn<T>,
+) -> Result<Evaluation> {
+    let mut items = Vec::with_capacity(given.len());
+    for (spec, arr) in given {
+        let shape = Shape::new(arr.dims)?;
+        let data = match (spec.kind, arr.data.is_float()) {
+            (InputKind::Index, _) | (InputKind::FloatOrIndex, false) => {
+                Resolved::Index(arr.data.to_index())
+            }
+            _ => Resolved::Float(T::borrow_or_convert(arr.data)),
+        };
+        items.push((spec.name, data, shape));
+    }
+    let call = Call { loss: info.name, items, params, reduction };
+    let mut out = Out::<T> {
+        shape: Vec::new(),
+        value: None,
+        per_element: None,
+        grads: Vec::new(),
+    };
+    for spec in grad_specs {
+        let n = call.items.iter().find(|(n, _, _)| *n == spec.name).map_or(0, |(_, _, s)| s.numel());
+        out.grads.push((spec.name, vec![T::ZERO; n]));
+    }
+    f(&call, &mut out)?;
+    Ok(Evaluation {
+        loss: info.name,
+        reduction,
+        dtype,
+        shape: out.shape,
+        value: out.value,
+        per_element: out.per_element.map(T::wrap),
+        grads: out.grads.into_iter().map(|(n, g)| (n, T::wrap(g))).collect(),
+    })
+}
+
+/// Conversions between the compute type and the dynamic arrays.
+pub(crate) trait Wrap: Sized + Clone + 'static {
+    fn wrap(v: Vec<Self>) -> FloatArray;
+    fn borrow_or_convert(d: ArrayData<'_>) -> Cow<'_, [Self]>;
+}
+
+impl Wrap for f32 {
+    fn wrap(v: Vec<f32>) -> FloatArray {
+        FloatArray::F32(v)
+    }
+    fn borrow_or_convert(d: ArrayData<'_>) -> Cow<'_, [f32]> {
+        match d {
+            ArrayData::F32(s) => Cow::Borrowed(s),
+            other => other.to_real(),
+        }
+    }
+}
+
+impl Wrap for f64 {
+    fn wrap(v: Vec<f64>) -> FloatArray {
+        FloatArray::F64(v)
+    }
+    fn borrow_or_convert(d: ArrayData<'_>) -> Cow<'_, [f64]> {
+        match d {
+            ArrayData::F64(s) => Cow::Borrowed(s),
+            other => other.to_real(),
+        }
+    }
+}
+
+/// The signature of one loss's evaluator in one compute type.
+pub(crate) type EvalFn<T> = fn(&Call<'_, T>, &mut Out<T>) -> Result<()>;
+
+/// A loss's evaluator in both compute types; built by [`evaluator!`](crate::evaluator).
+#[derive(Clone, Copy)]
+pub(crate) struct Evaluator {
+    pub(crate) f32: EvalFn<f32>,
+    pub(crate) f64: EvalFn<f64>,
+}
+
+/// `evaluator!(path::to::generic_fn)`: the [`Evaluator`] of a function generic over `T: Real`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! evaluator {
+    ($f:path) => {
+        $crate::eval::Evaluator { f32: $f, f64: $f }
+    };
+}
+
+pub(crate) enum Resolved<'a, T: Clone + 'static> {
+    Float(Cow<'a, [T]>),
+    #[allow(dead_code)] // read by the index-target losses
+    Index(Cow<'a, [i64]>),
+}
+
+/// The resolved inputs, parameters and reduction a loss's evaluator receives.
+pub(crate) struct Call<'a, T: Clone + 'static> {
+    pub(crate) loss: &'static str,
+    items: Vec<(&'static str, Resolved<'a, T>, Shape)>,
+    pub(crate) params: &'a Params,
+    pub(crate) reduction: ReductionMode,
+}
+
+impl<T: Real> Call<'_, T> {
+    /// A float input, if given (an index-typed one reads as absent).
+    pub(crate) fn float(&self, name: &str) -> Option<Tensor<'_, T>> {
+        self.items.iter().find(|(n, _, _)| *n == name).and_then(|(_, d, s)| match d {
+            Resolved::Float(v) => Tensor::with_shape(v, *s).ok(),
+            Resolved::Index(_) => None,
+        })
+    }
+
+    /// A required float input.
+    pub(crate) fn float_req(&self, name: &'static str) -> Result<Tensor<'_, T>> {
+        self.float(name).ok_or(Error::MissingInput { loss: self.loss, name })
+    }
+
+    /// An index input, if given as integers.
+    #[allow(dead_code)] // for the index-target losses
+    pub(crate) fn index(&self, name: &str) -> Option<Tensor<'_, i64>> {
+        self.items.iter().find(|(n, _, _)| *n == name).and_then(|(_, d, s)| match d {
+            Resolved::Index(v) => Tensor::with_shape(v, *s).ok(),
+            Resolved::Float(_) => None,
+        })
+    }
+
+    /// The reduction, for losses whose evaluator only handles `mean`, `sum` and `none`.
+    pub(crate) fn reduction(&self) -> Option<Reduction> {
+        match self.reduction {
+            ReductionMode::Mean => Some(Reduction::Mean),
+            ReductionMode::Sum | ReductionMode::BatchMean => Some(Reduction::Sum),
+            ReductionMode::None => None,
+        }
+    }
+}
+
+/// What a loss's evaluator fills in.
+pub(crate) struct Out<T> {
+    pub(crate) shape: Vec<usize>,
+    pub(crate) value: Option<f64>,
+    pub(crate) per_element: Option<Vec<T>>,
+    grads: Vec<(&'static str, Vec<T>)>,
+}
+
+impl<T> Out<T> {
+    /// The gradient buffer of input `name`, if that gradient was asked for.
+    pub(crate) fn grad(&mut self, name: &str) -> Option<&mut [T]> {
+        self.grads.iter_mut().find(|(n, _)| *n == name).map(|(_, g)| g.as_mut_slice())
+    }
+}

@@ -1,0 +1,79 @@
+//! # losskit
+//!
+//! Loss functions with their gradients in one fused pass, numerically stable at any input,
+//! with the same numbers as the reference libraries (PyTorch, torchvision, MONAI, …).
+//!
+//! Every loss is one type, valid by construction (`Huber::new(delta)?`; `Default` is the
+//! reference library's default), with three methods:
+//! - `value(inputs, reduction)`: the reduced loss;
+//! - `value_and_grad(inputs, reduction, grad)`: the reduced loss and its gradient, written
+//!   into a buffer the caller owns, in one pass (the reduction's scale is included);
+//! - `per_element(inputs, out)`: the unreduced losses.
+//!
+//! ```
+//! use losskit::{Huber, Pointwise, Reduction, Tensor};
+//!
+//! let prediction = [0.5f32, 2.0, -1.0, 4.0];
+//! let target = [0.0f32, 2.0, 1.0, 0.0];
+//! let huber = Huber::new(1.0)?;
+//! let inputs = Pointwise::new(Tensor::new(&prediction, &[2, 2])?, Tensor::new(&target, &[2, 2])?);
+//!
+//! let mut grad = [0.0f32; 4];
+//! let loss = huber.value_and_grad(&inputs, Reduction::Mean, &mut grad)?;
+//! assert_eq!(loss, (0.125 + 0.0 + 1.5 + 3.5) / 4.0);
+//! assert_eq!(grad, [0.125, 0.0, -0.25, 0.25]);
+//! # Ok::<(), losskit::Error>(())
+//! ```
+//!
+//! ## Conventions
+//! - Inputs are contiguous row-major slices with explicit shapes ([`Tensor`]); shapes must
+//!   match exactly, nothing is broadcast silently.
+//! - Computation happens in the input's type ([`Real`]: `f32` or `f64`); reductions
+//!   accumulate in `f64` over fixed chunks, so the same input gives the same bits at any
+//!   thread count.
+//! - With an element-wise `weight`, `Mean` is `Σ w·ℓ / Σ w` for every loss (PyTorch does
+//!   this for `mse_loss` and `l1_loss` but divides by N for `huber_loss`: a deliberate
+//!   difference). `Mean` over zero elements is an error, never NaN.
+//! - Bad input is an [`Error`] naming the loss, the argument and the shapes or values;
+//!   nothing panics on user data.
+//!
+//! ## The catalogue
+//! [`catalogue()`] lists every loss with its inputs, parameters (defaults and ranges),
+//! formula, gradient, when to use it, pitfalls and reference. [`evaluate`] runs any of them
+//! by name on arrays of any supported dtype: the `losskit` command line and the framework
+//! adapters are built on it.
+//!
+//! | family | losses |
+//! |---|---|
+//! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GaussianNll`] |
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod catalogue;
+mod error;
+mod eval;
+pub mod numerics;
+mod real;
+mod reduction;
+mod regression;
+mod tensor;
+
+#[cfg(feature = "ndarray")]
+pub mod nd;
+
+pub use catalogue::{
+    catalogue, find, Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range,
+    Role,
+};
+pub use error::{Error, Result};
+pub use eval::{
+    evaluate, evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray, ParamValue,
+    Params,
+};
+pub use real::Real;
+pub use reduction::{Reduction, ReductionMode};
+pub use regression::{
+    GaussianInputs, GaussianNll, Huber, L2, LogCosh, Mae, Mse, PoissonNll, Pointwise, Quantile,
+    SmoothL1,
+};
+pub use tensor::{Shape, Tensor, MAX_RANK};

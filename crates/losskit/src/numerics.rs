@@ -1,0 +1,243 @@
+//! Shared numerics: the stable identities every kernel calls, and deterministic reductions.
+//!
+//! A kernel that needs one of these identities calls it here; it never re-derives it.
+//! Sums run over fixed-size chunks whose partial sums are added in chunk order, in `f64`,
+//! so the same input gives the same bits whatever the number of threads.
+
+use core::ops::Range;
+
+use crate::real::Real;
+
+/// `softplus(x) = ln(1 + eˣ)`, finite for every finite `x`.
+///
+/// Computed as `max(x, 0) + ln(1 + e^{−|x|})`: the exponent is never positive, so nothing
+/// overflows, and `ln_1p` keeps the small tail accurate.
+#[inline(always)]
+pub fn softplus<T: Real>(x: T) -> T {
+    x.max(T::ZERO) + (-x.abs()).exp().ln_1p()
+}
+
+/// `ln σ(x) = −softplus(−x)`, finite for every finite `x`.
+#[inline(always)]
+pub fn log_sigmoid<T: Real>(x: T) -> T {
+    -softplus(-x)
+}
+
+/// The logistic function `σ(x) = 1 / (1 + e^{−x})`.
+///
+/// Evaluated through `e^{−|x|}` so the exponential never overflows; `1 − σ(x)` is `σ(−x)`,
+/// which keeps its relative accuracy where `1 − σ(x)` would cancel to 0.
+#[inline(always)]
+pub fn sigmoid<T: Real>(x: T) -> T {
+    let e = (-x.abs()).exp();
+    if x >= T::ZERO {
+        T::ONE / (T::ONE + e)
+    } else {
+        e / (T::ONE + e)
+    }
+}
+
+/// `ln cosh(x)`, finite for every finite `x`.
+///
+/// `cosh` overflows at |x| ≈ 89 in f32 and 710 in f64; `|x| + ln(1 + e^{−2|x|}) − ln 2` never
+/// does, and is exact to rounding at 0.
+#[inline(always)]
+pub fn log_cosh<T: Real>(x: T) -> T {
+    let a = x.abs();
+    a + (-(a + a)).exp().ln_1p() - T::LN_2
+}
+
+/// `ln Σ exp(xᵢ)` over a row, with the row's maximum taken out first so no term overflows.
+///
+/// An empty row gives −∞ (the log of an empty sum); a row whose maximum is ±∞ gives that
+/// maximum.
+pub fn log_sum_exp<T: Real>(row: &[T]) -> T {
+    let m = row.iter().copied().fold(-T::INFINITY, T::max);
+    if !m.is_finite() {
+        return m;
+    }
+    let s: T = row.iter().map(|&x| (x - m).exp()).sum();
+    m + s.ln()
+}
+
+/// The chunk length of every reduction. Fixed, so the summation order never depends on the
+/// thread count.
+pub(crate) const CHUNK: usize = 1 << 14;
+
+/// Inputs at least this long are split over threads (when the `parallel` feature is on);
+/// below it, thread start-up costs more than it saves.
+#[cfg(feature = "parallel")]
+const PARALLEL_MIN: usize = 1 << 17;
+
+/// Eight `f64` accumulators, filled round-robin, combined pairwise at the end: independent
+/// add chains for speed, `f64` for accuracy.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Lanes([f64; 8]);
+
+impl Lanes {
+    /// Adds `v` to lane `l % 8`.
+    #[inline(always)]
+    pub(crate) fn add(&mut self, l: usize, v: f64) {
+        self.0[l & 7] += v;
+    }
+
+    /// The total.
+    #[inline(always)]
+    pub(crate) fn total(self) -> f64 {
+        let a = self.0;
+        ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
+    }
+}
+
+/// Folds `f(chunk)` over the fixed chunks of `0..n`, in chunk order.
+///
+/// With the `parallel` feature, long inputs compute their chunks on several threads; the
+/// partial results are still combined left to right, so the result does not depend on the
+/// thread count.
+pub(crate) fn chunked_fold<P, F, C>(n: usize, init: P, f: F, combine: C) -> P
+where
+    P: Send,
+    F: Fn(Range<usize>) -> P + Sync,
+    C: Fn(P, P) -> P,
+{
+    let chunks = n.div_ceil(CHUNK);
+    let range = |c: usize| c * CHUNK..((c + 1) * CHUNK).min(n);
+    #[cfg(feature = "parallel")]
+    if n >= PARALLEL_MIN {
+        use rayon::prelude::*;
+        let partial: Vec<P> = (0..chunks).into_par_iter().map(|c| f(range(c))).collect();
+        return partial.into_iter().fold(init, combine);
+    }
+    (0..chunks).map(|c| f(range(c))).fold(init, combine)
+}
+
+/// Like [`chunked_fold`], also handing each chunk its part of `out` (as long as the input)
+/// to write.
+pub(crate) fn chunked_fold_mut<T, P, F, C>(out: &mut [T], init: P, f: F, combine: C) -> P
+where
+    T: Send,
+    P: Send,
+    F: Fn(Range<usize>, &mut [T]) -> P + Sync,
+    C: Fn(P, P) -> P,
+{
+    #[cfg(feature = "parallel")]
+    if out.len() >= PARALLEL_MIN {
+        use rayon::prelude::*;
+        let partial: Vec<P> = out
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .map(|(c, o)| f(c * CHUNK..c * CHUNK + o.len(), o))
+            .collect();
+        return partial.into_iter().fold(init, combine);
+    }
+    out.chunks_mut(CHUNK)
+        .enumerate()
+        .map(|(c, o)| f(c * CHUNK..c * CHUNK + o.len(), o))
+        .fold(init, combine)
+}
+
+/// `Σ f(chunk)` over the fixed chunks of `0..n`, in `f64`, in chunk order.
+#[allow(dead_code)] // for the families beyond regression
+pub(crate) fn chunked_sum<F>(n: usize, f: F) -> f64
+where
+    F: Fn(Range<usize>) -> f64 + Sync,
+{
+    chunked_fold(n, 0.0, f, |a, b| a + b)
+}
+
+/// `Σ f(i)` for `i` in `0..len`, into eight `f64` lanes. Call it with slices re-sliced to
+/// `len` so the compiler can drop the bounds checks.
+#[inline(always)]
+pub(crate) fn lane_sum(len: usize, mut f: impl FnMut(usize) -> f64) -> f64 {
+    let mut lanes = Lanes::default();
+    let mut i = 0;
+    while i + 8 <= len {
+        for l in 0..8 {
+            lanes.0[l] += f(i + l);
+        }
+        i += 8;
+    }
+    for (l, j) in (i..len).enumerate() {
+        lanes.add(l, f(j));
+    }
+    lanes.total()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softplus_is_stable_and_matches_naive_in_safe_range() {
+        for &x in &[-30.0f64, -3.0, -0.5, 0.0, 0.5, 3.0, 30.0] {
+            let naive = (1.0 + x.exp()).ln();
+            assert!((softplus(x) - naive).abs() <= 1e-15 * naive.abs().max(1.0), "{x}");
+        }
+        assert_eq!(softplus(1e4f32), 1e4);
+        assert_eq!(softplus(-1e4f32), 0.0);
+        assert!((softplus(-50.0f64) - (-50.0f64).exp()).abs() < 1e-30);
+    }
+
+    #[test]
+    fn sigmoid_tails_keep_relative_accuracy() {
+        assert_eq!(sigmoid(0.0f32), 0.5);
+        let s = sigmoid(-50.0f64);
+        assert!(((s - (-50.0f64).exp()) / s).abs() < 1e-15);
+        assert_eq!(sigmoid(1e4f32), 1.0);
+        assert_eq!(sigmoid(-1e4f32), 0.0);
+        assert!((log_sigmoid(-1e4f64) + 1e4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn log_cosh_never_overflows() {
+        assert_eq!(log_cosh(0.0f32), 0.0);
+        let v = log_cosh(100.0f64);
+        assert!((v - 99.306_852_819_440_05).abs() < 1e-12, "{v}");
+        assert!(log_cosh(1e4f32).is_finite());
+        for &x in &[-5.0f64, -0.1, 0.3, 2.0] {
+            assert!((log_cosh(x) - x.cosh().ln()).abs() < 1e-15);
+        }
+    }
+
+    #[test]
+    fn log_sum_exp_takes_the_max_out() {
+        let r = log_sum_exp(&[10.0f64, 0.0, -100.0]);
+        assert!((r - (10.0 + (1.0 + (-10.0f64).exp() + (-110.0f64).exp()).ln())).abs() < 1e-14);
+        assert_eq!(log_sum_exp(&[1e4f32, 0.0]), 1e4);
+        assert_eq!(log_sum_exp::<f32>(&[]), f32::NEG_INFINITY);
+        assert_eq!(log_sum_exp(&[f64::NEG_INFINITY, 3.0]), 3.0);
+    }
+
+    #[test]
+    fn chunked_sums_do_not_depend_on_threads() {
+        let n = 3 * CHUNK + 17;
+        let f = |r: Range<usize>| r.map(|i| 1.0 / (1.0 + i as f64)).sum::<f64>();
+        let a = chunked_sum(n, f);
+        let serial: f64 = (0..n.div_ceil(CHUNK))
+            .map(|c| f(c * CHUNK..((c + 1) * CHUNK).min(n)))
+            .sum();
+        assert_eq!(a.to_bits(), serial.to_bits());
+        let mut out = vec![0.0f64; n];
+        let b = chunked_fold_mut(
+            &mut out,
+            0.0,
+            |r, o| {
+                for (i, slot) in r.clone().zip(o.iter_mut()) {
+                    *slot = i as f64;
+                }
+                f(r)
+            },
+            |x, y| x + y,
+        );
+        assert_eq!(a.to_bits(), b.to_bits());
+        assert_eq!(out[n - 1], (n - 1) as f64);
+    }
+
+    #[test]
+    fn lane_sum_adds_every_element_once() {
+        for len in [0usize, 1, 7, 8, 9, 31] {
+            let s = lane_sum(len, |i| (i + 1) as f64);
+            assert_eq!(s, (len * (len + 1) / 2) as f64);
+        }
+    }
+}

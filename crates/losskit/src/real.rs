@@ -1,0 +1,162 @@
+//! The sealed floating-point trait the kernels are generic over.
+
+use core::fmt::{Debug, Display, LowerExp};
+use core::iter::Sum;
+use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point type the losses compute in: `f32` or `f64`, nothing else.
+///
+/// The trait is sealed: it holds exactly what the kernels need and may grow without a
+/// breaking change. Computation happens in `Self`; reductions accumulate in `f64`.
+pub trait Real:
+    sealed::Sealed
+    + Copy
+    + Send
+    + Sync
+    + Default
+    + PartialOrd
+    + Debug
+    + Display
+    + LowerExp
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Sum
+    + 'static
+{
+    /// `0`.
+    const ZERO: Self;
+    /// `1`.
+    const ONE: Self;
+    /// `2`.
+    const TWO: Self;
+    /// `0.5`.
+    const HALF: Self;
+    /// `ln 2`.
+    const LN_2: Self;
+    /// `π`.
+    const PI: Self;
+    /// Machine epsilon.
+    const EPSILON: Self;
+    /// Positive infinity.
+    const INFINITY: Self;
+    /// The NumPy-style name of the type: `"f32"` or `"f64"`.
+    const NAME: &'static str;
+
+    /// Rounds an `f64` to `Self`.
+    fn from_f64(x: f64) -> Self;
+    /// Widens (or keeps) `self` as an `f64`.
+    fn to_f64(self) -> f64;
+    /// `eˣ`.
+    fn exp(self) -> Self;
+    /// `ln x`.
+    fn ln(self) -> Self;
+    /// `ln(1 + x)`, accurate for small `x`.
+    fn ln_1p(self) -> Self;
+    /// `|x|`.
+    fn abs(self) -> Self;
+    /// `√x`.
+    fn sqrt(self) -> Self;
+    /// `tanh x`.
+    fn tanh(self) -> Self;
+    /// `arctan x`.
+    fn atan(self) -> Self;
+    /// `xʸ`.
+    fn powf(self, y: Self) -> Self;
+    /// The larger of two numbers (the other one if either is NaN).
+    fn max(self, other: Self) -> Self;
+    /// The smaller of two numbers (the other one if either is NaN).
+    fn min(self, other: Self) -> Self;
+    /// Neither infinite nor NaN.
+    fn is_finite(self) -> bool;
+    /// Is NaN.
+    fn is_nan(self) -> bool;
+}
+
+macro_rules! impl_real {
+    ($t:ident, $name:literal) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const TWO: Self = 2.0;
+            const HALF: Self = 0.5;
+            const LN_2: Self = core::$t::consts::LN_2;
+            const PI: Self = core::$t::consts::PI;
+            const EPSILON: Self = $t::EPSILON;
+            const INFINITY: Self = $t::INFINITY;
+            const NAME: &'static str = $name;
+
+            #[inline(always)]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                $t::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                $t::ln(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                $t::ln_1p(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                $t::abs(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                $t::sqrt(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                $t::tanh(self)
+            }
+            #[inline(always)]
+            fn atan(self) -> Self {
+                $t::atan(self)
+            }
+            #[inline(always)]
+            fn powf(self, y: Self) -> Self {
+                $t::powf(self, y)
+            }
+            #[inline(always)]
+            fn max(self, other: Self) -> Self {
+                $t::max(self, other)
+            }
+            #[inline(always)]
+            fn min(self, other: Self) -> Self {
+                $t::min(self, other)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                $t::is_finite(self)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                $t::is_nan(self)
+            }
+        }
+    };
+}
+
+impl_real!(f32, "f32");
+impl_real!(f64, "f64");

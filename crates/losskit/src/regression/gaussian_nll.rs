@@ -1,0 +1,336 @@
+//! Gaussian negative log-likelihood with a predicted variance.
+
+use crate::error::{Error, Result};
+use crate::eval::{Call, Out};
+use crate::numerics::lane_sum;
+use crate::real::Real;
+use crate::reduction::Reduction;
+use crate::tensor::Tensor;
+
+use super::pointwise::{check_buffer, weight_total};
+
+const NAME: &str = "gaussian_nll";
+
+/// The inputs of [`GaussianNll`]: the predicted mean `input`, the `target`, the predicted
+/// variance `var`, and an optional element-wise `weight`.
+///
+/// `var` has the shape of `input` (one variance per element), or that shape with its last
+/// dimension 1 or dropped (one variance shared along the last dimension), as PyTorch allows.
+#[derive(Debug)]
+pub struct GaussianInputs<'a, T> {
+    input: Tensor<'a, T>,
+    target: Tensor<'a, T>,
+    var: Tensor<'a, T>,
+    weight: Option<Tensor<'a, T>>,
+}
+
+impl<'a, T> GaussianInputs<'a, T> {
+    /// The predicted mean, the target and the predicted variance.
+    pub fn new(
+        input: impl Into<Tensor<'a, T>>,
+        target: impl Into<Tensor<'a, T>>,
+        var: impl Into<Tensor<'a, T>>,
+    ) -> Self {
+        GaussianInputs { input: input.into(), target: target.into(), var: var.into(), weight: None }
+    }
+
+    /// Adds an element-wise weight (same shape as `input`).
+    #[must_use]
+    pub fn weight(mut self, weight: impl Into<Tensor<'a, T>>) -> Self {
+        self.weight = Some(weight.into());
+        self
+    }
+}
+
+impl<T> Clone for GaussianInputs<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for GaussianInputs<'_, T> {}
+
+/// Gaussian negative log-likelihood: fits a mean and a variance at once.
+///
+/// # Definition
+/// $$\ell_i = \tfrac12\Big(\ln v_i + \frac{(x_i - y_i)^2}{v_i}\Big)\ \big(+\ \tfrac12\ln 2\pi \text{ with `full`}\big),\qquad v_i = \max(\mathrm{var}_i, \varepsilon)$$
+///
+/// # Gradient
+/// $$\frac{\partial\ell_i}{\partial x_i} = \frac{x_i - y_i}{v_i},\qquad
+/// \frac{\partial\ell_i}{\partial \mathrm{var}_i} = \frac12\Big(\frac1{v_i} - \frac{(x_i - y_i)^2}{v_i^2}\Big)$$
+/// As in PyTorch, the clamp at `eps` does not stop the variance's gradient: where
+/// $\mathrm{var} < \varepsilon$ the gradient is the one at $\varepsilon$. A variance shared
+/// along the last dimension receives the sum of its elements' gradients.
+///
+/// # Numerical stability
+/// The clamp keeps $\ln v$ and $1/v$ finite for a zero variance; a huge variance is harmless.
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `full` | false | |
+/// | `eps` | 1e-6 | > 0, finite |
+///
+/// # Errors
+/// [`GaussianNll::eps`] rejects `eps ≤ 0`; evaluation rejects a negative `var` entry (as
+/// PyTorch does), shapes that do not fit, and `Mean` over no elements.
+///
+/// # Example
+/// ```
+/// use losskit::{GaussianInputs, GaussianNll, Reduction};
+/// let x = [1.0f64, 2.0];
+/// let y = [0.0, 2.0];
+/// let var = [1.0, 4.0];
+/// let (mut gx, mut gv) = ([0.0; 2], [0.0; 2]);
+/// let loss = GaussianNll::default();
+/// let v = loss.value_and_grad(&GaussianInputs::new(&x, &y, &var), Reduction::Sum, &mut gx, &mut gv)?;
+/// assert!((v - 0.5 * (1.0 + 4f64.ln())).abs() < 1e-15);
+/// assert_eq!(gx, [1.0, 0.0]);
+/// assert_eq!(gv, [0.0, 0.125]);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// D. A. Nix and A. S. Weigend, "Estimating the mean and variance of the target probability
+/// distribution", 1994. PyTorch `torch.nn.functional.gaussian_nll_loss`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GaussianNll {
+    full: bool,
+    eps: f64,
+}
+
+/// PyTorch's defaults: `full = false`, `eps = 1e-6`.
+impl Default for GaussianNll {
+    fn default() -> Self {
+        GaussianNll { full: false, eps: 1e-6 }
+    }
+}
+
+/// How `var` maps onto `input`'s elements.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// One variance per element.
+    Full,
+    /// One variance per row of the last dimension, of this length.
+    PerRow(usize),
+}
+
+impl GaussianNll {
+    /// Whether to add the constant $\tfrac12\ln 2\pi$.
+    #[must_use]
+    pub fn full(mut self, full: bool) -> Self {
+        self.full = full;
+        self
+    }
+
+    /// The floor of the variance.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `eps > 0` and finite.
+    pub fn eps(mut self, eps: f64) -> Result<Self> {
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(Error::InvalidParam {
+                loss: NAME,
+                param: "eps",
+                value: eps,
+                expected: "> 0 and finite",
+            });
+        }
+        self.eps = eps;
+        Ok(self)
+    }
+
+    fn check<T: Real>(&self, inputs: &GaussianInputs<'_, T>) -> Result<Layout> {
+        let dims = inputs.input.dims();
+        let mismatch = |arg, t: &Tensor<'_, T>| Error::ShapeMismatch {
+            loss: NAME,
+            arg,
+            actual: t.dims().to_vec(),
+            expected: dims.to_vec(),
+            because: "the shape of `input`",
+        };
+        if inputs.target.dims() != dims {
+            return Err(mismatch("target", &inputs.target));
+        }
+        if let Some(w) = &inputs.weight {
+            if w.dims() != dims {
+                return Err(mismatch("weight", w));
+            }
+        }
+        let v = inputs.var.dims();
+        let layout = if v == dims {
+            Layout::Full
+        } else if let Some((&last, lead)) = dims.split_last() {
+            if v == lead || (v.len() == dims.len() && &v[..lead.len()] == lead && v[lead.len()] == 1) {
+                Layout::PerRow(last)
+            } else {
+                return Err(Error::ShapeMismatch {
+                    loss: NAME,
+                    arg: "var",
+                    actual: v.to_vec(),
+                    expected: dims.to_vec(),
+                    because: "the shape of `input`, or it with the last dimension 1 or dropped",
+                });
+            }
+        } else {
+            return Err(mismatch("var", &inputs.var));
+        };
+        let var = inputs.var.data();
+        if let Some(i) = var.iter().position(|&s| s < T::ZERO) {
+            return Err(Error::InvalidValue {
+                loss: NAME,
+                arg: "var",
+                index: inputs.var.shape().unravel(i),
+                value: var[i].to_f64(),
+                expected: "a variance >= 0",
+            });
+        }
+        Ok(layout)
+    }
+
+    /// `Σ w·ℓ` (or `Σ ℓ`), the denominator of the reduction, and the layout.
+    fn prepare<T: Real>(
+        &self,
+        inputs: &GaussianInputs<'_, T>,
+        reduction: Reduction,
+    ) -> Result<(Layout, Option<f64>)> {
+        let layout = self.check(inputs)?;
+        let n = inputs.input.len();
+        let total = match &inputs.weight {
+            Some(w) => Some(weight_total(NAME, w)?),
+            None => None,
+        };
+        let denom = match (reduction, total) {
+            (Reduction::Sum, _) => Some(1.0),
+            (Reduction::Mean, _) if n == 0 => return Err(Error::EmptyMean { loss: NAME }),
+            (Reduction::Mean, None) => Some(n as f64),
+            (Reduction::Mean, Some(s)) if s > 0.0 => Some(s),
+            (Reduction::Mean, Some(_)) => None,
+        };
+        Ok((layout, denom))
+    }
+
+    #[inline(always)]
+    fn element<T: Real>(&self, x: T, t: T, var: T) -> (T, T, T) {
+        let v = var.max(T::from_f64(self.eps));
+        let e = x - t;
+        let q = e / v;
+        let c = if self.full { T::HALF * (T::TWO * T::PI).ln() } else { T::ZERO };
+        (T::HALF * (v.ln() + e * q) + c, q, T::HALF * (T::ONE - e * q) / v)
+    }
+
+    fn var_index(layout: Layout, i: usize) -> usize {
+        match layout {
+            Layout::Full => i,
+            Layout::PerRow(d) => i / d,
+        }
+    }
+
+    /// The loss reduced with `reduction`.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn value<T: Real>(&self, inputs: &GaussianInputs<'_, T>, reduction: Reduction) -> Result<T> {
+        let (layout, denom) = self.prepare(inputs, reduction)?;
+        let Some(denom) = denom else { return Ok(T::ZERO) };
+        let (x, t, var) = (inputs.input.data(), inputs.target.data(), inputs.var.data());
+        let t = &t[..x.len()];
+        let sum = match inputs.weight.map(|w| w.data()) {
+            None => lane_sum(x.len(), |i| {
+                self.element(x[i], t[i], var[Self::var_index(layout, i)]).0.to_f64()
+            }),
+            Some(w) => {
+                let w = &w[..x.len()];
+                lane_sum(x.len(), |i| {
+                    (w[i] * self.element(x[i], t[i], var[Self::var_index(layout, i)]).0).to_f64()
+                })
+            }
+        };
+        Ok(T::from_f64(sum / denom))
+    }
+
+    /// The loss reduced with `reduction` and its gradients with respect to `input` (into
+    /// `grad_input`, as long as `input`) and `var` (into `grad_var`, as long as `var`), in one
+    /// pass.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`Error::BufferLength`] for a buffer of the wrong length.
+    pub fn value_and_grad<T: Real>(
+        &self,
+        inputs: &GaussianInputs<'_, T>,
+        reduction: Reduction,
+        grad_input: &mut [T],
+        grad_var: &mut [T],
+    ) -> Result<T> {
+        check_buffer(NAME, "gradient of `input`", grad_input.len(), inputs.input.len())?;
+        check_buffer(NAME, "gradient of `var`", grad_var.len(), inputs.var.len())?;
+        let (layout, denom) = self.prepare(inputs, reduction)?;
+        grad_var.fill(T::ZERO);
+        let Some(denom) = denom else {
+            grad_input.fill(T::ZERO);
+            return Ok(T::ZERO);
+        };
+        let scale = T::from_f64(1.0 / denom);
+        let (x, t, var) = (inputs.input.data(), inputs.target.data(), inputs.var.data());
+        let t = &t[..x.len()];
+        let w = inputs.weight.map(|w| w.data());
+        let sum = lane_sum(x.len(), |i| {
+            let j = Self::var_index(layout, i);
+            let (l, gx, gv) = self.element(x[i], t[i], var[j]);
+            let s = w.map_or(scale, |w| w[i] * scale);
+            grad_input[i] = gx * s;
+            grad_var[j] += gv * s;
+            (w.map_or(l, |w| w[i] * l)).to_f64()
+        });
+        Ok(T::from_f64(sum / denom))
+    }
+
+    /// The per-element losses (times the weight, if any), of `input`'s shape, into `out`.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn per_element<T: Real>(&self, inputs: &GaussianInputs<'_, T>, out: &mut [T]) -> Result<()> {
+        check_buffer(NAME, "per-element output", out.len(), inputs.input.len())?;
+        let (layout, _) = self.prepare(inputs, Reduction::Sum)?;
+        let (x, t, var) = (inputs.input.data(), inputs.target.data(), inputs.var.data());
+        let w = inputs.weight.map(|w| w.data());
+        for (i, o) in out.iter_mut().enumerate() {
+            let l = self.element(x[i], t[i], var[Self::var_index(layout, i)]).0;
+            *o = w.map_or(l, |w| w[i] * l);
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+    let loss = GaussianNll::default().full(call.params.bool("full")).eps(call.params.float("eps"))?;
+    let mut inputs = GaussianInputs::new(
+        call.float_req("input")?,
+        call.float_req("target")?,
+        call.float_req("var")?,
+    );
+    inputs.weight = call.float("weight");
+    out.shape = inputs.input.dims().to_vec();
+    let wants = out.grad("input").is_some() || out.grad("var").is_some();
+    let (nx, nv) = (inputs.input.len(), inputs.var.len());
+    let mut gx = vec![T::ZERO; if wants { nx } else { 0 }];
+    let mut gv = vec![T::ZERO; if wants { nv } else { 0 }];
+    match call.reduction() {
+        Some(r) if wants => out.value = Some(loss.value_and_grad(&inputs, r, &mut gx, &mut gv)?.to_f64()),
+        Some(r) => out.value = Some(loss.value(&inputs, r)?.to_f64()),
+        None => {
+            let mut losses = vec![T::ZERO; nx];
+            loss.per_element(&inputs, &mut losses)?;
+            if wants {
+                loss.value_and_grad(&inputs, Reduction::Sum, &mut gx, &mut gv)?;
+            }
+            out.per_element = Some(losses);
+        }
+    }
+    if let Some(g) = out.grad("input") {
+        g.copy_from_slice(&gx);
+    }
+    if let Some(g) = out.grad("var") {
+        g.copy_from_slice(&gv);
+    }
+    Ok(())
+}

@@ -1,0 +1,639 @@
+//! Regression losses: a real-valued prediction against a real-valued target, element by
+//! element.
+//!
+//! Every loss here takes [`Pointwise`] inputs (`input`, `target` of the same shape, an
+//! optional element-wise `weight`), except [`GaussianNll`], which also takes a variance.
+
+mod catalogue;
+mod gaussian_nll;
+mod pointwise;
+
+pub(crate) use catalogue::CATALOGUE;
+pub use gaussian_nll::{GaussianInputs, GaussianNll};
+pub use pointwise::Pointwise;
+
+use crate::error::{Error, Result};
+use crate::numerics::log_cosh;
+use crate::real::Real;
+use crate::reduction::Reduction;
+use pointwise::{pointwise_api, Kernel};
+
+/// `sign(e)` with `sign(0) = 0` and NaN kept, as `torch.sign`: the subgradient of `|e|`
+/// that PyTorch's `l1_loss` uses.
+#[inline(always)]
+fn sign<T: Real>(e: T) -> T {
+    if e > T::ZERO {
+        T::ONE
+    } else if e < T::ZERO {
+        -T::ONE
+    } else {
+        e * T::ZERO
+    }
+}
+
+/// Mean squared error: $\ell = (x - y)^2$.
+///
+/// # Definition
+/// $$\ell_i = (x_i - y_i)^2,\qquad \text{mean: } \frac{\sum_i w_i \ell_i}{\sum_i w_i}$$
+/// (without a weight, $w_i = 1$). No ½: this is PyTorch's `mse_loss`; the textbook form with
+/// ½ is [`L2`].
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = 2(x_i - y_i)$, times $w_i$ and the reduction's scale.
+///
+/// # Numerical stability
+/// Finite wherever $(x - y)^2$ is; it overflows only past $|x - y| \approx 1.8\cdot10^{19}$
+/// in f32. Sums accumulate in f64.
+///
+/// # Parameters
+/// None.
+///
+/// # Errors
+/// See [`Mse::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{Mse, Pointwise, Reduction};
+/// let x = [1.0f32, 2.0, 4.0];
+/// let y = [1.0f32, 1.0, 2.0];
+/// let mut grad = [0.0f32; 3];
+/// let v = Mse.value_and_grad(&Pointwise::new(&x, &y), Reduction::Mean, &mut grad)?;
+/// assert_eq!(v, 5.0 / 3.0);
+/// assert_eq!(grad, [0.0, 2.0 / 3.0, 4.0 / 3.0]);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// PyTorch `torch.nn.functional.mse_loss` (the numbers matched, including its `weight`
+/// argument's weighted mean).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Mse;
+
+impl<T: Real> Kernel<T> for Mse {
+    const NAME: &'static str = "mse";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        let e = x - t;
+        e * e
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let e = x - t;
+        (e * e, e + e)
+    }
+}
+pointwise_api!(Mse);
+
+/// Half squared error: $\ell = \tfrac12 (x - y)^2$, the textbook form.
+///
+/// # Definition
+/// $$\ell_i = \tfrac12 (x_i - y_i)^2$$
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = x_i - y_i$: the ½ is there so the gradient is the
+/// residual itself.
+///
+/// # Numerical stability
+/// As [`Mse`].
+///
+/// # Parameters
+/// None.
+///
+/// # Errors
+/// See [`L2::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{L2, Pointwise, Reduction};
+/// let v = L2.value(&Pointwise::new(&[3.0f64], &[1.0]), Reduction::Sum)?;
+/// assert_eq!(v, 2.0);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// optax `l2_loss` (= ½ · `squared_error`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct L2;
+
+impl<T: Real> Kernel<T> for L2 {
+    const NAME: &'static str = "l2";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        let e = x - t;
+        T::HALF * e * e
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let e = x - t;
+        (T::HALF * e * e, e)
+    }
+}
+pointwise_api!(L2);
+
+/// Mean absolute error: $\ell = |x - y|$.
+///
+/// # Definition
+/// $$\ell_i = |x_i - y_i|$$
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = \operatorname{sign}(x_i - y_i)$, and 0 where
+/// $x_i = y_i$ (the subgradient PyTorch's `l1_loss` uses).
+///
+/// # Numerical stability
+/// Exact; no transcendental functions.
+///
+/// # Parameters
+/// None.
+///
+/// # Errors
+/// See [`Mae::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{Mae, Pointwise, Reduction};
+/// let mut g = [9.0f64; 3];
+/// let v = Mae.value_and_grad(&Pointwise::new(&[1.0, 2.0, 0.0], &[1.0, 0.0, 1.0]), Reduction::Sum, &mut g)?;
+/// assert_eq!(v, 3.0);
+/// assert_eq!(g, [0.0, 1.0, -1.0]);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// PyTorch `torch.nn.functional.l1_loss`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Mae;
+
+impl<T: Real> Kernel<T> for Mae {
+    const NAME: &'static str = "mae";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        (x - t).abs()
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let e = x - t;
+        (e.abs(), sign(e))
+    }
+}
+pointwise_api!(Mae);
+
+/// Huber loss: quadratic near zero, linear beyond `delta`.
+///
+/// # Definition
+/// $$\ell_i = \begin{cases} \tfrac12 e_i^2 & |e_i| \le \delta \\ \delta\,(|e_i| - \tfrac12\delta) & \text{otherwise} \end{cases}\qquad e_i = x_i - y_i$$
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = \operatorname{clamp}(e_i, -\delta, \delta)$.
+///
+/// # Numerical stability
+/// Exact; the two branches meet with equal value and slope at $|e| = \delta$.
+/// `huber(δ) = δ · smooth_l1(β = δ)`.
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `delta` | 1.0 | > 0, finite |
+///
+/// # Errors
+/// [`Huber::new`] rejects `delta ≤ 0`, NaN and infinities; see also [`Huber::value`].
+///
+/// # Weighted mean (a deliberate difference)
+/// With a `weight`, `Mean` is $\sum w\ell / \sum w$. PyTorch's `huber_loss(weight=…)`
+/// divides by N instead, unlike its own `mse_loss` and `l1_loss`; losskit uses one rule for
+/// every loss.
+///
+/// # Example
+/// ```
+/// use losskit::{Huber, Pointwise, Reduction};
+/// let huber = Huber::new(0.5)?;
+/// let v = huber.value(&Pointwise::new(&[0.0f64, 2.0], &[0.25, 0.0]), Reduction::Sum)?;
+/// assert_eq!(v, 0.5 * 0.25 * 0.25 + 0.5 * (2.0 - 0.25));
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// P. J. Huber, "Robust Estimation of a Location Parameter", 1964. PyTorch
+/// `torch.nn.functional.huber_loss`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Huber {
+    delta: f64,
+}
+
+impl Huber {
+    /// Huber loss with threshold `delta`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `delta > 0` and finite.
+    pub fn new(delta: f64) -> Result<Self> {
+        if !(delta > 0.0 && delta.is_finite()) {
+            return Err(Error::InvalidParam {
+                loss: "huber",
+                param: "delta",
+                value: delta,
+                expected: "> 0 and finite",
+            });
+        }
+        Ok(Huber { delta })
+    }
+
+    /// The threshold.
+    pub fn delta(&self) -> f64 {
+        self.delta
+    }
+}
+
+/// `delta = 1`, PyTorch's default.
+impl Default for Huber {
+    fn default() -> Self {
+        Huber { delta: 1.0 }
+    }
+}
+
+impl<T: Real> Kernel<T> for Huber {
+    const NAME: &'static str = "huber";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        let d = T::from_f64(self.delta);
+        let e = x - t;
+        let a = e.abs();
+        if a <= d {
+            T::HALF * e * e
+        } else {
+            d * (a - T::HALF * d)
+        }
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let d = T::from_f64(self.delta);
+        let e = x - t;
+        let a = e.abs();
+        if a <= d {
+            (T::HALF * e * e, e)
+        } else {
+            (d * (a - T::HALF * d), d * sign(e))
+        }
+    }
+}
+pointwise_api!(Huber);
+
+/// Smooth L1 loss: Huber divided by its threshold, so the linear part has slope 1.
+///
+/// # Definition
+/// $$\ell_i = \begin{cases} \tfrac12 e_i^2/\beta & |e_i| < \beta \\ |e_i| - \tfrac12\beta & \text{otherwise} \end{cases}$$
+/// With $\beta = 0$ it is exactly [`Mae`] (value and gradient), as in PyTorch.
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = e_i/\beta$ inside, $\operatorname{sign}(e_i)$ outside
+/// (0 at $e_i = 0$ when $\beta = 0$).
+///
+/// # Numerical stability
+/// $\beta = 0$ never divides: the quadratic branch is empty. (PyTorch once returned NaN
+/// gradients there, pytorch#96813.)
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `beta` | 1.0 | ≥ 0, finite |
+///
+/// # Errors
+/// [`SmoothL1::new`] rejects a negative, NaN or infinite `beta`; see also [`SmoothL1::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{Pointwise, Reduction, SmoothL1};
+/// let v = SmoothL1::new(2.0)?.value(&Pointwise::new(&[1.0f64, 5.0], &[0.0, 0.0]), Reduction::Sum)?;
+/// assert_eq!(v, 0.25 + 4.0);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// R. Girshick, "Fast R-CNN", 2015. PyTorch `torch.nn.functional.smooth_l1_loss`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SmoothL1 {
+    beta: f64,
+}
+
+impl SmoothL1 {
+    /// Smooth L1 with threshold `beta`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `beta >= 0` and finite.
+    pub fn new(beta: f64) -> Result<Self> {
+        if !(beta >= 0.0 && beta.is_finite()) {
+            return Err(Error::InvalidParam {
+                loss: "smooth_l1",
+                param: "beta",
+                value: beta,
+                expected: ">= 0 and finite",
+            });
+        }
+        Ok(SmoothL1 { beta })
+    }
+
+    /// The threshold.
+    pub fn beta(&self) -> f64 {
+        self.beta
+    }
+}
+
+/// `beta = 1`, PyTorch's default.
+impl Default for SmoothL1 {
+    fn default() -> Self {
+        SmoothL1 { beta: 1.0 }
+    }
+}
+
+impl<T: Real> Kernel<T> for SmoothL1 {
+    const NAME: &'static str = "smooth_l1";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        self.loss_grad(x, t).0
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let b = T::from_f64(self.beta);
+        let e = x - t;
+        let a = e.abs();
+        if a < b {
+            (T::HALF * e * e / b, e / b)
+        } else {
+            (a - T::HALF * b, sign(e))
+        }
+    }
+}
+pointwise_api!(SmoothL1);
+
+/// Log-cosh loss: $\ell = \ln\cosh(x - y)$, quadratic near 0 and linear far out, smooth
+/// everywhere.
+///
+/// # Definition
+/// $$\ell_i = \ln\cosh(x_i - y_i)$$
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = \tanh(x_i - y_i)$.
+///
+/// # Numerical stability
+/// $\cosh$ overflows at $|e| \approx 89$ in f32 and 710 in f64, so the naive form returns
+/// ∞. losskit computes $|e| + \ln(1 + e^{-2|e|}) - \ln 2$, finite for every finite residual
+/// (`ln cosh 100 = 99.30685281944005`), and exactly 0 at $e = 0$.
+///
+/// # Parameters
+/// None.
+///
+/// # Errors
+/// See [`LogCosh::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{LogCosh, Pointwise, Reduction};
+/// let mut g = [0.0f32];
+/// let v = LogCosh.value_and_grad(&Pointwise::new(&[1e4f32], &[0.0]), Reduction::Mean, &mut g)?;
+/// assert_eq!(v, 1e4 - std::f32::consts::LN_2);
+/// assert_eq!(g, [1.0]);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// optax `log_cosh`; Keras `LogCosh`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LogCosh;
+
+impl<T: Real> Kernel<T> for LogCosh {
+    const NAME: &'static str = "log_cosh";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        log_cosh(x - t)
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let e = x - t;
+        (log_cosh(e), e.tanh())
+    }
+}
+pointwise_api!(LogCosh);
+
+/// Quantile (pinball) loss: the loss whose minimiser is the `tau`-quantile of the target.
+///
+/// # Definition
+/// $$\ell_i = \max\big(\tau e'_i,\ (\tau - 1) e'_i\big),\qquad e'_i = y_i - x_i$$
+/// Under-prediction costs $\tau$ per unit, over-prediction $1 - \tau$. At $\tau = 0.5$ it is
+/// half the absolute error.
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = -\tau$ where $x_i < y_i$, $1 - \tau$ where $x_i > y_i$,
+/// and $\tfrac12 - \tau$ at $x_i = y_i$ (the mean of the two one-sided slopes: 0 at
+/// $\tau = \tfrac12$, like [`Mae`]; it is also what autograd gives for
+/// `torch.maximum(tau*e, (tau-1)*e)`).
+///
+/// # Numerical stability
+/// Exact; no transcendental functions.
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `tau` | 0.5 | (0, 1) |
+///
+/// # Errors
+/// [`Quantile::new`] rejects `tau` outside (0, 1) and NaN; see also [`Quantile::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{Pointwise, Quantile, Reduction};
+/// let q90 = Quantile::new(0.9)?;
+/// // Under-predicting by 1 costs 0.9, over-predicting by 1 costs 0.1.
+/// let v = q90.value(&Pointwise::new(&[0.0f64, 2.0], &[1.0, 1.0]), Reduction::Sum)?;
+/// assert!((v - 1.0).abs() < 1e-15);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// R. Koenker and G. Bassett, "Regression Quantiles", Econometrica 1978. The reference is
+/// the formula, evaluated with PyTorch autograd in float64.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quantile {
+    tau: f64,
+}
+
+impl Quantile {
+    /// The pinball loss of quantile `tau`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `0 < tau < 1`.
+    pub fn new(tau: f64) -> Result<Self> {
+        if !(tau > 0.0 && tau < 1.0) {
+            return Err(Error::InvalidParam {
+                loss: "quantile",
+                param: "tau",
+                value: tau,
+                expected: "in (0, 1)",
+            });
+        }
+        Ok(Quantile { tau })
+    }
+
+    /// The quantile.
+    pub fn tau(&self) -> f64 {
+        self.tau
+    }
+}
+
+/// `tau = 0.5`: the median.
+impl Default for Quantile {
+    fn default() -> Self {
+        Quantile { tau: 0.5 }
+    }
+}
+
+impl<T: Real> Kernel<T> for Quantile {
+    const NAME: &'static str = "quantile";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        self.loss_grad(x, t).0
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let tau = T::from_f64(self.tau);
+        let e = t - x;
+        if e > T::ZERO {
+            (tau * e, -tau)
+        } else if e < T::ZERO {
+            ((tau - T::ONE) * e, T::ONE - tau)
+        } else {
+            // e is 0 or NaN; NaN must stay NaN in both outputs.
+            (e * tau, T::HALF - tau + e)
+        }
+    }
+}
+pointwise_api!(Quantile);
+
+/// Poisson negative log-likelihood of a count `target` given a predicted rate.
+///
+/// # Definition
+/// With `log_input` (the default), `input` is the log-rate:
+/// $$\ell_i = e^{x_i} - y_i x_i$$
+/// Without it, `input` is the rate itself:
+/// $$\ell_i = x_i - y_i \ln(x_i + \varepsilon)$$
+/// With `full`, Stirling's term $y\ln y - y + \tfrac12\ln(2\pi y)$ is added where $y > 1$.
+///
+/// # Gradient
+/// $e^{x_i} - y_i$ (log input), $1 - y_i/(x_i + \varepsilon)$ (rate input). Stirling's term
+/// does not depend on the input.
+///
+/// # Numerical stability
+/// The log-input form is finite wherever $e^{x}$ is (x < 88 in f32). In the rate form a zero
+/// count contributes $x_i$ exactly ($0 \cdot \ln 0 = 0$, where PyTorch gives NaN at
+/// $x_i = 0, \varepsilon = 0$).
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `log_input` | true | |
+/// | `full` | false | |
+/// | `eps` | 1e-8 | ≥ 0, finite |
+///
+/// # Errors
+/// [`PoissonNll::eps`] rejects a negative or non-finite `eps`; evaluation rejects a negative
+/// `target` (counts are ≥ 0) and, without `log_input`, a negative rate.
+///
+/// # Example
+/// ```
+/// use losskit::{Pointwise, PoissonNll, Reduction};
+/// let loss = PoissonNll::default(); // log_input = true
+/// let v = loss.value(&Pointwise::new(&[0.0f64], &[3.0]), Reduction::Mean)?;
+/// assert_eq!(v, 1.0); // e^0 - 3·0
+/// let rate = PoissonNll::default().log_input(false).eps(0.0)?;
+/// let v = rate.value(&Pointwise::new(&[2.0f64], &[0.0]), Reduction::Mean)?;
+/// assert_eq!(v, 2.0);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// PyTorch `torch.nn.functional.poisson_nll_loss`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoissonNll {
+    log_input: bool,
+    full: bool,
+    eps: f64,
+}
+
+/// PyTorch's defaults: `log_input = true`, `full = false`, `eps = 1e-8`.
+impl Default for PoissonNll {
+    fn default() -> Self {
+        PoissonNll { log_input: true, full: false, eps: 1e-8 }
+    }
+}
+
+impl PoissonNll {
+    /// Whether `input` is the log of the rate (true) or the rate itself.
+    #[must_use]
+    pub fn log_input(mut self, log_input: bool) -> Self {
+        self.log_input = log_input;
+        self
+    }
+
+    /// Whether to add Stirling's approximation of $\ln(y!)$.
+    #[must_use]
+    pub fn full(mut self, full: bool) -> Self {
+        self.full = full;
+        self
+    }
+
+    /// The offset inside $\ln(x + \varepsilon)$ of the rate form.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `eps >= 0` and finite.
+    pub fn eps(mut self, eps: f64) -> Result<Self> {
+        if !(eps >= 0.0 && eps.is_finite()) {
+            return Err(Error::InvalidParam {
+                loss: "poisson_nll",
+                param: "eps",
+                value: eps,
+                expected: ">= 0 and finite",
+            });
+        }
+        self.eps = eps;
+        Ok(self)
+    }
+
+    fn stirling<T: Real>(&self, t: T) -> T {
+        if self.full && t > T::ONE {
+            t * t.ln() - t + T::HALF * (T::TWO * T::PI * t).ln()
+        } else {
+            T::ZERO
+        }
+    }
+}
+
+impl<T: Real> Kernel<T> for PoissonNll {
+    const NAME: &'static str = "poisson_nll";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        self.loss_grad(x, t).0
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let (l, g) = if self.log_input {
+            let ex = x.exp();
+            (ex - t * x, ex - t)
+        } else if t == T::ZERO {
+            (x, T::ONE)
+        } else {
+            let r = x + T::from_f64(self.eps);
+            (x - t * r.ln(), T::ONE - t / r)
+        };
+        (l + self.stirling(t), g)
+    }
+    #[inline(always)]
+    fn valid(&self, x: T, t: T) -> bool {
+        // NaN passes (it propagates); only values known to be out of the domain fail.
+        !(t < T::ZERO || (!self.log_input && x < T::ZERO))
+    }
+    fn why_invalid(&self, x: T, t: T) -> (&'static str, T, &'static str) {
+        if t < T::ZERO {
+            ("target", t, "a count >= 0")
+        } else {
+            ("input", x, "a rate >= 0 (`log_input` is false)")
+        }
+    }
+}
+pointwise_api!(PoissonNll);

@@ -1,0 +1,397 @@
+//! The shared driver of the pointwise regression losses: shape and weight checks, the
+//! reductions, and the fused loops.
+
+use crate::error::{Error, Result};
+use crate::eval::{Call, Out};
+use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum};
+use crate::real::Real;
+use crate::reduction::Reduction;
+use crate::tensor::Tensor;
+
+/// The inputs of a pointwise regression loss: `input` (the prediction), `target` of the same
+/// shape, and an optional element-wise `weight` of the same shape.
+///
+/// With a weight, per-element losses are `w·ℓ`, `Sum` is `Σ w·ℓ` and `Mean` is
+/// `Σ w·ℓ / Σ w` for every regression loss (PyTorch divides by N for `huber_loss`; losskit
+/// does not, see the crate docs). Weights must be finite and non-negative; when they sum to
+/// 0, `Mean` is 0 with zero gradients.
+///
+/// ```
+/// use losskit::{Pointwise, Tensor};
+/// let x = [1.0f64, 2.0, 3.0];
+/// let y = [1.5, 2.0, 2.0];
+/// let w = [1.0, 1.0, 2.0];
+/// let inputs = Pointwise::new(&x, &y).weight(&w);
+/// assert_eq!(inputs.input().dims(), &[3]);
+/// // Shapes other than a vector: build the tensors explicitly.
+/// let grid = Pointwise::new(Tensor::new(&x, &[3, 1])?, Tensor::new(&y, &[3, 1])?);
+/// # let _ = grid;
+/// # Ok::<(), losskit::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Pointwise<'a, T> {
+    input: Tensor<'a, T>,
+    target: Tensor<'a, T>,
+    weight: Option<Tensor<'a, T>>,
+}
+
+impl<'a, T> Pointwise<'a, T> {
+    /// The prediction and the target (their shapes are checked by the loss).
+    pub fn new(input: impl Into<Tensor<'a, T>>, target: impl Into<Tensor<'a, T>>) -> Self {
+        Pointwise { input: input.into(), target: target.into(), weight: None }
+    }
+
+    /// Adds an element-wise weight (same shape as `input`).
+    #[must_use]
+    pub fn weight(mut self, weight: impl Into<Tensor<'a, T>>) -> Self {
+        self.weight = Some(weight.into());
+        self
+    }
+
+    /// The prediction.
+    pub fn input(&self) -> Tensor<'a, T> {
+        self.input
+    }
+
+    /// The target.
+    pub fn target(&self) -> Tensor<'a, T> {
+        self.target
+    }
+
+    /// The element-wise weight, if any.
+    pub fn weight_tensor(&self) -> Option<Tensor<'a, T>> {
+        self.weight
+    }
+}
+
+/// One pointwise loss: the per-element loss of a prediction `x` and a target `t`, and its
+/// derivative with respect to `x`.
+pub(crate) trait Kernel<T: Real>: Sync {
+    const NAME: &'static str;
+    fn loss(&self, x: T, t: T) -> T;
+    fn loss_grad(&self, x: T, t: T) -> (T, T);
+    /// Whether the element is in the loss's domain; checked inside the fused loop.
+    #[inline(always)]
+    fn valid(&self, _x: T, _t: T) -> bool {
+        true
+    }
+    /// For the first invalid element: the argument, the offending value and the domain.
+    fn why_invalid(&self, _x: T, _t: T) -> (&'static str, T, &'static str) {
+        ("input", T::ZERO, "")
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Partial {
+    sum: f64,
+    ok: bool,
+}
+
+impl Partial {
+    const ZERO: Partial = Partial { sum: 0.0, ok: true };
+    fn combine(a: Partial, b: Partial) -> Partial {
+        Partial { sum: a.sum + b.sum, ok: a.ok && b.ok }
+    }
+}
+
+const WEIGHT_DOMAIN: &str = "a finite weight >= 0";
+
+fn check<T: Real>(name: &'static str, inputs: &Pointwise<'_, T>) -> Result<()> {
+    let dims = inputs.input.dims();
+    let mismatch = |arg, t: &Tensor<'_, T>| Error::ShapeMismatch {
+        loss: name,
+        arg,
+        actual: t.dims().to_vec(),
+        expected: dims.to_vec(),
+        because: "the shape of `input`",
+    };
+    if inputs.target.dims() != dims {
+        return Err(mismatch("target", &inputs.target));
+    }
+    if let Some(w) = &inputs.weight {
+        if w.dims() != dims {
+            return Err(mismatch("weight", w));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_buffer(
+    name: &'static str,
+    arg: &'static str,
+    actual: usize,
+    expected: usize,
+) -> Result<()> {
+    if actual != expected {
+        return Err(Error::BufferLength { loss: name, arg, actual, expected });
+    }
+    Ok(())
+}
+
+/// `Σ w`, after checking every weight is finite and non-negative.
+pub(crate) fn weight_total<T: Real>(name: &'static str, w: &Tensor<'_, T>) -> Result<f64> {
+    let data = w.data();
+    let p = chunked_fold(
+        data.len(),
+        Partial::ZERO,
+        |r| {
+            let d = &data[r];
+            let ok = d.iter().fold(true, |ok, &v| ok & (v >= T::ZERO && v < T::INFINITY));
+            Partial { sum: lane_sum(d.len(), |i| d[i].to_f64()), ok }
+        },
+        Partial::combine,
+    );
+    if !p.ok {
+        if let Some(i) = data.iter().position(|&v| !(v >= T::ZERO && v < T::INFINITY)) {
+            return Err(Error::InvalidValue {
+                loss: name,
+                arg: "weight",
+                index: w.shape().unravel(i),
+                value: data[i].to_f64(),
+                expected: WEIGHT_DOMAIN,
+            });
+        }
+    }
+    Ok(p.sum)
+}
+
+fn invalid<T: Real, K: Kernel<T>>(k: &K, inputs: &Pointwise<'_, T>) -> Error {
+    let (x, t) = (inputs.input.data(), inputs.target.data());
+    let i = x.iter().zip(t).position(|(&a, &b)| !k.valid(a, b)).unwrap_or(0);
+    let (arg, value, expected) = k.why_invalid(x[i], t[i]);
+    Error::InvalidValue {
+        loss: K::NAME,
+        arg,
+        index: inputs.input.shape().unravel(i),
+        value: value.to_f64(),
+        expected,
+    }
+}
+
+/// The denominator of the reduction: `1`, `N` or `Σ w`. `None` when the weighted mean has
+/// nothing to average (every weight 0): the loss is then 0 with zero gradients.
+fn denominator<T: Real>(
+    name: &'static str,
+    inputs: &Pointwise<'_, T>,
+    reduction: Reduction,
+) -> Result<Option<f64>> {
+    let n = inputs.input.len();
+    let total = match &inputs.weight {
+        Some(w) => Some(weight_total(name, w)?),
+        None => None,
+    };
+    Ok(match (reduction, total) {
+        (Reduction::Sum, _) => Some(1.0),
+        (Reduction::Mean, _) if n == 0 => return Err(Error::EmptyMean { loss: name }),
+        (Reduction::Mean, None) => Some(n as f64),
+        (Reduction::Mean, Some(s)) if s > 0.0 => Some(s),
+        (Reduction::Mean, Some(_)) => None,
+    })
+}
+
+pub(crate) fn value<T: Real, K: Kernel<T>>(
+    k: &K,
+    inputs: &Pointwise<'_, T>,
+    reduction: Reduction,
+) -> Result<T> {
+    check(K::NAME, inputs)?;
+    let Some(denom) = denominator(K::NAME, inputs, reduction)? else {
+        return Ok(T::ZERO);
+    };
+    let (x, t) = (inputs.input.data(), inputs.target.data());
+    let w = inputs.weight.map(|w| w.data());
+    let p = chunked_fold(
+        x.len(),
+        Partial::ZERO,
+        |r| {
+            let (x, t) = (&x[r.clone()], &t[r.clone()]);
+            let t = &t[..x.len()];
+            let mut ok = true;
+            let sum = match w {
+                None => lane_sum(x.len(), |i| {
+                    ok &= k.valid(x[i], t[i]);
+                    k.loss(x[i], t[i]).to_f64()
+                }),
+                Some(w) => {
+                    let w = &w[r][..x.len()];
+                    lane_sum(x.len(), |i| {
+                        ok &= k.valid(x[i], t[i]);
+                        (w[i] * k.loss(x[i], t[i])).to_f64()
+                    })
+                }
+            };
+            Partial { sum, ok }
+        },
+        Partial::combine,
+    );
+    if !p.ok {
+        return Err(invalid(k, inputs));
+    }
+    Ok(T::from_f64(p.sum / denom))
+}
+
+pub(crate) fn value_and_grad<T: Real, K: Kernel<T>>(
+    k: &K,
+    inputs: &Pointwise<'_, T>,
+    reduction: Reduction,
+    grad: &mut [T],
+) -> Result<T> {
+    check(K::NAME, inputs)?;
+    check_buffer(K::NAME, "gradient of `input`", grad.len(), inputs.input.len())?;
+    let Some(denom) = denominator(K::NAME, inputs, reduction)? else {
+        grad.fill(T::ZERO);
+        return Ok(T::ZERO);
+    };
+    let scale = T::from_f64(1.0 / denom);
+    let (x, t) = (inputs.input.data(), inputs.target.data());
+    let w = inputs.weight.map(|w| w.data());
+    let p = chunked_fold_mut(
+        grad,
+        Partial::ZERO,
+        |r, g| {
+            let (x, t) = (&x[r.clone()], &t[r.clone()]);
+            let (t, g) = (&t[..x.len()], &mut g[..x.len()]);
+            let mut ok = true;
+            let sum = match w {
+                None => lane_sum(x.len(), |i| {
+                    ok &= k.valid(x[i], t[i]);
+                    let (l, d) = k.loss_grad(x[i], t[i]);
+                    g[i] = d * scale;
+                    l.to_f64()
+                }),
+                Some(w) => {
+                    let w = &w[r][..x.len()];
+                    lane_sum(x.len(), |i| {
+                        ok &= k.valid(x[i], t[i]);
+                        let (l, d) = k.loss_grad(x[i], t[i]);
+                        g[i] = d * w[i] * scale;
+                        (w[i] * l).to_f64()
+                    })
+                }
+            };
+            Partial { sum, ok }
+        },
+        Partial::combine,
+    );
+    if !p.ok {
+        return Err(invalid(k, inputs));
+    }
+    Ok(T::from_f64(p.sum / denom))
+}
+
+pub(crate) fn per_element<T: Real, K: Kernel<T>>(
+    k: &K,
+    inputs: &Pointwise<'_, T>,
+    out: &mut [T],
+) -> Result<()> {
+    check(K::NAME, inputs)?;
+    check_buffer(K::NAME, "per-element output", out.len(), inputs.input.len())?;
+    if let Some(w) = &inputs.weight {
+        weight_total(K::NAME, w)?;
+    }
+    let (x, t) = (inputs.input.data(), inputs.target.data());
+    let mut ok = true;
+    match inputs.weight.map(|w| w.data()) {
+        None => {
+            for ((o, &a), &b) in out.iter_mut().zip(x).zip(t) {
+                ok &= k.valid(a, b);
+                *o = k.loss(a, b);
+            }
+        }
+        Some(w) => {
+            for (((o, &a), &b), &wi) in out.iter_mut().zip(x).zip(t).zip(w) {
+                ok &= k.valid(a, b);
+                *o = wi * k.loss(a, b);
+            }
+        }
+    }
+    if !ok {
+        return Err(invalid(k, inputs));
+    }
+    Ok(())
+}
+
+/// The catalogue evaluator shared by the pointwise losses.
+pub(crate) fn evaluate<T: Real, K: Kernel<T>>(k: &K, call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+    let inputs = Pointwise {
+        input: call.float_req("input")?,
+        target: call.float_req("target")?,
+        weight: call.float("weight"),
+    };
+    out.shape = inputs.input.dims().to_vec();
+    match call.reduction() {
+        Some(r) => {
+            let v = match out.grad("input") {
+                Some(g) => value_and_grad(k, &inputs, r, g)?,
+                None => value(k, &inputs, r)?,
+            };
+            out.value = Some(v.to_f64());
+        }
+        None => {
+            let mut losses = vec![T::ZERO; inputs.input.len()];
+            per_element(k, &inputs, &mut losses)?;
+            if let Some(g) = out.grad("input") {
+                value_and_grad(k, &inputs, Reduction::Sum, g)?;
+            }
+            out.per_element = Some(losses);
+        }
+    }
+    Ok(())
+}
+
+/// Generates the typed API (`value`, `value_and_grad`, `per_element`) of a pointwise loss.
+macro_rules! pointwise_api {
+    ($ty:ident) => {
+        impl $ty {
+            /// The loss reduced with `reduction`.
+            ///
+            /// # Errors
+            /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when `target` or
+            /// `weight` differs in shape from `input`; [`Error::EmptyMean`](crate::Error::EmptyMean)
+            /// for `Mean` over no elements; [`Error::InvalidValue`](crate::Error::InvalidValue)
+            /// for a negative or non-finite weight, or an element outside the loss's domain.
+            pub fn value<T: Real>(
+                &self,
+                inputs: &Pointwise<'_, T>,
+                reduction: Reduction,
+            ) -> Result<T> {
+                pointwise::value(self, inputs, reduction)
+            }
+
+            /// The loss reduced with `reduction`, and its gradient with respect to `input`
+            /// written to `grad` (the reduction's scale included), in one pass.
+            ///
+            /// # Errors
+            /// As [`value`](Self::value), and [`Error::BufferLength`](crate::Error::BufferLength)
+            /// when `grad` is not as long as `input`. On error `grad` holds unspecified values.
+            pub fn value_and_grad<T: Real>(
+                &self,
+                inputs: &Pointwise<'_, T>,
+                reduction: Reduction,
+                grad: &mut [T],
+            ) -> Result<T> {
+                pointwise::value_and_grad(self, inputs, reduction, grad)
+            }
+
+            /// The per-element losses (times the weight, if any) written to `out`.
+            ///
+            /// # Errors
+            /// As [`value_and_grad`](Self::value_and_grad), with `out` in place of `grad`.
+            pub fn per_element<T: Real>(
+                &self,
+                inputs: &Pointwise<'_, T>,
+                out: &mut [T],
+            ) -> Result<()> {
+                pointwise::per_element(self, inputs, out)
+            }
+        }
+    };
+}
+pub(crate) use pointwise_api;
+
+impl<T> Clone for Pointwise<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Pointwise<'_, T> {}
