@@ -257,7 +257,11 @@ pub(crate) const STANDARD_REDUCTIONS: &[ReductionMode] =
     &[ReductionMode::Mean, ReductionMode::Sum, ReductionMode::None];
 
 /// Every family's entries, in the order `losskit list` shows them.
-const FAMILIES: &[&[LossInfo]] = &[crate::regression::CATALOGUE];
+const FAMILIES: &[&[LossInfo]] = &[
+    crate::regression::CATALOGUE,
+    crate::classification::BINARY_CATALOGUE,
+    crate::classification::MULTICLASS_CATALOGUE,
+];
 
 /// Every loss in the catalogue.
 pub fn catalogue() -> impl Iterator<Item = &'static LossInfo> {

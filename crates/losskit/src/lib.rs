@@ -50,6 +50,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod catalogue;
+mod classification;
 mod error;
 mod eval;
 pub mod numerics;
