@@ -1,0 +1,3 @@
+//! Seeded property tests, one module per family.
+
+mod regression;
