@@ -46,6 +46,7 @@
 //! | family | losses |
 //! |---|---|
 //! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GaussianNll`] |
+//! | multiclass classification ([`ClassInputs`]) | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -65,6 +66,9 @@ pub mod nd;
 pub use catalogue::{
     catalogue, find, Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range,
     Role,
+};
+pub use classification::{
+    ClassInputs, ClassTarget, CrossEntropy, KlDiv, KlReduction, MultiMargin, Nll, SoftmaxFocal,
 };
 pub use error::{Error, Result};
 pub use eval::{

@@ -65,6 +65,10 @@ pub trait Real:
     fn ln(self) -> Self;
     /// `ln(1 + x)`, accurate for small `x`.
     fn ln_1p(self) -> Self;
+    /// `eˣ` by a branch-free polynomial that vectorises: within 2 ulp of [`exp`](Real::exp),
+    /// an exact 0 below the subnormal range, `+∞` on overflow, NaN kept. See
+    /// [`numerics::exp_f32`](crate::numerics::exp_f32).
+    fn exp_fast(self) -> Self;
     /// `|x|`.
     fn abs(self) -> Self;
     /// `√x`.
@@ -86,7 +90,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ident, $name:literal) => {
+    ($t:ident, $name:literal, $fast:ident) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -117,6 +121,10 @@ macro_rules! impl_real {
             #[inline(always)]
             fn ln_1p(self) -> Self {
                 $t::ln_1p(self)
+            }
+            #[inline(always)]
+            fn exp_fast(self) -> Self {
+                crate::numerics::$fast(self)
             }
             #[inline(always)]
             fn abs(self) -> Self {
@@ -158,5 +166,5 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, "f32");
-impl_real!(f64, "f64");
+impl_real!(f32, "f32", exp_f32);
+impl_real!(f64, "f64", exp_f64);
