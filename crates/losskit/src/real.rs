@@ -69,6 +69,9 @@ pub trait Real:
     /// an exact 0 below the subnormal range, `+∞` on overflow, NaN kept. See
     /// [`numerics::exp_f32`](crate::numerics::exp_f32).
     fn exp_fast(self) -> Self;
+    /// `ln x` by a branch-free polynomial that vectorises: within 1 ulp of
+    /// [`ln`](Real::ln), same special values. See [`numerics::ln_f32`](crate::numerics::ln_f32).
+    fn ln_fast(self) -> Self;
     /// `|x|`.
     fn abs(self) -> Self;
     /// `√x`.
@@ -90,7 +93,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ident, $name:literal, $fast:ident) => {
+    ($t:ident, $name:literal, $fast:ident, $ln:ident) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -125,6 +128,10 @@ macro_rules! impl_real {
             #[inline(always)]
             fn exp_fast(self) -> Self {
                 crate::numerics::$fast(self)
+            }
+            #[inline(always)]
+            fn ln_fast(self) -> Self {
+                crate::numerics::$ln(self)
             }
             #[inline(always)]
             fn abs(self) -> Self {
@@ -166,5 +173,5 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, "f32", exp_f32);
-impl_real!(f64, "f64", exp_f64);
+impl_real!(f32, "f32", exp_f32, ln_f32);
+impl_real!(f64, "f64", exp_f64, ln_f64);

@@ -588,4 +588,350 @@ mod tests {
             }
         }
     }
+
+    /// PyTorch's probability-target formula, element by element.
+    fn naive_soft(x: &[f64], dims: &[usize], t: &[f64], w: Option<&[f64]>, eps: f64) -> Vec<f64> {
+        let (n, c) = if dims.len() == 1 {
+            (1, dims[0])
+        } else {
+            (dims[0], dims[1])
+        };
+        let s: usize = dims.iter().skip(2).product();
+        let mut per = vec![0.0; n * s];
+        for i in 0..n {
+            for p in 0..s {
+                let at = |k: usize| (i * c + k) * s + p;
+                let m = (0..c).map(|k| x[at(k)]).fold(f64::NEG_INFINITY, f64::max);
+                let lse = m + (0..c).map(|k| (x[at(k)] - m).exp()).sum::<f64>().ln();
+                per[i * s + p] = (0..c)
+                    .map(|k| {
+                        let tk = t[at(k)] * (1.0 - eps) + eps / c as f64;
+                        let wt = tk * w.map_or(1.0, |w| w[k]);
+                        if wt == 0.0 {
+                            0.0
+                        } else {
+                            -wt * (x[at(k)] - lse)
+                        }
+                    })
+                    .sum();
+            }
+        }
+        per
+    }
+
+    #[test]
+    fn soft_targets_match_naive_and_gradients() {
+        let mut seed = 99u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for dims in [
+            vec![4usize],
+            vec![5, 3],
+            vec![3, 37],
+            vec![2, 3, 70],
+            vec![2, 5, 3, 2],
+        ] {
+            let numel: usize = dims.iter().product();
+            let (n, c) = if dims.len() == 1 {
+                (1, dims[0])
+            } else {
+                (dims[0], dims[1])
+            };
+            let s = numel / (n * c);
+            let x: Vec<f64> = (0..numel).map(|_| rnd() * 8.0 - 4.0).collect();
+            // Rows of random probabilities, some exactly 0.
+            let mut t: Vec<f64> = (0..numel)
+                .map(|i| if i % 3 == 0 { 0.0 } else { rnd() })
+                .collect();
+            for i in 0..n {
+                for p in 0..s {
+                    let z: f64 = (0..c)
+                        .map(|k| t[(i * c + k) * s + p])
+                        .sum::<f64>()
+                        .max(1e-9);
+                    for k in 0..c {
+                        t[(i * c + k) * s + p] /= z;
+                    }
+                }
+            }
+            let w: Vec<f64> = (0..c).map(|_| rnd() + 0.5).collect();
+            for weighted in [false, true] {
+                for eps in [0.0, 0.3] {
+                    let wopt = if weighted { Some(&w[..]) } else { None };
+                    let per = naive_soft(&x, &dims, &t, wopt, eps);
+                    let mut inputs = ClassInputs::probabilities(
+                        Tensor::new(&x, &dims).unwrap(),
+                        Tensor::new(&t, &dims).unwrap(),
+                    );
+                    if weighted {
+                        inputs = inputs.weight(&w);
+                    }
+                    let ce = CrossEntropy::default().label_smoothing(eps).unwrap();
+                    let mut out = vec![0.0; n * s];
+                    ce.per_element(&inputs, &mut out).unwrap();
+                    for (a, b) in out.iter().zip(&per) {
+                        assert!(close(*a, *b, 1e-13), "{dims:?}: {a} vs {b}");
+                    }
+                    let mut g = vec![0.0; numel];
+                    let mean = ce.value_and_grad(&inputs, Reduction::Mean, &mut g).unwrap();
+                    let denom = (n * s) as f64;
+                    assert!(close(mean, per.iter().sum::<f64>() / denom, 1e-13));
+                    for i in 0..numel {
+                        let h = 1e-6;
+                        let mut xp = x.clone();
+                        xp[i] += h;
+                        let fp: f64 =
+                            naive_soft(&xp, &dims, &t, wopt, eps).iter().sum::<f64>() / denom;
+                        xp[i] -= 2.0 * h;
+                        let fm: f64 =
+                            naive_soft(&xp, &dims, &t, wopt, eps).iter().sum::<f64>() / denom;
+                        assert!(
+                            (g[i] - (fp - fm) / (2.0 * h)).abs() < 1e-7,
+                            "{dims:?} grad[{i}]"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn infinities_and_extreme_logits() {
+        let ce = CrossEntropy::default();
+        // −∞ at a non-target class: probability 0, finite loss, zero gradient, no NaN; in
+        // both layouts and with smoothing off.
+        for dims in [vec![2usize, 3], vec![1, 3, 2]] {
+            let x = [f32::NEG_INFINITY, 1.0, 2.0, f32::NEG_INFINITY, 0.5, 0.0];
+            let (x, y): (Vec<f32>, Vec<i64>) = if dims.len() == 2 {
+                (x.to_vec(), vec![1, 2])
+            } else {
+                // [1, 3, 2]: position 0 has classes (x0, x2, x4), position 1 (x1, x3, x5).
+                (
+                    vec![f32::NEG_INFINITY, f32::NEG_INFINITY, 1.0, 0.5, 2.0, 0.0],
+                    vec![1, 2],
+                )
+            };
+            let ydims: Vec<usize> = if dims.len() == 2 { vec![2] } else { vec![1, 2] };
+            let inputs = ClassInputs::new(
+                Tensor::new(&x, &dims).unwrap(),
+                Tensor::new(&y, &ydims).unwrap(),
+            );
+            let mut g = vec![0.0f32; 6];
+            let v = ce.value_and_grad(&inputs, Reduction::Sum, &mut g).unwrap();
+            let want = (1.0 + 1.0f64.exp()).ln() + (0.5f64.exp() + 1.0).ln();
+            assert!((v as f64 - want).abs() < 1e-6, "{dims:?} {v} {want}");
+            assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+            let masked: Vec<f32> = x
+                .iter()
+                .zip(&g)
+                .filter(|(a, _)| a.is_infinite())
+                .map(|(_, g)| *g)
+                .collect();
+            assert_eq!(masked, vec![0.0, 0.0]);
+            // Rows sum to zero gradient.
+        }
+        // −∞ at the target: +∞ loss, finite gradient.
+        let x = [f32::NEG_INFINITY, 1.0, 2.0];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[1, 3]).unwrap(), &[0i64]);
+        let mut g = [0.0f32; 3];
+        assert_eq!(
+            ce.value_and_grad(&inputs, Reduction::Sum, &mut g).unwrap(),
+            f32::INFINITY
+        );
+        assert!(g.iter().all(|v| v.is_finite()));
+        // ±1e4 and rows mixing −1000 and 900, against f64 with libm.
+        let x = [
+            1e4f32, -1e4, 0.0, -1000.0, 900.0, -1000.0, 900.0, 899.0, -1000.0,
+        ];
+        let y = [1i64, 0, 2];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[3, 3]).unwrap(), &y);
+        let mut g = [0.0f32; 9];
+        let v = ce.value_and_grad(&inputs, Reduction::Mean, &mut g).unwrap();
+        let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let (per, den) = naive(&xd, &[3, 3], &y, None, 0.0, -100);
+        assert!(
+            ((v as f64) - per.iter().sum::<f64>() / den).abs() < 1e-3,
+            "{v}"
+        );
+        assert!(g.iter().all(|v| v.is_finite()));
+        assert!(
+            (g[1] + 1.0 / 3.0).abs() < 1e-7 && (g[0] - 1.0 / 3.0).abs() < 1e-7,
+            "{g:?}"
+        );
+        // Smoothing with a −∞ class: infinite loss (mass on an impossible class), finite grads.
+        let x = [f32::NEG_INFINITY, 1.0, 2.0];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[1, 3]).unwrap(), &[1i64]);
+        let sm = CrossEntropy::default().label_smoothing(0.1).unwrap();
+        let mut g = [0.0f32; 3];
+        assert_eq!(
+            sm.value_and_grad(&inputs, Reduction::Sum, &mut g).unwrap(),
+            f32::INFINITY
+        );
+        assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+        // Probability targets: 0·ln 0 = 0 at a −∞ logit, forward and backward.
+        let t = [0.0f32, 0.25, 0.75];
+        let soft = ClassInputs::probabilities(
+            Tensor::new(&x, &[1, 3]).unwrap(),
+            Tensor::new(&t, &[1, 3]).unwrap(),
+        );
+        let v = ce.value_and_grad(&soft, Reduction::Sum, &mut g).unwrap();
+        assert!(
+            v.is_finite() && g.iter().all(|v| v.is_finite()) && g[0] == 0.0,
+            "{v} {g:?}"
+        );
+        // NaN in, NaN out.
+        let x = [f32::NAN, 1.0, 2.0];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[1, 3]).unwrap(), &[1i64]);
+        assert!(ce.value(&inputs, Reduction::Sum).unwrap().is_nan());
+    }
+
+    #[test]
+    fn undefined_rows_and_bad_targets_are_errors() {
+        let ce = CrossEntropy::default();
+        let x = [0.0f32, f32::INFINITY, 1.0, 0.0, 0.0, 0.0];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[2, 3]).unwrap(), &[0i64, 1]);
+        let e = ce.value(&inputs, Reduction::Mean).unwrap_err();
+        assert_eq!(e.to_string(), "cross_entropy: `input` at [0, 1] is inf, expected a logit < +inf (softmax of +inf is undefined)");
+        let x = [
+            0.0f32,
+            1.0,
+            1.0,
+            f32::NEG_INFINITY,
+            f32::NEG_INFINITY,
+            f32::NEG_INFINITY,
+        ];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[2, 3]).unwrap(), &[0i64, 1]);
+        let e = ce.value(&inputs, Reduction::Mean).unwrap_err();
+        assert_eq!(e.to_string(), "cross_entropy: `input` at [1, 0] is -inf, expected a row with at least one logit > -inf over the class dimension");
+        // The same row ignored is fine.
+        let inputs = ClassInputs::new(Tensor::new(&x, &[2, 3]).unwrap(), &[0i64, -100]);
+        assert!(ce.value(&inputs, Reduction::Mean).unwrap().is_finite());
+        let x = [0.0f32; 10];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[2, 5]).unwrap(), &[1i64, 7]);
+        let e = ce.value(&inputs, Reduction::Mean).unwrap_err();
+        assert_eq!(e.to_string(), "cross_entropy: `target` at [1] is 7, expected a class index in [0, C) (C = `input`'s class dimension) or `ignore_index`");
+        let inputs = ClassInputs::new(Tensor::new(&x, &[2, 5]).unwrap(), &[-4i64, 0]);
+        assert!(
+            matches!(ce.value(&inputs, Reduction::Sum), Err(Error::InvalidValue { value, .. }) if value == -4.0)
+        );
+        let inputs = ClassInputs::new(Tensor::new(&x, &[2, 5]).unwrap(), &[1i64, 2, 3]);
+        assert_eq!(ce.value(&inputs, Reduction::Sum).unwrap_err().to_string(), "cross_entropy: `target` has shape [3], expected [2] (`input`'s shape without its class dimension 1); nothing is broadcast");
+        let w = [1.0f32; 4];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[2, 5]).unwrap(), &[1i64, 2]).weight(&w);
+        assert!(matches!(
+            ce.value(&inputs, Reduction::Sum),
+            Err(Error::ShapeMismatch { arg: "weight", .. })
+        ));
+        let t = [0.5f32; 10];
+        let soft = ClassInputs::probabilities(
+            Tensor::new(&x, &[2, 5]).unwrap(),
+            Tensor::new(&t, &[2, 5]).unwrap(),
+        );
+        assert!(ce.ignore_index(0).value(&soft, Reduction::Sum).is_err());
+        let t = [1.5f32, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let soft = ClassInputs::probabilities(
+            Tensor::new(&x, &[2, 5]).unwrap(),
+            Tensor::new(&t, &[2, 5]).unwrap(),
+        );
+        assert_eq!(
+            ce.value(&soft, Reduction::Sum).unwrap_err().to_string(),
+            "cross_entropy: `target` at [0, 0] is 1.5, expected a probability in [0, 1]"
+        );
+        assert!(CrossEntropy::default().label_smoothing(1.5).is_err());
+        assert!(CrossEntropy::default().label_smoothing(f64::NAN).is_err());
+        let empty: [f32; 0] = [];
+        let inputs = ClassInputs::new(
+            Tensor::new(&empty, &[0, 3]).unwrap(),
+            Tensor::new(&[0i64; 0], &[0]).unwrap(),
+        );
+        assert!(matches!(
+            ce.value(&inputs, Reduction::Mean),
+            Err(Error::EmptyMean { .. })
+        ));
+        assert_eq!(ce.value(&inputs, Reduction::Sum).unwrap(), 0.0);
+        let mut g = [0.0f32; 3];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[2, 5]).unwrap(), &[1i64, 2]);
+        assert!(matches!(
+            ce.value_and_grad(&inputs, Reduction::Sum, &mut g),
+            Err(Error::BufferLength { .. })
+        ));
+    }
+
+    #[test]
+    fn all_ignored_mean_is_zero_with_zero_gradients() {
+        let x = [1.0f32, 2.0, 3.0, 4.0, f32::NAN, 0.0];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[2, 3]).unwrap(), &[-100i64, -100]);
+        for eps in [0.0, 0.1] {
+            let ce = CrossEntropy::default().label_smoothing(eps).unwrap();
+            let mut g = [7.0f32; 6];
+            assert_eq!(
+                ce.value_and_grad(&inputs, Reduction::Mean, &mut g).unwrap(),
+                0.0
+            );
+            assert_eq!(g, [0.0; 6]);
+            assert_eq!(ce.value(&inputs, Reduction::Sum).unwrap(), 0.0);
+            let mut g = [7.0f32; 6];
+            ce.value_and_grad(&inputs, Reduction::Sum, &mut g).unwrap();
+            assert_eq!(g, [0.0; 6]);
+        }
+        // Every non-ignored target of weight 0: the same rule.
+        let w = [0.0f32, 1.0, 1.0];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[2, 3]).unwrap(), &[0i64, -100]).weight(&w);
+        assert_eq!(
+            CrossEntropy::default()
+                .value(&inputs, Reduction::Mean)
+                .unwrap(),
+            0.0
+        );
+    }
+
+    #[test]
+    fn f32_and_f64_agree_and_value_paths_give_the_same_bits() {
+        let mut seed = 5u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for (n, c) in [(300usize, 7usize), (40, 100), (3, 5000)] {
+            let x64: Vec<f64> = (0..n * c)
+                .map(|_| (rnd() * 20.0 - 10.0) as f32 as f64)
+                .collect();
+            let x32: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+            let y: Vec<i64> = (0..n).map(|_| (rnd() * c as f64) as i64).collect();
+            for eps in [0.0, 0.1] {
+                let ce = CrossEntropy::default().label_smoothing(eps).unwrap();
+                let a = ClassInputs::new(Tensor::new(&x64, &[n, c]).unwrap(), &y);
+                let b = ClassInputs::new(Tensor::new(&x32, &[n, c]).unwrap(), &y);
+                let v64 = ce.value(&a, Reduction::Mean).unwrap();
+                let v32 = ce.value(&b, Reduction::Mean).unwrap();
+                assert!(((v32 as f64 - v64) / v64).abs() < 1e-6, "{v32} {v64}");
+                let mut g64 = vec![0.0; n * c];
+                let mut g32 = vec![0.0f32; n * c];
+                assert_eq!(
+                    ce.value_and_grad(&a, Reduction::Mean, &mut g64)
+                        .unwrap()
+                        .to_bits(),
+                    v64.to_bits()
+                );
+                assert_eq!(
+                    ce.value_and_grad(&b, Reduction::Mean, &mut g32)
+                        .unwrap()
+                        .to_bits(),
+                    v32.to_bits()
+                );
+                let worst = g32
+                    .iter()
+                    .zip(&g64)
+                    .map(|(a, b)| (*a as f64 - b).abs())
+                    .fold(0.0, f64::max);
+                assert!(worst < 1e-7 / n as f64 * 10.0, "{worst}");
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! index kernels of `softmax.rs`, with the target read alongside the logits.
 
 use crate::error::{Error, Result};
-use crate::numerics::{rows_fold, rows_fold_mut, Lanes};
+use crate::numerics::{rows_fold, rows_fold_mut, simd, Lanes, SimdCall};
 use crate::real::Real;
 use crate::tensor::Tensor;
 
@@ -74,7 +74,7 @@ fn row<T: Real, W: ClassW<T>, const GRAD: bool>(
         bs[l] += if wt == T::ZERO { T::ZERO } else { wt * d };
     }
     let (s, a, bs) = (sum(s), sum(a), sum(bs));
-    let loss = a * s.ln() - bs;
+    let loss = a * s.ln_fast() - bs;
     if GRAD {
         let k1 = scale * a / s;
         for (k, gv) in g.iter_mut().enumerate().take(c) {
@@ -145,7 +145,7 @@ fn cols<T: Real, W: ClassW<T>, const GRAD: bool>(
     let mut k1 = [T::ZERO; B];
     for b in 0..bl {
         if m[b].is_finite() {
-            losses[b] = a[b] * s[b].ln() - bs[b];
+            losses[b] = a[b] * s[b].ln_fast() - bs[b];
             k1[b] = scale * a[b] / s[b];
         } else if m[b] == -T::INFINITY && (0..c).any(|k| x[k * stride + b].is_nan()) {
             losses[b] = T::from_f64(f64::NAN);
@@ -191,6 +191,7 @@ impl Partial {
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn chunk<T: Real, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
     w: W,
     sm: Smooth<T>,
@@ -253,6 +254,31 @@ fn chunk<T: Real, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
     }
 }
 
+/// [`chunk`]'s arguments, for [`simd`].
+struct Chunk<'a, T, W, const GRAD: bool, const OUT: bool> {
+    w: W,
+    sm: Smooth<T>,
+    x: &'a [T],
+    t: &'a [T],
+    c: usize,
+    s: usize,
+    scale: T,
+    g: &'a mut [T],
+    out: &'a mut [T],
+}
+
+impl<T: Real, W: ClassW<T>, const GRAD: bool, const OUT: bool> SimdCall
+    for Chunk<'_, T, W, GRAD, OUT>
+{
+    type Output = Partial;
+    #[inline(always)]
+    fn call(self) -> Partial {
+        chunk::<T, W, GRAD, OUT>(
+            self.w, self.sm, self.x, self.t, self.c, self.s, self.scale, self.g, self.out,
+        )
+    }
+}
+
 /// Cross-entropy of `input` `[N, C, S]` against probabilities `target` (same shape, checked
 /// by the caller) with smoothing `eps`. Returns the f64 sum of the per-element losses.
 pub(crate) fn run<T: Real, W: ClassW<T>>(
@@ -284,7 +310,17 @@ pub(crate) fn run<T: Real, W: ClassW<T>>(
             Partial::ZERO,
             |r| {
                 let (xs, ts) = slices(r);
-                chunk::<T, W, false, false>(w, sm, xs, ts, c, s, T::ONE, &mut [], &mut [])
+                simd(Chunk::<T, W, false, false> {
+                    w,
+                    sm,
+                    x: xs,
+                    t: ts,
+                    c,
+                    s,
+                    scale: T::ONE,
+                    g: &mut [],
+                    out: &mut [],
+                })
             },
             Partial::combine,
         ),
@@ -296,7 +332,17 @@ pub(crate) fn run<T: Real, W: ClassW<T>>(
             Partial::ZERO,
             |r, gc| {
                 let (xs, ts) = slices(r);
-                chunk::<T, W, true, false>(w, sm, xs, ts, c, s, scale, gc, &mut [])
+                simd(Chunk::<T, W, true, false> {
+                    w,
+                    sm,
+                    x: xs,
+                    t: ts,
+                    c,
+                    s,
+                    scale,
+                    g: gc,
+                    out: &mut [],
+                })
             },
             Partial::combine,
         ),
@@ -308,7 +354,17 @@ pub(crate) fn run<T: Real, W: ClassW<T>>(
             Partial::ZERO,
             |r, oc| {
                 let (xs, ts) = slices(r);
-                chunk::<T, W, false, true>(w, sm, xs, ts, c, s, T::ONE, &mut [], oc)
+                simd(Chunk::<T, W, false, true> {
+                    w,
+                    sm,
+                    x: xs,
+                    t: ts,
+                    c,
+                    s,
+                    scale: T::ONE,
+                    g: &mut [],
+                    out: oc,
+                })
             },
             Partial::combine,
         ),

@@ -15,16 +15,29 @@
 //! (the confident, correct case), and `1 − p_y = Σ_{c≠y} e_c / Σ e_c` without cancellation.
 
 use crate::error::Result;
-use crate::numerics::{rows_fold, rows_fold_mut, Lanes};
+use crate::numerics::{rows_fold, rows_fold_mut, simd, Lanes, SimdCall};
 use crate::real::Real;
 use crate::tensor::Tensor;
 
 use super::multiclass::{bad_logit, Layout};
 
-/// Lanes of the row sweeps.
-pub(crate) const L: usize = 16;
+/// Lanes of the row sweeps (one AVX2 register of f32; the order of every sum is fixed by
+/// them, not by the vector width the code runs at).
+pub(crate) const L: usize = 8;
+/// `0, 1, …, L − 1`: lane indices, as u32 so comparing them vectorises at f32 width.
+const IOTA: [u32; L] = {
+    let mut a = [0u32; L];
+    let mut i = 0;
+    while i < L {
+        a[i] = i as u32;
+        i += 1;
+    }
+    a
+};
 /// Positions per block of the column sweeps.
 pub(crate) const B: usize = 64;
+/// The target of an ignored position in the column sweeps.
+const NO_CLASS: u32 = u32::MAX;
 
 /// Per-class factors: 1 for every class, or a slice of length C.
 pub(crate) trait ClassW<T: Real>: Copy + Sync {
@@ -93,10 +106,21 @@ impl<T: Real> Stats<T> {
     /// maximum, so a confident correct prediction keeps its tiny loss exactly.
     #[inline(always)]
     pub(crate) fn ln_s(&self) -> T {
-        if self.d_y == T::ZERO {
-            self.s_other.ln_1p()
+        let s = self.s();
+        let l = s.ln_fast();
+        // With the target at the maximum, s = 1 + s_other and ln_1p(s_other) is
+        // s_other·ln(s)/(s − 1) (Kahan's form, exact to a few ulp; s_other itself when
+        // s rounds to 1). Written as selects so the caller's loop vectorises.
+        let one = s == T::ONE;
+        let ln_1p = if one {
+            self.s_other
         } else {
-            self.s().ln()
+            self.s_other * l / (s - T::ONE)
+        };
+        if self.d_y == T::ZERO {
+            ln_1p
+        } else {
+            l
         }
     }
 
@@ -142,33 +166,21 @@ pub(crate) fn row_max<T: Real>(x: &[T]) -> T {
     let mut acc = [-T::INFINITY; L];
     let mut chunks = x.chunks_exact(L);
     for ch in &mut chunks {
-        for l in 0..L {
-            acc[l] = vmax(acc[l], ch[l]);
-        }
+        // As a whole-array update: LLVM then maps the lanes onto one vector register.
+        acc = core::array::from_fn(|l| vmax(acc[l], ch[l]));
     }
-    for (l, &v) in chunks.remainder().iter().enumerate() {
-        acc[l] = vmax(acc[l], v);
-    }
-    let mut w = L;
-    while w > 1 {
-        w /= 2;
-        for l in 0..w {
-            acc[l] = vmax(acc[l], acc[l + w]);
-        }
-    }
-    acc[0]
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(-T::INFINITY, |a, &v| vmax(a, v));
+    // A left fold, not a tree: a tree here makes LLVM split the lanes into 2-wide pieces.
+    acc.iter().fold(tail, |a, &v| vmax(a, v))
 }
 
 #[inline(always)]
-fn lanes_total<T: Real>(mut acc: [T; L]) -> T {
-    let mut w = L;
-    while w > 1 {
-        w /= 2;
-        for l in 0..w {
-            acc[l] += acc[l + w];
-        }
-    }
-    acc[0]
+fn lanes_total<T: Real>(acc: [T; L]) -> T {
+    // A left fold (see `row_max`).
+    acc.iter().fold(T::ZERO, |a, &v| a + v)
 }
 
 /// How a position came out of a kernel.
@@ -179,60 +191,126 @@ pub(crate) enum RowState {
     Bad,
 }
 
-/// One sample of `[N, C]`: `x` its `C` logits, `y < C` its target. With `GRAD`, writes the
-/// gradient (scale included) into `g` (length `C`).
+/// The lane accumulators of [`sweep`].
+struct Acc<T> {
+    so: [T; L],
+    sd: [T; L],
+    next: [T; L],
+}
+
+/// Sweep 2 of [`row`] over the `L`-chunks `chunks` of the row.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn sweep<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const MASK: bool>(
+    w: W,
+    x: &[T],
+    next: &[T],
+    g: &mut [T],
+    m: T,
+    chunks: core::ops::Range<usize>,
+    y: usize,
+    acc: &mut Acc<T>,
+) {
+    let (lo, hi) = (chunks.start * L, chunks.end * L);
+    if lo >= hi {
+        return;
+    }
+    let (xs, ns) = (&x[lo..hi], &next[lo..hi]);
+    let yl = (y.wrapping_sub(lo) as u32).min(u32::MAX - 1);
+    if GRAD {
+        let gs = &mut g[lo..hi];
+        for (k, ((xc, nc), gc)) in xs
+            .chunks_exact(L)
+            .zip(ns.chunks_exact(L))
+            .zip(gs.chunks_exact_mut(L))
+            .enumerate()
+        {
+            let es = lanes_step::<T, H, W, MASK>(w, xc, nc, m, lo + k * L, yl, acc);
+            gc.copy_from_slice(&es);
+        }
+    } else {
+        for (k, (xc, nc)) in xs.chunks_exact(L).zip(ns.chunks_exact(L)).enumerate() {
+            lanes_step::<T, H, W, MASK>(w, xc, nc, m, lo + k * L, yl, acc);
+        }
+    }
+}
+
+/// One `L`-chunk of [`sweep`]: returns the exponentials. (A function, not a closure:
+/// closures are not always inlined, and code that is not inlined into the
+/// [`simd`](crate::numerics::simd) entry point runs at the baseline width.)
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lanes_step<T: Real, H: Head<T>, W: ClassW<T>, const MASK: bool>(
+    w: W,
+    xc: &[T],
+    nc: &[T],
+    m: T,
+    base: usize,
+    yl: u32,
+    acc: &mut Acc<T>,
+) -> [T; L] {
+    let (xc, nc) = (&xc[..L], &nc[..L]);
+    acc.next = core::array::from_fn(|l| vmax(acc.next[l], nc[l]));
+    let ws = if H::SMOOTH && !W::ONES {
+        w.lanes(base)
+    } else {
+        [T::ONE; L]
+    };
+    let mut es = [T::ZERO; L];
+    for l in 0..L {
+        let d = xc[l] - m;
+        let e = d.exp_fast();
+        es[l] = e;
+        acc.so[l] += if MASK && IOTA[l] == yl { T::ZERO } else { e };
+        if H::SMOOTH {
+            acc.sd[l] += if W::ONES { d } else { ws[l] * d };
+        }
+    }
+    es
+}
+
+/// One sample of `[N, C]`: `x` its `C` logits, `m` their maximum ([`row_max`]), `y < C` its
+/// target. With `GRAD`, writes the gradient (scale included) into `g` (length `C`).
+///
+/// `next` is the next sample's logits (or `x` again for the last one): its maximum is
+/// computed during this sample's exponential sweep and returned, so the next sample's first
+/// read from memory overlaps with this sample's arithmetic instead of being a sweep of its
+/// own.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn row<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
     h: &H,
     w: W,
     x: &[T],
+    m: T,
+    next: &[T],
     y: usize,
     scale: T,
     g: &mut [T],
-) -> (T, RowState) {
+) -> (T, RowState, T) {
     let c = x.len();
-    let m = row_max(x);
-    if !m.is_finite() {
-        return non_finite_row(x, g, m);
+    if !m.is_finite() || next.len() != c {
+        let (loss, state) = non_finite_row(x, g, m);
+        return (loss, state, row_max(next));
     }
-    let mut so = [T::ZERO; L];
-    let mut sd = [T::ZERO; L];
     let full = c - c % L;
-    // Sweep 2: exponentials (kept in `g`), the mass of the other classes, the smoothing sum.
-    {
-        let mut step = |base: usize, xs: &[T], gs: &mut [T]| {
-            let ws = if H::SMOOTH && !W::ONES {
-                w.lanes(base)
-            } else {
-                [T::ONE; L]
-            };
-            for l in 0..L {
-                let d = xs[l] - m;
-                let e = d.exp_fast();
-                if GRAD {
-                    gs[l] = e;
-                }
-                so[l] += if base + l == y { T::ZERO } else { e };
-                if H::SMOOTH {
-                    sd[l] += if W::ONES { d } else { ws[l] * d };
-                }
-            }
-        };
-        if GRAD {
-            for (k, (xs, gs)) in x[..full]
-                .chunks_exact(L)
-                .zip(g[..full].chunks_exact_mut(L))
-                .enumerate()
-            {
-                step(k * L, xs, gs);
-            }
-        } else {
-            let mut dummy = [T::ZERO; L];
-            for (k, xs) in x[..full].chunks_exact(L).enumerate() {
-                step(k * L, xs, &mut dummy);
-            }
-        }
+    let chunks = full / L;
+    let ky = y / L; // the chunk holding the target (≥ `chunks` if it is in the tail)
+                    // Sweep 2: exponentials (kept in `g`), the mass of the other classes, the smoothing
+                    // sum, and the next sample's maximum. Only the target's chunk pays for the mask.
+    let mut acc = Acc {
+        so: [T::ZERO; L],
+        sd: [T::ZERO; L],
+        next: [-T::INFINITY; L],
+    };
+    let split = ky.min(chunks);
+    sweep::<T, H, W, GRAD, false>(w, x, next, g, m, 0..split, y, &mut acc);
+    if ky < chunks {
+        sweep::<T, H, W, GRAD, true>(w, x, next, g, m, ky..ky + 1, y, &mut acc);
     }
+    sweep::<T, H, W, GRAD, false>(w, x, next, g, m, (ky + 1).min(chunks)..chunks, y, &mut acc);
+    let Acc { so, sd, next: nacc } = acc;
+    let (mut so_tail, mut sd_tail) = (T::ZERO, T::ZERO);
     for (l, &xv) in x[full..].iter().enumerate() {
         let cls = full + l;
         let d = xv - m;
@@ -243,18 +321,24 @@ pub(crate) fn row<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
             }
         }
         if cls != y {
-            so[l] += e;
+            so_tail += e;
         }
         if H::SMOOTH {
-            sd[l] += w.get(cls) * d;
+            sd_tail += w.get(cls) * d;
         }
     }
+    let next_tail = next[full..].iter().fold(-T::INFINITY, |a, &v| vmax(a, v));
+    let next_m = nacc.iter().fold(next_tail, |a, &v| vmax(a, v));
     let d_y = x.get(y).map_or(T::ZERO, |&v| v - m);
     let st = Stats {
-        s_other: lanes_total(so),
+        s_other: lanes_total(so) + so_tail,
         e_y: d_y.exp_fast(),
         d_y,
-        sd: if H::SMOOTH { lanes_total(sd) } else { T::ZERO },
+        sd: if H::SMOOTH {
+            lanes_total(sd) + sd_tail
+        } else {
+            T::ZERO
+        },
     };
     let fin = h.finish(&st, w.get(y), scale);
     if GRAD {
@@ -279,7 +363,7 @@ pub(crate) fn row<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
             *slot = fin.gy;
         }
     }
-    (fin.loss, RowState::Ok)
+    (fin.loss, RowState::Ok, next_m)
 }
 
 /// A row whose maximum is not finite: NaN somewhere with everything else `−∞` propagates
@@ -312,11 +396,12 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
     losses: &mut [T; B],
 ) -> RowState {
     let bl = ys.len().min(B);
-    // Target per position; `usize::MAX` (never a class) for ignored ones.
-    let mut yv = [usize::MAX; B];
+    // Target per position as u32 (the lane width of f32, so the class compare vectorises);
+    // `u32::MAX`, never a class (C < 2³² − 1 is checked by `run`), for ignored ones.
+    let mut yv = [NO_CLASS; B];
     for (slot, &y) in yv.iter_mut().zip(ys) {
         if y != ignore {
-            *slot = y as usize;
+            *slot = y as u32;
         }
     }
     let yv = &yv[..bl];
@@ -335,62 +420,71 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
     for k in 0..c {
         let xs = &x[k * stride..][..bl];
         let wk = w.get(k);
-        let mut body = |b: usize, e: T, d: T| {
-            let hit = yv[b] == k;
-            so[b] += if hit { T::ZERO } else { e };
-            dy[b] = if hit { d } else { dy[b] };
-            if H::SMOOTH {
-                sd[b] += if W::ONES { d } else { wk * d };
-            }
-        };
+        let k32 = k as u32;
         if GRAD {
             let gs = &mut g[k * stride..][..bl];
             for b in 0..bl {
                 let d = xs[b] - m[b];
                 let e = d.exp_fast();
                 gs[b] = e;
-                body(b, e, d);
+                let hit = yv[b] == k32;
+                so[b] += if hit { T::ZERO } else { e };
+                dy[b] = if hit { d } else { dy[b] };
+                if H::SMOOTH {
+                    sd[b] += if W::ONES { d } else { wk * d };
+                }
             }
         } else {
             for b in 0..bl {
                 let d = xs[b] - m[b];
-                body(b, d.exp_fast(), d);
+                let e = d.exp_fast();
+                let hit = yv[b] == k32;
+                so[b] += if hit { T::ZERO } else { e };
+                dy[b] = if hit { d } else { dy[b] };
+                if H::SMOOTH {
+                    sd[b] += if W::ONES { d } else { wk * d };
+                }
             }
         }
     }
     let mut k1 = [T::ZERO; B];
     let mut k2 = [T::ZERO; B];
     let mut gy = [T::ZERO; B];
-    let mut state = RowState::Ok;
+    // Every lane through the head (a loop that vectorises), then the rare special lanes
+    // (ignored, or a row without a finite maximum) fixed one by one.
+    let mut special = false;
     for b in 0..bl {
-        if yv[b] == usize::MAX {
-            losses[b] = T::ZERO;
-            continue;
-        }
-        if !m[b].is_finite() {
-            let nan_row = m[b] == -T::INFINITY && (0..c).any(|k| x[k * stride + b].is_nan());
-            if nan_row {
-                let nan = T::from_f64(f64::NAN);
-                losses[b] = nan;
-                k1[b] = nan;
-                gy[b] = nan;
-            } else {
-                losses[b] = T::ZERO;
-                state = RowState::Bad;
-            }
-            continue;
-        }
         let st = Stats {
             s_other: so[b],
             e_y: dy[b].exp_fast(),
             d_y: dy[b],
             sd: sd[b],
         };
-        let fin = h.finish(&st, w.get(yv[b]), scale);
+        let fin = h.finish(&st, w.get(yv[b] as usize), scale);
         losses[b] = fin.loss;
         k1[b] = fin.k1;
         k2[b] = fin.k2;
         gy[b] = fin.gy;
+        special |= yv[b] == NO_CLASS || !m[b].is_finite();
+    }
+    let mut state = RowState::Ok;
+    if special {
+        for b in 0..bl {
+            if yv[b] == NO_CLASS {
+                (losses[b], k1[b], k2[b], gy[b]) = (T::ZERO, T::ZERO, T::ZERO, T::ZERO);
+            } else if !m[b].is_finite() {
+                let nan_row = m[b] == -T::INFINITY && (0..c).any(|k| x[k * stride + b].is_nan());
+                let v = if nan_row {
+                    T::from_f64(f64::NAN)
+                } else {
+                    T::ZERO
+                };
+                (losses[b], k1[b], k2[b], gy[b]) = (v, v, T::ZERO, v);
+                if !nan_row {
+                    state = RowState::Bad;
+                }
+            }
+        }
     }
     if GRAD {
         for k in 0..c {
@@ -407,12 +501,12 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
             }
         }
         for b in 0..bl {
-            if yv[b] == usize::MAX || (!m[b].is_finite() && !k1[b].is_nan()) {
+            if special && (yv[b] == NO_CLASS || (!m[b].is_finite() && !k1[b].is_nan())) {
                 // Ignored (or undefined) positions get exact zeros whatever their logits.
                 for k in 0..c {
                     g[k * stride + b] = T::ZERO;
                 }
-            } else if let Some(slot) = g.get_mut(yv[b] * stride + b) {
+            } else if let Some(slot) = g.get_mut(yv[b] as usize * stride + b) {
                 *slot = gy[b];
             }
         }
@@ -446,9 +540,17 @@ impl Partial {
     }
 }
 
+/// Classes up to which `[N, C]` rows are processed as transposed blocks (lanes = rows)
+/// rather than along the row (lanes = classes): a 10-class row is shorter than one vector.
+pub(crate) const SMALL_C: usize = 32;
+
 /// One chunk of samples: `x`/`g` hold its samples' `C·S` logits/gradients, `ys` its
 /// `S`-per-sample targets, `out` its per-element losses (or nothing).
+///
+/// The per-element losses are added to eight f64 lanes by their index in the chunk, in the
+/// same order whichever path (rows, transposed blocks, columns) computes them.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
     h: &H,
     w: W,
@@ -463,15 +565,52 @@ fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
 ) -> Partial {
     let mut lanes = Lanes::default();
     let mut ok = true;
-    if s == 1 {
+    if s == 1 && c <= SMALL_C {
+        // Small rows: transpose blocks of B rows into [C][B] so the sweeps run across rows.
+        let mut xt = [T::ZERO; SMALL_C * B];
+        let mut gt = [T::ZERO; SMALL_C * B];
+        let mut losses = [T::ZERO; B];
+        for (blk, (yb, xb)) in ys.chunks(B).zip(x.chunks(B * c)).enumerate() {
+            let bl = yb.len();
+            for k in 0..c {
+                let col = &mut xt[k * B..k * B + B];
+                for (slot, xr) in col.iter_mut().zip(xb.chunks_exact(c)) {
+                    *slot = xr[k];
+                }
+            }
+            let st =
+                cols::<T, H, W, GRAD>(h, w, &xt, B, c, yb, ignore, scale, &mut gt, &mut losses);
+            ok &= st == RowState::Ok;
+            if GRAD {
+                let gb = &mut g[blk * B * c..][..bl * c];
+                for k in 0..c {
+                    let col = &gt[k * B..k * B + B];
+                    for (&v, gr) in col.iter().zip(gb.chunks_exact_mut(c)) {
+                        gr[k] = v;
+                    }
+                }
+            }
+            for (b, &l) in losses[..bl].iter().enumerate() {
+                lanes.add(blk * B + b, l.to_f64());
+            }
+            if OUT {
+                out[blk * B..][..bl].copy_from_slice(&losses[..bl]);
+            }
+        }
+    } else if s == 1 {
+        let mut m = x.get(..c).map_or(T::ZERO, row_max);
         for (r, (&y, xr)) in ys.iter().zip(x.chunks_exact(c)).enumerate() {
             let gr: &mut [T] = if GRAD { &mut g[r * c..][..c] } else { &mut [] };
+            let next = x.get((r + 1) * c..(r + 2) * c).unwrap_or(xr);
             let loss = if y == ignore {
                 gr.fill(T::ZERO);
+                m = row_max(next);
                 T::ZERO
             } else {
-                let (loss, st) = row::<T, H, W, GRAD>(h, w, xr, y as usize, scale, gr);
+                let (loss, st, next_m) =
+                    row::<T, H, W, GRAD>(h, w, xr, m, next, y as usize, scale, gr);
                 ok &= st == RowState::Ok;
+                m = next_m;
                 loss
             };
             if OUT {
@@ -503,7 +642,7 @@ fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
                 );
                 ok &= st == RowState::Ok;
                 for (b, &l) in losses[..yb.len()].iter().enumerate() {
-                    lanes.add(b, l.to_f64());
+                    lanes.add(n * s + s0 + b, l.to_f64());
                 }
                 if OUT {
                     out[n * s + s0..][..yb.len()].copy_from_slice(&losses[..yb.len()]);
@@ -514,6 +653,41 @@ fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
     Partial {
         sum: lanes.total(),
         ok,
+    }
+}
+
+/// [`chunk`]'s arguments, for [`simd`].
+struct Chunk<'a, T, H, W, const GRAD: bool, const OUT: bool> {
+    h: &'a H,
+    w: W,
+    x: &'a [T],
+    ys: &'a [i64],
+    c: usize,
+    s: usize,
+    ignore: i64,
+    scale: T,
+    g: &'a mut [T],
+    out: &'a mut [T],
+}
+
+impl<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool> SimdCall
+    for Chunk<'_, T, H, W, GRAD, OUT>
+{
+    type Output = Partial;
+    #[inline(always)]
+    fn call(self) -> Partial {
+        chunk::<T, H, W, GRAD, OUT>(
+            self.h,
+            self.w,
+            self.x,
+            self.ys,
+            self.c,
+            self.s,
+            self.ignore,
+            self.scale,
+            self.g,
+            self.out,
+        )
     }
 }
 
@@ -532,6 +706,14 @@ pub(crate) fn run<T: Real, H: Head<T>, W: ClassW<T>>(
     mode: Mode<'_, T>,
 ) -> Result<f64> {
     let (c, s) = (lay.c, lay.s);
+    if c >= NO_CLASS as usize {
+        return Err(crate::error::Error::BadShape {
+            loss,
+            arg: "input",
+            actual: input.dims().to_vec(),
+            expected: "fewer than 2^32 - 1 classes",
+        });
+    }
     let x = input.data();
     let work = c * s;
     let p = match mode {
@@ -544,7 +726,18 @@ pub(crate) fn run<T: Real, H: Head<T>, W: ClassW<T>>(
                     &x[r.start * work..r.end * work],
                     &ys[r.start * s..r.end * s],
                 );
-                chunk::<T, H, W, false, false>(h, w, xs, yr, c, s, ignore, T::ONE, &mut [], &mut [])
+                simd(Chunk::<T, H, W, false, false> {
+                    h,
+                    w,
+                    x: xs,
+                    ys: yr,
+                    c,
+                    s,
+                    ignore,
+                    scale: T::ONE,
+                    g: &mut [],
+                    out: &mut [],
+                })
             },
             Partial::combine,
         ),
@@ -559,7 +752,18 @@ pub(crate) fn run<T: Real, H: Head<T>, W: ClassW<T>>(
                     &x[r.start * work..r.end * work],
                     &ys[r.start * s..r.end * s],
                 );
-                chunk::<T, H, W, true, false>(h, w, xs, yr, c, s, ignore, scale, gc, &mut [])
+                simd(Chunk::<T, H, W, true, false> {
+                    h,
+                    w,
+                    x: xs,
+                    ys: yr,
+                    c,
+                    s,
+                    ignore,
+                    scale,
+                    g: gc,
+                    out: &mut [],
+                })
             },
             Partial::combine,
         ),
@@ -574,7 +778,18 @@ pub(crate) fn run<T: Real, H: Head<T>, W: ClassW<T>>(
                     &x[r.start * work..r.end * work],
                     &ys[r.start * s..r.end * s],
                 );
-                chunk::<T, H, W, false, true>(h, w, xs, yr, c, s, ignore, T::ONE, &mut [], oc)
+                simd(Chunk::<T, H, W, false, true> {
+                    h,
+                    w,
+                    x: xs,
+                    ys: yr,
+                    c,
+                    s,
+                    ignore,
+                    scale: T::ONE,
+                    g: &mut [],
+                    out: oc,
+                })
             },
             Partial::combine,
         ),

@@ -122,13 +122,9 @@ impl<T: Real> Head<T> for FocalHead<T> {
         let q = st.s_other / s; // 1 − p_t, without cancellation
         let p_t = st.e_y / s;
         let gamma = self.gamma;
-        let qg = if gamma == T::ZERO {
-            T::ONE
-        } else if st.s_other == T::ZERO {
-            T::ZERO
-        } else {
-            (gamma * (st.s_other.ln() - ln_s)).exp()
-        };
+        // q^γ = exp(γ ln q), ln q = ln s_other − ln s: 0 at s_other = 0 (γ > 0), 1 at γ = 0.
+        let pow = (gamma * (st.s_other.ln_fast() - ln_s)).exp_fast();
+        let qg = if gamma == T::ZERO { T::ONE } else { pow };
         // ρ = −ln p_t / q → 1 as q → 0 (−ln(1 − q) ≈ q).
         let rho = if q > T::ZERO { nl / q } else { T::ONE };
         let big_g = scale * alpha_t * qg * (T::ONE + gamma * p_t * rho);
