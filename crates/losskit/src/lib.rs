@@ -32,8 +32,8 @@
 //!   accumulate in `f64` over fixed chunks, so the same input gives the same bits at any
 //!   thread count.
 //! - With an element-wise `weight`, `Mean` is `Σ w·ℓ / Σ w` for every loss (PyTorch does
-//!   this for `mse_loss` and `l1_loss` but divides by N for `huber_loss`: a deliberate
-//!   difference). `Mean` over zero elements is an error, never NaN.
+//!   this for `mse_loss` and `l1_loss` but divides by N for `huber_loss` and the BCE losses:
+//!   a deliberate difference). `Mean` over zero elements is an error, never NaN.
 //! - Bad input is an [`Error`] naming the loss, the argument and the shapes or values;
 //!   nothing panics on user data.
 //!
@@ -46,6 +46,7 @@
 //! | family | losses |
 //! |---|---|
 //! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GaussianNll`] |
+//! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`MarginRanking`] |
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -65,6 +66,10 @@ pub mod nd;
 pub use catalogue::{
     catalogue, find, Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range,
     Role,
+};
+pub use classification::{
+    Bce, BceWithLogits, BinaryInputs, Focal, Hinge, MarginRanking, RankingInputs, SoftMargin,
+    SquaredHinge,
 };
 pub use error::{Error, Result};
 pub use eval::{

@@ -37,6 +37,64 @@ pub fn sigmoid<T: Real>(x: T) -> T {
     }
 }
 
+/// The probabilities and log-probabilities of a Bernoulli variable with logit `x`: what every
+/// sigmoid-based loss needs, from one exponential and one `ln_1p`.
+///
+/// Every field keeps its relative accuracy in both tails: `q` is computed as σ(−x), never as
+/// `1 − σ(x)` (which cancels to 0 for x ≳ 17 in f32), and the logs never take the log of a
+/// rounded probability. At `x = ±∞` the fields are the limits (`p = 1, q = 0, log_p = 0,
+/// log_q = −∞` at +∞); NaN gives NaN in every field.
+///
+/// ```
+/// use losskit::numerics::logistic;
+/// let b = logistic(40.0f64);
+/// assert_eq!(b.p, 1.0);
+/// assert!((b.q - (-40.0f64).exp()).abs() < 1e-30); // 1 − σ(40) would be 0
+/// assert_eq!(b.log_q, -40.0 - (-40.0f64).exp().ln_1p());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Logistic<T> {
+    /// σ(x).
+    pub p: T,
+    /// 1 − σ(x), computed as σ(−x).
+    pub q: T,
+    /// ln σ(x) = −softplus(−x).
+    pub log_p: T,
+    /// ln(1 − σ(x)) = −softplus(x).
+    pub log_q: T,
+}
+
+/// σ(x), σ(−x), ln σ(x) and ln σ(−x) of a logit, sharing one `e^{−|x|}` (see [`Logistic`]).
+#[inline(always)]
+pub fn logistic<T: Real>(x: T) -> Logistic<T> {
+    // e^{−|x|} ∈ [0, 1] never overflows; both tails are built from it.
+    let e = (-x.abs()).exp();
+    let l = e.ln_1p();
+    let d = T::ONE + e;
+    let (big, small) = (T::ONE / d, e / d);
+    let pos = x >= T::ZERO;
+    Logistic {
+        p: if pos { big } else { small },
+        q: if pos { small } else { big },
+        // The same operations as `log_sigmoid`/`softplus`, so the results agree to the bit.
+        log_p: -((-x).max(T::ZERO) + l),
+        log_q: -(x.max(T::ZERO) + l),
+    }
+}
+
+/// `ln(eᵃ + eᵇ)` without overflow or underflow: the larger argument is taken out first.
+///
+/// Exact when one argument is −∞ (the other is returned); −∞ when both are (the log of 0).
+#[inline(always)]
+pub fn log_add_exp<T: Real>(a: T, b: T) -> T {
+    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    if hi == lo {
+        // Also covers two equal infinities, where `lo − hi` would be NaN.
+        return hi + T::LN_2;
+    }
+    hi + (lo - hi).exp().ln_1p()
+}
+
 /// `ln cosh(x)`, finite for every finite `x`.
 ///
 /// `cosh` overflows at |x| ≈ 89 in f32 and 710 in f64; `|x| + ln(1 + e^{−2|x|}) − ln 2` never
@@ -186,6 +244,39 @@ mod tests {
         assert_eq!(sigmoid(1e4f32), 1.0);
         assert_eq!(sigmoid(-1e4f32), 0.0);
         assert!((log_sigmoid(-1e4f64) + 1e4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn logistic_agrees_with_the_single_identities_and_keeps_both_tails() {
+        for &x in &[-800.0f64, -50.0, -3.0, -0.0, 0.0, 0.5, 17.0, 50.0, 800.0] {
+            let b = logistic(x);
+            assert_eq!(b.p, sigmoid(x), "{x}");
+            assert_eq!(b.q, sigmoid(-x), "{x}");
+            assert_eq!(b.log_p, log_sigmoid(x), "{x}");
+            assert_eq!(b.log_q, log_sigmoid(-x), "{x}");
+        }
+        let b = logistic(30.0f32);
+        assert_eq!(b.p, 1.0);
+        assert!(b.q > 0.0 && ((b.q - (-30.0f32).exp()) / b.q).abs() < 1e-6);
+        let inf = logistic(f64::INFINITY);
+        assert_eq!((inf.p, inf.q, inf.log_p, inf.log_q), (1.0, 0.0, 0.0, f64::NEG_INFINITY));
+        let ninf = logistic(f64::NEG_INFINITY);
+        assert_eq!((ninf.p, ninf.q, ninf.log_p, ninf.log_q), (0.0, 1.0, f64::NEG_INFINITY, 0.0));
+        let nan = logistic(f32::NAN);
+        assert!(nan.p.is_nan() && nan.q.is_nan() && nan.log_p.is_nan() && nan.log_q.is_nan());
+    }
+
+    #[test]
+    fn log_add_exp_handles_infinities() {
+        assert_eq!(log_add_exp(f64::NEG_INFINITY, -3.0), -3.0);
+        assert_eq!(log_add_exp(-3.0, f64::NEG_INFINITY), -3.0);
+        assert_eq!(log_add_exp(f64::NEG_INFINITY, f64::NEG_INFINITY), f64::NEG_INFINITY);
+        assert_eq!(log_add_exp(f64::INFINITY, f64::INFINITY), f64::INFINITY);
+        assert_eq!(log_add_exp(0.0f64, 0.0), core::f64::consts::LN_2);
+        assert_eq!(log_add_exp(-1e4f32, -1e4), -1e4 + core::f32::consts::LN_2);
+        let v = log_add_exp(-1.0f64, -2.0);
+        assert!((v - ((-1.0f64).exp() + (-2.0f64).exp()).ln()).abs() < 1e-15);
+        assert!(log_add_exp(f64::NAN, 0.0).is_nan() && log_add_exp(0.0, f64::NAN).is_nan());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 mod catalogue;
 mod gaussian_nll;
-mod pointwise;
+pub(crate) mod pointwise;
 
 pub(crate) use catalogue::CATALOGUE;
 pub use gaussian_nll::{GaussianInputs, GaussianNll};
