@@ -74,7 +74,7 @@ pub use eval::{
 pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
 pub use regression::{
-    GaussianInputs, GaussianNll, Huber, L2, LogCosh, Mae, Mse, PoissonNll, Pointwise, Quantile,
-    SmoothL1,
+    GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mse, Pointwise, PoissonNll, Quantile,
+    SmoothL1, L2,
 };
 pub use tensor::{Shape, Tensor, MAX_RANK};

@@ -1,8 +1,7 @@
 //! The regression family's catalogue entries.
 
 use crate::catalogue::{
-    Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role,
-    STANDARD_REDUCTIONS,
+    Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::error::Result;
 use crate::eval::{Call, Out};
@@ -10,7 +9,7 @@ use crate::evaluator;
 use crate::real::Real;
 
 use super::pointwise::evaluate;
-use super::{Huber, L2, LogCosh, Mae, Mse, PoissonNll, Quantile, SmoothL1};
+use super::{Huber, LogCosh, Mae, Mse, PoissonNll, Quantile, SmoothL1, L2};
 
 const INPUT: InputSpec = InputSpec {
     name: "input",

@@ -31,7 +31,12 @@ impl<'a, T> GaussianInputs<'a, T> {
         target: impl Into<Tensor<'a, T>>,
         var: impl Into<Tensor<'a, T>>,
     ) -> Self {
-        GaussianInputs { input: input.into(), target: target.into(), var: var.into(), weight: None }
+        GaussianInputs {
+            input: input.into(),
+            target: target.into(),
+            var: var.into(),
+            weight: None,
+        }
     }
 
     /// Adds an element-wise weight (same shape as `input`).
@@ -101,7 +106,10 @@ pub struct GaussianNll {
 /// PyTorch's defaults: `full = false`, `eps = 1e-6`.
 impl Default for GaussianNll {
     fn default() -> Self {
-        GaussianNll { full: false, eps: 1e-6 }
+        GaussianNll {
+            full: false,
+            eps: 1e-6,
+        }
     }
 }
 
@@ -160,7 +168,9 @@ impl GaussianNll {
         let layout = if v == dims {
             Layout::Full
         } else if let Some((&last, lead)) = dims.split_last() {
-            if v == lead || (v.len() == dims.len() && &v[..lead.len()] == lead && v[lead.len()] == 1) {
+            if v == lead
+                || (v.len() == dims.len() && &v[..lead.len()] == lead && v[lead.len()] == 1)
+            {
                 Layout::PerRow(last)
             } else {
                 return Err(Error::ShapeMismatch {
@@ -214,8 +224,16 @@ impl GaussianNll {
         let v = var.max(T::from_f64(self.eps));
         let e = x - t;
         let q = e / v;
-        let c = if self.full { T::HALF * (T::TWO * T::PI).ln() } else { T::ZERO };
-        (T::HALF * (v.ln() + e * q) + c, q, T::HALF * (T::ONE - e * q) / v)
+        let c = if self.full {
+            T::HALF * (T::TWO * T::PI).ln()
+        } else {
+            T::ZERO
+        };
+        (
+            T::HALF * (v.ln() + e * q) + c,
+            q,
+            T::HALF * (T::ONE - e * q) / v,
+        )
     }
 
     fn var_index(layout: Layout, i: usize) -> usize {
@@ -229,14 +247,22 @@ impl GaussianNll {
     ///
     /// # Errors
     /// See the type's docs.
-    pub fn value<T: Real>(&self, inputs: &GaussianInputs<'_, T>, reduction: Reduction) -> Result<T> {
+    pub fn value<T: Real>(
+        &self,
+        inputs: &GaussianInputs<'_, T>,
+        reduction: Reduction,
+    ) -> Result<T> {
         let (layout, denom) = self.prepare(inputs, reduction)?;
-        let Some(denom) = denom else { return Ok(T::ZERO) };
+        let Some(denom) = denom else {
+            return Ok(T::ZERO);
+        };
         let (x, t, var) = (inputs.input.data(), inputs.target.data(), inputs.var.data());
         let t = &t[..x.len()];
         let sum = match inputs.weight.map(|w| w.data()) {
             None => lane_sum(x.len(), |i| {
-                self.element(x[i], t[i], var[Self::var_index(layout, i)]).0.to_f64()
+                self.element(x[i], t[i], var[Self::var_index(layout, i)])
+                    .0
+                    .to_f64()
             }),
             Some(w) => {
                 let w = &w[..x.len()];
@@ -261,7 +287,12 @@ impl GaussianNll {
         grad_input: &mut [T],
         grad_var: &mut [T],
     ) -> Result<T> {
-        check_buffer(NAME, "gradient of `input`", grad_input.len(), inputs.input.len())?;
+        check_buffer(
+            NAME,
+            "gradient of `input`",
+            grad_input.len(),
+            inputs.input.len(),
+        )?;
         check_buffer(NAME, "gradient of `var`", grad_var.len(), inputs.var.len())?;
         let (layout, denom) = self.prepare(inputs, reduction)?;
         grad_var.fill(T::ZERO);
@@ -288,7 +319,11 @@ impl GaussianNll {
     ///
     /// # Errors
     /// See the type's docs.
-    pub fn per_element<T: Real>(&self, inputs: &GaussianInputs<'_, T>, out: &mut [T]) -> Result<()> {
+    pub fn per_element<T: Real>(
+        &self,
+        inputs: &GaussianInputs<'_, T>,
+        out: &mut [T],
+    ) -> Result<()> {
         check_buffer(NAME, "per-element output", out.len(), inputs.input.len())?;
         let (layout, _) = self.prepare(inputs, Reduction::Sum)?;
         let (x, t, var) = (inputs.input.data(), inputs.target.data(), inputs.var.data());
@@ -302,7 +337,9 @@ impl GaussianNll {
 }
 
 pub(crate) fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
-    let loss = GaussianNll::default().full(call.params.bool("full")).eps(call.params.float("eps"))?;
+    let loss = GaussianNll::default()
+        .full(call.params.bool("full"))
+        .eps(call.params.float("eps"))?;
     let mut inputs = GaussianInputs::new(
         call.float_req("input")?,
         call.float_req("target")?,
@@ -315,7 +352,9 @@ pub(crate) fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<
     let mut gx = vec![T::ZERO; if wants { nx } else { 0 }];
     let mut gv = vec![T::ZERO; if wants { nv } else { 0 }];
     match call.reduction() {
-        Some(r) if wants => out.value = Some(loss.value_and_grad(&inputs, r, &mut gx, &mut gv)?.to_f64()),
+        Some(r) if wants => {
+            out.value = Some(loss.value_and_grad(&inputs, r, &mut gx, &mut gv)?.to_f64())
+        }
         Some(r) => out.value = Some(loss.value(&inputs, r)?.to_f64()),
         None => {
             let mut losses = vec![T::ZERO; nx];

@@ -38,7 +38,11 @@ pub struct Pointwise<'a, T> {
 impl<'a, T> Pointwise<'a, T> {
     /// The prediction and the target (their shapes are checked by the loss).
     pub fn new(input: impl Into<Tensor<'a, T>>, target: impl Into<Tensor<'a, T>>) -> Self {
-        Pointwise { input: input.into(), target: target.into(), weight: None }
+        Pointwise {
+            input: input.into(),
+            target: target.into(),
+            weight: None,
+        }
     }
 
     /// Adds an element-wise weight (same shape as `input`).
@@ -90,7 +94,10 @@ struct Partial {
 impl Partial {
     const ZERO: Partial = Partial { sum: 0.0, ok: true };
     fn combine(a: Partial, b: Partial) -> Partial {
-        Partial { sum: a.sum + b.sum, ok: a.ok && b.ok }
+        Partial {
+            sum: a.sum + b.sum,
+            ok: a.ok && b.ok,
+        }
     }
 }
 
@@ -123,7 +130,12 @@ pub(crate) fn check_buffer(
     expected: usize,
 ) -> Result<()> {
     if actual != expected {
-        return Err(Error::BufferLength { loss: name, arg, actual, expected });
+        return Err(Error::BufferLength {
+            loss: name,
+            arg,
+            actual,
+            expected,
+        });
     }
     Ok(())
 }
@@ -136,13 +148,21 @@ pub(crate) fn weight_total<T: Real>(name: &'static str, w: &Tensor<'_, T>) -> Re
         Partial::ZERO,
         |r| {
             let d = &data[r];
-            let ok = d.iter().fold(true, |ok, &v| ok & (v >= T::ZERO && v < T::INFINITY));
-            Partial { sum: lane_sum(d.len(), |i| d[i].to_f64()), ok }
+            let ok = d
+                .iter()
+                .fold(true, |ok, &v| ok & (v >= T::ZERO && v < T::INFINITY));
+            Partial {
+                sum: lane_sum(d.len(), |i| d[i].to_f64()),
+                ok,
+            }
         },
         Partial::combine,
     );
     if !p.ok {
-        if let Some(i) = data.iter().position(|&v| !(v >= T::ZERO && v < T::INFINITY)) {
+        if let Some(i) = data
+            .iter()
+            .position(|&v| !(v >= T::ZERO && v < T::INFINITY))
+        {
             return Err(Error::InvalidValue {
                 loss: name,
                 arg: "weight",
@@ -157,7 +177,11 @@ pub(crate) fn weight_total<T: Real>(name: &'static str, w: &Tensor<'_, T>) -> Re
 
 fn invalid<T: Real, K: Kernel<T>>(k: &K, inputs: &Pointwise<'_, T>) -> Error {
     let (x, t) = (inputs.input.data(), inputs.target.data());
-    let i = x.iter().zip(t).position(|(&a, &b)| !k.valid(a, b)).unwrap_or(0);
+    let i = x
+        .iter()
+        .zip(t)
+        .position(|(&a, &b)| !k.valid(a, b))
+        .unwrap_or(0);
     let (arg, value, expected) = k.why_invalid(x[i], t[i]);
     Error::InvalidValue {
         loss: K::NAME,
@@ -237,7 +261,12 @@ pub(crate) fn value_and_grad<T: Real, K: Kernel<T>>(
     grad: &mut [T],
 ) -> Result<T> {
     check(K::NAME, inputs)?;
-    check_buffer(K::NAME, "gradient of `input`", grad.len(), inputs.input.len())?;
+    check_buffer(
+        K::NAME,
+        "gradient of `input`",
+        grad.len(),
+        inputs.input.len(),
+    )?;
     let Some(denom) = denominator(K::NAME, inputs, reduction)? else {
         grad.fill(T::ZERO);
         return Ok(T::ZERO);
@@ -312,7 +341,11 @@ pub(crate) fn per_element<T: Real, K: Kernel<T>>(
 }
 
 /// The catalogue evaluator shared by the pointwise losses.
-pub(crate) fn evaluate<T: Real, K: Kernel<T>>(k: &K, call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+pub(crate) fn evaluate<T: Real, K: Kernel<T>>(
+    k: &K,
+    call: &Call<'_, T>,
+    out: &mut Out<T>,
+) -> Result<()> {
     let inputs = Pointwise {
         input: call.float_req("input")?,
         target: call.float_req("target")?,
