@@ -79,7 +79,7 @@ const PARALLEL_MIN: usize = 1 << 17;
 /// Eight `f64` accumulators, filled round-robin, combined pairwise at the end: independent
 /// add chains for speed, `f64` for accuracy.
 #[derive(Clone, Copy, Default)]
-pub(crate) struct Lanes([f64; 8]);
+pub(crate) struct Lanes(pub(crate) [f64; 8]);
 
 impl Lanes {
     /// Adds `v` to lane `l % 8`.
