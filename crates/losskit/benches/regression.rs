@@ -11,8 +11,12 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use losskit::{Huber, Mse, Pointwise, Reduction};
 
 fn data(n: usize) -> (Vec<f32>, Vec<f32>) {
-    let x = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0).collect();
-    let t = (0..n).map(|i| ((i * 104_729) % 997) as f32 / 300.0 - 1.5).collect();
+    let x = (0..n)
+        .map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0)
+        .collect();
+    let t = (0..n)
+        .map(|i| ((i * 104_729) % 997) as f32 / 300.0 - 1.5)
+        .collect();
     (x, t)
 }
 

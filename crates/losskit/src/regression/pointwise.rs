@@ -234,7 +234,10 @@ fn sum_chunk<T: Real, K: Kernel<T>>(k: &K, x: &[T], t: &[T], w: impl Fn(usize) -
         ok &= k.valid(a, b);
         lanes[l] += (w(base + l) * k.loss(a, b)).to_f64();
     }
-    Partial { sum: Lanes(lanes).total(), ok }
+    Partial {
+        sum: Lanes(lanes).total(),
+        ok,
+    }
 }
 
 /// As [`sum_chunk`], also writing `w(i)·scale·∂ℓᵢ/∂xᵢ` into `g`.
@@ -252,7 +255,11 @@ fn grad_chunk<T: Real, K: Kernel<T>>(
     let n = x.len();
     let (t, g) = (&t[..n], &mut g[..n]);
     let mut base = 0;
-    for ((xs, ts), gs) in x.chunks_exact(8).zip(t.chunks_exact(8)).zip(g.chunks_exact_mut(8)) {
+    for ((xs, ts), gs) in x
+        .chunks_exact(8)
+        .zip(t.chunks_exact(8))
+        .zip(g.chunks_exact_mut(8))
+    {
         for l in 0..8 {
             ok &= k.valid(xs[l], ts[l]);
             let (v, d) = k.loss_grad(xs[l], ts[l]);
@@ -269,7 +276,10 @@ fn grad_chunk<T: Real, K: Kernel<T>>(
         g[i] = d * wi * scale;
         lanes[i - base] += (wi * v).to_f64();
     }
-    Partial { sum: Lanes(lanes).total(), ok }
+    Partial {
+        sum: Lanes(lanes).total(),
+        ok,
+    }
 }
 
 pub(crate) fn value<T: Real, K: Kernel<T>>(
