@@ -194,6 +194,9 @@ gaussian("gaussian_nll/default/var-last-dim-1", (3, 4), (3, 1))
 gaussian("gaussian_nll/default/var-last-dim-dropped", (3, 4), (3,))
 gaussian("gaussian_nll/full=true/3d-var-last-dim-1", (2, 3, 4), (2, 3, 1), full=True)
 gaussian("gaussian_nll/default/3d-var-last-dim-dropped", (2, 3, 4), (2, 3))
+# One variance per pixel shared over the channels: input [N, C, H, W], var [N, 1, H, W].
+gaussian("gaussian_nll/default/4d-var-channel-dim-1", (2, 3, 4, 5), (2, 1, 4, 5))
+gaussian("gaussian_nll/full=true/var-first-dim-1", (3, 4), (1, 4), full=True)
 gaussian("gaussian_nll/default/weighted", (4, 5), (4, 5), weight=True)
 gaussian("gaussian_nll/eps=0.01/weighted-var-last-dim-1", (4, 5), (4, 1), eps=0.01, weight=True)
 # eps = 0.25 clamps about a tenth of these variances.

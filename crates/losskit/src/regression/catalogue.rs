@@ -240,7 +240,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
                 role: Role::Prediction,
                 kind: InputKind::Float,
                 required: true,
-                shape: "same as `input`, or it with the last dimension 1 or dropped",
+                shape: "same as `input`, or it with one dimension 1, or the last dimension dropped",
             },
             WEIGHT,
         ],

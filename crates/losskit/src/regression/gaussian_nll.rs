@@ -14,8 +14,9 @@ const NAME: &str = "gaussian_nll";
 /// The inputs of [`GaussianNll`]: the predicted mean `input`, the `target`, the predicted
 /// variance `var`, and an optional element-wise `weight`.
 ///
-/// `var` has the shape of `input` (one variance per element), or that shape with its last
-/// dimension 1 or dropped (one variance shared along the last dimension), as PyTorch allows.
+/// `var` has the shape of `input` (one variance per element), or that shape with one
+/// dimension 1 (one variance shared along that dimension, e.g. `[N, 1, H, W]` for an input
+/// `[N, C, H, W]`), or that shape with the last dimension dropped, as PyTorch allows.
 #[derive(Debug)]
 pub struct GaussianInputs<'a, T> {
     input: Tensor<'a, T>,
@@ -64,7 +65,7 @@ impl<T> Copy for GaussianInputs<'_, T> {}
 /// \frac{\partial\ell_i}{\partial \mathrm{var}_i} = \frac12\Big(\frac1{v_i} - \frac{(x_i - y_i)^2}{v_i^2}\Big)$$
 /// As in PyTorch, the clamp at `eps` does not stop the variance's gradient: where
 /// $\mathrm{var} < \varepsilon$ the gradient is the one at $\varepsilon$. A variance shared
-/// along the last dimension receives the sum of its elements' gradients.
+/// along a dimension receives the sum of its elements' gradients.
 ///
 /// # Numerical stability
 /// The clamp keeps $\ln v$ and $1/v$ finite for a zero variance; a huge variance is harmless.
@@ -118,8 +119,9 @@ impl Default for GaussianNll {
 enum Layout {
     /// One variance per element.
     Full,
-    /// One variance per row of the last dimension, of this length.
-    PerRow(usize),
+    /// One variance shared along one dimension of length `size`; `inner` is the product of
+    /// the dimensions after it.
+    Shared { size: usize, inner: usize },
 }
 
 impl GaussianNll {
@@ -165,24 +167,29 @@ impl GaussianNll {
             }
         }
         let v = inputs.var.dims();
+        let shared = |k: usize| Layout::Shared {
+            size: dims[k],
+            inner: dims[k + 1..].iter().product(),
+        };
+        // As PyTorch: the same shape; or one fewer dimension (the last one dropped); or the
+        // same rank with exactly one dimension of size 1 where `input`'s is not.
+        let mismatched: Vec<usize> = (0..v.len().min(dims.len()))
+            .filter(|&k| v[k] != dims[k])
+            .collect();
         let layout = if v == dims {
             Layout::Full
-        } else if let Some((&last, lead)) = dims.split_last() {
-            if v == lead
-                || (v.len() == dims.len() && &v[..lead.len()] == lead && v[lead.len()] == 1)
-            {
-                Layout::PerRow(last)
-            } else {
-                return Err(Error::ShapeMismatch {
-                    loss: NAME,
-                    arg: "var",
-                    actual: v.to_vec(),
-                    expected: dims.to_vec(),
-                    because: "the shape of `input`, or it with the last dimension 1 or dropped",
-                });
-            }
+        } else if !dims.is_empty() && v == &dims[..dims.len() - 1] {
+            shared(dims.len() - 1)
+        } else if v.len() == dims.len() && mismatched.len() == 1 && v[mismatched[0]] == 1 {
+            shared(mismatched[0])
         } else {
-            return Err(mismatch("var", &inputs.var));
+            return Err(Error::ShapeMismatch {
+                loss: NAME,
+                arg: "var",
+                actual: v.to_vec(),
+                expected: dims.to_vec(),
+                because: "the shape of `input`, or it with one dimension 1, or the last dropped",
+            });
         };
         let var = inputs.var.data();
         if let Some(i) = var.iter().position(|&s| s < T::ZERO) {
@@ -236,10 +243,11 @@ impl GaussianNll {
         )
     }
 
+    #[inline(always)]
     fn var_index(layout: Layout, i: usize) -> usize {
         match layout {
             Layout::Full => i,
-            Layout::PerRow(d) => i / d,
+            Layout::Shared { size, inner } => (i / (size * inner)) * inner + i % inner,
         }
     }
 
