@@ -91,6 +91,20 @@ pub enum Error {
         /// The domain, e.g. "a value in [0, 1]".
         expected: &'static str,
     },
+    /// A class-imbalance weight that would be infinite: a class with no samples (or, for
+    /// `pos_weight`, a label with no positive samples), or no samples at all.
+    /// See [`weights`](crate::weights).
+    ZeroCount {
+        /// The helper: `"weights"`.
+        loss: &'static str,
+        /// The input the counts come from: `counts`, `labels`, `positives` or `targets`.
+        arg: &'static str,
+        /// The class (or label) with no samples; `None` when every class has none.
+        class: Option<usize>,
+        /// The scheme whose weight would be infinite: `inverse`, `inverse_sqrt`,
+        /// `effective` or `pos_weight`.
+        scheme: &'static str,
+    },
     /// A loss name that is not in the catalogue.
     UnknownLoss {
         /// The name given.
@@ -240,6 +254,18 @@ impl fmt::Display for Error {
                 "{loss}: `{arg}` at {} is {value}, expected {expected}",
                 Dims(index)
             ),
+            Error::ZeroCount { loss, arg, class: Some(c), scheme: "pos_weight" } => write!(
+                f,
+                "{loss}: label {c} has no positive samples in `{arg}`, so its `pos_weight` would be infinite; set the absent policy to `zero` to give it weight 0"
+            ),
+            Error::ZeroCount { loss, arg, class: Some(c), scheme } => write!(
+                f,
+                "{loss}: class {c} has no samples in `{arg}`, so its `{scheme}` weight would be infinite; set the absent policy to `zero` to give it weight 0"
+            ),
+            Error::ZeroCount { loss, arg, class: None, scheme } => write!(
+                f,
+                "{loss}: every class has count 0 in `{arg}`, so the `{scheme}` weights are undefined"
+            ),
             Error::UnknownLoss { name, suggestion } => {
                 write!(f, "unknown loss `{name}`")?;
                 if let Some(s) = suggestion {
@@ -365,6 +391,28 @@ mod tests {
                     expected: "a variance >= 0",
                 },
                 "gaussian_nll: `var` at [1, 2] is -0.5, expected a variance >= 0",
+            ),
+            (
+                Error::ZeroCount {
+                    loss: "weights",
+                    arg: "counts",
+                    class: Some(2),
+                    scheme: "inverse",
+                },
+                "weights: class 2 has no samples in `counts`, so its `inverse` weight would be infinite; set the absent policy to `zero` to give it weight 0",
+            ),
+            (
+                Error::ZeroCount {
+                    loss: "weights",
+                    arg: "targets",
+                    class: Some(4),
+                    scheme: "pos_weight",
+                },
+                "weights: label 4 has no positive samples in `targets`, so its `pos_weight` would be infinite; set the absent policy to `zero` to give it weight 0",
+            ),
+            (
+                Error::ZeroCount { loss: "weights", arg: "counts", class: None, scheme: "effective" },
+                "weights: every class has count 0 in `counts`, so the `effective` weights are undefined",
             ),
             (
                 Error::UnknownLoss { name: "hubr".into(), suggestion: Some("huber") },

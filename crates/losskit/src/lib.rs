@@ -46,6 +46,11 @@
 //! | family | losses |
 //! |---|---|
 //! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GaussianNll`] |
+//!
+//! ## Class-imbalance weights
+//! [`weights`] turns class counts or labels into the vectors the losses take as class
+//! `weight` or `pos_weight`: scikit-learn's "balanced" inverse frequency, its square root,
+//! and Cui et al.'s effective-number weights.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -58,6 +63,7 @@ mod real;
 mod reduction;
 mod regression;
 mod tensor;
+pub mod weights;
 
 #[cfg(feature = "ndarray")]
 pub mod nd;
