@@ -47,6 +47,11 @@
 //! |---|---|
 //! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GaussianNll`] |
 //! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`MarginRanking`] |
+//!
+//! ## Class-imbalance weights
+//! [`weights`] turns class counts or labels into the vectors the losses take as class
+//! `weight` or `pos_weight`: scikit-learn's "balanced" inverse frequency, its square root,
+//! and Cui et al.'s effective-number weights.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -59,6 +64,7 @@ mod real;
 mod reduction;
 mod regression;
 mod tensor;
+pub mod weights;
 
 #[cfg(feature = "ndarray")]
 pub mod nd;
@@ -79,7 +85,7 @@ pub use eval::{
 pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
 pub use regression::{
-    GaussianInputs, GaussianNll, Huber, L2, LogCosh, Mae, Mse, PoissonNll, Pointwise, Quantile,
-    SmoothL1,
+    GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mse, Pointwise, PoissonNll, Quantile,
+    SmoothL1, L2,
 };
 pub use tensor::{Shape, Tensor, MAX_RANK};
