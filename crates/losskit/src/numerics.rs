@@ -269,9 +269,15 @@ mod tests {
         assert_eq!(b.p, 1.0);
         assert!(b.q > 0.0 && ((b.q - (-30.0f32).exp()) / b.q).abs() < 1e-6);
         let inf = logistic(f64::INFINITY);
-        assert_eq!((inf.p, inf.q, inf.log_p, inf.log_q), (1.0, 0.0, 0.0, f64::NEG_INFINITY));
+        assert_eq!(
+            (inf.p, inf.q, inf.log_p, inf.log_q),
+            (1.0, 0.0, 0.0, f64::NEG_INFINITY)
+        );
         let ninf = logistic(f64::NEG_INFINITY);
-        assert_eq!((ninf.p, ninf.q, ninf.log_p, ninf.log_q), (0.0, 1.0, f64::NEG_INFINITY, 0.0));
+        assert_eq!(
+            (ninf.p, ninf.q, ninf.log_p, ninf.log_q),
+            (0.0, 1.0, f64::NEG_INFINITY, 0.0)
+        );
         let nan = logistic(f32::NAN);
         assert!(nan.p.is_nan() && nan.q.is_nan() && nan.log_p.is_nan() && nan.log_q.is_nan());
     }
@@ -280,7 +286,10 @@ mod tests {
     fn log_add_exp_handles_infinities() {
         assert_eq!(log_add_exp(f64::NEG_INFINITY, -3.0), -3.0);
         assert_eq!(log_add_exp(-3.0, f64::NEG_INFINITY), -3.0);
-        assert_eq!(log_add_exp(f64::NEG_INFINITY, f64::NEG_INFINITY), f64::NEG_INFINITY);
+        assert_eq!(
+            log_add_exp(f64::NEG_INFINITY, f64::NEG_INFINITY),
+            f64::NEG_INFINITY
+        );
         assert_eq!(log_add_exp(f64::INFINITY, f64::INFINITY), f64::INFINITY);
         assert_eq!(log_add_exp(0.0f64, 0.0), core::f64::consts::LN_2);
         assert_eq!(log_add_exp(-1e4f32, -1e4), -1e4 + core::f32::consts::LN_2);

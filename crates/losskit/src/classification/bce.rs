@@ -53,11 +53,11 @@ fn outside_unit<T: Real>(t: T) -> bool {
 /// # Parameters
 /// | name | default | range |
 /// |---|---|---|
-/// | `pos_weight` | none (1 for every label) | one value or one per label of the last dimension; each > 0 and finite |
+/// | `pos_weight` | none (1 for every label) | one value or one per label of the last dimension; each ≥ 0 and finite |
 ///
 /// # Errors
-/// [`BceWithLogits::pos_weight`] rejects an empty list and a value that is not positive and
-/// finite. Evaluation rejects a target outside [0, 1] ([`Error::InvalidValue`], naming its
+/// [`BceWithLogits::pos_weight`] rejects an empty list and a negative, NaN or infinite
+/// value. Evaluation rejects a target outside [0, 1] ([`Error::InvalidValue`], naming its
 /// position; PyTorch accepts it and returns a meaningless loss), a `pos_weight` whose length
 /// is neither 1 nor the last dimension of `input`, and the shape errors of
 /// [`BinaryInputs`]; see [`BceWithLogits::value`].
@@ -95,9 +95,13 @@ impl BceWithLogits {
     /// Sets the positive-class weight: one value for every label, or one per label of the
     /// last dimension of `input` (checked when the loss is evaluated).
     ///
+    /// A weight of 0 drops the positive term of its label; that is what
+    /// [`PosWeight`](crate::weights::PosWeight) gives a label whose every sample is positive,
+    /// so its output can be passed here as it is.
+    ///
     /// # Errors
-    /// [`Error::BadShape`] for an empty list; [`Error::InvalidValue`] for a value that is not
-    /// positive and finite.
+    /// [`Error::BadShape`] for an empty list; [`Error::InvalidValue`] for a negative, NaN or
+    /// infinite value.
     pub fn pos_weight<P: Real>(mut self, pos_weight: &[P]) -> Result<Self> {
         if pos_weight.is_empty() {
             return Err(Error::BadShape {
@@ -110,13 +114,13 @@ impl BceWithLogits {
         let mut out = Vec::with_capacity(pos_weight.len());
         for (i, &v) in pos_weight.iter().enumerate() {
             let v = v.to_f64();
-            if !(v > 0.0 && v.is_finite()) {
+            if !(v >= 0.0 && v.is_finite()) {
                 return Err(Error::InvalidValue {
                     loss: NAME_LOGITS,
                     arg: "pos_weight",
                     index: vec![i],
                     value: v,
-                    expected: "a finite weight > 0",
+                    expected: "a finite weight >= 0",
                 });
             }
             out.push(v);
@@ -357,12 +361,13 @@ mod tests {
     #[test]
     fn pos_weight_is_checked() {
         let e = BceWithLogits::default()
-            .pos_weight(&[1.0, 0.0])
+            .pos_weight(&[1.0, -0.5])
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "bce_with_logits: `pos_weight` at [1] is 0, expected a finite weight > 0"
+            "bce_with_logits: `pos_weight` at [1] is -0.5, expected a finite weight >= 0"
         );
+        assert!(BceWithLogits::default().pos_weight(&[0.0]).is_ok());
         assert!(BceWithLogits::default().pos_weight(&[f32::NAN]).is_err());
         assert!(BceWithLogits::default().pos_weight::<f64>(&[]).is_err());
         let loss = BceWithLogits::default()
@@ -380,6 +385,27 @@ mod tests {
             "bce_with_logits: `pos_weight` has shape [3], expected [2] (the last dimension of \
              `input`, or 1 for one weight for every label); nothing is broadcast"
         );
+    }
+
+    #[test]
+    fn takes_the_pos_weight_the_weights_module_computes() {
+        let y = [
+            1.0f32, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0,
+        ];
+        let y = crate::Tensor::new(&y, &[4, 3]).unwrap();
+        let table = crate::weights::PosWeight::new().from_targets(y).unwrap();
+        assert_eq!(table.weights(), &[3.0, 3.0, 0.0]);
+        let loss = BceWithLogits::default()
+            .pos_weight(table.weights())
+            .unwrap();
+        let x = [0.5f32; 12];
+        let x = crate::Tensor::new(&x, &[4, 3]).unwrap();
+        let mut out = [0.0f32; 12];
+        loss.per_element(&BinaryInputs::new(x, y), &mut out)
+            .unwrap();
+        // Label 2 is always positive with pos_weight 0: its positive term is dropped.
+        assert_eq!(out[2], 0.0);
+        assert!(out[0] > 0.0);
     }
 
     #[test]

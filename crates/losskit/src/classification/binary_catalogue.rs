@@ -41,7 +41,7 @@ const POS_WEIGHT: InputSpec = InputSpec {
     role: Role::Weight,
     kind: InputKind::Float,
     required: false,
-    shape: "[C] (C = the last dimension of `input`; one weight > 0 per label) or [1]",
+    shape: "[C] (C = the last dimension of `input`; one weight >= 0 per label) or [1]",
 };
 const LOGITS: InputSpec = input("any shape: logits");
 const UNIT_TARGET: InputSpec = target("same as `input`, values in [0, 1] (soft labels allowed)");
