@@ -11,7 +11,7 @@ use core::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::eval::{Call, Out};
-use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum};
+use crate::numerics::{chunked_fold, chunked_fold_mut, Lanes};
 use crate::real::Real;
 use crate::reduction::Reduction;
 use crate::regression::pointwise::{check_buffer, weight_total};
@@ -370,6 +370,78 @@ fn invalid<T: Real, K: Kernel<T>>(k: &K, inputs: &BinaryInputs<'_, T>) -> Error 
     }
 }
 
+/// `Σ w(i)·ℓᵢ` over one segment into eight `f64` lanes (segments of a chunk share them, in
+/// order), returning whether every element was in the domain. Written with `chunks_exact` so
+/// the loop has no bounds checks (as the regression driver; a closure indexing the slices ran
+/// at half the speed on baseline x86-64). `w = |_| 1` folds away.
+#[inline(always)]
+fn sum_seg<T: Real, K: Kernel<T>>(
+    k: &K,
+    x: &[T],
+    t: &[T],
+    w: impl Fn(usize) -> T,
+    p: impl Fn(usize) -> T,
+    lanes: &mut [f64; 8],
+) -> bool {
+    let n = x.len();
+    let t = &t[..n];
+    let mut ok = true;
+    let mut base = 0;
+    for (xs, ts) in x.chunks_exact(8).zip(t.chunks_exact(8)) {
+        for l in 0..8 {
+            ok &= k.valid(xs[l], ts[l]);
+            lanes[l] += weighted(w(base + l), k.loss(xs[l], ts[l], p(base + l))).to_f64();
+        }
+        base += 8;
+    }
+    for i in base..n {
+        ok &= k.valid(x[i], t[i]);
+        lanes[i - base] += weighted(w(i), k.loss(x[i], t[i], p(i))).to_f64();
+    }
+    ok
+}
+
+/// As [`sum_seg`], also writing `w(i)·scale·∂ℓᵢ/∂xᵢ` into `g`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn grad_seg<T: Real, K: Kernel<T>>(
+    k: &K,
+    x: &[T],
+    t: &[T],
+    g: &mut [T],
+    w: impl Fn(usize) -> T,
+    p: impl Fn(usize) -> T,
+    scale: T,
+    lanes: &mut [f64; 8],
+) -> bool {
+    let n = g.len();
+    let (x, t) = (&x[..n], &t[..n]);
+    let mut ok = true;
+    let mut base = 0;
+    for ((xs, ts), gs) in x
+        .chunks_exact(8)
+        .zip(t.chunks_exact(8))
+        .zip(g.chunks_exact_mut(8))
+    {
+        for l in 0..8 {
+            ok &= k.valid(xs[l], ts[l]);
+            let (v, d) = k.loss_grad(xs[l], ts[l], p(base + l));
+            let wi = w(base + l);
+            gs[l] = weighted(wi, d) * scale;
+            lanes[l] += weighted(wi, v).to_f64();
+        }
+        base += 8;
+    }
+    for i in base..n {
+        ok &= k.valid(x[i], t[i]);
+        let (v, d) = k.loss_grad(x[i], t[i], p(i));
+        let wi = w(i);
+        g[i] = weighted(wi, d) * scale;
+        lanes[i - base] += weighted(wi, v).to_f64();
+    }
+    ok
+}
+
 pub(crate) fn value<T: Real, K: Kernel<T>>(
     k: &K,
     inputs: &BinaryInputs<'_, T>,
@@ -383,18 +455,16 @@ pub(crate) fn value<T: Real, K: Kernel<T>>(
         plan.x.len(),
         Partial::ZERO,
         |r| {
-            let mut part = Partial::ZERO;
+            let (mut lanes, mut ok) = ([0.0f64; 8], true);
             plan.segments(r, |s, seg| {
                 let x = &plan.x[s.clone()];
                 let t = &plan.t[s][..x.len()];
-                let mut ok = true;
-                let sum = with_sources!(seg, x.len(), |fw, fp| lane_sum(x.len(), |i| {
-                    ok &= k.valid(x[i], t[i]);
-                    weighted(fw(i), k.loss(x[i], t[i], fp(i))).to_f64()
-                }));
-                part = Partial::combine(part, Partial { sum, ok });
+                ok &= with_sources!(seg, x.len(), |fw, fp| sum_seg(k, x, t, fw, fp, &mut lanes));
             });
-            part
+            Partial {
+                sum: Lanes(lanes).total(),
+                ok,
+            }
         },
         Partial::combine,
     );
@@ -422,22 +492,19 @@ pub(crate) fn value_and_grad<T: Real, K: Kernel<T>>(
         Partial::ZERO,
         |r, g| {
             let start = r.start;
-            let mut part = Partial::ZERO;
+            let (mut lanes, mut ok) = ([0.0f64; 8], true);
             plan.segments(r, |s, seg| {
                 let g = &mut g[s.start - start..s.end - start];
                 let x = &plan.x[s.clone()][..g.len()];
                 let t = &plan.t[s][..g.len()];
-                let mut ok = true;
-                let sum = with_sources!(seg, g.len(), |fw, fp| lane_sum(g.len(), |i| {
-                    ok &= k.valid(x[i], t[i]);
-                    let (l, d) = k.loss_grad(x[i], t[i], fp(i));
-                    let w = fw(i);
-                    g[i] = weighted(w, d) * scale;
-                    weighted(w, l).to_f64()
-                }));
-                part = Partial::combine(part, Partial { sum, ok });
+                ok &= with_sources!(seg, g.len(), |fw, fp| grad_seg(
+                    k, x, t, g, fw, fp, scale, &mut lanes
+                ));
             });
-            part
+            Partial {
+                sum: Lanes(lanes).total(),
+                ok,
+            }
         },
         Partial::combine,
     );
