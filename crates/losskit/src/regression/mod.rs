@@ -180,7 +180,7 @@ pointwise_api!(Mae);
 /// Huber loss: quadratic near zero, linear beyond `delta`.
 ///
 /// # Definition
-/// $$\ell_i = \begin{cases} \tfrac12 e_i^2 & |e_i| \le \delta \\ \delta\,(|e_i| - \tfrac12\delta) & \text{otherwise} \end{cases}\qquad e_i = x_i - y_i$$
+/// $$\ell_i = \begin{cases} \tfrac12 e_i^2 & |e_i| \le \delta \\\\ \delta\\,(|e_i| - \tfrac12\delta) & \text{otherwise} \end{cases}\qquad e_i = x_i - y_i$$
 ///
 /// # Gradient
 /// $\partial \ell_i / \partial x_i = \operatorname{clamp}(e_i, -\delta, \delta)$.
@@ -279,7 +279,7 @@ pointwise_api!(Huber);
 /// Smooth L1 loss: Huber divided by its threshold, so the linear part has slope 1.
 ///
 /// # Definition
-/// $$\ell_i = \begin{cases} \tfrac12 e_i^2/\beta & |e_i| < \beta \\ |e_i| - \tfrac12\beta & \text{otherwise} \end{cases}$$
+/// $$\ell_i = \begin{cases} \tfrac12 e_i^2/\beta & |e_i| < \beta \\\\ |e_i| - \tfrac12\beta & \text{otherwise} \end{cases}$$
 /// With $\beta = 0$ it is exactly [`Mae`] (value and gradient), as in PyTorch.
 ///
 /// # Gradient
