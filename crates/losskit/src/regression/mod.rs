@@ -417,7 +417,7 @@ pointwise_api!(LogCosh);
 /// Quantile (pinball) loss: the loss whose minimiser is the `tau`-quantile of the target.
 ///
 /// # Definition
-/// $$\ell_i = \max\big(\tau e'_i,\ (\tau - 1) e'_i\big),\qquad e'_i = y_i - x_i$$
+/// $$\ell_i = \max\big(\tau r_i,\ (\tau - 1) r_i\big),\qquad r_i = y_i - x_i$$
 /// Under-prediction costs $\tau$ per unit, over-prediction $1 - \tau$. At $\tau = 0.5$ it is
 /// half the absolute error.
 ///
