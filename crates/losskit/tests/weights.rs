@@ -22,7 +22,10 @@ use serde_json::Value;
 const REL: f64 = 1e-13;
 
 fn cases() -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/weights/weights.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/weights/weights.json"
+    );
     let text = std::fs::read_to_string(path).expect("tests/reference/weights/weights.json");
     let doc: Value = serde_json::from_str(&text).expect("valid JSON");
     assert_eq!(doc["generator"], "tools/reference/weights.py");
