@@ -1,7 +1,7 @@
 """Reference values for `losskit::weights` (class-imbalance weights).
 
 Run:  /work/venv/bin/python tools/reference/weights.py
-Writes crates/losskit/tests/reference/weights.json, checked by crates/losskit/tests/weights.rs.
+Writes crates/losskit/tests/reference/weights/weights.json, checked by crates/losskit/tests/weights.rs.
 
 These are not loss cases (tools/reference/FORMAT.md): the top-level key is `weights_cases`,
 not `cases`, so the loss-case harness skips the file. The format:
@@ -67,7 +67,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 getcontext().prec = 60
 ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "crates" / "losskit" / "tests" / "reference" / "weights.json"
+OUT = ROOT / "crates" / "losskit" / "tests" / "reference" / "weights" / "weights.json"
 SK = f"scikit-learn {sklearn.__version__}"
 NP = f"numpy {np.__version__}"
 

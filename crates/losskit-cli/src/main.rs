@@ -1,5 +1,5 @@
 //! `losskit`: evaluate any loss of the catalogue and its gradients on `.npy` arrays, list the
-//! catalogue, explain a loss.
+//! catalogue, explain a loss, compute class-imbalance weights.
 //!
 //! The binary is thin: every subcommand dispatches through the core's catalogue
 //! ([`losskit::catalogue`], [`losskit::find`]) and dynamic layer ([`losskit::evaluate_with`]),
@@ -12,6 +12,7 @@ mod eval;
 mod explain;
 mod list;
 mod npy;
+mod weights;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ enum Command {
     Eval(eval::Args),
     List(list::Args),
     Explain(explain::Args),
+    Weights(weights::Args),
 }
 
 /// A failed run: the message printed after `error: ` on stderr.
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::List(args) => list::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Weights(args) => weights::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

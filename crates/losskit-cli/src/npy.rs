@@ -114,30 +114,13 @@ impl fmt::Display for ReadError {
             ),
             ReadError::Truncated { dims, dtype, needed, present } => write!(
                 f,
-                "the file is truncated: its header declares shape {} of `{dtype}` ({needed} bytes of data) but {present} bytes follow the header",
-                Dims(dims)
+                "the file is truncated: its header declares shape {dims:?} of `{dtype}` ({needed} bytes of data) but {present} bytes follow the header"
             ),
             ReadError::TooLarge(dims) => {
                 let dims: Vec<String> = dims.iter().map(u64::to_string).collect();
                 write!(f, "the shape [{}] has more elements than this machine can address", dims.join(", "))
             }
         }
-    }
-}
-
-/// `[2, 3]`, as shapes are written in the core's messages.
-pub struct Dims<'a>(pub &'a [usize]);
-
-impl fmt::Display for Dims<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[")?;
-        for (i, d) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{d}")?;
-        }
-        f.write_str("]")
     }
 }
 

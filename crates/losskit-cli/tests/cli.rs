@@ -1314,3 +1314,557 @@ fn explain_every_loss_and_unknown_ones() {
     fails(dir.path(), &["explain", "gausian_nll"],
         "error: unknown loss `gausian_nll`; did you mean `gaussian_nll`? (`losskit list` shows the catalogue)\n");
 }
+
+// ---------------------------------------------------------------------------------------------
+// weights
+
+/// `losskit weights ARGS`, which must succeed with nothing on stderr; its stdout.
+fn weights_ok(dir: &Path, args: &[&str]) -> String {
+    let mut full = vec!["weights"];
+    full.extend_from_slice(args);
+    let run = losskit(dir, &full);
+    assert_eq!(run.code, Some(0), "{args:?}: {run:?}");
+    assert_eq!(run.stderr, "", "{args:?}");
+    run.stdout
+}
+
+fn weights_fails(dir: &Path, args: &[&str], stderr: &str) {
+    let mut full = vec!["weights"];
+    full.extend_from_slice(args);
+    fails(dir, &full, stderr);
+}
+
+/// The `--json` line parsed, after checking it is one line with the documented keys in order.
+fn weights_json(dir: &Path, args: &[&str], keys: &[&str]) -> (Value, String) {
+    let mut full = args.to_vec();
+    full.push("--json");
+    let line = weights_ok(dir, &full);
+    assert!(
+        line.ends_with('\n') && line.matches('\n').count() == 1,
+        "{line}"
+    );
+    let json: Value = serde_json::from_str(&line).expect("stdout is JSON");
+    let got: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(got, keys, "{line}");
+    (json, line)
+}
+
+const CLASS_KEYS: [&str; 8] = [
+    "scheme",
+    "beta",
+    "normalized",
+    "absent",
+    "classes",
+    "total",
+    "counts",
+    "weights",
+];
+const POS_KEYS: [&str; 7] = [
+    "scheme",
+    "absent",
+    "labels",
+    "total",
+    "positives",
+    "negatives",
+    "weights",
+];
+
+/// The `weights` array of a JSON line, each number parsed from its printed text with Rust's
+/// correctly rounded parser (no detour through serde_json's float parsing).
+fn json_weights(line: &str) -> Vec<f64> {
+    let start = line.find("\"weights\":[").expect("a weights field") + "\"weights\":[".len();
+    let end = start + line[start..].find(']').expect("the end of the array");
+    line[start..end]
+        .split(',')
+        .map(|x| x.parse().expect("a number"))
+        .collect()
+}
+
+const HINT_WEIGHT: &str =
+    "`--out FILE` saves these weights as .npy for `losskit eval LOSS ... --input weight=FILE`\n";
+const HINT_POS: &str =
+    "`--out FILE` saves these weights as .npy for `losskit eval LOSS ... --input pos_weight=FILE`\n";
+
+#[test]
+fn weights_from_counts_inverse_by_hand_and_by_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = weights_ok(d, &["--counts", "900,90,10"]);
+    assert_eq!(
+        out,
+        format!(
+            "inverse weights, not normalized: 3 classes, 1000 samples\n\
+             class  count     weight\n    \
+             0    900   0.370370\n    \
+             1     90   3.703704\n    \
+             2     10  33.333333\n{HINT_WEIGHT}"
+        )
+    );
+    // One class of one sample: the nouns agree.
+    assert!(weights_ok(d, &["--counts", "1"])
+        .starts_with("inverse weights, not normalized: 1 class, 1 sample\n"));
+    // Spaces around the numbers are allowed; `--scheme inverse` is the default.
+    assert_eq!(
+        weights_ok(d, &["--counts", "900, 90, 10", "--scheme", "inverse"]),
+        out
+    );
+
+    let (json, line) = weights_json(d, &["--counts", "900,90,10"], &CLASS_KEYS);
+    assert_eq!(line, "{\"scheme\":\"inverse\",\"beta\":null,\"normalized\":false,\"absent\":\"error\",\"classes\":3,\"total\":1000,\"counts\":[900,90,10],\"weights\":[0.37037037037037035,3.7037037037037037,33.333333333333336]}\n");
+    assert_eq!(json["counts"], serde_json::json!([900, 90, 10]));
+    // N / (C n_c) = 1000 / (3 · n_c), as scikit-learn computes it.
+    let by_hand = [1000.0 / 2700.0, 1000.0 / 270.0, 1000.0 / 30.0];
+    assert_eq!(json_weights(&line), by_hand);
+    let library = losskit::weights::ClassWeights::default()
+        .from_counts(&[900, 90, 10])
+        .unwrap();
+    assert_eq!(json_weights(&line), library.weights());
+    // Every class gets the same total weight N / C.
+    for (n, w) in [900.0, 90.0, 10.0].iter().zip(json_weights(&line)) {
+        assert!((n * w - 1000.0 / 3.0).abs() < 1e-12);
+    }
+
+    // inverse_sqrt is the square root, bit for bit.
+    let (_, sqrt) = weights_json(
+        d,
+        &["--counts", "900,90,10", "--scheme", "inverse_sqrt"],
+        &CLASS_KEYS,
+    );
+    let roots: Vec<f64> = by_hand.iter().map(|w| w.sqrt()).collect();
+    assert_eq!(json_weights(&sqrt), roots);
+    assert!(sqrt.starts_with("{\"scheme\":\"inverse_sqrt\",\"beta\":null,"));
+}
+
+#[test]
+fn weights_effective_normalized() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let args = [
+        "--counts",
+        "900,90,10",
+        "--scheme",
+        "effective",
+        "--beta",
+        "0.999",
+        "--normalize",
+    ];
+    assert_eq!(
+        weights_ok(d, &args),
+        format!(
+            "effective weights (beta 0.999), normalized to sum to 3: 3 classes, 1000 samples\n\
+             class  count     weight\n    \
+             0    900  0.0444296\n    \
+             1     90  0.3062825\n    \
+             2     10  2.6492879\n{HINT_WEIGHT}"
+        )
+    );
+    let (json, line) = weights_json(d, &args, &CLASS_KEYS);
+    assert_eq!(line, "{\"scheme\":\"effective\",\"beta\":0.999,\"normalized\":true,\"absent\":\"error\",\"classes\":3,\"total\":1000,\"counts\":[900,90,10],\"weights\":[0.044429555641391255,0.306282526303838,2.6492879180547706]}\n");
+    assert_eq!(json["beta"], 0.999);
+    let got = json_weights(&line);
+    let library =
+        losskit::weights::ClassWeights::new(losskit::weights::Scheme::Effective { beta: 0.999 })
+            .unwrap()
+            .normalize(true)
+            .from_counts(&[900, 90, 10])
+            .unwrap();
+    assert_eq!(got, library.weights());
+    // (1 − β)/(1 − β^n), normalised to sum to 3, from Python's decimal module at 50 digits
+    // with the stored β = 0.999.
+    let exact = [
+        0.044_429_555_641_391_25,
+        0.306_282_526_303_838,
+        2.649_287_918_054_770_6,
+    ];
+    for (g, e) in got.iter().zip(exact) {
+        assert!(((g - e) / e).abs() < 1e-15, "{g} vs {e}");
+    }
+    assert!((got.iter().sum::<f64>() - 3.0).abs() < 1e-15);
+
+    // The default β is 0.999.
+    assert_eq!(
+        weights_ok(
+            d,
+            &[
+                "--counts",
+                "900,90,10",
+                "--scheme",
+                "effective",
+                "--normalize"
+            ]
+        ),
+        weights_ok(d, &args)
+    );
+}
+
+#[test]
+fn weights_absent_zero_gives_zero_and_renormalizes_over_the_present_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = weights_ok(
+        d,
+        &["--counts", "900,0,10", "--absent", "zero", "--normalize"],
+    );
+    assert_eq!(
+        out,
+        format!(
+            "inverse weights, normalized to sum to 2, 0 for classes with no samples: 3 classes, 910 samples\n\
+             class  count     weight\n    \
+             0    900  0.0219780\n    \
+             1      0  0.0000000\n    \
+             2     10  1.9780220\n{HINT_WEIGHT}"
+        )
+    );
+    let (json, line) = weights_json(
+        d,
+        &["--counts", "900,0,10", "--absent", "zero"],
+        &CLASS_KEYS,
+    );
+    assert_eq!(json["absent"], "zero");
+    // scikit-learn's balanced weights over the two present classes: 910 / (2 · n_c).
+    assert_eq!(json_weights(&line), [910.0 / 1800.0, 0.0, 910.0 / 20.0]);
+}
+
+#[test]
+fn weights_from_labels_of_any_integer_dtype_and_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Four "images" of three pixels: class 0 six times, 1 and 2 three times each.
+    let labels = [0i64, 1, 2, 2, 2, 1, 0, 0, 0, 0, 1, 0];
+    save(d, "y.npy", "<i8", &[4, 3], &labels);
+    let out = weights_ok(d, &["--labels", "y.npy"]);
+    assert_eq!(
+        out,
+        format!(
+            "inverse weights, not normalized: 3 classes, 12 samples\n\
+             class  count    weight\n    \
+             0      6  0.666667\n    \
+             1      3  1.333333\n    \
+             2      3  1.333333\n{HINT_WEIGHT}"
+        )
+    );
+    let (json, line) = weights_json(d, &["--labels", "y.npy"], &CLASS_KEYS);
+    assert_eq!(json["counts"], serde_json::json!([6, 3, 3]));
+    assert_eq!(json["total"], 12);
+    // scikit-learn's compute_class_weight("balanced", classes=[0, 1, 2], y=labels).
+    assert_eq!(json_weights(&line), [12.0 / 18.0, 12.0 / 9.0, 12.0 / 9.0]);
+    let library = losskit::weights::ClassWeights::default()
+        .from_labels(losskit::Tensor::new(&labels, &[4, 3]).unwrap(), None)
+        .unwrap();
+    assert_eq!(json_weights(&line), library.weights());
+
+    // The same labels as int32, uint8, flat: the same numbers.
+    let as_i32: Vec<i32> = labels.iter().map(|&l| l as i32).collect();
+    let as_u8: Vec<u8> = labels.iter().map(|&l| l as u8).collect();
+    save(d, "y32.npy", "<i4", &[12], &as_i32);
+    save(d, "y8.npy", "|u1", &[2, 2, 3], &as_u8);
+    for file in ["y32.npy", "y8.npy"] {
+        assert_eq!(weights_ok(d, &["--labels", file]), out, "{file}");
+    }
+    // Booleans are classes 0 and 1.
+    save(d, "yb.npy", "|b1", &[4], &[true, false, false, false]);
+    let (json, _) = weights_json(d, &["--labels", "yb.npy"], &CLASS_KEYS);
+    assert_eq!(json["counts"], serde_json::json!([3, 1]));
+
+    // `--num-classes` adds a class no label has: an error unless `--absent zero`.
+    weights_fails(d, &["--labels", "y.npy", "--num-classes", "4"],
+        "error: weights: class 3 has no samples in `labels`, so its `inverse` weight would be infinite; set the absent policy to `zero` to give it weight 0 (`--absent zero`)\n");
+    let (json, line) = weights_json(
+        d,
+        &[
+            "--labels",
+            "y.npy",
+            "--num-classes",
+            "4",
+            "--absent",
+            "zero",
+        ],
+        &CLASS_KEYS,
+    );
+    assert_eq!(json["counts"], serde_json::json!([6, 3, 3, 0]));
+    assert_eq!(json["classes"], 4);
+    assert_eq!(
+        json_weights(&line),
+        [12.0 / 18.0, 12.0 / 9.0, 12.0 / 9.0, 0.0]
+    );
+}
+
+#[test]
+fn pos_weight_from_multi_label_targets_and_from_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Five samples, three labels: positives 2, 2, 4.
+    let targets = [
+        1.0f32, 0.0, 1.0, //
+        0.0, 0.0, 1.0, //
+        1.0, 1.0, 1.0, //
+        0.0, 0.0, 0.0, //
+        0.0, 1.0, 1.0,
+    ];
+    f32s(d, "t.npy", &[5, 3], &targets);
+    let table = format!(
+        "pos_weight = negatives / positives: 3 labels, 5 samples\n\
+         label  positives  negatives  pos_weight\n    \
+         0          2          3    1.500000\n    \
+         1          2          3    1.500000\n    \
+         2          4          1    0.250000\n{HINT_POS}"
+    );
+    assert_eq!(
+        weights_ok(d, &["--pos-weight", "--targets", "t.npy"]),
+        table
+    );
+    let (json, line) = weights_json(d, &["--pos-weight", "--targets", "t.npy"], &POS_KEYS);
+    assert_eq!(line, "{\"scheme\":\"pos_weight\",\"absent\":\"error\",\"labels\":3,\"total\":5,\"positives\":[2,2,4],\"negatives\":[3,3,1],\"weights\":[1.5,1.5,0.25]}\n");
+    assert_eq!(json["labels"], 3);
+    let library = losskit::weights::PosWeight::new()
+        .from_targets(losskit::Tensor::new(&targets, &[5, 3]).unwrap())
+        .unwrap();
+    assert_eq!(json_weights(&line), library.weights());
+
+    // The same targets as float64, int64, bool: the same table.
+    let as_f64: Vec<f64> = targets.iter().map(|&t| f64::from(t)).collect();
+    let as_i64: Vec<i64> = targets.iter().map(|&t| t as i64).collect();
+    let as_bool: Vec<bool> = targets.iter().map(|&t| t == 1.0).collect();
+    f64s(d, "t64.npy", &[5, 3], &as_f64);
+    save(d, "ti.npy", "<i8", &[5, 3], &as_i64);
+    save(d, "tb.npy", "|b1", &[5, 3], &as_bool);
+    for file in ["t64.npy", "ti.npy", "tb.npy"] {
+        assert_eq!(
+            weights_ok(d, &["--pos-weight", "--targets", file]),
+            table,
+            "{file}"
+        );
+    }
+
+    // `[N]` targets are one label.
+    save(d, "t1.npy", "|u1", &[4], &[1u8, 0, 0, 0]);
+    let (json, _) = weights_json(d, &["--pos-weight", "--targets", "t1.npy"], &POS_KEYS);
+    assert_eq!(json["weights"], serde_json::json!([3.0]));
+    assert!(weights_ok(d, &["--pos-weight", "--targets", "t1.npy"])
+        .starts_with("pos_weight = negatives / positives: 1 label, 4 samples\n"));
+
+    // From counts: PyTorch's example, 100 positives and 300 negatives give 3.
+    let (_, line) = weights_json(
+        d,
+        &["--pos-weight", "--counts", "100,250", "--total", "400"],
+        &POS_KEYS,
+    );
+    assert_eq!(line, "{\"scheme\":\"pos_weight\",\"absent\":\"error\",\"labels\":2,\"total\":400,\"positives\":[100,250],\"negatives\":[300,150],\"weights\":[3.0,0.6]}\n");
+
+    // A label with no positives: an error, or 0 with `--absent zero`.
+    save(d, "t0.npy", "|b1", &[2, 2], &[true, false, true, false]);
+    weights_fails(d, &["--pos-weight", "--targets", "t0.npy"],
+        "error: weights: label 1 has no positive samples in `targets`, so its `pos_weight` would be infinite; set the absent policy to `zero` to give it weight 0 (`--absent zero`)\n");
+    assert_eq!(
+        weights_ok(
+            d,
+            &["--pos-weight", "--targets", "t0.npy", "--absent", "zero"]
+        ),
+        format!(
+            "pos_weight = negatives / positives, 0 for labels with no positives: 2 labels, 2 samples\n\
+             label  positives  negatives  pos_weight\n    \
+             0          2          0         0.0\n    \
+             1          0          2         0.0\n{HINT_POS}"
+        )
+    );
+}
+
+#[test]
+fn weights_out_writes_a_npy_for_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = weights_ok(d, &["--counts", "900,90,10", "--out", "w.npy"]);
+    assert!(
+        out.ends_with(
+            "\nwrote w.npy (float32, shape [3]): `losskit eval LOSS ... --input weight=w.npy`\n"
+        ),
+        "{out}"
+    );
+    let (descr, shape, data) = load::<f32>(&d.join("w.npy"));
+    assert_eq!((descr.as_str(), shape.as_slice()), ("<f4", &[3u64][..]));
+    assert_eq!(
+        data,
+        [
+            (1000.0f64 / 2700.0) as f32,
+            (1000.0f64 / 270.0) as f32,
+            (1000.0f64 / 30.0) as f32
+        ]
+    );
+
+    // float64 with `--dtype f64`, bit for bit the JSON numbers; JSON mode writes it too.
+    let (_, line) = weights_json(
+        d,
+        &[
+            "--counts",
+            "900,90,10",
+            "--scheme",
+            "effective",
+            "--out",
+            "w64.npy",
+            "--dtype",
+            "f64",
+        ],
+        &CLASS_KEYS,
+    );
+    let (descr, shape, data) = load::<f64>(&d.join("w64.npy"));
+    assert_eq!((descr.as_str(), shape.as_slice()), ("<f8", &[3u64][..]));
+    assert_eq!(data, json_weights(&line));
+
+    // pos_weight: the hint names the `pos_weight` input.
+    f32s(
+        d,
+        "t.npy",
+        &[4, 2],
+        &[1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0],
+    );
+    let out = weights_ok(
+        d,
+        &["--pos-weight", "--targets", "t.npy", "--out", "pw.npy"],
+    );
+    assert!(out.ends_with("\nwrote pw.npy (float32, shape [2]): `losskit eval LOSS ... --input pos_weight=pw.npy`\n"), "{out}");
+    let (_, shape, data) = load::<f32>(&d.join("pw.npy"));
+    assert_eq!(
+        (shape.as_slice(), data.as_slice()),
+        (&[2u64][..], &[3.0f32, 1.0 / 3.0][..])
+    );
+
+    // Fed to `eval` as an element-wise weight: a [3] prediction, so the file fits.
+    f32s(d, "x.npy", &[3], &[1.0, 2.0, 3.0]);
+    f32s(d, "y.npy", &[3], &[0.0, 0.0, 0.0]);
+    let w: Vec<f32> = load::<f32>(&d.join("w.npy")).2;
+    let e = eval_ok(
+        d,
+        &[
+            "mae",
+            "--input",
+            "input=x.npy",
+            "--input",
+            "target=y.npy",
+            "--input",
+            "weight=w.npy",
+            "--reduction",
+            "sum",
+        ],
+    );
+    assert_eq!(e.f32(), w[0] + 2.0 * w[1] + 3.0 * w[2]);
+
+    // An unwritable destination: status 2, nothing on stdout, no file.
+    weights_fails(
+        d,
+        &["--counts", "1,2", "--out", "no-such-dir/w.npy"],
+        "error: weights: cannot write the weights to no-such-dir/w.npy: No such file or directory (os error 2)\n",
+    );
+    // A failed computation writes nothing.
+    weights_fails(d, &["--counts", "1,0", "--out", "never.npy"],
+        "error: weights: class 1 has no samples in `counts`, so its `inverse` weight would be infinite; set the absent policy to `zero` to give it weight 0 (`--absent zero`)\n");
+    assert!(!d.join("never.npy").exists());
+    assert_eq!(
+        files_in(d),
+        ["pw.npy", "t.npy", "w.npy", "w64.npy", "x.npy", "y.npy"]
+    );
+}
+
+#[test]
+fn weights_errors_exit_2_with_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    save(d, "y.npy", "<i8", &[2, 3], &[0i64, 1, 2, 1, -1, 0]);
+    save(d, "yf.npy", "<f4", &[2], &[0.0f32, 1.0]);
+    save(d, "ybig.npy", "<i8", &[4], &[0i64, 1, 255, 1]);
+    save(d, "empty.npy", "<i8", &[0], &[] as &[i64]);
+    save(d, "t.npy", "<f8", &[2, 2], &[1.0f64, 0.0, 0.5, 1.0]);
+    save(d, "t3.npy", "<f4", &[2, 2, 2], &[1.0f32; 8]);
+    let zero = "error: weights: class 1 has no samples in `counts`, so its `inverse` weight would be infinite; set the absent policy to `zero` to give it weight 0 (`--absent zero`)\n";
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--counts", "10,0,30"], zero),
+        (vec!["--counts", "0,0", "--absent", "zero"],
+            "error: weights: every class has count 0 in `counts`, so the `inverse` weights are undefined\n"),
+        (vec!["--counts", ""], "error: weights: `counts` has shape [0], expected at least one class\n"),
+        (vec!["--counts", "900,abc,10"],
+            "error: invalid value '900,abc,10' for '--counts <N,N,...>': `abc` is not a count (a whole number >= 0)\n\nFor more information, try '--help'.\n"),
+        (vec!["--counts", "1.5,2"],
+            "error: invalid value '1.5,2' for '--counts <N,N,...>': `1.5` is not a count (a whole number >= 0)\n\nFor more information, try '--help'.\n"),
+        (vec!["--counts", "-3,2"],
+            "error: invalid value '-3,2' for '--counts <N,N,...>': `-3` is not a count (a whole number >= 0)\n\nFor more information, try '--help'.\n"),
+        (vec!["--counts", "1,2", "--scheme", "effective", "--beta", "1"],
+            "error: weights: `beta` must be in [0, 1), got 1\n"),
+        (vec!["--counts", "1,2", "--scheme", "effective", "--beta", "-0.1"],
+            "error: weights: `beta` must be in [0, 1), got -0.1\n"),
+        (vec!["--counts", "1,2", "--scheme", "effective", "--beta", "nan"],
+            "error: weights: `beta` must be in [0, 1), got NaN\n"),
+        (vec!["--counts", "1,2", "--beta", "0.9"],
+            "error: weights: `--beta` is the parameter of `--scheme effective`; the `inverse` scheme has none\n"),
+        (vec!["--counts", "1,2", "--scheme", "inverse_sqrt", "--beta", "0.9"],
+            "error: weights: `--beta` is the parameter of `--scheme effective`; the `inverse_sqrt` scheme has none\n"),
+        (vec!["--labels", "y.npy"],
+            "error: weights: `labels` at [1, 1] is -1, expected a class index >= 0\n"),
+        (vec!["--labels", "y.npy", "--num-classes", "3"],
+            "error: weights: `labels` at [1, 1] is -1, expected a class index in [0, `num_classes`)\n"),
+        (vec!["--labels", "ybig.npy"],
+            "error: weights: `labels` at [2] is 255, expected a class index below the number of labels when `num_classes` is inferred; pass `num_classes`\n"),
+        (vec!["--labels", "ybig.npy", "--num-classes", "0"],
+            "error: weights: `num_classes` must be at least 1, got 0\n"),
+        (vec!["--labels", "empty.npy"],
+            "error: weights: `labels` has shape [0], expected at least one label\n"),
+        (vec!["--labels", "yf.npy"],
+            "error: weights: `labels` has dtype float32, expected integer class indices (int32, int64, uint8 or bool); save them with `arr.astype(np.int64)`\n"),
+        (vec!["--labels", "missing.npy"],
+            "error: weights: cannot read `labels` from missing.npy: No such file or directory (os error 2)\n"),
+        (vec!["--pos-weight", "--targets", "t.npy"],
+            "error: weights: `targets` at [1, 0] is 0.5, expected 0 or 1\n"),
+        (vec!["--pos-weight", "--targets", "t3.npy"],
+            "error: weights: `targets` has shape [2, 2, 2], expected `[N]` or `[N, L]` with N, L >= 1\n"),
+        (vec!["--pos-weight", "--counts", "1,11", "--total", "10"],
+            "error: weights: `positives` at [1] is 11, expected at most `total`\n"),
+        (vec!["--pos-weight", "--counts", "1", "--total", "0"],
+            "error: weights: `total` must be at least 1 (the number of samples), got 0\n"),
+        (vec!["--pos-weight", "--counts", "1,2"],
+            "error: weights: `--pos-weight --counts` takes the positive count of each label; pass the number of samples with `--total N`\n"),
+        (vec!["--pos-weight", "--labels", "y.npy"],
+            "error: weights: `--pos-weight` reads 0/1 targets from `--targets FILE` (or positive counts from `--counts P,P,... --total N`); `--labels` holds class indices, for class weights\n"),
+        // Usage errors, from clap.
+        (vec![],
+            "error: the following required arguments were not provided:\n  <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nUsage: losskit weights <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nFor more information, try '--help'.\n"),
+        (vec!["--counts", "1,2", "--labels", "y.npy"],
+            "error: the argument '--counts <N,N,...>' cannot be used with '--labels <FILE>'\n\nUsage: losskit weights <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nFor more information, try '--help'.\n"),
+        (vec!["--targets", "t.npy"],
+            "error: the following required arguments were not provided:\n  --pos-weight\n\nUsage: losskit weights --pos-weight <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nFor more information, try '--help'.\n"),
+        (vec!["--pos-weight", "--targets", "t.npy", "--normalize"],
+            "error: the argument '--pos-weight' cannot be used with '--normalize'\n\nUsage: losskit weights --pos-weight <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nFor more information, try '--help'.\n"),
+        (vec!["--counts", "1,2", "--dtype", "f64"],
+            "error: the following required arguments were not provided:\n  --out <FILE>\n\nUsage: losskit weights --out <FILE> --dtype <DTYPE> <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nFor more information, try '--help'.\n"),
+        (vec!["--counts", "1,2", "--total", "3"],
+            "error: the following required arguments were not provided:\n  --pos-weight\n\nUsage: losskit weights --pos-weight --total <N> <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nFor more information, try '--help'.\n"),
+        (vec!["--counts", "1,2", "--scheme", "log"],
+            "error: invalid value 'log' for '--scheme <SCHEME>'\n  [possible values: inverse, inverse_sqrt, effective]\n\nFor more information, try '--help'.\n"),
+    ];
+    for (args, stderr) in cases {
+        weights_fails(d, &args, stderr);
+    }
+}
+
+#[test]
+fn weights_help_shows_the_real_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = losskit(d, &["weights", "--help"]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""));
+    let (_, class) = weights_json(d, &["--counts", "900,90,10"], &CLASS_KEYS);
+    let (_, pos) = weights_json(
+        d,
+        &["--pos-weight", "--counts", "1,2", "--total", "4"],
+        &POS_KEYS,
+    );
+    for line in [class, pos] {
+        assert!(
+            run.stdout.contains(&format!("\n  {line}")),
+            "{line}{}",
+            run.stdout
+        );
+    }
+}

@@ -186,22 +186,6 @@ pub enum Error {
     },
 }
 
-/// `[2, 3]`, the way shapes are written everywhere in losskit's messages.
-pub(crate) struct Dims<'a>(pub(crate) &'a [usize]);
-
-impl fmt::Display for Dims<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[")?;
-        for (i, d) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{d}")?;
-        }
-        f.write_str("]")
-    }
-}
-
 /// `` `a`, `b`, `c` ``.
 struct Names<'a>(&'a [&'static str]);
 
@@ -221,22 +205,19 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::InvalidShape { dims, reason } => {
-                write!(f, "invalid shape {}: {reason}", Dims(dims))
+                write!(f, "invalid shape {dims:?}: {reason}")
             }
             Error::DataLength { dims, len } => write!(
                 f,
-                "data of length {len} does not fit shape {} ({} elements)",
-                Dims(dims),
+                "data of length {len} does not fit shape {dims:?} ({} elements)",
                 dims.iter().product::<usize>()
             ),
             Error::ShapeMismatch { loss, arg, actual, expected, because } => write!(
                 f,
-                "{loss}: `{arg}` has shape {}, expected {} ({because}); nothing is broadcast",
-                Dims(actual),
-                Dims(expected)
+                "{loss}: `{arg}` has shape {actual:?}, expected {expected:?} ({because}); nothing is broadcast"
             ),
             Error::BadShape { loss, arg, actual, expected } => {
-                write!(f, "{loss}: `{arg}` has shape {}, expected {expected}", Dims(actual))
+                write!(f, "{loss}: `{arg}` has shape {actual:?}, expected {expected}")
             }
             Error::BufferLength { loss, arg, actual, expected } => write!(
                 f,
@@ -251,8 +232,7 @@ impl fmt::Display for Error {
             }
             Error::InvalidValue { loss, arg, index, value, expected } => write!(
                 f,
-                "{loss}: `{arg}` at {} is {value}, expected {expected}",
-                Dims(index)
+                "{loss}: `{arg}` at {index:?} is {value}, expected {expected}"
             ),
             Error::ZeroCount { loss, arg, class: Some(c), scheme: "pos_weight" } => write!(
                 f,

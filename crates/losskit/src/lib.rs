@@ -69,6 +69,11 @@ pub mod weights;
 #[cfg(feature = "ndarray")]
 pub mod nd;
 
+// The README's Rust snippets compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 pub use catalogue::{
     catalogue, find, Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range,
     Role,

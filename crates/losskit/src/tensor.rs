@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::error::{Dims, Error, Result};
+use crate::error::{Error, Result};
 
 /// The largest number of dimensions a [`Shape`] holds (`[N, C, D, H, W]` needs five).
 pub const MAX_RANK: usize = 8;
@@ -85,13 +85,13 @@ impl Shape {
 
 impl fmt::Debug for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", Dims(self.dims()))
+        write!(f, "{:?}", self.dims())
     }
 }
 
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", Dims(self.dims()))
+        write!(f, "{:?}", self.dims())
     }
 }
 

@@ -1,5 +1,5 @@
 //! `losskit::weights` against the reference values of `tools/reference/weights.py`
-//! (`tests/reference/weights.json`, format documented at the top of that script).
+//! (`tests/reference/weights/weights.json`, format documented at the top of that script).
 //!
 //! Cases marked `exact` (scikit-learn's unnormalised `inverse` weights, their `np.sqrt`,
 //! numpy's `pos_weight`) must match bit for bit: losskit performs the same correctly
@@ -22,8 +22,11 @@ use serde_json::Value;
 const REL: f64 = 1e-13;
 
 fn cases() -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/weights.json");
-    let text = std::fs::read_to_string(path).expect("tests/reference/weights.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/weights/weights.json"
+    );
+    let text = std::fs::read_to_string(path).expect("tests/reference/weights/weights.json");
     let doc: Value = serde_json::from_str(&text).expect("valid JSON");
     assert_eq!(doc["generator"], "tools/reference/weights.py");
     doc["weights_cases"]
