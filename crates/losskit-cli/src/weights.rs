@@ -97,7 +97,7 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["scheme", "beta", "normalize"])]
     pub pos_weight: bool,
 
-    /// With `--pos-weight`: a .npy of 0/1 targets, [N] or [N, L] (float, int or bool).
+    /// With `--pos-weight`: a .npy of 0/1 targets, `[N]` or `[N, L]` (float, int or bool).
     #[arg(long, value_name = "FILE", requires = "pos_weight")]
     pub targets: Option<PathBuf>,
 
