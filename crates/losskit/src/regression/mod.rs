@@ -249,16 +249,19 @@ impl Default for Huber {
     }
 }
 
-/// `e` clamped to `[−d, d]`, NaN kept. Written as two selects so the fused loops vectorise
-/// (a branch per element halved Huber's throughput).
+/// `e` clamped to `[−d, d]`, NaN kept.
+///
+/// Each select is written in the operand order of the SSE/AVX `min`/`max` instructions
+/// (`a < b ? a : b`, which yields `b` when either is NaN), so each compiles to one
+/// instruction and a NaN `e` falls through both: `f32::min`/`max` would need four more
+/// instructions each to drop the NaN, and branches would stop vectorisation.
 #[inline(always)]
 fn clamp<T: Real>(e: T, d: T) -> T {
-    if e > d {
-        d
-    } else if e < -d {
+    let upper = if d < e { d } else { e };
+    if -d > upper {
         -d
     } else {
-        e
+        upper
     }
 }
 
