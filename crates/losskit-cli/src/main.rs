@@ -1,1 +1,78 @@
-fn main() {}
+//! `losskit`: evaluate any loss of the catalogue and its gradients on `.npy` arrays, list the
+//! catalogue, explain a loss, compute class-imbalance weights.
+//!
+//! The binary is thin: every subcommand dispatches through the core's catalogue
+//! ([`losskit::catalogue`], [`losskit::find`]) and dynamic layer ([`losskit::evaluate_with`]),
+//! so a loss added to the catalogue is reachable here without a line of CLI code.
+//!
+//! Exit status: 0 on success, 2 on any error (usage, unknown names, bad values, unreadable or
+//! unwritable files), with the message on stderr and nothing on stdout.
+
+mod eval;
+mod explain;
+mod list;
+mod npy;
+mod weights;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Loss functions and their gradients from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "losskit", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = "Exit status: 0 on success, 2 on any error (the message goes to stderr).")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Eval(eval::Args),
+    List(list::Args),
+    Explain(explain::Args),
+    Weights(weights::Args),
+}
+
+/// A failed run: the message printed after `error: ` on stderr.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl From<losskit::Error> for Failure {
+    fn from(e: losskit::Error) -> Failure {
+        Failure(e.to_string())
+    }
+}
+
+/// Writes `text` to stdout in one piece. A closed pipe (`losskit list | head`) ends the run
+/// quietly, as for any Unix filter.
+pub fn emit(text: &str) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Failure(format!("cannot write to standard output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn main() -> ExitCode {
+    // clap prints its own usage errors (exit status 2) and `--help`/`--version` (0).
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Eval(args) => eval::run(&args),
+        Command::List(args) => list::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Weights(args) => weights::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            // If stderr itself is gone there is no one left to tell.
+            let _ = writeln!(io::stderr().lock(), "error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

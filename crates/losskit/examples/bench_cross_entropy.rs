@@ -29,11 +29,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Deterministic logits in [−8, 8) and targets: an LCG, no dependency.
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
         let mut next = || {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             (seed >> 40) as f64 / (1u64 << 24) as f64
         };
         let x: Vec<f32> = (0..n * c).map(|_| (next() * 16.0 - 8.0) as f32).collect();
-        let y: Vec<i64> = (0..n).map(|_| ((next() * c as f64) as i64).min(c as i64 - 1)).collect();
+        let y: Vec<i64> = (0..n)
+            .map(|_| ((next() * c as f64) as i64).min(c as i64 - 1))
+            .collect();
         let mut g = vec![0.0f32; n * c];
         let inputs = ClassInputs::new(Tensor::new(&x, &[n, c])?, &y);
         for eps in [0.0, 0.1] {

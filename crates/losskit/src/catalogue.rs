@@ -107,15 +107,30 @@ pub struct Range {
 
 impl Range {
     /// Any finite value.
-    pub const ANY: Range = Range { lo: Bound::Unbounded, hi: Bound::Unbounded };
+    pub const ANY: Range = Range {
+        lo: Bound::Unbounded,
+        hi: Bound::Unbounded,
+    };
     /// `> 0`.
-    pub const POSITIVE: Range = Range { lo: Bound::Exclusive(0.0), hi: Bound::Unbounded };
+    pub const POSITIVE: Range = Range {
+        lo: Bound::Exclusive(0.0),
+        hi: Bound::Unbounded,
+    };
     /// `≥ 0`.
-    pub const NON_NEGATIVE: Range = Range { lo: Bound::Inclusive(0.0), hi: Bound::Unbounded };
+    pub const NON_NEGATIVE: Range = Range {
+        lo: Bound::Inclusive(0.0),
+        hi: Bound::Unbounded,
+    };
     /// `(0, 1)`.
-    pub const OPEN_UNIT: Range = Range { lo: Bound::Exclusive(0.0), hi: Bound::Exclusive(1.0) };
+    pub const OPEN_UNIT: Range = Range {
+        lo: Bound::Exclusive(0.0),
+        hi: Bound::Exclusive(1.0),
+    };
     /// `[0, 1]`.
-    pub const UNIT: Range = Range { lo: Bound::Inclusive(0.0), hi: Bound::Inclusive(1.0) };
+    pub const UNIT: Range = Range {
+        lo: Bound::Inclusive(0.0),
+        hi: Bound::Inclusive(1.0),
+    };
 
     /// Whether `v` lies in the range (finite values only).
     pub fn contains(&self, v: f64) -> bool {
@@ -231,7 +246,10 @@ pub struct LossInfo {
 
 impl fmt::Debug for LossInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LossInfo").field("name", &self.name).field("family", &self.family).finish()
+        f.debug_struct("LossInfo")
+            .field("name", &self.name)
+            .field("family", &self.family)
+            .finish()
     }
 }
 
@@ -248,7 +266,11 @@ impl LossInfo {
 
     /// The names of the inputs that have gradients.
     pub fn predictions(&self) -> Vec<&'static str> {
-        self.inputs.iter().filter(|i| i.role == Role::Prediction).map(|i| i.name).collect()
+        self.inputs
+            .iter()
+            .filter(|i| i.role == Role::Prediction)
+            .map(|i| i.name)
+            .collect()
     }
 }
 
@@ -273,10 +295,12 @@ pub fn catalogue() -> impl Iterator<Item = &'static LossInfo> {
 /// # Errors
 /// [`Error::UnknownLoss`], with the closest name as a suggestion when one is close.
 pub fn find(name: &str) -> Result<&'static LossInfo> {
-    catalogue().find(|l| l.name == name).ok_or_else(|| Error::UnknownLoss {
-        name: name.to_owned(),
-        suggestion: closest(name, catalogue().map(|l| l.name)),
-    })
+    catalogue()
+        .find(|l| l.name == name)
+        .ok_or_else(|| Error::UnknownLoss {
+            name: name.to_owned(),
+            suggestion: closest(name, catalogue().map(|l| l.name)),
+        })
 }
 
 /// The candidate within edit distance 2 (or a third of the name) of `name`, if any.
@@ -315,7 +339,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for l in catalogue() {
             assert!(seen.insert(l.name), "duplicate {}", l.name);
-            assert!(l.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+            assert!(l
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
             assert_eq!(l.inputs[0].role, Role::Prediction, "{}", l.name);
             assert_eq!(l.reductions[0], ReductionMode::Mean, "{}", l.name);
             for p in l.params {
@@ -336,14 +363,37 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_table_lists_every_loss() {
+        let readme = include_str!("../../../README.md");
+        let table: Vec<&str> = readme.lines().filter(|l| l.starts_with("| ")).collect();
+        for l in catalogue() {
+            let row = table
+                .iter()
+                .find(|r| r.starts_with(&format!("| {} |", l.family)));
+            let row = row.unwrap_or_else(|| panic!("no README row for family {}", l.family));
+            assert!(
+                row.contains(&format!("`{}`", l.name)),
+                "README misses `{}`",
+                l.name
+            );
+        }
+    }
+
+    #[test]
     fn suggestions_find_near_misses_only() {
-        assert_eq!(find("hubr").unwrap_err(), Error::UnknownLoss {
-            name: "hubr".into(),
-            suggestion: Some("huber")
-        });
+        assert_eq!(
+            find("hubr").unwrap_err(),
+            Error::UnknownLoss {
+                name: "hubr".into(),
+                suggestion: Some("huber")
+            }
+        );
         assert!(matches!(
             find("zzzzzzzz"),
-            Err(Error::UnknownLoss { suggestion: None, .. })
+            Err(Error::UnknownLoss {
+                suggestion: None,
+                ..
+            })
         ));
     }
 

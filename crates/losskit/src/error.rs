@@ -91,6 +91,20 @@ pub enum Error {
         /// The domain, e.g. "a value in [0, 1]".
         expected: &'static str,
     },
+    /// A class-imbalance weight that would be infinite: a class with no samples (or, for
+    /// `pos_weight`, a label with no positive samples), or no samples at all.
+    /// See [`weights`](crate::weights).
+    ZeroCount {
+        /// The helper: `"weights"`.
+        loss: &'static str,
+        /// The input the counts come from: `counts`, `labels`, `positives` or `targets`.
+        arg: &'static str,
+        /// The class (or label) with no samples; `None` when every class has none.
+        class: Option<usize>,
+        /// The scheme whose weight would be infinite: `inverse`, `inverse_sqrt`,
+        /// `effective` or `pos_weight`.
+        scheme: &'static str,
+    },
     /// A loss name that is not in the catalogue.
     UnknownLoss {
         /// The name given.
@@ -172,22 +186,6 @@ pub enum Error {
     },
 }
 
-/// `[2, 3]`, the way shapes are written everywhere in losskit's messages.
-pub(crate) struct Dims<'a>(pub(crate) &'a [usize]);
-
-impl fmt::Display for Dims<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[")?;
-        for (i, d) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{d}")?;
-        }
-        f.write_str("]")
-    }
-}
-
 /// `` `a`, `b`, `c` ``.
 struct Names<'a>(&'a [&'static str]);
 
@@ -207,22 +205,19 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::InvalidShape { dims, reason } => {
-                write!(f, "invalid shape {}: {reason}", Dims(dims))
+                write!(f, "invalid shape {dims:?}: {reason}")
             }
             Error::DataLength { dims, len } => write!(
                 f,
-                "data of length {len} does not fit shape {} ({} elements)",
-                Dims(dims),
+                "data of length {len} does not fit shape {dims:?} ({} elements)",
                 dims.iter().product::<usize>()
             ),
             Error::ShapeMismatch { loss, arg, actual, expected, because } => write!(
                 f,
-                "{loss}: `{arg}` has shape {}, expected {} ({because}); nothing is broadcast",
-                Dims(actual),
-                Dims(expected)
+                "{loss}: `{arg}` has shape {actual:?}, expected {expected:?} ({because}); nothing is broadcast"
             ),
             Error::BadShape { loss, arg, actual, expected } => {
-                write!(f, "{loss}: `{arg}` has shape {}, expected {expected}", Dims(actual))
+                write!(f, "{loss}: `{arg}` has shape {actual:?}, expected {expected}")
             }
             Error::BufferLength { loss, arg, actual, expected } => write!(
                 f,
@@ -237,8 +232,19 @@ impl fmt::Display for Error {
             }
             Error::InvalidValue { loss, arg, index, value, expected } => write!(
                 f,
-                "{loss}: `{arg}` at {} is {value}, expected {expected}",
-                Dims(index)
+                "{loss}: `{arg}` at {index:?} is {value}, expected {expected}"
+            ),
+            Error::ZeroCount { loss, arg, class: Some(c), scheme: "pos_weight" } => write!(
+                f,
+                "{loss}: label {c} has no positive samples in `{arg}`, so its `pos_weight` would be infinite; set the absent policy to `zero` to give it weight 0"
+            ),
+            Error::ZeroCount { loss, arg, class: Some(c), scheme } => write!(
+                f,
+                "{loss}: class {c} has no samples in `{arg}`, so its `{scheme}` weight would be infinite; set the absent policy to `zero` to give it weight 0"
+            ),
+            Error::ZeroCount { loss, arg, class: None, scheme } => write!(
+                f,
+                "{loss}: every class has count 0 in `{arg}`, so the `{scheme}` weights are undefined"
             ),
             Error::UnknownLoss { name, suggestion } => {
                 write!(f, "unknown loss `{name}`")?;
@@ -289,3 +295,174 @@ impl std::error::Error for Error {}
 
 /// The usual `Result` of losskit.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant's exact text: these messages are the user interface of bad input.
+    #[test]
+    fn messages_are_exact() {
+        let cases: Vec<(Error, &str)> = vec![
+            (
+                Error::InvalidShape { dims: vec![1; 9], reason: "more than 8 dimensions" },
+                "invalid shape [1, 1, 1, 1, 1, 1, 1, 1, 1]: more than 8 dimensions",
+            ),
+            (
+                Error::DataLength { dims: vec![2, 3], len: 5 },
+                "data of length 5 does not fit shape [2, 3] (6 elements)",
+            ),
+            (
+                Error::ShapeMismatch {
+                    loss: "huber",
+                    arg: "target",
+                    actual: vec![4, 1],
+                    expected: vec![4],
+                    because: "the shape of `input`",
+                },
+                "huber: `target` has shape [4, 1], expected [4] (the shape of `input`); nothing is broadcast",
+            ),
+            (
+                Error::BadShape {
+                    loss: "cross_entropy",
+                    arg: "input",
+                    actual: vec![7],
+                    expected: "at least 2 dimensions `[N, C, ...]`",
+                },
+                "cross_entropy: `input` has shape [7], expected at least 2 dimensions `[N, C, ...]`",
+            ),
+            (
+                Error::BufferLength {
+                    loss: "mse",
+                    arg: "gradient of `input`",
+                    actual: 3,
+                    expected: 4,
+                },
+                "mse: the buffer for the gradient of `input` has length 3, expected 4",
+            ),
+            (
+                Error::EmptyMean { loss: "mae" },
+                "mae: reduction `mean` over an empty input is undefined; use `sum` or a non-empty batch",
+            ),
+            (
+                Error::InvalidParam {
+                    loss: "huber",
+                    param: "delta",
+                    value: -1.0,
+                    expected: "> 0 and finite",
+                },
+                "huber: `delta` must be > 0 and finite, got -1",
+            ),
+            (
+                Error::InvalidParam {
+                    loss: "quantile",
+                    param: "tau",
+                    value: f64::NAN,
+                    expected: "in (0, 1)",
+                },
+                "quantile: `tau` must be in (0, 1), got NaN",
+            ),
+            (
+                Error::InvalidValue {
+                    loss: "gaussian_nll",
+                    arg: "var",
+                    index: vec![1, 2],
+                    value: -0.5,
+                    expected: "a variance >= 0",
+                },
+                "gaussian_nll: `var` at [1, 2] is -0.5, expected a variance >= 0",
+            ),
+            (
+                Error::ZeroCount {
+                    loss: "weights",
+                    arg: "counts",
+                    class: Some(2),
+                    scheme: "inverse",
+                },
+                "weights: class 2 has no samples in `counts`, so its `inverse` weight would be infinite; set the absent policy to `zero` to give it weight 0",
+            ),
+            (
+                Error::ZeroCount {
+                    loss: "weights",
+                    arg: "targets",
+                    class: Some(4),
+                    scheme: "pos_weight",
+                },
+                "weights: label 4 has no positive samples in `targets`, so its `pos_weight` would be infinite; set the absent policy to `zero` to give it weight 0",
+            ),
+            (
+                Error::ZeroCount { loss: "weights", arg: "counts", class: None, scheme: "effective" },
+                "weights: every class has count 0 in `counts`, so the `effective` weights are undefined",
+            ),
+            (
+                Error::UnknownLoss { name: "hubr".into(), suggestion: Some("huber") },
+                "unknown loss `hubr`; did you mean `huber`? (`losskit list` shows the catalogue)",
+            ),
+            (
+                Error::UnknownLoss { name: "zzz".into(), suggestion: None },
+                "unknown loss `zzz` (`losskit list` shows the catalogue)",
+            ),
+            (
+                Error::UnknownInput {
+                    loss: "huber",
+                    name: "inpt".into(),
+                    known: vec!["input", "target", "weight"],
+                },
+                "huber: unknown input `inpt`; it takes `input`, `target`, `weight`",
+            ),
+            (
+                Error::MissingInput { loss: "huber", name: "target" },
+                "huber: missing required input `target`",
+            ),
+            (
+                Error::DuplicateInput { loss: "huber", name: "target" },
+                "huber: input `target` is given more than once",
+            ),
+            (
+                Error::UnknownParam { loss: "huber", name: "delt".into(), known: vec!["delta"] },
+                "huber: unknown parameter `delt`; it takes `delta`",
+            ),
+            (
+                Error::UnknownParam { loss: "mse", name: "delta".into(), known: vec![] },
+                "mse: unknown parameter `delta`; this loss has no parameters",
+            ),
+            (
+                Error::ParamParse {
+                    loss: "huber",
+                    param: "delta",
+                    value: "abc".into(),
+                    expected: "a number",
+                },
+                "huber: `delta` must be a number, got `abc`",
+            ),
+            (
+                Error::Dtype {
+                    loss: "mse",
+                    arg: "input",
+                    actual: "int64",
+                    expected: "float32 or float64",
+                },
+                "mse: `input` has dtype int64, expected float32 or float64",
+            ),
+            (
+                Error::NotDifferentiable {
+                    loss: "gaussian_nll",
+                    arg: "target".into(),
+                    predictions: vec!["input", "var"],
+                },
+                "gaussian_nll: `target` has no gradient (it is not a prediction); gradients exist for `input`, `var`",
+            ),
+            (
+                Error::UnsupportedReduction {
+                    loss: "huber",
+                    reduction: "batchmean".into(),
+                    supported: vec!["mean", "sum", "none"],
+                },
+                "huber: reduction `batchmean` is not supported; it takes `mean`, `sum`, `none`",
+            ),
+        ];
+        for (err, text) in cases {
+            assert_eq!(err.to_string(), text);
+        }
+    }
+}

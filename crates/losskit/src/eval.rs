@@ -63,17 +63,17 @@ impl ArrayData<'_> {
         matches!(self, ArrayData::F32(_) | ArrayData::F64(_))
     }
 
-    fn to_real<T: Real>(self) -> Cow<'static, [T]>
-    where
-        T: Clone,
-    {
+    fn to_real<T: Real>(self) -> Cow<'static, [T]> {
         let v: Vec<T> = match self {
             ArrayData::F32(d) => d.iter().map(|&x| T::from_f64(f64::from(x))).collect(),
             ArrayData::F64(d) => d.iter().map(|&x| T::from_f64(x)).collect(),
             ArrayData::I32(d) => d.iter().map(|&x| T::from_f64(f64::from(x))).collect(),
             ArrayData::I64(d) => d.iter().map(|&x| T::from_f64(x as f64)).collect(),
             ArrayData::U8(d) => d.iter().map(|&x| T::from_f64(f64::from(x))).collect(),
-            ArrayData::Bool(d) => d.iter().map(|&x| if x { T::ONE } else { T::ZERO }).collect(),
+            ArrayData::Bool(d) => d
+                .iter()
+                .map(|&x| if x { T::ONE } else { T::ZERO })
+                .collect(),
         };
         Cow::Owned(v)
     }
@@ -175,7 +175,10 @@ impl Params {
     /// [`Error::UnknownParam`] for a key the loss does not take; [`Error::ParamParse`] for a
     /// value of the wrong type (numbers: `1.5`, `1e-3`; booleans: `true`/`false`; words: one
     /// of the parameter's options).
-    pub fn parse<K: AsRef<str>, V: AsRef<str>>(info: &LossInfo, pairs: &[(K, V)]) -> Result<Params> {
+    pub fn parse<K: AsRef<str>, V: AsRef<str>>(
+        info: &LossInfo,
+        pairs: &[(K, V)],
+    ) -> Result<Params> {
         let mut params = Params::defaults(info);
         for (k, v) in pairs {
             let (key, text) = (k.as_ref(), v.as_ref().trim());
@@ -190,24 +193,25 @@ impl Params {
                 value: text.to_owned(),
                 expected,
             };
-            let value = match spec.kind {
-                ParamKind::Float { .. } => {
-                    ParamValue::Float(text.parse::<f64>().map_err(|_| bad("a number"))?)
-                }
-                ParamKind::Int { .. } => {
-                    ParamValue::Int(text.parse::<i64>().map_err(|_| bad("an integer"))?)
-                }
-                ParamKind::Bool { .. } => ParamValue::Bool(match text {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => return Err(bad("`true` or `false`")),
-                }),
-                ParamKind::Choice { options, .. } => ParamValue::Word(
-                    options.iter().copied().find(|o| *o == text).ok_or_else(|| {
-                        bad("one of the words `losskit explain` lists for it")
-                    })?,
-                ),
-            };
+            let value =
+                match spec.kind {
+                    ParamKind::Float { .. } => {
+                        ParamValue::Float(text.parse::<f64>().map_err(|_| bad("a number"))?)
+                    }
+                    ParamKind::Int { .. } => {
+                        ParamValue::Int(text.parse::<i64>().map_err(|_| bad("an integer"))?)
+                    }
+                    ParamKind::Bool { .. } => ParamValue::Bool(match text {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => return Err(bad("`true` or `false`")),
+                    }),
+                    ParamKind::Choice { options, .. } => {
+                        ParamValue::Word(options.iter().copied().find(|o| *o == text).ok_or_else(
+                            || bad("one of the words `losskit explain` lists for it"),
+                        )?)
+                    }
+                };
             if let Some(slot) = params.values.iter_mut().find(|(n, _)| *n == spec.name) {
                 slot.1 = value;
             }
@@ -216,8 +220,15 @@ impl Params {
     }
 
     fn get(&self, name: &str) -> Option<ParamValue> {
-        let v = self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
-        debug_assert!(v.is_some(), "catalogue and evaluator disagree on parameter `{name}`");
+        let v = self
+            .values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v);
+        debug_assert!(
+            v.is_some(),
+            "catalogue and evaluator disagree on parameter `{name}`"
+        );
         v
     }
 
@@ -321,13 +332,19 @@ pub fn evaluate_with(
             known: info.inputs.iter().map(|i| i.name).collect(),
         })?;
         if given.iter().any(|(s, _)| s.name == spec.name) {
-            return Err(Error::DuplicateInput { loss, name: spec.name });
+            return Err(Error::DuplicateInput {
+                loss,
+                name: spec.name,
+            });
         }
         given.push((spec, arr));
     }
     for spec in info.inputs.iter().filter(|s| s.required) {
         if !given.iter().any(|(s, _)| s.name == spec.name) {
-            return Err(Error::MissingInput { loss, name: spec.name });
+            return Err(Error::MissingInput {
+                loss,
+                name: spec.name,
+            });
         }
     }
     let mut grad_specs = Vec::new();
@@ -355,10 +372,18 @@ pub fn evaluate_with(
                 InputKind::Index => "an integer type (int32, int64, uint8 or bool)",
                 _ => "float32 or float64",
             };
-            return Err(Error::Dtype { loss, arg: spec.name, actual: arr.data.dtype(), expected });
+            return Err(Error::Dtype {
+                loss,
+                arg: spec.name,
+                actual: arr.data.dtype(),
+                expected,
+            });
         }
         if arr.data.len() != Shape::new(arr.dims)?.numel() {
-            return Err(Error::DataLength { dims: arr.dims.to_vec(), len: arr.data.len() });
+            return Err(Error::DataLength {
+                dims: arr.dims.to_vec(),
+                len: arr.data.len(),
+            });
         }
     }
     let f64_compute = given
@@ -366,9 +391,25 @@ pub fn evaluate_with(
         .find(|(s, _)| s.role == Role::Prediction)
         .is_some_and(|(_, a)| matches!(a.data, ArrayData::F64(_)));
     if f64_compute {
-        run::<f64>(info, &given, params, reduction, &grad_specs, Dtype::F64, info.eval.f64)
+        run::<f64>(
+            info,
+            &given,
+            params,
+            reduction,
+            &grad_specs,
+            Dtype::F64,
+            info.eval.f64,
+        )
     } else {
-        run::<f32>(info, &given, params, reduction, &grad_specs, Dtype::F32, info.eval.f32)
+        run::<f32>(
+            info,
+            &given,
+            params,
+            reduction,
+            &grad_specs,
+            Dtype::F32,
+            info.eval.f32,
+        )
     }
 }
 
@@ -393,7 +434,12 @@ fn run<T: Real + Wrap>(
         };
         items.push((spec.name, data, shape));
     }
-    let call = Call { loss: info.name, items, params, reduction };
+    let call = Call {
+        loss: info.name,
+        items,
+        params,
+        reduction,
+    };
     let mut out = Out::<T> {
         shape: Vec::new(),
         value: None,
@@ -401,7 +447,11 @@ fn run<T: Real + Wrap>(
         grads: Vec::new(),
     };
     for spec in grad_specs {
-        let n = call.items.iter().find(|(n, _, _)| *n == spec.name).map_or(0, |(_, _, s)| s.numel());
+        let n = call
+            .items
+            .iter()
+            .find(|(n, _, _)| *n == spec.name)
+            .map_or(0, |(_, _, s)| s.numel());
         out.grads.push((spec.name, vec![T::ZERO; n]));
     }
     f(&call, &mut out)?;
@@ -412,7 +462,11 @@ fn run<T: Real + Wrap>(
         shape: out.shape,
         value: out.value,
         per_element: out.per_element.map(T::wrap),
-        grads: out.grads.into_iter().map(|(n, g)| (n, T::wrap(g))).collect(),
+        grads: out
+            .grads
+            .into_iter()
+            .map(|(n, g)| (n, T::wrap(g)))
+            .collect(),
     })
 }
 
@@ -482,24 +536,33 @@ pub(crate) struct Call<'a, T: Clone + 'static> {
 impl<T: Real> Call<'_, T> {
     /// A float input, if given (an index-typed one reads as absent).
     pub(crate) fn float(&self, name: &str) -> Option<Tensor<'_, T>> {
-        self.items.iter().find(|(n, _, _)| *n == name).and_then(|(_, d, s)| match d {
-            Resolved::Float(v) => Tensor::with_shape(v, *s).ok(),
-            Resolved::Index(_) => None,
-        })
+        self.items
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .and_then(|(_, d, s)| match d {
+                Resolved::Float(v) => Tensor::with_shape(v, *s).ok(),
+                Resolved::Index(_) => None,
+            })
     }
 
     /// A required float input.
     pub(crate) fn float_req(&self, name: &'static str) -> Result<Tensor<'_, T>> {
-        self.float(name).ok_or(Error::MissingInput { loss: self.loss, name })
+        self.float(name).ok_or(Error::MissingInput {
+            loss: self.loss,
+            name,
+        })
     }
 
     /// An index input, if given as integers.
     #[allow(dead_code)] // for the index-target losses
     pub(crate) fn index(&self, name: &str) -> Option<Tensor<'_, i64>> {
-        self.items.iter().find(|(n, _, _)| *n == name).and_then(|(_, d, s)| match d {
-            Resolved::Index(v) => Tensor::with_shape(v, *s).ok(),
-            Resolved::Float(_) => None,
-        })
+        self.items
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .and_then(|(_, d, s)| match d {
+                Resolved::Index(v) => Tensor::with_shape(v, *s).ok(),
+                Resolved::Float(_) => None,
+            })
     }
 
     /// The reduction, for losses whose evaluator only handles `mean`, `sum` and `none`.
@@ -523,6 +586,9 @@ pub(crate) struct Out<T> {
 impl<T> Out<T> {
     /// The gradient buffer of input `name`, if that gradient was asked for.
     pub(crate) fn grad(&mut self, name: &str) -> Option<&mut [T]> {
-        self.grads.iter_mut().find(|(n, _)| *n == name).map(|(_, g)| g.as_mut_slice())
+        self.grads
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+            .map(|(_, g)| g.as_mut_slice())
     }
 }

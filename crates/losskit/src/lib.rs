@@ -32,8 +32,8 @@
 //!   accumulate in `f64` over fixed chunks, so the same input gives the same bits at any
 //!   thread count.
 //! - With an element-wise `weight`, `Mean` is `Σ w·ℓ / Σ w` for every loss (PyTorch does
-//!   this for `mse_loss` and `l1_loss` but divides by N for `huber_loss`: a deliberate
-//!   difference). `Mean` over zero elements is an error, never NaN.
+//!   this for `mse_loss` and `l1_loss` but divides by N for `huber_loss` and the BCE losses:
+//!   a deliberate difference). `Mean` over zero elements is an error, never NaN.
 //! - Bad input is an [`Error`] naming the loss, the argument and the shapes or values;
 //!   nothing panics on user data.
 //!
@@ -46,7 +46,13 @@
 //! | family | losses |
 //! |---|---|
 //! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GaussianNll`] |
-//! | multiclass classification ([`ClassInputs`]) | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
+//! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`MarginRanking`] |
+//! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
+//!
+//! ## Class-imbalance weights
+//! [`weights`] turns class counts or labels into the vectors the losses take as class
+//! `weight` or `pos_weight`: scikit-learn's "balanced" inverse frequency, its square root,
+//! and Cui et al.'s effective-number weights.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -59,16 +65,24 @@ mod real;
 mod reduction;
 mod regression;
 mod tensor;
+pub mod weights;
 
 #[cfg(feature = "ndarray")]
 pub mod nd;
+
+// The README's Rust snippets compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
 
 pub use catalogue::{
     catalogue, find, Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range,
     Role,
 };
 pub use classification::{
-    ClassInputs, ClassTarget, CrossEntropy, KlDiv, KlReduction, MultiMargin, Nll, SoftmaxFocal,
+    Bce, BceWithLogits, BinaryInputs, ClassInputs, ClassTarget, CrossEntropy, Focal, Hinge, KlDiv,
+    KlReduction, MarginRanking, MultiMargin, Nll, RankingInputs, SoftMargin, SoftmaxFocal,
+    SquaredHinge,
 };
 pub use error::{Error, Result};
 pub use eval::{
@@ -78,7 +92,7 @@ pub use eval::{
 pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
 pub use regression::{
-    GaussianInputs, GaussianNll, Huber, L2, LogCosh, Mae, Mse, PoissonNll, Pointwise, Quantile,
-    SmoothL1,
+    GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mse, Pointwise, PoissonNll, Quantile,
+    SmoothL1, L2,
 };
 pub use tensor::{Shape, Tensor, MAX_RANK};

@@ -37,14 +37,79 @@ pub fn sigmoid<T: Real>(x: T) -> T {
     }
 }
 
-/// `ln cosh(x)`, finite for every finite `x`.
+/// The probabilities and log-probabilities of a Bernoulli variable with logit `x`: what every
+/// sigmoid-based loss needs, from one exponential and one `ln_1p`.
+///
+/// Every field keeps its relative accuracy in both tails: `q` is computed as σ(−x), never as
+/// `1 − σ(x)` (which cancels to 0 for x ≳ 17 in f32), and the logs never take the log of a
+/// rounded probability. At `x = ±∞` the fields are the limits (`p = 1, q = 0, log_p = 0,
+/// log_q = −∞` at +∞); NaN gives NaN in every field.
+///
+/// ```
+/// use losskit::numerics::logistic;
+/// let b = logistic(40.0f64);
+/// assert_eq!(b.p, 1.0);
+/// assert!((b.q - (-40.0f64).exp()).abs() < 1e-30); // 1 − σ(40) would be 0
+/// assert_eq!(b.log_q, -40.0 - (-40.0f64).exp().ln_1p());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Logistic<T> {
+    /// σ(x).
+    pub p: T,
+    /// 1 − σ(x), computed as σ(−x).
+    pub q: T,
+    /// ln σ(x) = −softplus(−x).
+    pub log_p: T,
+    /// ln(1 − σ(x)) = −softplus(x).
+    pub log_q: T,
+}
+
+/// σ(x), σ(−x), ln σ(x) and ln σ(−x) of a logit, sharing one `e^{−|x|}` (see [`Logistic`]).
+#[inline(always)]
+pub fn logistic<T: Real>(x: T) -> Logistic<T> {
+    // e^{−|x|} ∈ [0, 1] never overflows; both tails are built from it.
+    let e = (-x.abs()).exp();
+    let l = e.ln_1p();
+    let d = T::ONE + e;
+    let (big, small) = (T::ONE / d, e / d);
+    let pos = x >= T::ZERO;
+    Logistic {
+        p: if pos { big } else { small },
+        q: if pos { small } else { big },
+        // The same operations as `log_sigmoid`/`softplus`, so the results agree to the bit.
+        log_p: -((-x).max(T::ZERO) + l),
+        log_q: -(x.max(T::ZERO) + l),
+    }
+}
+
+/// `ln(eᵃ + eᵇ)` without overflow or underflow: the larger argument is taken out first.
+///
+/// Exact when one argument is −∞ (the other is returned); −∞ when both are (the log of 0).
+#[inline(always)]
+pub fn log_add_exp<T: Real>(a: T, b: T) -> T {
+    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    if hi == lo {
+        // Also covers two equal infinities, where `lo − hi` would be NaN.
+        return hi + T::LN_2;
+    }
+    hi + (lo - hi).exp().ln_1p()
+}
+
+/// `ln cosh(x)`, finite for every finite `x` and accurate to a few ulp everywhere.
 ///
 /// `cosh` overflows at |x| ≈ 89 in f32 and 710 in f64; `|x| + ln(1 + e^{−2|x|}) − ln 2` never
-/// does, and is exact to rounding at 0.
+/// does, but near 0 it cancels (absolute error ≈ ε where the value is x²/2). Below |x| = 1
+/// the identity `cosh x − 1 = 2 sinh²(x/2)` gives `ln_1p(2 sinh²(x/2))`, which keeps full
+/// relative accuracy down to the smallest x.
 #[inline(always)]
 pub fn log_cosh<T: Real>(x: T) -> T {
     let a = x.abs();
-    a + (-(a + a)).exp().ln_1p() - T::LN_2
+    if a < T::ONE {
+        let s = (T::HALF * a).sinh();
+        (T::TWO * s * s).ln_1p()
+    } else {
+        a + (-(a + a)).exp().ln_1p() - T::LN_2
+    }
 }
 
 /// `ln Σ exp(xᵢ)` over a row, with the row's maximum taken out first so no term overflows.
@@ -277,7 +342,7 @@ const PARALLEL_MIN: usize = 1 << 17;
 /// Eight `f64` accumulators, filled round-robin, combined pairwise at the end: independent
 /// add chains for speed, `f64` for accuracy.
 #[derive(Clone, Copy, Default)]
-pub(crate) struct Lanes([f64; 8]);
+pub(crate) struct Lanes(pub(crate) [f64; 8]);
 
 impl Lanes {
     /// Adds `v` to lane `l % 8`.
@@ -463,14 +528,73 @@ mod tests {
     }
 
     #[test]
+    fn logistic_agrees_with_the_single_identities_and_keeps_both_tails() {
+        for &x in &[-800.0f64, -50.0, -3.0, -0.0, 0.0, 0.5, 17.0, 50.0, 800.0] {
+            let b = logistic(x);
+            assert_eq!(b.p, sigmoid(x), "{x}");
+            assert_eq!(b.q, sigmoid(-x), "{x}");
+            assert_eq!(b.log_p, log_sigmoid(x), "{x}");
+            assert_eq!(b.log_q, log_sigmoid(-x), "{x}");
+        }
+        let b = logistic(30.0f32);
+        assert_eq!(b.p, 1.0);
+        assert!(b.q > 0.0 && ((b.q - (-30.0f32).exp()) / b.q).abs() < 1e-6);
+        let inf = logistic(f64::INFINITY);
+        assert_eq!(
+            (inf.p, inf.q, inf.log_p, inf.log_q),
+            (1.0, 0.0, 0.0, f64::NEG_INFINITY)
+        );
+        let ninf = logistic(f64::NEG_INFINITY);
+        assert_eq!(
+            (ninf.p, ninf.q, ninf.log_p, ninf.log_q),
+            (0.0, 1.0, f64::NEG_INFINITY, 0.0)
+        );
+        let nan = logistic(f32::NAN);
+        assert!(nan.p.is_nan() && nan.q.is_nan() && nan.log_p.is_nan() && nan.log_q.is_nan());
+    }
+
+    #[test]
+    fn log_add_exp_handles_infinities() {
+        assert_eq!(log_add_exp(f64::NEG_INFINITY, -3.0), -3.0);
+        assert_eq!(log_add_exp(-3.0, f64::NEG_INFINITY), -3.0);
+        assert_eq!(
+            log_add_exp(f64::NEG_INFINITY, f64::NEG_INFINITY),
+            f64::NEG_INFINITY
+        );
+        assert_eq!(log_add_exp(f64::INFINITY, f64::INFINITY), f64::INFINITY);
+        assert_eq!(log_add_exp(0.0f64, 0.0), core::f64::consts::LN_2);
+        assert_eq!(log_add_exp(-1e4f32, -1e4), -1e4 + core::f32::consts::LN_2);
+        let v = log_add_exp(-1.0f64, -2.0);
+        assert!((v - ((-1.0f64).exp() + (-2.0f64).exp()).ln()).abs() < 1e-15);
+        assert!(log_add_exp(f64::NAN, 0.0).is_nan() && log_add_exp(0.0, f64::NAN).is_nan());
+    }
+
+    #[test]
     fn log_cosh_never_overflows() {
         assert_eq!(log_cosh(0.0f32), 0.0);
         let v = log_cosh(100.0f64);
         assert!((v - 99.306_852_819_440_05).abs() < 1e-12, "{v}");
         assert!(log_cosh(1e4f32).is_finite());
-        for &x in &[-5.0f64, -0.1, 0.3, 2.0] {
-            assert!((log_cosh(x) - x.cosh().ln()).abs() < 1e-15);
+        for &x in &[-5.0f64, 0.999, 1.0, 2.0] {
+            let naive = x.cosh().ln();
+            assert!(
+                (log_cosh(x) - naive).abs() <= 4.0 * f64::EPSILON * naive,
+                "{x}"
+            );
         }
+        // Small x: the Taylor series x²/2 − x⁴/12 + x⁶/45 − 17x⁸/2520 is the reference
+        // (the naive form loses digits to cosh's rounding there).
+        for &x in &[-0.01f64, 1e-3, 0.02] {
+            let series =
+                x * x / 2.0 - x.powi(4) / 12.0 + x.powi(6) / 45.0 - 17.0 * x.powi(8) / 2520.0;
+            assert!(
+                (log_cosh(x) - series).abs() <= 4.0 * f64::EPSILON * series,
+                "{x}"
+            );
+        }
+        // Where cosh rounds to 1, the value is x²/2 to full relative accuracy.
+        assert!((log_cosh(1e-8f64) / 5e-17 - 1.0).abs() <= 4.0 * f64::EPSILON);
+        assert!((log_cosh(1e-3f32) / 5e-7 - 1.0).abs() <= 4.0 * f32::EPSILON);
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub trait Real:
     fn sqrt(self) -> Self;
     /// `tanh x`.
     fn tanh(self) -> Self;
+    /// `sinh x`.
+    fn sinh(self) -> Self;
     /// `arctan x`.
     fn atan(self) -> Self;
     /// `xʸ`.
@@ -144,6 +146,10 @@ macro_rules! impl_real {
             #[inline(always)]
             fn tanh(self) -> Self {
                 $t::tanh(self)
+            }
+            #[inline(always)]
+            fn sinh(self) -> Self {
+                $t::sinh(self)
             }
             #[inline(always)]
             fn atan(self) -> Self {

@@ -50,8 +50,12 @@ pub enum ReductionMode {
 
 impl ReductionMode {
     /// Every mode, in the order the catalogue lists them.
-    pub const ALL: [ReductionMode; 4] =
-        [ReductionMode::Mean, ReductionMode::Sum, ReductionMode::None, ReductionMode::BatchMean];
+    pub const ALL: [ReductionMode; 4] = [
+        ReductionMode::Mean,
+        ReductionMode::Sum,
+        ReductionMode::None,
+        ReductionMode::BatchMean,
+    ];
 
     /// `"mean"`, `"sum"`, `"none"` or `"batchmean"`.
     pub fn name(self) -> &'static str {
@@ -76,6 +80,8 @@ impl FromStr for ReductionMode {
         ReductionMode::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown reduction `{s}`; expected `mean`, `sum`, `none` or `batchmean`"))
+            .ok_or_else(|| {
+                format!("unknown reduction `{s}`; expected `mean`, `sum`, `none` or `batchmean`")
+            })
     }
 }

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::error::{Dims, Error, Result};
+use crate::error::{Error, Result};
 
 /// The largest number of dimensions a [`Shape`] holds (`[N, C, D, H, W]` needs five).
 pub const MAX_RANK: usize = 8;
@@ -37,14 +37,22 @@ impl Shape {
             })?;
         let mut inline = [0; MAX_RANK];
         inline[..dims.len()].copy_from_slice(dims);
-        Ok(Shape { dims: inline, rank: dims.len() as u8, numel })
+        Ok(Shape {
+            dims: inline,
+            rank: dims.len() as u8,
+            numel,
+        })
     }
 
     /// A one-dimensional shape `[n]`.
     pub const fn vector(n: usize) -> Self {
         let mut dims = [0; MAX_RANK];
         dims[0] = n;
-        Shape { dims, rank: 1, numel: n }
+        Shape {
+            dims,
+            rank: 1,
+            numel: n,
+        }
     }
 
     /// The dimensions.
@@ -77,13 +85,13 @@ impl Shape {
 
 impl fmt::Debug for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", Dims(self.dims()))
+        write!(f, "{:?}", self.dims())
     }
 }
 
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", Dims(self.dims()))
+        write!(f, "{:?}", self.dims())
     }
 }
 
@@ -129,7 +137,10 @@ impl<'a, T> Tensor<'a, T> {
     /// [`Error::DataLength`] when `data.len()` differs from `shape.numel()`.
     pub fn with_shape(data: &'a [T], shape: Shape) -> Result<Self> {
         if data.len() != shape.numel() {
-            return Err(Error::DataLength { dims: shape.dims().to_vec(), len: data.len() });
+            return Err(Error::DataLength {
+                dims: shape.dims().to_vec(),
+                len: data.len(),
+            });
         }
         Ok(Tensor { data, shape })
     }
@@ -168,7 +179,10 @@ impl<T> fmt::Debug for Tensor<'_, T> {
 
 impl<'a, T> From<&'a [T]> for Tensor<'a, T> {
     fn from(data: &'a [T]) -> Self {
-        Tensor { data, shape: Shape::vector(data.len()) }
+        Tensor {
+            data,
+            shape: Shape::vector(data.len()),
+        }
     }
 }
 

@@ -1,15 +1,24 @@
 //! Classification losses: binary and multi-label (logits against targets in [0, 1]),
 //! multiclass (logits against class indices or probabilities), margins and divergences.
 
+mod bce;
 mod binary;
+mod binary_catalogue;
 mod cross_entropy;
+mod focal;
 mod kl_div;
+mod margin;
 mod multi_margin;
 mod multiclass;
 mod nll;
 mod soft_target;
 mod softmax;
 mod softmax_focal;
+
+pub use bce::{Bce, BceWithLogits};
+pub use binary::BinaryInputs;
+pub use focal::Focal;
+pub use margin::{Hinge, MarginRanking, RankingInputs, SoftMargin, SquaredHinge};
 
 pub(crate) use binary::CATALOGUE as BINARY_CATALOGUE;
 pub use cross_entropy::CrossEntropy;

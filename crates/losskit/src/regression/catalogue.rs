@@ -1,8 +1,7 @@
 //! The regression family's catalogue entries.
 
 use crate::catalogue::{
-    Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role,
-    STANDARD_REDUCTIONS,
+    Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::error::Result;
 use crate::eval::{Call, Out};
@@ -10,7 +9,7 @@ use crate::evaluator;
 use crate::real::Real;
 
 use super::pointwise::evaluate;
-use super::{Huber, L2, LogCosh, Mae, Mse, PoissonNll, Quantile, SmoothL1};
+use super::{Huber, LogCosh, Mae, Mse, PoissonNll, Quantile, SmoothL1, L2};
 
 const INPUT: InputSpec = InputSpec {
     name: "input",
@@ -241,7 +240,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
                 role: Role::Prediction,
                 kind: InputKind::Float,
                 required: true,
-                shape: "same as `input`, or it with the last dimension 1 or dropped",
+                shape: "same as `input`, or it with one dimension 1, or the last dimension dropped",
             },
             WEIGHT,
         ],

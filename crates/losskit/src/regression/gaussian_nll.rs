@@ -14,8 +14,9 @@ const NAME: &str = "gaussian_nll";
 /// The inputs of [`GaussianNll`]: the predicted mean `input`, the `target`, the predicted
 /// variance `var`, and an optional element-wise `weight`.
 ///
-/// `var` has the shape of `input` (one variance per element), or that shape with its last
-/// dimension 1 or dropped (one variance shared along the last dimension), as PyTorch allows.
+/// `var` has the shape of `input` (one variance per element), or that shape with one
+/// dimension 1 (one variance shared along that dimension, e.g. `[N, 1, H, W]` for an input
+/// `[N, C, H, W]`), or that shape with the last dimension dropped, as PyTorch allows.
 #[derive(Debug)]
 pub struct GaussianInputs<'a, T> {
     input: Tensor<'a, T>,
@@ -31,7 +32,12 @@ impl<'a, T> GaussianInputs<'a, T> {
         target: impl Into<Tensor<'a, T>>,
         var: impl Into<Tensor<'a, T>>,
     ) -> Self {
-        GaussianInputs { input: input.into(), target: target.into(), var: var.into(), weight: None }
+        GaussianInputs {
+            input: input.into(),
+            target: target.into(),
+            var: var.into(),
+            weight: None,
+        }
     }
 
     /// Adds an element-wise weight (same shape as `input`).
@@ -59,7 +65,7 @@ impl<T> Copy for GaussianInputs<'_, T> {}
 /// \frac{\partial\ell_i}{\partial \mathrm{var}_i} = \frac12\Big(\frac1{v_i} - \frac{(x_i - y_i)^2}{v_i^2}\Big)$$
 /// As in PyTorch, the clamp at `eps` does not stop the variance's gradient: where
 /// $\mathrm{var} < \varepsilon$ the gradient is the one at $\varepsilon$. A variance shared
-/// along the last dimension receives the sum of its elements' gradients.
+/// along a dimension receives the sum of its elements' gradients.
 ///
 /// # Numerical stability
 /// The clamp keeps $\ln v$ and $1/v$ finite for a zero variance; a huge variance is harmless.
@@ -101,7 +107,10 @@ pub struct GaussianNll {
 /// PyTorch's defaults: `full = false`, `eps = 1e-6`.
 impl Default for GaussianNll {
     fn default() -> Self {
-        GaussianNll { full: false, eps: 1e-6 }
+        GaussianNll {
+            full: false,
+            eps: 1e-6,
+        }
     }
 }
 
@@ -110,8 +119,9 @@ impl Default for GaussianNll {
 enum Layout {
     /// One variance per element.
     Full,
-    /// One variance per row of the last dimension, of this length.
-    PerRow(usize),
+    /// One variance shared along one dimension of length `size`; `inner` is the product of
+    /// the dimensions after it.
+    Shared { size: usize, inner: usize },
 }
 
 impl GaussianNll {
@@ -157,22 +167,29 @@ impl GaussianNll {
             }
         }
         let v = inputs.var.dims();
+        let shared = |k: usize| Layout::Shared {
+            size: dims[k],
+            inner: dims[k + 1..].iter().product(),
+        };
+        // As PyTorch: the same shape; or one fewer dimension (the last one dropped); or the
+        // same rank with exactly one dimension of size 1 where `input`'s is not.
+        let mismatched: Vec<usize> = (0..v.len().min(dims.len()))
+            .filter(|&k| v[k] != dims[k])
+            .collect();
         let layout = if v == dims {
             Layout::Full
-        } else if let Some((&last, lead)) = dims.split_last() {
-            if v == lead || (v.len() == dims.len() && &v[..lead.len()] == lead && v[lead.len()] == 1) {
-                Layout::PerRow(last)
-            } else {
-                return Err(Error::ShapeMismatch {
-                    loss: NAME,
-                    arg: "var",
-                    actual: v.to_vec(),
-                    expected: dims.to_vec(),
-                    because: "the shape of `input`, or it with the last dimension 1 or dropped",
-                });
-            }
+        } else if !dims.is_empty() && v == &dims[..dims.len() - 1] {
+            shared(dims.len() - 1)
+        } else if v.len() == dims.len() && mismatched.len() == 1 && v[mismatched[0]] == 1 {
+            shared(mismatched[0])
         } else {
-            return Err(mismatch("var", &inputs.var));
+            return Err(Error::ShapeMismatch {
+                loss: NAME,
+                arg: "var",
+                actual: v.to_vec(),
+                expected: dims.to_vec(),
+                because: "the shape of `input`, or it with one dimension 1, or the last dropped",
+            });
         };
         let var = inputs.var.data();
         if let Some(i) = var.iter().position(|&s| s < T::ZERO) {
@@ -214,14 +231,23 @@ impl GaussianNll {
         let v = var.max(T::from_f64(self.eps));
         let e = x - t;
         let q = e / v;
-        let c = if self.full { T::HALF * (T::TWO * T::PI).ln() } else { T::ZERO };
-        (T::HALF * (v.ln() + e * q) + c, q, T::HALF * (T::ONE - e * q) / v)
+        let c = if self.full {
+            T::HALF * (T::TWO * T::PI).ln()
+        } else {
+            T::ZERO
+        };
+        (
+            T::HALF * (v.ln() + e * q) + c,
+            q,
+            T::HALF * (T::ONE - e * q) / v,
+        )
     }
 
+    #[inline(always)]
     fn var_index(layout: Layout, i: usize) -> usize {
         match layout {
             Layout::Full => i,
-            Layout::PerRow(d) => i / d,
+            Layout::Shared { size, inner } => (i / (size * inner)) * inner + i % inner,
         }
     }
 
@@ -229,14 +255,22 @@ impl GaussianNll {
     ///
     /// # Errors
     /// See the type's docs.
-    pub fn value<T: Real>(&self, inputs: &GaussianInputs<'_, T>, reduction: Reduction) -> Result<T> {
+    pub fn value<T: Real>(
+        &self,
+        inputs: &GaussianInputs<'_, T>,
+        reduction: Reduction,
+    ) -> Result<T> {
         let (layout, denom) = self.prepare(inputs, reduction)?;
-        let Some(denom) = denom else { return Ok(T::ZERO) };
+        let Some(denom) = denom else {
+            return Ok(T::ZERO);
+        };
         let (x, t, var) = (inputs.input.data(), inputs.target.data(), inputs.var.data());
         let t = &t[..x.len()];
         let sum = match inputs.weight.map(|w| w.data()) {
             None => lane_sum(x.len(), |i| {
-                self.element(x[i], t[i], var[Self::var_index(layout, i)]).0.to_f64()
+                self.element(x[i], t[i], var[Self::var_index(layout, i)])
+                    .0
+                    .to_f64()
             }),
             Some(w) => {
                 let w = &w[..x.len()];
@@ -261,7 +295,12 @@ impl GaussianNll {
         grad_input: &mut [T],
         grad_var: &mut [T],
     ) -> Result<T> {
-        check_buffer(NAME, "gradient of `input`", grad_input.len(), inputs.input.len())?;
+        check_buffer(
+            NAME,
+            "gradient of `input`",
+            grad_input.len(),
+            inputs.input.len(),
+        )?;
         check_buffer(NAME, "gradient of `var`", grad_var.len(), inputs.var.len())?;
         let (layout, denom) = self.prepare(inputs, reduction)?;
         grad_var.fill(T::ZERO);
@@ -288,7 +327,11 @@ impl GaussianNll {
     ///
     /// # Errors
     /// See the type's docs.
-    pub fn per_element<T: Real>(&self, inputs: &GaussianInputs<'_, T>, out: &mut [T]) -> Result<()> {
+    pub fn per_element<T: Real>(
+        &self,
+        inputs: &GaussianInputs<'_, T>,
+        out: &mut [T],
+    ) -> Result<()> {
         check_buffer(NAME, "per-element output", out.len(), inputs.input.len())?;
         let (layout, _) = self.prepare(inputs, Reduction::Sum)?;
         let (x, t, var) = (inputs.input.data(), inputs.target.data(), inputs.var.data());
@@ -302,7 +345,9 @@ impl GaussianNll {
 }
 
 pub(crate) fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
-    let loss = GaussianNll::default().full(call.params.bool("full")).eps(call.params.float("eps"))?;
+    let loss = GaussianNll::default()
+        .full(call.params.bool("full"))
+        .eps(call.params.float("eps"))?;
     let mut inputs = GaussianInputs::new(
         call.float_req("input")?,
         call.float_req("target")?,
@@ -315,7 +360,9 @@ pub(crate) fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<
     let mut gx = vec![T::ZERO; if wants { nx } else { 0 }];
     let mut gv = vec![T::ZERO; if wants { nv } else { 0 }];
     match call.reduction() {
-        Some(r) if wants => out.value = Some(loss.value_and_grad(&inputs, r, &mut gx, &mut gv)?.to_f64()),
+        Some(r) if wants => {
+            out.value = Some(loss.value_and_grad(&inputs, r, &mut gx, &mut gv)?.to_f64())
+        }
         Some(r) => out.value = Some(loss.value(&inputs, r)?.to_f64()),
         None => {
             let mut losses = vec![T::ZERO; nx];

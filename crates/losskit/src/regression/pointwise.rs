@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::eval::{Call, Out};
-use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum};
+use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum, Lanes};
 use crate::real::Real;
 use crate::reduction::Reduction;
 use crate::tensor::Tensor;
@@ -38,7 +38,11 @@ pub struct Pointwise<'a, T> {
 impl<'a, T> Pointwise<'a, T> {
     /// The prediction and the target (their shapes are checked by the loss).
     pub fn new(input: impl Into<Tensor<'a, T>>, target: impl Into<Tensor<'a, T>>) -> Self {
-        Pointwise { input: input.into(), target: target.into(), weight: None }
+        Pointwise {
+            input: input.into(),
+            target: target.into(),
+            weight: None,
+        }
     }
 
     /// Adds an element-wise weight (same shape as `input`).
@@ -66,7 +70,7 @@ impl<'a, T> Pointwise<'a, T> {
 
 /// One pointwise loss: the per-element loss of a prediction `x` and a target `t`, and its
 /// derivative with respect to `x`.
-pub(crate) trait Kernel<T: Real>: Sync {
+pub(crate) trait Kernel<T: Real>: Sync + Copy {
     const NAME: &'static str;
     fn loss(&self, x: T, t: T) -> T;
     fn loss_grad(&self, x: T, t: T) -> (T, T);
@@ -90,7 +94,10 @@ struct Partial {
 impl Partial {
     const ZERO: Partial = Partial { sum: 0.0, ok: true };
     fn combine(a: Partial, b: Partial) -> Partial {
-        Partial { sum: a.sum + b.sum, ok: a.ok && b.ok }
+        Partial {
+            sum: a.sum + b.sum,
+            ok: a.ok && b.ok,
+        }
     }
 }
 
@@ -123,7 +130,12 @@ pub(crate) fn check_buffer(
     expected: usize,
 ) -> Result<()> {
     if actual != expected {
-        return Err(Error::BufferLength { loss: name, arg, actual, expected });
+        return Err(Error::BufferLength {
+            loss: name,
+            arg,
+            actual,
+            expected,
+        });
     }
     Ok(())
 }
@@ -136,13 +148,21 @@ pub(crate) fn weight_total<T: Real>(name: &'static str, w: &Tensor<'_, T>) -> Re
         Partial::ZERO,
         |r| {
             let d = &data[r];
-            let ok = d.iter().fold(true, |ok, &v| ok & (v >= T::ZERO && v < T::INFINITY));
-            Partial { sum: lane_sum(d.len(), |i| d[i].to_f64()), ok }
+            let ok = d
+                .iter()
+                .fold(true, |ok, &v| ok & (v >= T::ZERO && v < T::INFINITY));
+            Partial {
+                sum: lane_sum(d.len(), |i| d[i].to_f64()),
+                ok,
+            }
         },
         Partial::combine,
     );
     if !p.ok {
-        if let Some(i) = data.iter().position(|&v| !(v >= T::ZERO && v < T::INFINITY)) {
+        if let Some(i) = data
+            .iter()
+            .position(|&v| !(v >= T::ZERO && v < T::INFINITY))
+        {
             return Err(Error::InvalidValue {
                 loss: name,
                 arg: "weight",
@@ -157,7 +177,11 @@ pub(crate) fn weight_total<T: Real>(name: &'static str, w: &Tensor<'_, T>) -> Re
 
 fn invalid<T: Real, K: Kernel<T>>(k: &K, inputs: &Pointwise<'_, T>) -> Error {
     let (x, t) = (inputs.input.data(), inputs.target.data());
-    let i = x.iter().zip(t).position(|(&a, &b)| !k.valid(a, b)).unwrap_or(0);
+    let i = x
+        .iter()
+        .zip(t)
+        .position(|(&a, &b)| !k.valid(a, b))
+        .unwrap_or(0);
     let (arg, value, expected) = k.why_invalid(x[i], t[i]);
     Error::InvalidValue {
         loss: K::NAME,
@@ -189,6 +213,79 @@ fn denominator<T: Real>(
     })
 }
 
+/// `Σ w(i)·ℓᵢ` over one chunk, in eight `f64` lanes. Written with `chunks_exact` so the loop
+/// has no bounds checks and vectorises on baseline x86-64 (a closure indexing the slices ran
+/// at half the speed there). Unweighted callers pass `|_| 1`, which the compiler folds away.
+#[inline(always)]
+fn sum_chunk<T: Real, K: Kernel<T>>(k: &K, x: &[T], t: &[T], w: impl Fn(usize) -> T) -> Partial {
+    // A local copy: the compiler cannot keep parameters behind a reference in registers
+    // across the loop's stores, and reloading them stops vectorisation (Huber ran 4x slower).
+    let k = *k;
+    let mut lanes = [0.0f64; 8];
+    let mut ok = true;
+    let (xc, tc) = (x.chunks_exact(8), t.chunks_exact(8));
+    let (xr, tr) = (xc.remainder(), tc.remainder());
+    let mut base = 0;
+    for (xs, ts) in xc.zip(tc) {
+        for l in 0..8 {
+            ok &= k.valid(xs[l], ts[l]);
+            lanes[l] += (w(base + l) * k.loss(xs[l], ts[l])).to_f64();
+        }
+        base += 8;
+    }
+    for (l, (&a, &b)) in xr.iter().zip(tr).enumerate() {
+        ok &= k.valid(a, b);
+        lanes[l] += (w(base + l) * k.loss(a, b)).to_f64();
+    }
+    Partial {
+        sum: Lanes(lanes).total(),
+        ok,
+    }
+}
+
+/// As [`sum_chunk`], also writing `w(i)·scale·∂ℓᵢ/∂xᵢ` into `g`.
+#[inline(always)]
+fn grad_chunk<T: Real, K: Kernel<T>>(
+    k: &K,
+    x: &[T],
+    t: &[T],
+    g: &mut [T],
+    w: impl Fn(usize) -> T,
+    scale: T,
+) -> Partial {
+    let k = *k; // see `sum_chunk`
+    let mut lanes = [0.0f64; 8];
+    let mut ok = true;
+    let n = x.len();
+    let (t, g) = (&t[..n], &mut g[..n]);
+    let mut base = 0;
+    for ((xs, ts), gs) in x
+        .chunks_exact(8)
+        .zip(t.chunks_exact(8))
+        .zip(g.chunks_exact_mut(8))
+    {
+        for l in 0..8 {
+            ok &= k.valid(xs[l], ts[l]);
+            let (v, d) = k.loss_grad(xs[l], ts[l]);
+            let wi = w(base + l);
+            gs[l] = d * wi * scale;
+            lanes[l] += (wi * v).to_f64();
+        }
+        base += 8;
+    }
+    for i in base..n {
+        ok &= k.valid(x[i], t[i]);
+        let (v, d) = k.loss_grad(x[i], t[i]);
+        let wi = w(i);
+        g[i] = d * wi * scale;
+        lanes[i - base] += (wi * v).to_f64();
+    }
+    Partial {
+        sum: Lanes(lanes).total(),
+        ok,
+    }
+}
+
 pub(crate) fn value<T: Real, K: Kernel<T>>(
     k: &K,
     inputs: &Pointwise<'_, T>,
@@ -205,22 +302,13 @@ pub(crate) fn value<T: Real, K: Kernel<T>>(
         Partial::ZERO,
         |r| {
             let (x, t) = (&x[r.clone()], &t[r.clone()]);
-            let t = &t[..x.len()];
-            let mut ok = true;
-            let sum = match w {
-                None => lane_sum(x.len(), |i| {
-                    ok &= k.valid(x[i], t[i]);
-                    k.loss(x[i], t[i]).to_f64()
-                }),
+            match w {
+                None => sum_chunk(k, x, t, |_| T::ONE),
                 Some(w) => {
                     let w = &w[r][..x.len()];
-                    lane_sum(x.len(), |i| {
-                        ok &= k.valid(x[i], t[i]);
-                        (w[i] * k.loss(x[i], t[i])).to_f64()
-                    })
+                    sum_chunk(k, x, t, |i| w[i])
                 }
-            };
-            Partial { sum, ok }
+            }
         },
         Partial::combine,
     );
@@ -237,7 +325,12 @@ pub(crate) fn value_and_grad<T: Real, K: Kernel<T>>(
     grad: &mut [T],
 ) -> Result<T> {
     check(K::NAME, inputs)?;
-    check_buffer(K::NAME, "gradient of `input`", grad.len(), inputs.input.len())?;
+    check_buffer(
+        K::NAME,
+        "gradient of `input`",
+        grad.len(),
+        inputs.input.len(),
+    )?;
     let Some(denom) = denominator(K::NAME, inputs, reduction)? else {
         grad.fill(T::ZERO);
         return Ok(T::ZERO);
@@ -250,26 +343,13 @@ pub(crate) fn value_and_grad<T: Real, K: Kernel<T>>(
         Partial::ZERO,
         |r, g| {
             let (x, t) = (&x[r.clone()], &t[r.clone()]);
-            let (t, g) = (&t[..x.len()], &mut g[..x.len()]);
-            let mut ok = true;
-            let sum = match w {
-                None => lane_sum(x.len(), |i| {
-                    ok &= k.valid(x[i], t[i]);
-                    let (l, d) = k.loss_grad(x[i], t[i]);
-                    g[i] = d * scale;
-                    l.to_f64()
-                }),
+            match w {
+                None => grad_chunk(k, x, t, g, |_| T::ONE, scale),
                 Some(w) => {
                     let w = &w[r][..x.len()];
-                    lane_sum(x.len(), |i| {
-                        ok &= k.valid(x[i], t[i]);
-                        let (l, d) = k.loss_grad(x[i], t[i]);
-                        g[i] = d * w[i] * scale;
-                        (w[i] * l).to_f64()
-                    })
+                    grad_chunk(k, x, t, g, |i| w[i], scale)
                 }
-            };
-            Partial { sum, ok }
+            }
         },
         Partial::combine,
     );
@@ -312,7 +392,11 @@ pub(crate) fn per_element<T: Real, K: Kernel<T>>(
 }
 
 /// The catalogue evaluator shared by the pointwise losses.
-pub(crate) fn evaluate<T: Real, K: Kernel<T>>(k: &K, call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+pub(crate) fn evaluate<T: Real, K: Kernel<T>>(
+    k: &K,
+    call: &Call<'_, T>,
+    out: &mut Out<T>,
+) -> Result<()> {
     let inputs = Pointwise {
         input: call.float_req("input")?,
         target: call.float_req("target")?,

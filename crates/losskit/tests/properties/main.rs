@@ -1,3 +1,4 @@
 //! Seeded property tests, one module per family.
 
+mod binary;
 mod regression;

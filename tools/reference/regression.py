@@ -1,0 +1,271 @@
+"""Reference cases of the regression family -> crates/losskit/tests/reference/regression.json.
+
+Run: /work/venv/bin/python tools/reference/regression.py  (see README.md)
+"""
+
+import numpy as np
+
+from common import REDUCE, Family, f32, rng, weighted
+
+F = "torch.nn.functional"
+INF, NAN = float("inf"), float("nan")
+
+
+def torch_loss(fn, args="input, target", **kw):
+    """(call with `R`, per-element call) of a torch loss; `kw` as the call's keywords."""
+    kws = "".join(f", {k}={v!r}" for k, v in kw.items())
+    return f"{F}.{fn}({args}, reduction=R{kws})", f"{F}.{fn}({args}, reduction='none'{kws})"
+
+
+def formula(expr):
+    """(call with `R`, per-element expression) of a loss written as torch ops."""
+    return f"{REDUCE}({expr})", expr
+
+
+def quantile(tau):
+    return formula(f"torch.maximum({tau} * (target - input), ({tau} - 1) * (target - input))")
+
+
+# Every pointwise loss: (label, params, (call, per-element call)); the first is the default,
+# given without params so the catalogue's defaults are checked against the tool's.
+POINTWISE = {
+    "mse": [("default", {}, torch_loss("mse_loss"))],
+    "l2": [("default", {}, tuple(f"0.5 * {c}" for c in torch_loss("mse_loss")))],
+    "mae": [("default", {}, torch_loss("l1_loss"))],
+    "huber": [("default", {}, torch_loss("huber_loss"))]
+    + [(f"delta={d}", {"delta": d}, torch_loss("huber_loss", delta=d)) for d in (0.5, 1.0, 2.0)],
+    "smooth_l1": [("default", {}, torch_loss("smooth_l1_loss"))]
+    + [(f"beta={b}", {"beta": b}, torch_loss("smooth_l1_loss", beta=b)) for b in (0.0, 0.5, 1.0)],
+    # optax.log_cosh's expression; logaddexp keeps it finite for any residual.
+    "log_cosh": [("default", {}, formula("torch.logaddexp(input - target, target - input) - math.log(2)"))],
+    "quantile": [("default", {}, quantile(0.5))]
+    + [(f"tau={t}", {"tau": t}, quantile(t)) for t in (0.1, 0.5, 0.9)],
+}
+# Losses whose gradient at a NaN input torch reports as a number (l1_loss and smooth_l1_loss
+# with beta 0: 0; maximum: 1 - 2 tau, both branches taking the full gradient); losskit
+# propagates the NaN. Their non-finite cases use infinities only.
+NAN_GRAD_DIFFERS = {"mae", "quantile", "smooth_l1/beta=0.0"}
+
+fam = Family("regression")
+
+
+def normal(case_id, shape, *scales):
+    g = rng(case_id)
+    return [f32(g.normal(0.0, s, shape)) for s in scales]
+
+
+def weight_for(case_id, shape):
+    w = f32(rng(case_id + "/w").uniform(0.0, 2.0, shape))
+    w.ravel()[[1, 4]] = 0.0  # zero weights count in neither sum
+    return w
+
+
+# --- pointwise losses -------------------------------------------------------------------
+for loss, settings in POINTWISE.items():
+    for label, params, (call, elementwise) in settings:
+        key = f"{loss}/{label}"
+        x, t = normal(key + "/mixed", (3, 4), 1.5, 1.0)
+        fam.case(key + "/mixed", loss, call, {"input": x, "target": t}, params)
+
+        # Exact ties (gradient 0, or 1/2 - tau for quantile), residuals exactly at the
+        # thresholds 0.5, 1 and 2, and tiny residuals.
+        t = f32([[0.25, -1.0, 0.0, 3.0], [0.25, 0.25, 0.25, -0.5], [1.0, 2.0, 0.0, 0.0]])
+        e = f32([[0.0, 0.0, 0.0, 0.0], [0.5, -0.5, 1.0, -1.0], [2.0, -2.0, 1e-3, -1e-30]])
+        fam.case(key + "/ties-and-thresholds", loss, call, {"input": f32(t + e), "target": t}, params)
+
+        # One side infinite per element (inf - inf would be NaN).
+        nan = NAN if not NAN_GRAD_DIFFERS & {loss, key} else 0.5
+        x = f32([[INF, -INF, 1.5], [nan, 0.0, -2.0]])
+        t = f32([[0.0, 1.0, 0.0], [0.0, INF, -INF]])
+        fam.case(key + "/non-finite", loss, call, {"input": x, "target": t}, params)
+
+        if label != "default":
+            continue
+        for shape, name in (((7,), "vector"), ((2, 3, 4), "3d"), ((1,), "single")):
+            x, t = normal(f"{key}/{name}", shape, 1.5, 1.0)
+            fam.case(f"{key}/{name}", loss, call, {"input": x, "target": t}, params)
+
+        x, t = normal(key + "/weighted", (4, 5), 1.5, 1.0)
+        fam.case(key + "/weighted", loss, weighted(elementwise),
+                 {"input": x, "target": t, "weight": weight_for(key, (4, 5))}, params)
+
+for loss, label in (("huber", "delta=2.0"), ("smooth_l1", "beta=0.0"), ("quantile", "tau=0.9")):
+    (params, (_, elementwise)), = [(p, c) for lb, p, c in POINTWISE[loss] if lb == label]
+    key = f"{loss}/{label}/weighted"
+    x, t = normal(key, (2, 3, 4), 1.5, 1.0)
+    fam.case(key, loss, weighted(elementwise),
+             {"input": x, "target": t, "weight": weight_for(key, (2, 3, 4))}, params)
+
+# log_cosh far out: cosh overflows float32 at |e| ~ 89 and float64 at ~ 710.
+e = f32([1e4, -1e4, 1e3, -1e3, 100.0, -100.0, 20.0, 0.0, 1e-3, -0.5])
+t = f32(np.linspace(-1.0, 1.0, e.size))
+fam.case("log_cosh/default/extreme", "log_cosh", POINTWISE["log_cosh"][0][2][0],
+         {"input": f32(t + e), "target": t})
+
+# log_cosh near 0, where the value is ~e²/2: logaddexp's form cancels there (absolute error
+# ~ε, so a relative error of ε/e²); cosh e - 1 = 2 sinh²(e/2) keeps full relative accuracy
+# and cannot overflow at these residuals. input - target is exact (target 0, or near input).
+# Only small residuals, so the absolute floor of the tolerance (relative to the largest value
+# of the case) does not hide a loss of relative accuracy.
+e = f32([1e-8, -3e-6, 1e-4, -2e-3, 0.01, -0.004])
+t = f32([0.0, 0.0, 0.0, 0.0, 1.0, -2.0])
+fam.case("log_cosh/default/small-residuals", "log_cosh",
+         f"{REDUCE}(torch.log1p(2 * torch.sinh((input - target) / 2) ** 2))",
+         {"input": f32(t + e), "target": t})
+
+# Many elements of mixed sizes: one residual of 100 (loss 1e4, float32 spacing ~1e-3 there)
+# and 999 of about ±0.02 (losses ~4e-4, each under half that spacing). A float32 running sum
+# drops every small loss (an error of ~300 ε); the spec accumulates in f64, so the f32
+# reference sums torch's float32 per-element losses in float64.
+g = rng("mse/default/large")
+t = f32(g.normal(0.0, 1.0, (40, 25)))
+x = f32(t + g.choice([-1.0, 1.0], t.shape) * g.uniform(0.018, 0.022, t.shape))
+x[0, 0] = f32(t[0, 0] + 100.0)
+fam.case("mse/default/large", "mse",
+         "{'sum': lambda l: l.double().sum(), 'mean': lambda l: l.double().mean()}[R]"
+         f"({F}.mse_loss(input, target, reduction='none'))",
+         {"input": x, "target": t}, reductions=("mean", "sum"))
+
+# --- poisson_nll --------------------------------------------------------------------------
+g = rng("poisson_nll")
+counts = f32([[0.0, 1.0, 0.5, 1.5], [2.0, 3.0, 7.0, 0.0], [12.0, 1.0, 4.0, 40.0]])
+log_rates = f32(g.normal(0.5, 1.2, counts.shape))
+rates = f32(np.exp(g.normal(0.5, 1.2, counts.shape)))
+rates[1, 3] = 0.0  # zero rate, zero count
+POISSON = [
+    ("default", {}, {}, log_rates),
+    ("full=true", {"full": True}, {"full": True}, log_rates),
+    ("log_input=false", {"log_input": False}, {"log_input": False}, rates),
+    ("log_input=false/full=true", {"log_input": False, "full": True},
+     {"log_input": False, "full": True}, rates),
+    ("log_input=false/eps=0.001", {"log_input": False, "eps": 1e-3},
+     {"log_input": False, "eps": 1e-3}, rates),
+]
+for label, params, kw, x in POISSON:
+    call, elementwise = torch_loss("poisson_nll_loss", **kw)
+    # full: the Stirling term is masked where target <= 1 (0, 0.5 and 1 are here).
+    fam.case(f"poisson_nll/{label}/mixed", "poisson_nll", call, {"input": x, "target": counts}, params)
+call, elementwise = torch_loss("poisson_nll_loss")
+for name, shape in (("3d", (2, 3, 4)), ("vector", (5,))):
+    g = rng(f"poisson_nll/{name}")
+    fam.case(f"poisson_nll/default/{name}", "poisson_nll", call,
+             {"input": f32(g.normal(0.0, 1.0, shape)), "target": f32(g.poisson(3.0, shape))})
+g = rng("poisson_nll/weighted")
+fam.case("poisson_nll/default/weighted", "poisson_nll", weighted(elementwise),
+         {"input": f32(g.normal(0.0, 1.0, (4, 5))), "target": f32(g.poisson(3.0, (4, 5))),
+          "weight": weight_for("poisson_nll", (4, 5))})
+# The rate form with eps = 0 at a zero count: losskit takes 0 * ln(0) = 0, so the loss is the
+# rate and the gradient 1 (documented in PoissonNll's rustdoc); torch gives NaN at rate 0.
+# The call evaluates torch's loss where it is defined and the limit elsewhere. A positive
+# count at rate 0 gives ln(0) = -inf: loss +inf, gradient -inf, in torch and losskit alike.
+x = f32([[0.0, 0.0, 2.0], [1.5, 0.0, 3.0]])
+t = f32([[0.0, 3.0, 0.0], [2.0, 0.0, 1.0]])
+zero = "(target == 0)"
+fam.case("poisson_nll/log_input=false/eps=0/zero-count", "poisson_nll",
+         f"{REDUCE}(torch.where({zero}, input, {F}.poisson_nll_loss(torch.where({zero}, 1.0, input), "
+         "target, log_input=False, eps=0.0, reduction='none')))",
+         {"input": x, "target": t}, {"log_input": False, "eps": 0.0})
+
+# --- gaussian_nll -------------------------------------------------------------------------
+# torch clamps a clone of `var` in place under no_grad, so the gradient passes through the
+# clamp: where var < eps it is the gradient at eps (not 0).
+GRADS = ("input", "var")
+
+
+def gaussian(case_id, shape, var_shape, full=None, eps=None, weight=False, var=None):
+    g = rng(case_id)
+    x, t = f32(g.normal(0.0, 1.5, shape)), f32(g.normal(0.0, 1.0, shape))
+    v = f32(np.exp(g.normal(0.0, 1.0, var_shape))) if var is None else f32(var)
+    params = {k: p for k, p in (("full", full), ("eps", eps)) if p is not None}
+    call, elementwise = torch_loss("gaussian_nll_loss", "input, target, var", **params)
+    inputs = {"input": x, "target": t, "var": v}
+    if weight:
+        call = weighted(elementwise)
+        inputs["weight"] = weight_for(case_id, shape)
+    fam.case(case_id, "gaussian_nll", call, inputs, params, grads=GRADS)
+
+
+gaussian("gaussian_nll/default/mixed", (3, 4), (3, 4))
+gaussian("gaussian_nll/full=true/mixed", (3, 4), (3, 4), full=True)
+gaussian("gaussian_nll/default/vector", (6,), (6,))
+gaussian("gaussian_nll/default/3d", (2, 3, 4), (2, 3, 4))
+# One variance per row: the last dimension 1, or dropped.
+gaussian("gaussian_nll/default/var-last-dim-1", (3, 4), (3, 1))
+gaussian("gaussian_nll/default/var-last-dim-dropped", (3, 4), (3,))
+gaussian("gaussian_nll/full=true/3d-var-last-dim-1", (2, 3, 4), (2, 3, 1), full=True)
+gaussian("gaussian_nll/default/3d-var-last-dim-dropped", (2, 3, 4), (2, 3))
+# One variance per pixel shared over the channels: input [N, C, H, W], var [N, 1, H, W].
+gaussian("gaussian_nll/default/4d-var-channel-dim-1", (2, 3, 4, 5), (2, 1, 4, 5))
+gaussian("gaussian_nll/full=true/var-first-dim-1", (3, 4), (1, 4), full=True)
+gaussian("gaussian_nll/default/weighted", (4, 5), (4, 5), weight=True)
+gaussian("gaussian_nll/eps=0.01/weighted-var-last-dim-1", (4, 5), (4, 1), eps=0.01, weight=True)
+# eps = 0.25 clamps about a tenth of these variances.
+gaussian("gaussian_nll/eps=0.25/mixed", (3, 4), (3, 4), eps=0.25)
+# Variances at and below the default eps (1e-6), exactly 0 included: clamped.
+gaussian("gaussian_nll/default/tiny-var", (2, 3), None,
+         var=[[1e-12, 0.0, 1e-9], [1e-7, 5e-7, 2e-6]])
+gaussian("gaussian_nll/full=true/huge-var", (2, 3), None, full=True,
+         var=[[1e12, 1e12, 3e11], [1e10, 5e12, 1e12]])
+
+# --- errors -------------------------------------------------------------------------------
+x4, t4 = normal("errors", (4,), 1.0, 1.0)
+x34, t34 = normal("errors/2d", (3, 4), 1.0, 1.0)
+BROADCASTS = "  # torch broadcasts these shapes with a UserWarning; the spec broadcasts nothing"
+for loss in ("mse", "huber", "log_cosh"):
+    call = POINTWISE[loss][0][2][0]
+    fam.error(f"{loss}/error/input-n1-target-n", loss, {"input": x4.reshape(4, 1), "target": t4},
+              "`target` has shape [4], expected [4, 1]", call=call + BROADCASTS)
+fam.error("mae/error/input-n-target-n1", "mae", {"input": x4, "target": t4.reshape(4, 1)},
+          "mae: `target` has shape [4, 1], expected [4]", call=POINTWISE["mae"][0][2][0] + BROADCASTS)
+fam.error("mse/error/weight-shape", "mse",
+          {"input": x34, "target": t34, "weight": f32(np.ones(4))},
+          "mse: `weight` has shape [4], expected [3, 4]",
+          call=f"torch.nn.functional.mse_loss(input, target, reduction=R, weight=weight)",
+          torch_raises="Weights and input must have the same size")
+w = f32(np.ones((3, 4)))
+w[1, 2] = -1.0
+fam.error("huber/error/negative-weight", "huber", {"input": x34, "target": t34, "weight": w},
+          "huber: `weight` at [1, 2] is -1, expected a finite weight >= 0")
+fam.error("mse/error/empty-mean", "mse", {"input": f32(np.zeros(0)), "target": f32(np.zeros(0))},
+          "mse: reduction `mean` over an empty input is undefined",
+          call=POINTWISE["mse"][0][2][0] + "  # torch returns nan")
+for delta in (0.0, -1.0):
+    fam.error(f"huber/error/delta={delta}", "huber", {"input": x4, "target": t4},
+              "huber: `delta` must be > 0 and finite", params={"delta": delta},
+              call=torch_loss("huber_loss", delta=delta)[0],
+              torch_raises="does not support non-positive values for delta")
+fam.error("huber/error/delta=nan", "huber", {"input": x4, "target": t4},
+          "huber: `delta` must be > 0 and finite, got NaN", params={"delta": "nan"})
+fam.error("smooth_l1/error/beta=-1", "smooth_l1", {"input": x4, "target": t4},
+          "smooth_l1: `beta` must be >= 0 and finite", params={"beta": -1.0},
+          call=torch_loss("smooth_l1_loss", beta=-1.0)[0],
+          torch_raises="does not support negative values for beta")
+for tau in (0.0, 1.0, 1.5, -0.1):
+    fam.error(f"quantile/error/tau={tau}", "quantile", {"input": x4, "target": t4},
+              "quantile: `tau` must be in (0, 1)", params={"tau": tau})
+fam.error("poisson_nll/error/negative-target", "poisson_nll",
+          {"input": x4, "target": f32([1.0, 0.0, -1.0, 2.0])},
+          "poisson_nll: `target` at [2] is -1, expected a count >= 0",
+          call=torch_loss("poisson_nll_loss")[0] + "  # torch computes it anyway")
+fam.error("poisson_nll/error/negative-rate", "poisson_nll",
+          {"input": f32([1.0, -0.5, 1.0, 2.0]), "target": f32([1.0, 0.0, 1.0, 2.0])},
+          "poisson_nll: `input` at [1] is -0.5, expected a rate >= 0",
+          params={"log_input": False},
+          call=torch_loss("poisson_nll_loss", log_input=False)[0] + "  # torch gives nan")
+fam.error("poisson_nll/error/eps=-1", "poisson_nll", {"input": x4, "target": f32([1.0, 0.0, 1.0, 2.0])},
+          "poisson_nll: `eps` must be >= 0", params={"eps": -1.0})
+var = f32(np.ones((3, 4)))
+var[0, 1] = -0.5
+GNLL = torch_loss("gaussian_nll_loss", "input, target, var")[0]
+fam.error("gaussian_nll/error/negative-var", "gaussian_nll", {"input": x34, "target": t34, "var": var},
+          "gaussian_nll: `var` at [0, 1] is -0.5, expected a variance >= 0",
+          call=GNLL, torch_raises="var has negative entry")
+fam.error("gaussian_nll/error/var-shape", "gaussian_nll",
+          {"input": x34, "target": t34, "var": f32(np.ones((3, 2)))},
+          "gaussian_nll: `var` has shape [3, 2], expected [3, 4]",
+          call=GNLL, torch_raises="var is of incorrect size")
+fam.error("gaussian_nll/error/eps=0", "gaussian_nll",
+          {"input": x34, "target": t34, "var": f32(np.ones((3, 4)))},
+          "gaussian_nll: `eps` must be > 0", params={"eps": 0.0})
+
+fam.write()
