@@ -1,4 +1,5 @@
 //! Seeded property tests, one module per family.
 
 mod binary;
+mod multiclass;
 mod regression;
