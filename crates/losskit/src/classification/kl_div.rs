@@ -56,12 +56,12 @@ impl fmt::Display for KlReduction {
     }
 }
 
-/// Kullback–Leibler divergence $\mathrm{KL}(t \,\|\, q)$ with $\ln q$ = `input`.
+/// Kullback–Leibler divergence $\mathrm{KL}(t \\,\\|\\, q)$ with $\ln q$ = `input`.
 ///
 /// # Definition
 /// Element-wise, for `input` $x = \ln q$ (log-probabilities) and `target` $t$
 /// (probabilities; or $\ln t$ with `log_target`):
-/// $$\ell = t\,(\ln t - x),\qquad \ell = 0 \text{ where } t = 0.$$
+/// $$\ell = t\\,(\ln t - x),\qquad \ell = 0 \text{ where } t = 0.$$
 /// The divergence of one distribution is the sum of its elements' losses: use
 /// [`KlReduction::BatchMean`] (sum over everything divided by the first dimension) for the
 /// per-sample KL divergence averaged over the batch. `Mean` divides by the number of

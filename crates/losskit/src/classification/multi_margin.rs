@@ -24,7 +24,7 @@ const INPUTS: &[&str] = &["input", "target", "weight"];
 /// # Definition
 /// For scores $x$ of shape `[N, C]` (or `[C]`), target $y$ and class weights $w$ (1 without
 /// `weight`):
-/// $$\ell = \frac{w_y}{C} \sum_{i \ne y} \max(0,\ \text{margin} - x_y + x_i)^{p},\qquad p \in \{1, 2\}.$$
+/// $$\ell = \frac{w_y}{C} \sum_{i \ne y} \max(0,\ \text{margin} - x_y + x_i)^{p},\qquad p \in \\{1, 2\\}.$$
 /// `Mean` divides by $N$, with or without weights (as PyTorch: the weight scales a sample,
 /// it is not normalised).
 ///

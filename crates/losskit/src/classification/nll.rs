@@ -19,7 +19,7 @@ use super::softmax::{ClassW, Ones, PerClass};
 const NAME: &str = "nll";
 const INPUTS: &[&str] = &["input", "target", "weight"];
 
-/// Negative log-likelihood: picks $-\,w_y \cdot$ `input`$[y]$ out of log-probabilities.
+/// Negative log-likelihood of class indices given log-probabilities: $\ell = -w_y z_y$.
 ///
 /// Prefer [`CrossEntropy`](crate::CrossEntropy) on logits: it is `nll` of a log-softmax
 /// computed stably in the same pass. Computing `softmax`, then `ln`, then this loss by hand
@@ -29,7 +29,7 @@ const INPUTS: &[&str] = &["input", "target", "weight"];
 /// # Definition
 /// For `input` of log-probabilities $z$ (`[N, C]`, `[N, C, d1, …]` or `[C]`, class dimension
 /// 1), index target $y$ and class weights $w$ (1 without `weight`):
-/// $$\ell = -\,w_y\, z_y,$$
+/// $$\ell = -\\,w_y\\, z_y,$$
 /// 0 where $y$ = `ignore_index` (and where $w_y = 0$). `Mean` is $\sum \ell / \sum w_y$ over
 /// the non-ignored elements (their count without weights), as PyTorch.
 ///

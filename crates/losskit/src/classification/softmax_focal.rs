@@ -25,14 +25,14 @@ const INPUTS: &[&str] = &["input", "target", "alpha"];
 /// # Definition
 /// With $p = \operatorname{softmax}(x)$ over the class dimension (dimension 1), target class
 /// $t$ and per-class balancing factor $\alpha$ (1 without `alpha`):
-/// $$\ell = -\alpha_t\,(1 - p_t)^{\gamma}\,\ln p_t,$$
+/// $$\ell = -\alpha_t\\,(1 - p_t)^{\gamma}\\,\ln p_t,$$
 /// 0 where $t$ = `ignore_index`. `Mean` divides by the number of non-ignored elements (not
 /// by $\sum \alpha_t$: `alpha` balances, it is not a mean weight). $\gamma = 0$ without
 /// `alpha` is exactly [`CrossEntropy`](crate::CrossEntropy).
 ///
 /// # Gradient
 /// With $q = 1 - p_t$ and $\rho = -\ln p_t / q \ge 1$:
-/// $$\frac{\partial \ell}{\partial x_c} = \alpha_t\, q^{\gamma}\,(1 + \gamma\, p_t\, \rho)\,\big(p_c - [c = t]\big),$$
+/// $$\frac{\partial \ell}{\partial x_c} = \alpha_t\\, q^{\gamma}\\,(1 + \gamma\\, p_t\\, \rho)\\,\big(p_c - [c = t]\big),$$
 /// times the reduction's scale; exact zeros at ignored elements.
 ///
 /// # Numerical stability
