@@ -55,11 +55,29 @@ fn row<T: Real, W: ClassW<T>, const GRAD: bool>(
         let (loss, state) = non_finite_row(x, g, m);
         return (loss, state == super::softmax::RowState::Ok);
     }
-    let mut s = [T::ZERO; L];
-    let mut a = [T::ZERO; L];
-    let mut bs = [T::ZERO; L];
-    for k in 0..c {
-        let l = k % L;
+    let mut acc = SoftAcc {
+        s: [T::ZERO; L],
+        a: [T::ZERO; L],
+        bs: [T::ZERO; L],
+    };
+    let full = c - c % L;
+    if GRAD {
+        let chunks = x[..full].chunks_exact(L).zip(t[..full].chunks_exact(L));
+        for (k, ((xc, tc), gc)) in chunks.zip(g[..full].chunks_exact_mut(L)).enumerate() {
+            let es = soft_step(w, sm, m, k * L, xc, tc, &mut acc);
+            gc.copy_from_slice(&es);
+        }
+    } else {
+        for (k, (xc, tc)) in x[..full]
+            .chunks_exact(L)
+            .zip(t[..full].chunks_exact(L))
+            .enumerate()
+        {
+            soft_step(w, sm, m, k * L, xc, tc, &mut acc);
+        }
+    }
+    let (mut s_tail, mut a_tail, mut bs_tail) = (T::ZERO, T::ZERO, T::ZERO);
+    for k in full..c {
         let d = x[k] - m;
         let e = d.exp_fast();
         if GRAD {
@@ -67,13 +85,13 @@ fn row<T: Real, W: ClassW<T>, const GRAD: bool>(
                 *slot = e;
             }
         }
-        s[l] += e;
+        s_tail += e;
         let wt = w.get(k) * sm.apply(t[k]);
-        a[l] += wt;
-        // 0·ln 0 = 0: a class without target mass adds nothing, even at p = 0.
-        bs[l] += if wt == T::ZERO { T::ZERO } else { wt * d };
+        a_tail += wt;
+        bs_tail += if wt == T::ZERO { T::ZERO } else { wt * d };
     }
-    let (s, a, bs) = (sum(s), sum(a), sum(bs));
+    let SoftAcc { s, a, bs } = acc;
+    let (s, a, bs) = (sum(s) + s_tail, sum(a) + a_tail, sum(bs) + bs_tail);
     let loss = a * s.ln_fast() - bs;
     if GRAD {
         let k1 = scale * a / s;
@@ -84,17 +102,45 @@ fn row<T: Real, W: ClassW<T>, const GRAD: bool>(
     (loss, true)
 }
 
+/// The lane sums of [`row`]: `Σ e`, `Σ w·t'`, `Σ w·t'·(x − m)`.
+struct SoftAcc<T> {
+    s: [T; L],
+    a: [T; L],
+    bs: [T; L],
+}
+
+/// One `L`-chunk of [`row`]'s sweep from class `base`; returns the exponentials.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn soft_step<T: Real, W: ClassW<T>>(
+    w: W,
+    sm: Smooth<T>,
+    m: T,
+    base: usize,
+    xc: &[T],
+    tc: &[T],
+    acc: &mut SoftAcc<T>,
+) -> [T; L] {
+    let (xc, tc) = (&xc[..L], &tc[..L]);
+    let ws = if W::ONES { [T::ONE; L] } else { w.lanes(base) };
+    let mut es = [T::ZERO; L];
+    for l in 0..L {
+        let d = xc[l] - m;
+        let e = d.exp_fast();
+        es[l] = e;
+        acc.s[l] += e;
+        let wt = ws[l] * sm.apply(tc[l]);
+        acc.a[l] += wt;
+        // 0·ln 0 = 0: a class without target mass adds nothing, even at p = 0.
+        acc.bs[l] += if wt == T::ZERO { T::ZERO } else { wt * d };
+    }
+    es
+}
+
 #[inline(always)]
 fn sum<T: Real>(v: [T; L]) -> T {
-    let mut acc = v;
-    let mut w = L;
-    while w > 1 {
-        w /= 2;
-        for l in 0..w {
-            acc[l] += acc[l + w];
-        }
-    }
-    acc[0]
+    // A left fold (see `softmax::row_max`).
+    v.iter().fold(T::ZERO, |a, &x| a + x)
 }
 
 /// A block of `bl ≤ B` positions of one `[N, C, S]` sample (class `k` of position `b` at

@@ -35,7 +35,7 @@ const IOTA: [u32; L] = {
     a
 };
 /// Positions per block of the column sweeps.
-pub(crate) const B: usize = 64;
+pub(crate) const B: usize = 128;
 /// The target of an ignored position in the column sweeps.
 const NO_CLASS: u32 = u32::MAX;
 
