@@ -1,14 +1,22 @@
 //! The fused softmax kernels behind the index-target losses (`cross_entropy`,
 //! `softmax_focal`): per sample, one sweep for the maximum, one for the exponentials (stored
-//! in the caller's gradient buffer) and one to turn them into the gradient. No temporaries
-//! beyond a few per-position scalars.
+//! in the caller's gradient buffer) and one to turn them into the gradient, while the sample
+//! is in cache. No temporaries beyond a few per-position scalars; no allocation.
 //!
-//! Two layouts:
-//! - rows (`[N, C]`): the classes of a sample are contiguous; the sweeps run along the row
-//!   in [`L`] independent lanes;
+//! Three paths, all computing the same numbers in the same summation order:
+//! - rows (`[N, C]`, C > [`SMALL_C`]): the classes of a sample are contiguous; the sweeps
+//!   run along the row in [`L`] independent lanes, and the next sample's maximum is taken
+//!   during this sample's exponential sweep, so its first read from memory overlaps with
+//!   arithmetic;
 //! - columns (`[N, C, S]` with `S > 1`): the classes of a position are `S` apart; a block of
 //!   up to [`B`] consecutive positions is processed together, so every sweep reads `C`
-//!   contiguous runs of the block's length and the lanes are the positions.
+//!   contiguous runs of the block's length and the lanes are the positions (no transposing
+//!   copy of the input);
+//! - small rows (`[N, C]`, C ≤ [`SMALL_C`]): a row is shorter than a vector, so blocks of
+//!   [`B`] rows are transposed into a stack buffer and run through the column sweeps.
+//!
+//! Every path is entered through [`simd`](crate::numerics::simd) (AVX2 where the CPU has
+//! it) and uses the vectorisable `exp_fast`/`ln_fast`.
 //!
 //! Accuracy: with `m` the maximum, `e_c = exp(x_c − m)`, the sum is kept as
 //! `e_y + Σ_{c≠y} e_c`, so `ln Σ e_c = ln_1p(Σ_{c≠y} e_c)` when the target is the maximum
