@@ -25,14 +25,14 @@ const NAME: &str = "cross_entropy";
 /// `input`), a class-index target $y$, class weights $w$ (1 without `weight`) and label
 /// smoothing $\varepsilon$ over $C$ classes, each element (sample, or sample and position)
 /// has the loss
-/// $$\ell = (1 - \varepsilon)\, w_{y}\,(-\ln p_{y}) + \frac{\varepsilon}{C} \sum_{c} w_{c}\,(-\ln p_{c}),$$
+/// $$\ell = (1 - \varepsilon)\\, w_{y}\\,(-\ln p_{y}) + \frac{\varepsilon}{C} \sum_{c} w_{c}\\,(-\ln p_{c}),$$
 /// and 0 where $y$ = `ignore_index`. `Mean` is $\sum \ell / \sum w_{y}$ over the
 /// non-ignored elements (without weights: their count), exactly as PyTorch, smoothing term
 /// included.
 ///
 /// With probability targets $t$ (soft labels, of `input`'s shape), $t' = (1-\varepsilon)t +
 /// \varepsilon/C$ and
-/// $$\ell = \sum_c w_c\, t'_c\,(-\ln p_c),$$
+/// $$\ell = \sum_c w_c\\, t'_c\\,(-\ln p_c),$$
 /// and `Mean` divides by the number of elements $N \cdot d_1 \cdots$ (as PyTorch). A class
 /// with $t'_c w_c = 0$ contributes 0 even where $p_c = 0$ ($0 \cdot \ln 0 = 0$).
 ///

@@ -56,12 +56,12 @@ impl fmt::Display for KlReduction {
     }
 }
 
-/// Kullback–Leibler divergence $\mathrm{KL}(t \,\|\, q)$ with $\ln q$ = `input`.
+/// Kullback–Leibler divergence $\mathrm{KL}(t \\,\\|\\, q)$ with $\ln q$ = `input`.
 ///
 /// # Definition
 /// Element-wise, for `input` $x = \ln q$ (log-probabilities) and `target` $t$
 /// (probabilities; or $\ln t$ with `log_target`):
-/// $$\ell = t\,(\ln t - x),\qquad \ell = 0 \text{ where } t = 0.$$
+/// $$\ell = t\\,(\ln t - x),\qquad \ell = 0 \text{ where } t = 0.$$
 /// The divergence of one distribution is the sum of its elements' losses: use
 /// [`KlReduction::BatchMean`] (sum over everything divided by the first dimension) for the
 /// per-sample KL divergence averaged over the batch. `Mean` divides by the number of
@@ -382,3 +382,68 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "Kullback & Leibler 1951; torch.nn.functional.kl_div",
     eval: evaluator!(evaluate),
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_targets_contribute_nothing_even_at_minus_infinity() {
+        let x = [f32::NEG_INFINITY, (0.5f32).ln(), (0.5f32).ln()];
+        let t = [0.0f32, 0.5, 0.5];
+        let mut g = [f32::NAN; 3];
+        let v = KlDiv::default()
+            .value_and_grad(&x[..], &t[..], KlReduction::Sum, &mut g)
+            .unwrap();
+        assert_eq!(v, 0.0);
+        assert_eq!(g, [0.0, -0.5, -0.5]);
+        let lt = [f32::NEG_INFINITY, (0.5f32).ln(), (0.5f32).ln()];
+        let kl = KlDiv::default().log_target(true);
+        let v = kl
+            .value_and_grad(&x[..], &lt[..], KlReduction::Sum, &mut g)
+            .unwrap();
+        assert!(v.abs() < 1e-7, "{v}");
+        assert_eq!(g[0], 0.0);
+        // NaN still propagates.
+        let x = [f32::NAN, 0.0, 0.0];
+        assert!(KlDiv::default()
+            .value(&x[..], &t[..], Reduction::Sum)
+            .unwrap()
+            .is_nan());
+    }
+
+    #[test]
+    fn batchmean_divides_by_the_first_dimension_only() {
+        let x = [-1.0f64, -2.0, -0.5, -0.25];
+        let t = [0.25, 0.75, 0.5, 0.5];
+        let (x, t) = (
+            Tensor::new(&x, &[2, 2]).unwrap(),
+            Tensor::new(&t, &[2, 2]).unwrap(),
+        );
+        let kl = KlDiv::default();
+        let sum = kl.value(x, t, Reduction::Sum).unwrap();
+        assert_eq!(kl.value(x, t, KlReduction::BatchMean).unwrap(), sum / 2.0);
+        assert_eq!(kl.value(x, t, KlReduction::Mean).unwrap(), sum / 4.0);
+        let empty: [f64; 0] = [];
+        let e = Tensor::new(&empty, &[0, 3]).unwrap();
+        assert_eq!(
+            kl.value(e, e, KlReduction::BatchMean).unwrap_err().to_string(),
+            "kl_div: reduction `mean` over an empty input is undefined; use `sum` or a non-empty batch"
+        );
+        assert_eq!(KlReduction::BatchMean.to_string(), "batchmean");
+    }
+
+    #[test]
+    fn a_negative_probability_is_an_error() {
+        let x = [-1.0f32; 2];
+        let t = [0.5f32, -0.5];
+        assert_eq!(
+            KlDiv::default().value(&x[..], &t[..], Reduction::Sum).unwrap_err().to_string(),
+            "kl_div: `target` at [1] is -0.5, expected a probability >= 0 (or set `log_target` for log-probabilities)"
+        );
+        assert!(KlDiv::default()
+            .log_target(true)
+            .value(&x[..], &t[..], Reduction::Sum)
+            .is_ok());
+    }
+}

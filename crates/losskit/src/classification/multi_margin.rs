@@ -24,7 +24,7 @@ const INPUTS: &[&str] = &["input", "target", "weight"];
 /// # Definition
 /// For scores $x$ of shape `[N, C]` (or `[C]`), target $y$ and class weights $w$ (1 without
 /// `weight`):
-/// $$\ell = \frac{w_y}{C} \sum_{i \ne y} \max(0,\ \text{margin} - x_y + x_i)^{p},\qquad p \in \{1, 2\}.$$
+/// $$\ell = \frac{w_y}{C} \sum_{i \ne y} \max(0,\ \text{margin} - x_y + x_i)^{p},\qquad p \in \\{1, 2\\}.$$
 /// `Mean` divides by $N$, with or without weights (as PyTorch: the weight scales a sample,
 /// it is not normalised).
 ///
@@ -425,3 +425,55 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "Weston & Watkins 1999; torch.nn.functional.multi_margin_loss",
     eval: evaluator!(evaluate),
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Tensor;
+
+    #[test]
+    fn squared_hinge_with_weights() {
+        // Row [0, 1, 3], target 1, margin 1, p = 2: z = [0, -, 3] -> (0 + 9)/3 = 3, times w_1.
+        let x = [0.0f64, 1.0, 3.0];
+        let w = [1.0, 2.0, 1.0];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[1, 3]).unwrap(), &[1i64]).weight(&w);
+        let mm = MultiMargin::default().p(2).unwrap();
+        let mut g = [0.0; 3];
+        let v = mm.value_and_grad(&inputs, Reduction::Mean, &mut g).unwrap();
+        assert_eq!(v, 6.0);
+        // ∂/∂x_2 = 2·3·w_1/C = 4; at z = 0 exactly the gradient is 0 (as PyTorch).
+        assert_eq!(g, [0.0, -4.0, 4.0]);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        assert_eq!(
+            MultiMargin::default().p(3).unwrap_err().to_string(),
+            "multi_margin: `p` must be 1 or 2, got 3"
+        );
+        assert_eq!(
+            MultiMargin::default()
+                .margin(f64::INFINITY)
+                .unwrap_err()
+                .to_string(),
+            "multi_margin: `margin` must be finite, got inf"
+        );
+        let x = [0.0f32; 6];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[2, 3]).unwrap(), &[0i64, -100]);
+        assert_eq!(
+            MultiMargin::default().value(&inputs, Reduction::Mean).unwrap_err().to_string(),
+            "multi_margin: `target` at [1] is -100, expected a class index in [0, C) (C = `input`'s class dimension)"
+        );
+        let k = ClassInputs::new(
+            Tensor::new(&x, &[1, 3, 2]).unwrap(),
+            Tensor::new(&[0i64, 0], &[1, 2]).unwrap(),
+        );
+        assert_eq!(
+            MultiMargin::default()
+                .value(&k, Reduction::Mean)
+                .unwrap_err()
+                .to_string(),
+            "multi_margin: `input` has shape [1, 3, 2], expected `[N, C]` or `[C]` with C >= 1"
+        );
+    }
+}

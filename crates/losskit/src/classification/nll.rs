@@ -19,7 +19,7 @@ use super::softmax::{ClassW, Ones, PerClass};
 const NAME: &str = "nll";
 const INPUTS: &[&str] = &["input", "target", "weight"];
 
-/// Negative log-likelihood: picks $-\,w_y \cdot$ `input`$[y]$ out of log-probabilities.
+/// Negative log-likelihood of class indices given log-probabilities: $\ell = -w_y z_y$.
 ///
 /// Prefer [`CrossEntropy`](crate::CrossEntropy) on logits: it is `nll` of a log-softmax
 /// computed stably in the same pass. Computing `softmax`, then `ln`, then this loss by hand
@@ -29,7 +29,7 @@ const INPUTS: &[&str] = &["input", "target", "weight"];
 /// # Definition
 /// For `input` of log-probabilities $z$ (`[N, C]`, `[N, C, d1, …]` or `[C]`, class dimension
 /// 1), index target $y$ and class weights $w$ (1 without `weight`):
-/// $$\ell = -\,w_y\, z_y,$$
+/// $$\ell = -\\,w_y\\, z_y,$$
 /// 0 where $y$ = `ignore_index` (and where $w_y = 0$). `Mean` is $\sum \ell / \sum w_y$ over
 /// the non-ignored elements (their count without weights), as PyTorch.
 ///
@@ -333,3 +333,70 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "torch.nn.functional.nll_loss",
     eval: evaluator!(evaluate),
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Tensor;
+
+    #[test]
+    fn values_gradients_and_edge_cases() {
+        // A class of weight 0 contributes 0 even at a −∞ log-probability.
+        let z = [f32::NEG_INFINITY, 0.0, -0.5, -1.0];
+        let w = [0.0f32, 1.0];
+        let inputs = ClassInputs::new(Tensor::new(&z, &[2, 2]).unwrap(), &[0i64, 1]).weight(&w);
+        let mut g = [9.0f32; 4];
+        assert_eq!(
+            Nll::default()
+                .value_and_grad(&inputs, Reduction::Mean, &mut g)
+                .unwrap(),
+            1.0
+        );
+        assert_eq!(g, [-0.0, 0.0, 0.0, -1.0]);
+        // K-dim: class stride S.
+        let z = [-1.0f64, -2.0, -3.0, -4.0, -5.0, -6.0]; // [1, 3, 2]
+        let inputs = ClassInputs::new(
+            Tensor::new(&z, &[1, 3, 2]).unwrap(),
+            Tensor::new(&[2i64, 0], &[1, 2]).unwrap(),
+        );
+        let mut per = [0.0; 2];
+        Nll::default().per_element(&inputs, &mut per).unwrap();
+        assert_eq!(per, [5.0, 2.0]);
+        let mut g = [0.0; 6];
+        Nll::default()
+            .value_and_grad(&inputs, Reduction::Sum, &mut g)
+            .unwrap();
+        assert_eq!(g, [0.0, -1.0, 0.0, 0.0, -1.0, 0.0]);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let z = [-1.0f32; 6];
+        let inputs = ClassInputs::new(Tensor::new(&z, &[2, 3]).unwrap(), &[0i64, 3]);
+        assert_eq!(
+            Nll::default().value(&inputs, Reduction::Mean).unwrap_err().to_string(),
+            "nll: `target` at [1] is 3, expected a class index in [0, C) (C = `input`'s class dimension) or `ignore_index`"
+        );
+        let a = [1.0f32; 3];
+        let alpha = ClassInputs::new(Tensor::new(&z, &[2, 3]).unwrap(), &[0i64, 1]).alpha(&a);
+        assert_eq!(
+            Nll::default()
+                .value(&alpha, Reduction::Mean)
+                .unwrap_err()
+                .to_string(),
+            "nll: unknown input `alpha`; it takes `input`, `target`, `weight`"
+        );
+        let scalar = [0.0f32];
+        let bad = ClassInputs::new(
+            Tensor::new(&scalar, &[]).unwrap(),
+            Tensor::new(&[0i64], &[]).unwrap(),
+        );
+        assert_eq!(
+            Nll::default()
+                .value(&bad, Reduction::Mean)
+                .unwrap_err()
+                .to_string(),
+            "nll: `input` has shape [], expected `[C]`, `[N, C]` or `[N, C, d1, ...]` with C >= 1"
+        );
+    }
+}

@@ -25,14 +25,14 @@ const INPUTS: &[&str] = &["input", "target", "alpha"];
 /// # Definition
 /// With $p = \operatorname{softmax}(x)$ over the class dimension (dimension 1), target class
 /// $t$ and per-class balancing factor $\alpha$ (1 without `alpha`):
-/// $$\ell = -\alpha_t\,(1 - p_t)^{\gamma}\,\ln p_t,$$
+/// $$\ell = -\alpha_t\\,(1 - p_t)^{\gamma}\\,\ln p_t,$$
 /// 0 where $t$ = `ignore_index`. `Mean` divides by the number of non-ignored elements (not
 /// by $\sum \alpha_t$: `alpha` balances, it is not a mean weight). $\gamma = 0$ without
 /// `alpha` is exactly [`CrossEntropy`](crate::CrossEntropy).
 ///
 /// # Gradient
 /// With $q = 1 - p_t$ and $\rho = -\ln p_t / q \ge 1$:
-/// $$\frac{\partial \ell}{\partial x_c} = \alpha_t\, q^{\gamma}\,(1 + \gamma\, p_t\, \rho)\,\big(p_c - [c = t]\big),$$
+/// $$\frac{\partial \ell}{\partial x_c} = \alpha_t\\, q^{\gamma}\\,(1 + \gamma\\, p_t\\, \rho)\\,\big(p_c - [c = t]\big),$$
 /// times the reduction's scale; exact zeros at ignored elements.
 ///
 /// # Numerical stability
@@ -339,3 +339,136 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "Lin et al. 2017 (focal loss); the formula, checked against torch autograd in float64 and float32",
     eval: evaluator!(evaluate),
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Tensor;
+
+    #[test]
+    fn saturated_logits_keep_relative_accuracy_and_finite_gradients() {
+        // C = 2, logits [50, 0], target 0: q = 1 − p_t = 1/(1 + e^50).
+        let q = 1.0 / (1.0 + 50f64.exp());
+        for gamma in [0.0, 0.25, 0.5, 2.0] {
+            let loss = SoftmaxFocal::default().gamma(gamma).unwrap();
+            let want = q.powf(gamma) * (-q).ln_1p().abs();
+            // ∂ℓ/∂x_1 = α q^γ (1 + γ p_t ρ) q with ρ = −ln(1 − q)/q.
+            let rho = (-q).ln_1p().abs() / q;
+            let g1 = q.powf(gamma) * (1.0 + gamma * (1.0 - q) * rho) * q;
+            let x = [50.0f64, 0.0];
+            let inputs = ClassInputs::new(Tensor::new(&x, &[1, 2]).unwrap(), &[0i64]);
+            let mut g = [0.0; 2];
+            let v = loss
+                .value_and_grad(&inputs, Reduction::Sum, &mut g)
+                .unwrap();
+            assert!(
+                ((v - want) / want).abs() < 1e-12,
+                "γ={gamma}: {v} vs {want}"
+            );
+            assert!(
+                ((g[1] - g1) / g1).abs() < 1e-12 && ((g[0] + g1) / g1).abs() < 1e-12,
+                "{g:?}"
+            );
+            let x = [50.0f32, 0.0];
+            let inputs = ClassInputs::new(Tensor::new(&x, &[1, 2]).unwrap(), &[0i64]);
+            let mut g = [0.0f32; 2];
+            let v = loss
+                .value_and_grad(&inputs, Reduction::Sum, &mut g)
+                .unwrap();
+            // In f32, q^γ·q underflows to 0 for γ = 2 (7e-66): compare with the rounded value.
+            let close32 = |a: f32, b: f64| {
+                let b32 = b as f32;
+                if b32 == 0.0 {
+                    a == 0.0
+                } else {
+                    (f64::from(a) - b).abs() <= 1e-5 * b
+                }
+            };
+            assert!(close32(v, want), "f32 γ={gamma}: {v} vs {want}");
+            assert!(close32(g[1], g1), "f32 γ={gamma}: {g:?} vs {g1}");
+        }
+        // Exactly saturated in f32 (p_t rounds to 1): finite, and 0 where it underflows.
+        let x = [1e4f32, 0.0, -1e4];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[1, 3]).unwrap(), &[0i64]);
+        let mut g = [f32::NAN; 3];
+        let v = SoftmaxFocal::default()
+            .gamma(0.5)
+            .unwrap()
+            .value_and_grad(&inputs, Reduction::Sum, &mut g)
+            .unwrap();
+        assert_eq!((v, g), (0.0, [0.0; 3]));
+    }
+
+    #[test]
+    fn gamma_zero_without_alpha_is_cross_entropy() {
+        let x = [0.3f64, -1.2, 2.0, 0.0, 0.5, -0.5, 1e3, 0.0, -1e3];
+        let y = [2i64, -100, 1];
+        let inputs = ClassInputs::new(Tensor::new(&x, &[3, 3]).unwrap(), &y);
+        let focal = SoftmaxFocal::default().gamma(0.0).unwrap();
+        let (mut gf, mut gc) = ([0.0; 9], [0.0; 9]);
+        let vf = focal
+            .value_and_grad(&inputs, Reduction::Mean, &mut gf)
+            .unwrap();
+        let vc = crate::CrossEntropy::default()
+            .value_and_grad(&inputs, Reduction::Mean, &mut gc)
+            .unwrap();
+        assert!((vf - vc).abs() < 1e-13 * vc.abs());
+        for (a, b) in gf.iter().zip(&gc) {
+            assert!((a - b).abs() < 1e-15, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let x = [0.0f32; 3];
+        let one = ClassInputs::new(Tensor::new(&x, &[3, 1]).unwrap(), &[0i64, 0, 0]);
+        assert_eq!(
+            SoftmaxFocal::default().value(&one, Reduction::Mean).unwrap_err().to_string(),
+            "softmax_focal: `input` has shape [3, 1], expected at least 2 classes in dimension 1 (softmax over one class is constant, the loss would be 0; use `focal` for a binary target)"
+        );
+        let x = [0.0f32; 6];
+        let w = [1.0f32; 3];
+        let weighted = ClassInputs::new(Tensor::new(&x, &[2, 3]).unwrap(), &[0i64, 1]).weight(&w);
+        assert_eq!(
+            SoftmaxFocal::default()
+                .value(&weighted, Reduction::Mean)
+                .unwrap_err()
+                .to_string(),
+            "softmax_focal: unknown input `weight`; it takes `input`, `target`, `alpha`"
+        );
+        let soft = ClassInputs::probabilities(
+            Tensor::new(&x, &[2, 3]).unwrap(),
+            Tensor::new(&x, &[2, 3]).unwrap(),
+        );
+        assert_eq!(
+            SoftmaxFocal::default().value(&soft, Reduction::Mean).unwrap_err().to_string(),
+            "softmax_focal: `target` has dtype float (probabilities), expected class indices (integers)"
+        );
+        assert_eq!(
+            SoftmaxFocal::default()
+                .gamma(f64::NAN)
+                .unwrap_err()
+                .to_string(),
+            "softmax_focal: `gamma` must be >= 0 and finite, got NaN"
+        );
+        let a = [1.0f32, -1.0, 1.0];
+        let bad_alpha = ClassInputs::new(Tensor::new(&x, &[2, 3]).unwrap(), &[0i64, 1]).alpha(&a);
+        assert_eq!(
+            SoftmaxFocal::default()
+                .value(&bad_alpha, Reduction::Mean)
+                .unwrap_err()
+                .to_string(),
+            "softmax_focal: `alpha` at [1] is -1, expected a finite weight >= 0"
+        );
+        // All ignored: 0 with zero gradients.
+        let none = ClassInputs::new(Tensor::new(&x, &[2, 3]).unwrap(), &[-100i64, -100]);
+        let mut g = [1.0f32; 6];
+        assert_eq!(
+            SoftmaxFocal::default()
+                .value_and_grad(&none, Reduction::Mean, &mut g)
+                .unwrap(),
+            0.0
+        );
+        assert_eq!(g, [0.0; 6]);
+    }
+}
