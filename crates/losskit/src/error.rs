@@ -296,6 +296,25 @@ impl std::error::Error for Error {}
 /// The usual `Result` of losskit.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
+/// [`Error::BufferLength`] unless a caller's gradient or output buffer has the length of
+/// the input it belongs to.
+pub(crate) fn check_buffer(
+    loss: &'static str,
+    arg: &'static str,
+    actual: usize,
+    expected: usize,
+) -> Result<()> {
+    if actual != expected {
+        return Err(Error::BufferLength {
+            loss,
+            arg,
+            actual,
+            expected,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

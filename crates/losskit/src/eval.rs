@@ -592,3 +592,77 @@ impl<T> Out<T> {
             .map(|(_, g)| g.as_mut_slice())
     }
 }
+
+/// The shared tail of the evaluators of losses with one prediction, `input`: `mean`/`sum`
+/// through `value`, or `value_and_grad` when the gradient of `input` is asked for; `none`
+/// through `per_element` (and `value_and_grad` of the sum for the gradient).
+pub(crate) fn dispatch<T: Real>(
+    call: &Call<'_, T>,
+    out: &mut Out<T>,
+    loss_shape: &[usize],
+    value: impl Fn(Reduction) -> Result<T>,
+    value_and_grad: impl Fn(Reduction, &mut [T]) -> Result<T>,
+    per_element: impl Fn(&mut [T]) -> Result<()>,
+) -> Result<()> {
+    out.shape = loss_shape.to_vec();
+    match call.reduction() {
+        Some(r) => {
+            let v = match out.grad("input") {
+                Some(g) => value_and_grad(r, g)?,
+                None => value(r)?,
+            };
+            out.value = Some(v.to_f64());
+        }
+        None => {
+            let mut losses = vec![T::ZERO; loss_shape.iter().product()];
+            per_element(&mut losses)?;
+            if let Some(g) = out.grad("input") {
+                value_and_grad(Reduction::Sum, g)?;
+            }
+            out.per_element = Some(losses);
+        }
+    }
+    Ok(())
+}
+
+/// [`dispatch`] for losses with two predictions (`gaussian_nll`'s `input` and `var`,
+/// `margin_ranking`'s `x1` and `x2`), whose fused pass fills both gradients: when either is
+/// asked for, both are computed and the asked ones kept.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dispatch2<T: Real>(
+    call: &Call<'_, T>,
+    out: &mut Out<T>,
+    loss_shape: &[usize],
+    predictions: [(&str, usize); 2],
+    value: impl Fn(Reduction) -> Result<T>,
+    value_and_grad: impl Fn(Reduction, &mut [T], &mut [T]) -> Result<T>,
+    per_element: impl Fn(&mut [T]) -> Result<()>,
+) -> Result<()> {
+    out.shape = loss_shape.to_vec();
+    let [(a, na), (b, nb)] = predictions;
+    let wants = out.grad(a).is_some() || out.grad(b).is_some();
+    let (mut ga, mut gb) = if wants {
+        (vec![T::ZERO; na], vec![T::ZERO; nb])
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    match call.reduction() {
+        Some(r) if wants => out.value = Some(value_and_grad(r, &mut ga, &mut gb)?.to_f64()),
+        Some(r) => out.value = Some(value(r)?.to_f64()),
+        None => {
+            let mut losses = vec![T::ZERO; loss_shape.iter().product()];
+            per_element(&mut losses)?;
+            if wants {
+                value_and_grad(Reduction::Sum, &mut ga, &mut gb)?;
+            }
+            out.per_element = Some(losses);
+        }
+    }
+    if let Some(g) = out.grad(a) {
+        g.copy_from_slice(&ga);
+    }
+    if let Some(g) = out.grad(b) {
+        g.copy_from_slice(&gb);
+    }
+    Ok(())
+}

@@ -9,12 +9,13 @@
 
 use core::ops::Range;
 
+use crate::error::check_buffer;
 use crate::error::{Error, Result};
-use crate::eval::{Call, Out};
+use crate::eval::{dispatch, Call, Out};
 use crate::numerics::{chunked_fold, chunked_fold_mut, Lanes};
 use crate::real::Real;
 use crate::reduction::Reduction;
-use crate::regression::pointwise::{check_buffer, weight_total};
+use crate::regression::pointwise::weight_total;
 use crate::tensor::Tensor;
 
 pub(crate) use super::binary_catalogue::CATALOGUE;
@@ -564,25 +565,14 @@ pub(crate) fn evaluate<T: Real, K: Kernel<T>>(
     out: &mut Out<T>,
 ) -> Result<()> {
     let inputs = call_inputs(call)?;
-    out.shape = inputs.input.dims().to_vec();
-    match call.reduction() {
-        Some(r) => {
-            let v = match out.grad("input") {
-                Some(g) => value_and_grad(k, &inputs, r, g)?,
-                None => value(k, &inputs, r)?,
-            };
-            out.value = Some(v.to_f64());
-        }
-        None => {
-            let mut losses = vec![T::ZERO; inputs.input.len()];
-            per_element(k, &inputs, &mut losses)?;
-            if let Some(g) = out.grad("input") {
-                value_and_grad(k, &inputs, Reduction::Sum, g)?;
-            }
-            out.per_element = Some(losses);
-        }
-    }
-    Ok(())
+    dispatch(
+        call,
+        out,
+        inputs.input.dims(),
+        |r| value(k, &inputs, r),
+        |r, g| value_and_grad(k, &inputs, r, g),
+        |o| per_element(k, &inputs, o),
+    )
 }
 
 /// Generates the typed API (`value`, `value_and_grad`, `per_element`) of a binary loss.

@@ -3,6 +3,7 @@
 use crate::catalogue::{
     Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
 };
+use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{Call, Out};
 use crate::evaluator;
@@ -10,11 +11,12 @@ use crate::real::Real;
 use crate::reduction::Reduction;
 
 use super::multiclass::{
-    check_buffer, check_class_weight, check_index_shape, dispatch, layout, mean_scale,
-    scan_targets, ClassInputs, ClassTarget, Layout, CLASS_WEIGHT, LOGITS,
+    check_class_weight, check_index_shape, layout, mean_scale, scan_targets, ClassInputs,
+    ClassTarget, Layout, CLASS_WEIGHT, LOGITS,
 };
 use super::soft_target;
 use super::softmax::{self, ClassW, Fin, Head, Mode, Ones, PerClass, Stats};
+use crate::eval::dispatch;
 
 const NAME: &str = "cross_entropy";
 

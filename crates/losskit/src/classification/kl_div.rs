@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::catalogue::{Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Role};
+use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{Call, Out};
 use crate::evaluator;
@@ -10,8 +11,6 @@ use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum};
 use crate::real::Real;
 use crate::reduction::{Reduction, ReductionMode};
 use crate::tensor::Tensor;
-
-use super::multiclass::check_buffer;
 
 const NAME: &str = "kl_div";
 

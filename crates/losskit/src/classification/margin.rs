@@ -1,12 +1,13 @@
 //! Margin losses on ±1 targets: [`Hinge`], [`SquaredHinge`], [`SoftMargin`] and
 //! [`MarginRanking`].
 
+use crate::error::check_buffer;
 use crate::error::{Error, Result};
-use crate::eval::{Call, Out};
+use crate::eval::{dispatch2, Call, Out};
 use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum, logistic};
 use crate::real::Real;
 use crate::reduction::Reduction;
-use crate::regression::pointwise::check_buffer;
+
 use crate::tensor::Tensor;
 
 use super::binary::{self, binary_api, BinaryInputs, Kernel};
@@ -557,35 +558,16 @@ pub(crate) fn eval_margin_ranking<T: Real>(call: &Call<'_, T>, out: &mut Out<T>)
         call.float_req("x2")?,
         call.float_req("target")?,
     );
-    out.shape = inputs.x1.dims().to_vec();
     let n = inputs.x1.len();
-    let wants = out.grad("x1").is_some() || out.grad("x2").is_some();
-    let (mut g1, mut g2) = if wants {
-        (vec![T::ZERO; n], vec![T::ZERO; n])
-    } else {
-        (vec![], vec![])
-    };
-    match call.reduction() {
-        Some(r) if wants => {
-            out.value = Some(loss.value_and_grad(&inputs, r, &mut g1, &mut g2)?.to_f64())
-        }
-        Some(r) => out.value = Some(loss.value(&inputs, r)?.to_f64()),
-        None => {
-            let mut losses = vec![T::ZERO; n];
-            loss.per_element(&inputs, &mut losses)?;
-            if wants {
-                loss.value_and_grad(&inputs, Reduction::Sum, &mut g1, &mut g2)?;
-            }
-            out.per_element = Some(losses);
-        }
-    }
-    if let Some(g) = out.grad("x1") {
-        g.copy_from_slice(&g1);
-    }
-    if let Some(g) = out.grad("x2") {
-        g.copy_from_slice(&g2);
-    }
-    Ok(())
+    dispatch2(
+        call,
+        out,
+        inputs.x1.dims(),
+        [("x1", n), ("x2", n)],
+        |r| loss.value(&inputs, r),
+        |r, g1, g2| loss.value_and_grad(&inputs, r, g1, g2),
+        |o| loss.per_element(&inputs, o),
+    )
 }
 
 #[cfg(test)]

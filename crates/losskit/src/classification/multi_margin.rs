@@ -2,6 +2,7 @@
 
 use crate::catalogue::{Bound, InputKind, InputSpec, Role};
 use crate::catalogue::{Family, LossInfo, ParamKind, ParamSpec, Range, STANDARD_REDUCTIONS};
+use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{Call, Out};
 use crate::evaluator;
@@ -10,10 +11,11 @@ use crate::real::Real;
 use crate::reduction::Reduction;
 
 use super::multiclass::{
-    check_buffer, check_class_weight, check_index_shape, dispatch, layout, scan_targets,
-    ClassInputs, ClassTarget, CLASS_WEIGHT,
+    check_class_weight, check_index_shape, layout, scan_targets, ClassInputs, ClassTarget,
+    CLASS_WEIGHT,
 };
 use super::softmax::{ClassW, Ones, PerClass};
+use crate::eval::dispatch;
 
 const NAME: &str = "multi_margin";
 const INPUTS: &[&str] = &["input", "target", "weight"];

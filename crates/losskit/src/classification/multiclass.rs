@@ -5,10 +5,9 @@
 
 use crate::catalogue::{InputKind, InputSpec, LossInfo, Role};
 use crate::error::{Error, Result};
-use crate::eval::{Call, Out};
+
 use crate::numerics::Lanes;
 use crate::real::Real;
-use crate::reduction::Reduction;
 use crate::tensor::{Shape, Tensor};
 
 pub(crate) const CATALOGUE: &[LossInfo] = &[
@@ -227,24 +226,6 @@ pub(crate) fn layout<T>(loss: &'static str, input: &Tensor<'_, T>) -> Result<Lay
     })
 }
 
-/// Checks a caller-owned buffer's length.
-pub(crate) fn check_buffer(
-    loss: &'static str,
-    arg: &'static str,
-    actual: usize,
-    expected: usize,
-) -> Result<()> {
-    if actual != expected {
-        return Err(Error::BufferLength {
-            loss,
-            arg,
-            actual,
-            expected,
-        });
-    }
-    Ok(())
-}
-
 /// Checks that index `target` has the shape of the unreduced loss.
 pub(crate) fn check_index_shape(
     loss: &'static str,
@@ -441,36 +422,4 @@ pub(crate) fn bad_logit<T: Real>(
         value: f64::NAN,
         expected: "finite logits",
     }
-}
-
-/// The shared tail of the multiclass evaluators: `mean`/`sum` through `value` or
-/// `value_and_grad` (when the gradient of `input` is asked for), `none` through
-/// `per_element` (and the gradient of the sum).
-pub(crate) fn dispatch<T: Real>(
-    call: &Call<'_, T>,
-    out: &mut Out<T>,
-    loss_shape: &[usize],
-    value: impl Fn(Reduction) -> Result<T>,
-    value_and_grad: impl Fn(Reduction, &mut [T]) -> Result<T>,
-    per_element: impl Fn(&mut [T]) -> Result<()>,
-) -> Result<()> {
-    out.shape = loss_shape.to_vec();
-    match call.reduction() {
-        Some(r) => {
-            let v = match out.grad("input") {
-                Some(g) => value_and_grad(r, g)?,
-                None => value(r)?,
-            };
-            out.value = Some(v.to_f64());
-        }
-        None => {
-            let mut losses = vec![T::ZERO; loss_shape.iter().product()];
-            per_element(&mut losses)?;
-            if let Some(g) = out.grad("input") {
-                value_and_grad(Reduction::Sum, g)?;
-            }
-            out.per_element = Some(losses);
-        }
-    }
-    Ok(())
 }

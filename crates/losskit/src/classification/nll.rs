@@ -3,6 +3,7 @@
 use crate::catalogue::{
     Family, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
 };
+use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{Call, Out};
 use crate::evaluator;
@@ -11,10 +12,11 @@ use crate::real::Real;
 use crate::reduction::Reduction;
 
 use super::multiclass::{
-    check_buffer, check_class_weight, check_index_shape, dispatch, layout, mean_scale,
-    scan_targets, ClassInputs, ClassTarget, CLASS_WEIGHT, INDEX_TARGET,
+    check_class_weight, check_index_shape, layout, mean_scale, scan_targets, ClassInputs,
+    ClassTarget, CLASS_WEIGHT, INDEX_TARGET,
 };
 use super::softmax::{ClassW, Ones, PerClass};
+use crate::eval::dispatch;
 
 const NAME: &str = "nll";
 const INPUTS: &[&str] = &["input", "target", "weight"];

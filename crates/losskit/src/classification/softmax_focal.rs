@@ -3,6 +3,7 @@
 use crate::catalogue::{
     Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
 };
+use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{Call, Out};
 use crate::evaluator;
@@ -11,10 +12,11 @@ use crate::reduction::Reduction;
 
 use super::cross_entropy::with_scale;
 use super::multiclass::{
-    check_buffer, check_class_weight, check_index_shape, dispatch, layout, mean_scale,
-    scan_targets, ClassInputs, ClassTarget, INDEX_TARGET, LOGITS,
+    check_class_weight, check_index_shape, layout, mean_scale, scan_targets, ClassInputs,
+    ClassTarget, INDEX_TARGET, LOGITS,
 };
 use super::softmax::{self, Fin, Head, Mode, Ones, PerClass, Stats};
+use crate::eval::dispatch;
 
 const NAME: &str = "softmax_focal";
 const INPUTS: &[&str] = &["input", "target", "alpha"];

@@ -1,13 +1,14 @@
 //! Gaussian negative log-likelihood with a predicted variance.
 
+use crate::error::check_buffer;
 use crate::error::{Error, Result};
-use crate::eval::{Call, Out};
+use crate::eval::{dispatch2, Call, Out};
 use crate::numerics::lane_sum;
 use crate::real::Real;
 use crate::reduction::Reduction;
 use crate::tensor::Tensor;
 
-use super::pointwise::{check_buffer, weight_total};
+use super::pointwise::weight_total;
 
 const NAME: &str = "gaussian_nll";
 
@@ -354,30 +355,13 @@ pub(crate) fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<
         call.float_req("var")?,
     );
     inputs.weight = call.float("weight");
-    out.shape = inputs.input.dims().to_vec();
-    let wants = out.grad("input").is_some() || out.grad("var").is_some();
-    let (nx, nv) = (inputs.input.len(), inputs.var.len());
-    let mut gx = vec![T::ZERO; if wants { nx } else { 0 }];
-    let mut gv = vec![T::ZERO; if wants { nv } else { 0 }];
-    match call.reduction() {
-        Some(r) if wants => {
-            out.value = Some(loss.value_and_grad(&inputs, r, &mut gx, &mut gv)?.to_f64())
-        }
-        Some(r) => out.value = Some(loss.value(&inputs, r)?.to_f64()),
-        None => {
-            let mut losses = vec![T::ZERO; nx];
-            loss.per_element(&inputs, &mut losses)?;
-            if wants {
-                loss.value_and_grad(&inputs, Reduction::Sum, &mut gx, &mut gv)?;
-            }
-            out.per_element = Some(losses);
-        }
-    }
-    if let Some(g) = out.grad("input") {
-        g.copy_from_slice(&gx);
-    }
-    if let Some(g) = out.grad("var") {
-        g.copy_from_slice(&gv);
-    }
-    Ok(())
+    dispatch2(
+        call,
+        out,
+        inputs.input.dims(),
+        [("input", inputs.input.len()), ("var", inputs.var.len())],
+        |r| loss.value(&inputs, r),
+        |r, gx, gv| loss.value_and_grad(&inputs, r, gx, gv),
+        |o| loss.per_element(&inputs, o),
+    )
 }

@@ -1,8 +1,9 @@
 //! The shared driver of the pointwise regression losses: shape and weight checks, the
 //! reductions, and the fused loops.
 
+use crate::error::check_buffer;
 use crate::error::{Error, Result};
-use crate::eval::{Call, Out};
+use crate::eval::{dispatch, Call, Out};
 use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum, Lanes};
 use crate::real::Real;
 use crate::reduction::Reduction;
@@ -119,23 +120,6 @@ fn check<T: Real>(name: &'static str, inputs: &Pointwise<'_, T>) -> Result<()> {
         if w.dims() != dims {
             return Err(mismatch("weight", w));
         }
-    }
-    Ok(())
-}
-
-pub(crate) fn check_buffer(
-    name: &'static str,
-    arg: &'static str,
-    actual: usize,
-    expected: usize,
-) -> Result<()> {
-    if actual != expected {
-        return Err(Error::BufferLength {
-            loss: name,
-            arg,
-            actual,
-            expected,
-        });
     }
     Ok(())
 }
@@ -402,25 +386,14 @@ pub(crate) fn evaluate<T: Real, K: Kernel<T>>(
         target: call.float_req("target")?,
         weight: call.float("weight"),
     };
-    out.shape = inputs.input.dims().to_vec();
-    match call.reduction() {
-        Some(r) => {
-            let v = match out.grad("input") {
-                Some(g) => value_and_grad(k, &inputs, r, g)?,
-                None => value(k, &inputs, r)?,
-            };
-            out.value = Some(v.to_f64());
-        }
-        None => {
-            let mut losses = vec![T::ZERO; inputs.input.len()];
-            per_element(k, &inputs, &mut losses)?;
-            if let Some(g) = out.grad("input") {
-                value_and_grad(k, &inputs, Reduction::Sum, g)?;
-            }
-            out.per_element = Some(losses);
-        }
-    }
-    Ok(())
+    dispatch(
+        call,
+        out,
+        inputs.input.dims(),
+        |r| value(k, &inputs, r),
+        |r, g| value_and_grad(k, &inputs, r, g),
+        |o| per_element(k, &inputs, o),
+    )
 }
 
 /// Generates the typed API (`value`, `value_and_grad`, `per_element`) of a pointwise loss.
