@@ -308,13 +308,23 @@ pub(crate) trait SimdCall {
 pub(crate) fn simd<K: SimdCall>(k: K) -> K::Output {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") {
+        #[cfg(test)]
+        let baseline = BASELINE_ONLY.load(std::sync::atomic::Ordering::Relaxed);
+        #[cfg(not(test))]
+        let baseline = false;
+        if !baseline && std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, the only feature `x86::avx2` is compiled for.
             return unsafe { x86::avx2(k) };
         }
     }
     k.call()
 }
+
+/// Unit tests set this to run the baseline code on a CPU with AVX2 (both must give the same
+/// bits).
+#[cfg(test)]
+pub(crate) static BASELINE_ONLY: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {

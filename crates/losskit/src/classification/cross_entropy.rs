@@ -961,4 +961,57 @@ mod tests {
         assert!((a - b).abs() < 1e-15, "{a} {b}");
         assert!((ce.value(&weighted, Reduction::Sum).unwrap() - 0.5 * a).abs() < 1e-15);
     }
+
+    #[test]
+    fn every_vector_width_gives_the_same_bits() {
+        use std::sync::atomic::Ordering;
+        let mut seed = 3u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for dims in [vec![70usize, 5], vec![9, 300], vec![3, 4, 150]] {
+            let numel: usize = dims.iter().product();
+            let x: Vec<f32> = (0..numel).map(|_| (rnd() * 30.0 - 15.0) as f32).collect();
+            let c = dims[1];
+            let nl = numel / c;
+            let y: Vec<i64> = (0..nl)
+                .map(|i| {
+                    if i % 5 == 0 {
+                        -100
+                    } else {
+                        (rnd() * c as f64) as i64
+                    }
+                })
+                .collect();
+            let ydims: Vec<usize> = dims
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != 1)
+                .map(|(_, &d)| d)
+                .collect();
+            let w: Vec<f32> = (0..c).map(|_| (rnd() + 0.5) as f32).collect();
+            let inputs = ClassInputs::new(
+                Tensor::new(&x, &dims).unwrap(),
+                Tensor::new(&y, &ydims).unwrap(),
+            )
+            .weight(&w);
+            let ce = CrossEntropy::default().label_smoothing(0.1).unwrap();
+            let run = || {
+                let mut g = vec![0.0f32; numel];
+                let v = ce.value_and_grad(&inputs, Reduction::Mean, &mut g).unwrap();
+                (
+                    v.to_bits(),
+                    g.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                )
+            };
+            let wide = run();
+            crate::numerics::BASELINE_ONLY.store(true, Ordering::Relaxed);
+            let base = run();
+            crate::numerics::BASELINE_ONLY.store(false, Ordering::Relaxed);
+            assert_eq!(wide, base, "{dims:?}");
+        }
+    }
 }
