@@ -65,8 +65,9 @@ pub trait Real:
     fn ln(self) -> Self;
     /// `ln(1 + x)`, accurate for small `x`.
     fn ln_1p(self) -> Self;
-    /// `eˣ` by a branch-free polynomial that vectorises: within 2 ulp of [`exp`](Real::exp),
-    /// an exact 0 below the subnormal range, `+∞` on overflow, NaN kept. See
+    /// `eˣ` by a branch-free polynomial that vectorises: within 1–2 ulp of
+    /// [`exp`](Real::exp), `+∞` on overflow, NaN kept, and exactly 0 for results in the
+    /// bottom binade of the normal numbers and below (under 1.7·10⁻³⁸ in f32). See
     /// [`numerics::exp_f32`](crate::numerics::exp_f32).
     fn exp_fast(self) -> Self;
     /// `ln x` by a branch-free polynomial that vectorises: within 1 ulp of
