@@ -56,6 +56,8 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[macro_use]
+mod api;
 mod catalogue;
 mod classification;
 mod error;

@@ -575,55 +575,15 @@ pub(crate) fn evaluate<T: Real, K: Kernel<T>>(
     )
 }
 
-/// Generates the typed API (`value`, `value_and_grad`, `per_element`) of a binary loss.
+/// Generates the typed API of a binary loss.
 macro_rules! binary_api {
     ($ty:ident) => {
-        impl $ty {
-            /// The loss reduced with `reduction`.
-            ///
-            /// # Errors
-            /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when `target` differs in
-            /// shape from `input`, or `weight` is neither `input`'s shape nor a trailing part
-            /// of it; [`Error::EmptyMean`](crate::Error::EmptyMean) for `Mean` over no
-            /// elements; [`Error::InvalidValue`](crate::Error::InvalidValue) for a negative or
-            /// non-finite weight, or an element outside the loss's domain (named with its
-            /// position).
-            pub fn value<T: Real>(
-                &self,
-                inputs: &BinaryInputs<'_, T>,
-                reduction: Reduction,
-            ) -> Result<T> {
-                binary::value(self, inputs, reduction)
-            }
-
-            /// The loss reduced with `reduction`, and its gradient with respect to `input`
-            /// written to `grad` (the reduction's scale included), in one pass.
-            ///
-            /// # Errors
-            /// As [`value`](Self::value), and [`Error::BufferLength`](crate::Error::BufferLength)
-            /// when `grad` is not as long as `input`. On error `grad` holds unspecified values.
-            pub fn value_and_grad<T: Real>(
-                &self,
-                inputs: &BinaryInputs<'_, T>,
-                reduction: Reduction,
-                grad: &mut [T],
-            ) -> Result<T> {
-                binary::value_and_grad(self, inputs, reduction, grad)
-            }
-
-            /// The per-element losses (times the weight, if any) written to `out`, of
-            /// `input`'s shape.
-            ///
-            /// # Errors
-            /// As [`value_and_grad`](Self::value_and_grad), with `out` in place of `grad`.
-            pub fn per_element<T: Real>(
-                &self,
-                inputs: &BinaryInputs<'_, T>,
-                out: &mut [T],
-            ) -> Result<()> {
-                binary::per_element(self, inputs, out)
-            }
-        }
+        typed_api!(
+            $ty,
+            BinaryInputs,
+            binary,
+            "[`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when `target` differs in shape from `input`, or `weight` is neither `input`'s shape nor a trailing part of it;"
+        );
     };
 }
 pub(crate) use binary_api;

@@ -396,52 +396,15 @@ pub(crate) fn evaluate<T: Real, K: Kernel<T>>(
     )
 }
 
-/// Generates the typed API (`value`, `value_and_grad`, `per_element`) of a pointwise loss.
+/// Generates the typed API of a pointwise loss.
 macro_rules! pointwise_api {
     ($ty:ident) => {
-        impl $ty {
-            /// The loss reduced with `reduction`.
-            ///
-            /// # Errors
-            /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when `target` or
-            /// `weight` differs in shape from `input`; [`Error::EmptyMean`](crate::Error::EmptyMean)
-            /// for `Mean` over no elements; [`Error::InvalidValue`](crate::Error::InvalidValue)
-            /// for a negative or non-finite weight, or an element outside the loss's domain.
-            pub fn value<T: Real>(
-                &self,
-                inputs: &Pointwise<'_, T>,
-                reduction: Reduction,
-            ) -> Result<T> {
-                pointwise::value(self, inputs, reduction)
-            }
-
-            /// The loss reduced with `reduction`, and its gradient with respect to `input`
-            /// written to `grad` (the reduction's scale included), in one pass.
-            ///
-            /// # Errors
-            /// As [`value`](Self::value), and [`Error::BufferLength`](crate::Error::BufferLength)
-            /// when `grad` is not as long as `input`. On error `grad` holds unspecified values.
-            pub fn value_and_grad<T: Real>(
-                &self,
-                inputs: &Pointwise<'_, T>,
-                reduction: Reduction,
-                grad: &mut [T],
-            ) -> Result<T> {
-                pointwise::value_and_grad(self, inputs, reduction, grad)
-            }
-
-            /// The per-element losses (times the weight, if any) written to `out`.
-            ///
-            /// # Errors
-            /// As [`value_and_grad`](Self::value_and_grad), with `out` in place of `grad`.
-            pub fn per_element<T: Real>(
-                &self,
-                inputs: &Pointwise<'_, T>,
-                out: &mut [T],
-            ) -> Result<()> {
-                pointwise::per_element(self, inputs, out)
-            }
-        }
+        typed_api!(
+            $ty,
+            Pointwise,
+            pointwise,
+            "[`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when `target` or `weight` differs in shape from `input`;"
+        );
     };
 }
 pub(crate) use pointwise_api;

@@ -1,0 +1,55 @@
+//! The typed API every single-prediction loss type shares.
+
+/// Generates `value`, `value_and_grad` and `per_element` for loss type `$ty` over its inputs
+/// type `$inputs`, delegating to the family driver module `$driver` (which has `value`,
+/// `value_and_grad` and `per_element` generic over the kernel). `$shapes` documents the
+/// shape errors of that input type.
+macro_rules! typed_api {
+    ($ty:ident, $inputs:ident, $driver:ident, $shapes:literal) => {
+        impl $ty {
+            /// The loss reduced with `reduction`.
+            ///
+            /// # Errors
+            #[doc = $shapes]
+            /// [`Error::EmptyMean`](crate::Error::EmptyMean) for `Mean` over no elements;
+            /// [`Error::InvalidValue`](crate::Error::InvalidValue) for a negative or
+            /// non-finite weight, or an element outside the loss's domain (named with its
+            /// position).
+            pub fn value<T: Real>(
+                &self,
+                inputs: &$inputs<'_, T>,
+                reduction: Reduction,
+            ) -> Result<T> {
+                $driver::value(self, inputs, reduction)
+            }
+
+            /// The loss reduced with `reduction`, and its gradient with respect to `input`
+            /// written to `grad` (the reduction's scale included), in one pass.
+            ///
+            /// # Errors
+            /// As [`value`](Self::value), and [`Error::BufferLength`](crate::Error::BufferLength)
+            /// when `grad` is not as long as `input`. On error `grad` holds unspecified values.
+            pub fn value_and_grad<T: Real>(
+                &self,
+                inputs: &$inputs<'_, T>,
+                reduction: Reduction,
+                grad: &mut [T],
+            ) -> Result<T> {
+                $driver::value_and_grad(self, inputs, reduction, grad)
+            }
+
+            /// The per-element losses (times the weight, if any) written to `out`, of
+            /// `input`'s shape.
+            ///
+            /// # Errors
+            /// As [`value_and_grad`](Self::value_and_grad), with `out` in place of `grad`.
+            pub fn per_element<T: Real>(
+                &self,
+                inputs: &$inputs<'_, T>,
+                out: &mut [T],
+            ) -> Result<()> {
+                $driver::per_element(self, inputs, out)
+            }
+        }
+    };
+}
