@@ -53,3 +53,58 @@ macro_rules! typed_api {
         }
     };
 }
+
+/// The typed API of a multiclass loss over [`ClassInputs`](crate::ClassInputs): `value`,
+/// `value_and_grad` and `per_element` over the type's `run::<T, GRAD, OUT>` pass, with the
+/// buffer checks. `$per_element` documents the per-element output's shape.
+macro_rules! class_api {
+    ($ty:ident, $per_element:literal) => {
+        impl $ty {
+            /// The loss reduced with `reduction`.
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn value<T: Real>(
+                &self,
+                inputs: &ClassInputs<'_, T>,
+                reduction: Reduction,
+            ) -> Result<T> {
+                self.run::<T, false, false>(inputs, Some(reduction), &mut [])
+            }
+
+            /// The loss reduced with `reduction` and its gradient with respect to `input` (into
+            /// `grad`, as long as `input`; the reduction's scale included).
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn value_and_grad<T: Real>(
+                &self,
+                inputs: &ClassInputs<'_, T>,
+                reduction: Reduction,
+                grad: &mut [T],
+            ) -> Result<T> {
+                check_buffer(
+                    NAME,
+                    "gradient of `input`",
+                    grad.len(),
+                    inputs.input().len(),
+                )?;
+                self.run::<T, true, false>(inputs, Some(reduction), grad)
+            }
+
+            #[doc = $per_element]
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn per_element<T: Real>(
+                &self,
+                inputs: &ClassInputs<'_, T>,
+                out: &mut [T],
+            ) -> Result<()> {
+                let lay = layout(NAME, &inputs.input())?;
+                check_buffer(NAME, "per-element output", out.len(), lay.elements())?;
+                self.run::<T, false, true>(inputs, None, out).map(|_| ())
+            }
+        }
+    };
+}

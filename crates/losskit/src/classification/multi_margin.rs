@@ -145,6 +145,11 @@ fn chunk<T: Real, W: ClassW<T>, const SQUARED: bool, const GRAD: bool, const OUT
     lanes.total()
 }
 
+class_api!(
+    MultiMargin,
+    "The per-sample losses (`[N]`, or `[]` for a `[C]` input) into `out`."
+);
+
 impl MultiMargin {
     /// The exponent of the hinge: 1 (linear) or 2 (squared).
     ///
@@ -188,44 +193,6 @@ impl MultiMargin {
     /// The margin.
     pub fn get_margin(&self) -> f64 {
         self.margin
-    }
-
-    /// The loss reduced with `reduction`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value<T: Real>(&self, inputs: &ClassInputs<'_, T>, reduction: Reduction) -> Result<T> {
-        self.run::<T, false, false>(inputs, Some(reduction), &mut [])
-    }
-
-    /// The loss reduced with `reduction` and its gradient with respect to `input` (into
-    /// `grad`, as long as `input`; the reduction's scale included).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value_and_grad<T: Real>(
-        &self,
-        inputs: &ClassInputs<'_, T>,
-        reduction: Reduction,
-        grad: &mut [T],
-    ) -> Result<T> {
-        check_buffer(
-            NAME,
-            "gradient of `input`",
-            grad.len(),
-            inputs.input().len(),
-        )?;
-        self.run::<T, true, false>(inputs, Some(reduction), grad)
-    }
-
-    /// The per-sample losses (`[N]`, or `[]` for a `[C]` input) into `out`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn per_element<T: Real>(&self, inputs: &ClassInputs<'_, T>, out: &mut [T]) -> Result<()> {
-        let lay = layout(NAME, &inputs.input())?;
-        check_buffer(NAME, "per-element output", out.len(), lay.elements())?;
-        self.run::<T, false, true>(inputs, None, out).map(|_| ())
     }
 
     fn run<T: Real, const GRAD: bool, const OUT: bool>(

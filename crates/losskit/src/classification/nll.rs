@@ -129,6 +129,11 @@ fn chunk<T: Real, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
     lanes.total()
 }
 
+class_api!(
+    Nll,
+    "The per-element losses (`input`'s shape without the class dimension) into `out`."
+);
+
 impl Nll {
     /// The target value whose elements are skipped.
     #[must_use]
@@ -140,44 +145,6 @@ impl Nll {
     /// The skipped target value.
     pub fn get_ignore_index(&self) -> i64 {
         self.ignore_index
-    }
-
-    /// The loss reduced with `reduction`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value<T: Real>(&self, inputs: &ClassInputs<'_, T>, reduction: Reduction) -> Result<T> {
-        self.run::<T, false, false>(inputs, Some(reduction), &mut [])
-    }
-
-    /// The loss reduced with `reduction` and its gradient with respect to `input` (into
-    /// `grad`, as long as `input`; the reduction's scale included).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value_and_grad<T: Real>(
-        &self,
-        inputs: &ClassInputs<'_, T>,
-        reduction: Reduction,
-        grad: &mut [T],
-    ) -> Result<T> {
-        check_buffer(
-            NAME,
-            "gradient of `input`",
-            grad.len(),
-            inputs.input().len(),
-        )?;
-        self.run::<T, true, false>(inputs, Some(reduction), grad)
-    }
-
-    /// The per-element losses (`input`'s shape without the class dimension) into `out`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn per_element<T: Real>(&self, inputs: &ClassInputs<'_, T>, out: &mut [T]) -> Result<()> {
-        let lay = layout(NAME, &inputs.input())?;
-        check_buffer(NAME, "per-element output", out.len(), lay.elements())?;
-        self.run::<T, false, true>(inputs, None, out).map(|_| ())
     }
 
     fn run<T: Real, const GRAD: bool, const OUT: bool>(
