@@ -1,6 +1,6 @@
 """Reference cases of the regression family -> crates/losskit/tests/reference/regression.json.
 
-Run: /work/venv/bin/python tools/reference/regression.py  (see README.md)
+Run: python tools/reference/regression.py  (in a Python with tools/reference/requirements.txt; see README.md)
 """
 
 import numpy as np

@@ -1,6 +1,6 @@
 """Reference values for `losskit::weights` (class-imbalance weights).
 
-Run:  /work/venv/bin/python tools/reference/weights.py
+Run:  python tools/reference/weights.py  (in a Python with tools/reference/requirements.txt)
 Writes crates/losskit/tests/reference/weights/weights.json, checked by crates/losskit/tests/weights.rs.
 
 These are not loss cases (tools/reference/FORMAT.md): the top-level key is `weights_cases`,

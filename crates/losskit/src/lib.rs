@@ -62,9 +62,12 @@ mod catalogue;
 mod classification;
 mod error;
 mod eval;
+mod evaluator;
+pub mod math;
 pub mod numerics;
 mod real;
 mod reduction;
+mod registry;
 mod regression;
 mod tensor;
 pub mod weights;
@@ -78,8 +81,7 @@ pub mod nd;
 struct ReadmeDoctests;
 
 pub use catalogue::{
-    catalogue, find, Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range,
-    Role,
+    Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role,
 };
 pub use classification::{
     Bce, BceWithLogits, BinaryInputs, ClassInputs, ClassTarget, CrossEntropy, Focal, Hinge, KlDiv,
@@ -88,11 +90,11 @@ pub use classification::{
 };
 pub use error::{Error, Result};
 pub use eval::{
-    evaluate, evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray, ParamValue,
-    Params,
+    evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray, ParamValue, Params,
 };
 pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
+pub use registry::{catalogue, evaluate, find};
 pub use regression::{
     GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mse, Pointwise, PoissonNll, Quantile,
     SmoothL1, L2,

@@ -68,10 +68,10 @@ pub trait Real:
     /// `eˣ` by a branch-free polynomial that vectorises: within 1–2 ulp of
     /// [`exp`](Real::exp), `+∞` on overflow, NaN kept, and exactly 0 for results in the
     /// bottom binade of the normal numbers and below (under 1.7·10⁻³⁸ in f32). See
-    /// [`numerics::exp_f32`](crate::numerics::exp_f32).
+    /// [`math::exp_f32`](crate::math::exp_f32).
     fn exp_fast(self) -> Self;
     /// `ln x` by a branch-free polynomial that vectorises: within 1 ulp of
-    /// [`ln`](Real::ln), same special values. See [`numerics::ln_f32`](crate::numerics::ln_f32).
+    /// [`ln`](Real::ln), same special values. See [`math::ln_f32`](crate::math::ln_f32).
     fn ln_fast(self) -> Self;
     /// `|x|`.
     fn abs(self) -> Self;
@@ -130,11 +130,11 @@ macro_rules! impl_real {
             }
             #[inline(always)]
             fn exp_fast(self) -> Self {
-                crate::numerics::$fast(self)
+                crate::math::$fast(self)
             }
             #[inline(always)]
             fn ln_fast(self) -> Self {
-                crate::numerics::$ln(self)
+                crate::math::$ln(self)
             }
             #[inline(always)]
             fn abs(self) -> Self {

@@ -3,6 +3,11 @@
 use core::fmt;
 use core::str::FromStr;
 
+use crate::error::{Error, Result};
+use crate::numerics::{chunked_fold, lane_sum, Partial};
+use crate::real::Real;
+use crate::tensor::Tensor;
+
 /// How a loss reduces its per-element values to one number.
 ///
 /// Per-element output is not a reduction here: every loss has its own `per_element` method
@@ -84,4 +89,41 @@ impl FromStr for ReductionMode {
                 format!("unknown reduction `{s}`; expected `mean`, `sum`, `none` or `batchmean`")
             })
     }
+}
+
+pub(crate) const WEIGHT_DOMAIN: &str = "a finite weight >= 0";
+
+/// `Σ w`, after checking every weight is finite and non-negative.
+pub(crate) fn weight_total<T: Real>(name: &'static str, w: &Tensor<'_, T>) -> Result<f64> {
+    let data = w.data();
+    let p = chunked_fold(
+        data.len(),
+        Partial::ZERO,
+        |r| {
+            let d = &data[r];
+            let ok = d
+                .iter()
+                .fold(true, |ok, &v| ok & (v >= T::ZERO && v < T::INFINITY));
+            Partial {
+                sum: lane_sum(d.len(), |i| d[i].to_f64()),
+                ok,
+            }
+        },
+        Partial::combine,
+    );
+    if !p.ok {
+        if let Some(i) = data
+            .iter()
+            .position(|&v| !(v >= T::ZERO && v < T::INFINITY))
+        {
+            return Err(Error::InvalidValue {
+                loss: name,
+                arg: "weight",
+                index: w.shape().unravel(i),
+                value: data[i].to_f64(),
+                expected: WEIGHT_DOMAIN,
+            });
+        }
+    }
+    Ok(p.sum)
 }

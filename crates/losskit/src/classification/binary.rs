@@ -12,10 +12,10 @@ use core::ops::Range;
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{dispatch, Call, Out};
-use crate::numerics::{chunked_fold, chunked_fold_mut, Lanes};
+use crate::numerics::{chunked_fold, chunked_fold_mut, Lanes, Partial};
 use crate::real::Real;
+use crate::reduction::weight_total;
 use crate::reduction::Reduction;
-use crate::regression::pointwise::weight_total;
 use crate::tensor::Tensor;
 
 pub(crate) use super::binary_catalogue::CATALOGUE;
@@ -333,22 +333,6 @@ macro_rules! with_sources {
             }
         }
     }};
-}
-
-#[derive(Clone, Copy)]
-struct Partial {
-    sum: f64,
-    ok: bool,
-}
-
-impl Partial {
-    const ZERO: Partial = Partial { sum: 0.0, ok: true };
-    fn combine(a: Partial, b: Partial) -> Partial {
-        Partial {
-            sum: a.sum + b.sum,
-            ok: a.ok && b.ok,
-        }
-    }
 }
 
 fn invalid<T: Real, K: Kernel<T>>(k: &K, inputs: &BinaryInputs<'_, T>) -> Error {

@@ -7,7 +7,7 @@ use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{Call, Out};
 use crate::evaluator;
-use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum};
+use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum, Partial};
 use crate::real::Real;
 use crate::reduction::{Reduction, ReductionMode};
 use crate::tensor::Tensor;
@@ -111,22 +111,6 @@ impl fmt::Display for KlReduction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct KlDiv {
     log_target: bool,
-}
-
-#[derive(Clone, Copy)]
-struct Partial {
-    sum: f64,
-    ok: bool,
-}
-
-impl Partial {
-    const ZERO: Partial = Partial { sum: 0.0, ok: true };
-    fn combine(a: Partial, b: Partial) -> Partial {
-        Partial {
-            sum: a.sum + b.sum,
-            ok: a.ok && b.ok,
-        }
-    }
 }
 
 impl KlDiv {

@@ -24,7 +24,15 @@ pub(crate) use binary::CATALOGUE as BINARY_CATALOGUE;
 pub use cross_entropy::CrossEntropy;
 pub use kl_div::{KlDiv, KlReduction};
 pub use multi_margin::MultiMargin;
-pub(crate) use multiclass::CATALOGUE as MULTICLASS_CATALOGUE;
 pub use multiclass::{ClassInputs, ClassTarget};
 pub use nll::Nll;
 pub use softmax_focal::SoftmaxFocal;
+
+/// The multiclass losses' catalogue entries, in the order `losskit list` shows them.
+pub(crate) const MULTICLASS_CATALOGUE: &[crate::catalogue::LossInfo] = &[
+    cross_entropy::INFO,
+    nll::INFO,
+    softmax_focal::INFO,
+    multi_margin::INFO,
+    kl_div::INFO,
+];

@@ -1,22 +1,13 @@
-//! Multiclass losses: the inputs they share, their shape and target checks, and the
-//! catalogue slice. The losses themselves live in `cross_entropy.rs`, `nll.rs`,
+//! Multiclass losses: the inputs they share and their shape and target checks. The losses themselves live in `cross_entropy.rs`, `nll.rs`,
 //! `softmax_focal.rs`, `multi_margin.rs` and `kl_div.rs`; the fused softmax kernels in
 //! `softmax.rs`.
 
-use crate::catalogue::{InputKind, InputSpec, LossInfo, Role};
+use crate::catalogue::{InputKind, InputSpec, Role};
 use crate::error::{Error, Result};
 
 use crate::numerics::Lanes;
 use crate::real::Real;
 use crate::tensor::{Shape, Tensor};
-
-pub(crate) const CATALOGUE: &[LossInfo] = &[
-    super::cross_entropy::INFO,
-    super::nll::INFO,
-    super::softmax_focal::INFO,
-    super::multi_margin::INFO,
-    super::kl_div::INFO,
-];
 
 /// The target of a multiclass loss: class indices, or a probability per class.
 #[derive(Debug)]

@@ -23,7 +23,7 @@
 //! (the confident, correct case), and `1 − p_y = Σ_{c≠y} e_c / Σ e_c` without cancellation.
 
 use crate::error::Result;
-use crate::numerics::{rows_fold, rows_fold_mut, simd, Lanes, SimdCall};
+use crate::numerics::{rows_fold, rows_fold_mut, simd, Lanes, Partial, SimdCall};
 use crate::real::Real;
 use crate::tensor::Tensor;
 
@@ -530,22 +530,6 @@ pub(crate) enum Mode<'g, T> {
     Grad(&'g mut [T], T),
     /// The per-element losses into the buffer (length `N·S`).
     PerElement(&'g mut [T]),
-}
-
-#[derive(Clone, Copy)]
-struct Partial {
-    sum: f64,
-    ok: bool,
-}
-
-impl Partial {
-    const ZERO: Partial = Partial { sum: 0.0, ok: true };
-    fn combine(a: Partial, b: Partial) -> Partial {
-        Partial {
-            sum: a.sum + b.sum,
-            ok: a.ok && b.ok,
-        }
-    }
 }
 
 /// Classes up to which `[N, C]` rows are processed as transposed blocks (lanes = rows)

@@ -8,7 +8,7 @@ use crate::real::Real;
 use crate::reduction::Reduction;
 use crate::tensor::Tensor;
 
-use super::pointwise::weight_total;
+use crate::reduction::weight_total;
 
 const NAME: &str = "gaussian_nll";
 

@@ -4,8 +4,9 @@
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{dispatch, Call, Out};
-use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum, Lanes};
+use crate::numerics::{chunked_fold, chunked_fold_mut, Lanes, Partial};
 use crate::real::Real;
+use crate::reduction::weight_total;
 use crate::reduction::Reduction;
 use crate::tensor::Tensor;
 
@@ -86,24 +87,6 @@ pub(crate) trait Kernel<T: Real>: Sync + Copy {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Partial {
-    sum: f64,
-    ok: bool,
-}
-
-impl Partial {
-    const ZERO: Partial = Partial { sum: 0.0, ok: true };
-    fn combine(a: Partial, b: Partial) -> Partial {
-        Partial {
-            sum: a.sum + b.sum,
-            ok: a.ok && b.ok,
-        }
-    }
-}
-
-const WEIGHT_DOMAIN: &str = "a finite weight >= 0";
-
 fn check<T: Real>(name: &'static str, inputs: &Pointwise<'_, T>) -> Result<()> {
     let dims = inputs.input.dims();
     let mismatch = |arg, t: &Tensor<'_, T>| Error::ShapeMismatch {
@@ -122,41 +105,6 @@ fn check<T: Real>(name: &'static str, inputs: &Pointwise<'_, T>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `Σ w`, after checking every weight is finite and non-negative.
-pub(crate) fn weight_total<T: Real>(name: &'static str, w: &Tensor<'_, T>) -> Result<f64> {
-    let data = w.data();
-    let p = chunked_fold(
-        data.len(),
-        Partial::ZERO,
-        |r| {
-            let d = &data[r];
-            let ok = d
-                .iter()
-                .fold(true, |ok, &v| ok & (v >= T::ZERO && v < T::INFINITY));
-            Partial {
-                sum: lane_sum(d.len(), |i| d[i].to_f64()),
-                ok,
-            }
-        },
-        Partial::combine,
-    );
-    if !p.ok {
-        if let Some(i) = data
-            .iter()
-            .position(|&v| !(v >= T::ZERO && v < T::INFINITY))
-        {
-            return Err(Error::InvalidValue {
-                loss: name,
-                arg: "weight",
-                index: w.shape().unravel(i),
-                value: data[i].to_f64(),
-                expected: WEIGHT_DOMAIN,
-            });
-        }
-    }
-    Ok(p.sum)
 }
 
 fn invalid<T: Real, K: Kernel<T>>(k: &K, inputs: &Pointwise<'_, T>) -> Error {
