@@ -6,6 +6,11 @@
 use core::fmt;
 
 use crate::evaluator::Evaluator;
+use crate::sample::{Rng, Sample};
+
+/// A loss's input generator: about `size` prediction elements, drawn from `rng`, valid at the
+/// loss's default parameters.
+pub type SampleFn = fn(size: usize, rng: &mut Rng) -> Sample;
 use crate::reduction::ReductionMode;
 
 /// The task a loss belongs to.
@@ -241,6 +246,9 @@ pub struct LossInfo {
     /// The paper and the library whose numbers it matches.
     pub reference: &'static str,
     pub(crate) eval: Evaluator,
+    /// Generates valid inputs of about `size` prediction elements at the default parameters
+    /// (what `bench`, `gradcheck` and `plot` run the loss on).
+    pub sample: SampleFn,
 }
 
 impl fmt::Debug for LossInfo {

@@ -12,6 +12,7 @@ pub(crate) use crate::evaluator::{Call, EvalFn, Out, Resolved};
 pub use crate::evaluator::{ParamValue, Params};
 use crate::real::Real;
 use crate::reduction::{Reduction, ReductionMode};
+use crate::sample::{Sample, SampleData};
 use crate::tensor::Shape;
 
 /// Borrowed array data of any dtype `eval` accepts.
@@ -495,4 +496,57 @@ pub(crate) fn dispatch2<T: Real>(
         g.copy_from_slice(&gb);
     }
     Ok(())
+}
+
+/// A generated [`Sample`] in a compute type, owning its arrays; [`named`](Self::named) lends
+/// them to [`evaluate_with`].
+#[derive(Debug, Clone)]
+pub struct SampleArrays {
+    arrays: Vec<(&'static str, Vec<usize>, OwnedData)>,
+}
+
+#[derive(Debug, Clone)]
+enum OwnedData {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+}
+
+impl Sample {
+    /// The sample's arrays with floats in `dtype` (integers stay int64).
+    pub fn arrays(&self, dtype: Dtype) -> SampleArrays {
+        let arrays = self
+            .arrays
+            .iter()
+            .map(|a| {
+                let data = match (&a.data, dtype) {
+                    (SampleData::Float(v), Dtype::F64) => OwnedData::F64(v.clone()),
+                    (SampleData::Float(v), Dtype::F32) => {
+                        OwnedData::F32(v.iter().map(|&x| x as f32).collect())
+                    }
+                    (SampleData::Index(v), _) => OwnedData::I64(v.clone()),
+                };
+                (a.name, a.dims.clone(), data)
+            })
+            .collect();
+        SampleArrays { arrays }
+    }
+}
+
+impl SampleArrays {
+    /// The arrays as [`NamedArray`]s.
+    pub fn named(&self) -> Vec<NamedArray<'_>> {
+        self.arrays
+            .iter()
+            .map(|(name, dims, d)| NamedArray {
+                name,
+                dims,
+                data: match d {
+                    OwnedData::F32(v) => ArrayData::F32(v),
+                    OwnedData::F64(v) => ArrayData::F64(v),
+                    OwnedData::I64(v) => ArrayData::I64(v),
+                },
+            })
+            .collect()
+    }
 }

@@ -69,6 +69,7 @@ mod real;
 mod reduction;
 mod registry;
 mod regression;
+pub mod sample;
 mod tensor;
 pub mod weights;
 
@@ -81,7 +82,7 @@ pub mod nd;
 struct ReadmeDoctests;
 
 pub use catalogue::{
-    Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role,
+    Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, SampleFn,
 };
 pub use classification::{
     Bce, BceWithLogits, BinaryInputs, ClassInputs, ClassTarget, CrossEntropy, Focal, Hinge, KlDiv,
@@ -91,6 +92,7 @@ pub use classification::{
 pub use error::{Error, Result};
 pub use eval::{
     evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray, ParamValue, Params,
+    SampleArrays,
 };
 pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};

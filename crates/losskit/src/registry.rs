@@ -130,4 +130,35 @@ mod tests {
         assert!(!Range::POSITIVE.contains(f64::NAN));
         assert!(!Range::ANY.contains(f64::INFINITY));
     }
+
+    #[test]
+    fn every_sample_is_valid_input_of_its_loss() {
+        use crate::eval::Dtype;
+        use crate::sample::Rng;
+        for l in catalogue() {
+            for (size, seed) in [(1, 1), (37, 2), (1000, 3)] {
+                let sample = (l.sample)(size, &mut Rng::new(seed));
+                for dtype in [Dtype::F32, Dtype::F64] {
+                    let arrays = sample.arrays(dtype);
+                    let grads = l.predictions();
+                    let e = evaluate_with(
+                        l,
+                        &arrays.named(),
+                        &Params::defaults(l),
+                        l.reductions[0],
+                        &grads,
+                    )
+                    .unwrap_or_else(|e| panic!("{} (size {size}, {dtype:?}): {e}", l.name));
+                    assert!(
+                        e.value.is_some_and(f64::is_finite),
+                        "{}: {:?}",
+                        l.name,
+                        e.value
+                    );
+                    assert_eq!(e.dtype, dtype, "{}", l.name);
+                    assert_eq!(e.grads.len(), grads.len(), "{}", l.name);
+                }
+            }
+        }
+    }
 }

@@ -9,6 +9,7 @@ use crate::evaluator;
 use super::bce::{eval_bce, eval_bce_with_logits};
 use super::focal::eval_focal;
 use super::margin::{eval_hinge, eval_margin_ranking, eval_soft_margin, eval_squared_hinge};
+use crate::sample::{Rng, Sample};
 
 const fn input(shape: &'static str) -> InputSpec {
     InputSpec {
@@ -79,6 +80,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "torch.nn.functional.binary_cross_entropy_with_logits",
         eval: evaluator!(eval_bce_with_logits),
+        sample: sample_logits,
     },
     LossInfo {
         name: "bce",
@@ -102,6 +104,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "torch.nn.functional.binary_cross_entropy",
         eval: evaluator!(eval_bce),
+        sample: sample_probabilities,
     },
     LossInfo {
         name: "focal",
@@ -132,6 +135,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "Lin et al., \"Focal Loss for Dense Object Detection\", ICCV 2017; torchvision.ops.sigmoid_focal_loss",
         eval: evaluator!(eval_focal),
+        sample: sample_logits,
     },
     LossInfo {
         name: "hinge",
@@ -153,6 +157,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "Cortes & Vapnik 1995; formula via torch autograd of torch.clamp(margin - target * input, min=0)",
         eval: evaluator!(eval_hinge),
+        sample: sample_signs,
     },
     LossInfo {
         name: "squared_hinge",
@@ -174,6 +179,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "Keras SquaredHinge (margin 1); formula via torch autograd of torch.clamp(margin - target * input, min=0) ** 2",
         eval: evaluator!(eval_squared_hinge),
+        sample: sample_signs,
     },
     LossInfo {
         name: "soft_margin",
@@ -191,6 +197,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "torch.nn.functional.soft_margin_loss",
         eval: evaluator!(eval_soft_margin),
+        sample: sample_signs,
     },
     LossInfo {
         name: "margin_ranking",
@@ -216,5 +223,40 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "torch.nn.functional.margin_ranking_loss",
         eval: evaluator!(eval_margin_ranking),
+        sample: sample_ranking,
     },
 ];
+
+/// Normal logits and 0/1 targets, of shape `[size]`.
+fn sample_logits(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    let t = (0..n).map(|_| rng.below(2) as f64).collect();
+    Sample::new()
+        .float("input", &[n], rng.normals(n, 2.0))
+        .float("target", &[n], t)
+}
+
+/// Probabilities in (0.01, 0.99) and targets in [0, 1], of shape `[size]`.
+fn sample_probabilities(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    Sample::new()
+        .float("input", &[n], rng.uniforms(n, 0.01, 0.99))
+        .float("target", &[n], rng.uniforms(n, 0.0, 1.0))
+}
+
+/// Normal scores and ±1 targets, of shape `[size]`.
+fn sample_signs(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    Sample::new()
+        .float("input", &[n], rng.normals(n, 1.0))
+        .float("target", &[n], rng.signs(n))
+}
+
+/// Two normal score vectors and ±1 targets, of shape `[size]`.
+fn sample_ranking(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    Sample::new()
+        .float("x1", &[n], rng.normals(n, 1.0))
+        .float("x2", &[n], rng.normals(n, 1.0))
+        .float("target", &[n], rng.signs(n))
+}

@@ -419,6 +419,7 @@ pub(crate) const INFO: LossInfo = LossInfo {
     ],
     reference: "torch.nn.functional.cross_entropy (aten LossNLL.cpp); label smoothing: Szegedy et al. 2016",
     eval: evaluator!(evaluate),
+    sample: super::multiclass::sample_scores,
 };
 
 #[cfg(test)]

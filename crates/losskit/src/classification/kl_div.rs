@@ -10,6 +10,7 @@ use crate::evaluator;
 use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum, Partial};
 use crate::real::Real;
 use crate::reduction::{Reduction, ReductionMode};
+use crate::sample::{probability_rows, rows, Rng, Sample};
 use crate::tensor::Tensor;
 
 const NAME: &str = "kl_div";
@@ -364,6 +365,7 @@ pub(crate) const INFO: LossInfo = LossInfo {
     ],
     reference: "Kullback & Leibler 1951; torch.nn.functional.kl_div",
     eval: evaluator!(evaluate),
+    sample: sample,
 };
 
 #[cfg(test)]
@@ -429,4 +431,18 @@ mod tests {
             .value(&x[..], &t[..], Reduction::Sum)
             .is_ok());
     }
+}
+
+/// Log-probabilities and probabilities, both `[N, 10]`.
+fn sample(size: usize, rng: &mut Rng) -> Sample {
+    let (n, c) = (rows(size, 10), 10);
+    let logp = probability_rows(rng, n, c)
+        .into_iter()
+        .map(f64::ln)
+        .collect();
+    Sample::new().float("input", &[n, c], logp).float(
+        "target",
+        &[n, c],
+        probability_rows(rng, n, c),
+    )
 }

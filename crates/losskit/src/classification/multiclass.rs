@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 
 use crate::numerics::Lanes;
 use crate::real::Real;
+use crate::sample::{rows, Rng, Sample};
 use crate::tensor::{Shape, Tensor};
 
 /// The target of a multiclass loss: class indices, or a probability per class.
@@ -413,4 +414,13 @@ pub(crate) fn bad_logit<T: Real>(
         value: f64::NAN,
         expected: "finite logits",
     }
+}
+
+/// Normal scores `[N, 10]` and class indices `[N]`: valid inputs of every index-target
+/// multiclass loss.
+pub(crate) fn sample_scores(size: usize, rng: &mut Rng) -> Sample {
+    let (n, c) = (rows(size, 10), 10);
+    Sample::new()
+        .float("input", &[n, c], rng.normals(n * c, 2.0))
+        .index("target", &[n], rng.classes(n, c))
 }

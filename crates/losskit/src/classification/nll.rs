@@ -17,6 +17,7 @@ use super::multiclass::{
 };
 use super::softmax::{ClassW, Ones, PerClass};
 use crate::eval::dispatch;
+use crate::sample::{probability_rows, rows, Rng, Sample};
 
 const NAME: &str = "nll";
 const INPUTS: &[&str] = &["input", "target", "weight"];
@@ -301,6 +302,7 @@ pub(crate) const INFO: LossInfo = LossInfo {
     ],
     reference: "torch.nn.functional.nll_loss",
     eval: evaluator!(evaluate),
+    sample: sample,
 };
 
 #[cfg(test)]
@@ -368,4 +370,16 @@ mod tests {
             "nll: `input` has shape [], expected `[C]`, `[N, C]` or `[N, C, d1, ...]` with C >= 1"
         );
     }
+}
+
+/// Log-probabilities `[N, 10]` (log-softmax of normal logits) and class indices `[N]`.
+fn sample(size: usize, rng: &mut Rng) -> Sample {
+    let (n, c) = (rows(size, 10), 10);
+    let logp = probability_rows(rng, n, c)
+        .into_iter()
+        .map(f64::ln)
+        .collect();
+    Sample::new()
+        .float("input", &[n, c], logp)
+        .index("target", &[n], rng.classes(n, c))
 }

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::eval::{Call, Out};
 use crate::evaluator;
 use crate::real::Real;
+use crate::sample::{Rng, Sample};
 
 use super::pointwise::evaluate;
 use super::{Huber, LogCosh, Mae, Mse, PoissonNll, Quantile, SmoothL1, L2};
@@ -67,6 +68,23 @@ fn eval_poisson_nll<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     evaluate(&loss, c, o)
 }
 
+/// `input` and `target` standard normal, of shape `[size]`.
+fn sample_pointwise(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    Sample::new()
+        .float("input", &[n], rng.normals(n, 1.0))
+        .float("target", &[n], rng.normals(n, 1.0))
+}
+
+/// Log-rates (`log_input` is the default) and counts.
+fn sample_poisson(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    let counts = (0..n).map(|_| rng.below(6) as f64).collect();
+    Sample::new()
+        .float("input", &[n], rng.normals(n, 1.0))
+        .float("target", &[n], counts)
+}
+
 pub(crate) const CATALOGUE: &[LossInfo] = &[
     LossInfo {
         name: "mse",
@@ -84,6 +102,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "torch.nn.functional.mse_loss",
         eval: evaluator!(eval_mse),
+        sample: sample_pointwise,
     },
     LossInfo {
         name: "l2",
@@ -98,6 +117,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         pitfalls: &["half of mse: mixing the two conventions changes the effective learning rate by 2"],
         reference: "optax.l2_loss (½ · squared_error)",
         eval: evaluator!(eval_l2),
+        sample: sample_pointwise,
     },
     LossInfo {
         name: "mae",
@@ -114,6 +134,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "torch.nn.functional.l1_loss",
         eval: evaluator!(eval_mae),
+        sample: sample_pointwise,
     },
     LossInfo {
         name: "huber",
@@ -136,6 +157,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "Huber 1964; torch.nn.functional.huber_loss",
         eval: evaluator!(eval_huber),
+        sample: sample_pointwise,
     },
     LossInfo {
         name: "smooth_l1",
@@ -156,6 +178,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "Girshick 2015 (Fast R-CNN); torch.nn.functional.smooth_l1_loss",
         eval: evaluator!(eval_smooth_l1),
+        sample: sample_pointwise,
     },
     LossInfo {
         name: "log_cosh",
@@ -173,6 +196,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "optax.log_cosh; keras.losses.LogCosh",
         eval: evaluator!(eval_log_cosh),
+        sample: sample_pointwise,
     },
     LossInfo {
         name: "quantile",
@@ -194,6 +218,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "Koenker & Bassett 1978; formula, checked against torch autograd in float64",
         eval: evaluator!(eval_quantile),
+        sample: sample_pointwise,
     },
     LossInfo {
         name: "poisson_nll",
@@ -227,6 +252,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "torch.nn.functional.poisson_nll_loss",
         eval: evaluator!(eval_poisson_nll),
+        sample: sample_poisson,
     },
     LossInfo {
         name: "gaussian_nll",
@@ -266,5 +292,6 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         ],
         reference: "Nix & Weigend 1994; torch.nn.functional.gaussian_nll_loss",
         eval: evaluator!(super::gaussian_nll::evaluate),
+        sample: super::gaussian_nll::sample,
     },
 ];

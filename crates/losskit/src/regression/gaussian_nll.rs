@@ -9,6 +9,7 @@ use crate::reduction::Reduction;
 use crate::tensor::Tensor;
 
 use crate::reduction::weight_total;
+use crate::sample::{Rng, Sample};
 
 const NAME: &str = "gaussian_nll";
 
@@ -364,4 +365,13 @@ pub(crate) fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<
         |r, gx, gv| loss.value_and_grad(&inputs, r, gx, gv),
         |o| loss.per_element(&inputs, o),
     )
+}
+
+/// `input`, `target` standard normal and `var` uniform in [0.1, 2], all of shape `[size]`.
+pub(super) fn sample(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    Sample::new()
+        .float("input", &[n], rng.normals(n, 1.0))
+        .float("target", &[n], rng.normals(n, 1.0))
+        .float("var", &[n], rng.uniforms(n, 0.1, 2.0))
 }
