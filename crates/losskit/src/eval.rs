@@ -1,7 +1,7 @@
 //! Evaluation by name: the dynamic layer the CLI and framework adapters share.
 //!
 //! A caller hands over named arrays of any supported dtype, parameters as text and a
-//! reduction; [`evaluate`] checks them against the catalogue, picks the compute type from the
+//! reduction; [`evaluate_with`] checks them against the catalogue, picks the compute type from the
 //! prediction's dtype and runs the loss's typed API.
 
 use std::borrow::Cow;
@@ -202,7 +202,7 @@ impl Params {
     }
 }
 
-/// What [`evaluate`] returns.
+/// What [`evaluate`](crate::evaluate) returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     /// The loss.

@@ -365,8 +365,22 @@ pub(crate) const INFO: LossInfo = LossInfo {
     ],
     reference: "Kullback & Leibler 1951; torch.nn.functional.kl_div",
     eval: evaluator!(evaluate),
-    sample: sample,
+    sample: sample_inputs,
 };
+
+/// Log-probabilities and probabilities, both `[N, 10]`.
+fn sample_inputs(size: usize, rng: &mut Rng) -> Sample {
+    let (n, c) = (rows(size, 10), 10);
+    let logp = probability_rows(rng, n, c)
+        .into_iter()
+        .map(f64::ln)
+        .collect();
+    Sample::new().float("input", &[n, c], logp).float(
+        "target",
+        &[n, c],
+        probability_rows(rng, n, c),
+    )
+}
 
 #[cfg(test)]
 mod tests {
@@ -431,18 +445,4 @@ mod tests {
             .value(&x[..], &t[..], Reduction::Sum)
             .is_ok());
     }
-}
-
-/// Log-probabilities and probabilities, both `[N, 10]`.
-fn sample(size: usize, rng: &mut Rng) -> Sample {
-    let (n, c) = (rows(size, 10), 10);
-    let logp = probability_rows(rng, n, c)
-        .into_iter()
-        .map(f64::ln)
-        .collect();
-    Sample::new().float("input", &[n, c], logp).float(
-        "target",
-        &[n, c],
-        probability_rows(rng, n, c),
-    )
 }

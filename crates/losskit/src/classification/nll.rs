@@ -302,8 +302,20 @@ pub(crate) const INFO: LossInfo = LossInfo {
     ],
     reference: "torch.nn.functional.nll_loss",
     eval: evaluator!(evaluate),
-    sample: sample,
+    sample: sample_inputs,
 };
+
+/// Log-probabilities `[N, 10]` (log-softmax of normal logits) and class indices `[N]`.
+fn sample_inputs(size: usize, rng: &mut Rng) -> Sample {
+    let (n, c) = (rows(size, 10), 10);
+    let logp = probability_rows(rng, n, c)
+        .into_iter()
+        .map(f64::ln)
+        .collect();
+    Sample::new()
+        .float("input", &[n, c], logp)
+        .index("target", &[n], rng.classes(n, c))
+}
 
 #[cfg(test)]
 mod tests {
@@ -370,16 +382,4 @@ mod tests {
             "nll: `input` has shape [], expected `[C]`, `[N, C]` or `[N, C, d1, ...]` with C >= 1"
         );
     }
-}
-
-/// Log-probabilities `[N, 10]` (log-softmax of normal logits) and class indices `[N]`.
-fn sample(size: usize, rng: &mut Rng) -> Sample {
-    let (n, c) = (rows(size, 10), 10);
-    let logp = probability_rows(rng, n, c)
-        .into_iter()
-        .map(f64::ln)
-        .collect();
-    Sample::new()
-        .float("input", &[n, c], logp)
-        .index("target", &[n], rng.classes(n, c))
 }
