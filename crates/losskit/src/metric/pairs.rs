@@ -375,8 +375,9 @@ impl CosineEmbedding {
     }
 }
 
-/// PyTorch's ε added to each squared norm.
-const COS_EPS: f64 = 1e-12;
+/// PyTorch's ε added to each squared norm: the f32 constant `1e-12f` (9.99999996e-13), also
+/// in f64 (the f64 value 1e-12 differs from PyTorch by 2·10⁻⁹ relative for a zero vector).
+const COS_EPS: f64 = 1e-12_f32 as f64;
 
 impl PairKernel for CosineEmbedding {
     const NAME: &'static str = "cosine_embedding";
