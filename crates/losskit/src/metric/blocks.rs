@@ -12,12 +12,13 @@
 
 use core::any::TypeId;
 
+use crate::numerics::{simd, SimdCall};
 use crate::real::Real;
 
 /// Rows of `x` per block.
-pub(crate) const ROW_BLOCK: usize = 128;
+pub(crate) const ROW_BLOCK: usize = 256;
 /// Rows of `y` per tile.
-pub(crate) const COL_TILE: usize = 1024;
+pub(crate) const COL_TILE: usize = 2048;
 /// Below this many multiply-adds (`m_x·m_y·d`) a pass stays on the calling thread.
 #[cfg(feature = "parallel")]
 const PARALLEL_MIN_WORK: usize = 1 << 22;
@@ -221,42 +222,15 @@ impl<'a, T: Real> Pair<'a, T> {
         while c0 < my {
             let cols = COL_TILE.min(my - c0);
             self.tile(r0, rows, c0, cols, &mut tile);
-            for (k, (st, rs)) in out.iter_mut().zip(run.iter_mut()).enumerate() {
-                let i = r0 + k;
-                let s = &mut tile[k * cols..(k + 1) * cols];
-                // Positives before the diagonal is masked.
-                match self.pos {
-                    Pos::Shift(_) => {
-                        let p = self.pos.partner(i, my).unwrap_or(usize::MAX);
-                        if (c0..c0 + cols).contains(&p) {
-                            st.1 += s[p - c0].to_f64();
-                        }
-                    }
-                    Pos::Labels(lab) => {
-                        let li = lab[i];
-                        let l = &lab[c0..c0 + cols];
-                        let mut acc = 0.0;
-                        for (j, (&v, &lj)) in s.iter().zip(l).enumerate() {
-                            if lj == li && c0 + j != i {
-                                acc += v.to_f64();
-                            }
-                        }
-                        st.1 += acc;
-                    }
-                }
-                if self.exclude_diag && (c0..c0 + cols).contains(&i) {
-                    s[i - c0] = -T::INFINITY;
-                }
-                let m = s.iter().fold(-T::INFINITY, |a, &v| a.max(v));
-                if m == -T::INFINITY {
-                    continue;
-                }
-                let sum = crate::numerics::lane_sum(s.len(), |j| (s[j] - m).exp_fast().to_f64());
-                let m = m.to_f64();
-                let (rm, rsum) = *rs;
-                let new = rm.max(m);
-                *rs = (new, rsum * (rm - new).exp() + sum * (m - new).exp());
-            }
+            simd(StatsTile {
+                pair: self,
+                r0,
+                c0,
+                cols,
+                tile: &mut tile,
+                out: &mut *out,
+                run: &mut run,
+            });
             c0 += cols;
         }
         for (st, (m, s)) in out.iter_mut().zip(run) {
@@ -286,11 +260,16 @@ impl<'a, T: Real> Pair<'a, T> {
         while c0 < my {
             let cols = COL_TILE.min(my - c0);
             self.tile(r0, rows, c0, cols, &mut tile);
-            for k in 0..rows {
-                let i = r0 + k;
-                let h = &mut tile[k * cols..(k + 1) * cols];
-                coef.row(i, c0, h, self.pos, my, self.exclude_diag);
-            }
+            simd(GradTile {
+                coef,
+                r0,
+                c0,
+                cols,
+                tile: &mut tile[..rows * cols],
+                pos: self.pos,
+                my,
+                diag: self.exclude_diag,
+            });
             gemm(
                 rows,
                 cols,
@@ -305,6 +284,110 @@ impl<'a, T: Real> Pair<'a, T> {
             c0 += cols;
         }
     }
+}
+
+/// One tile's update of the rows' running statistics (see [`Pair::row_stats`]), compiled
+/// for the widest vector unit by [`simd`].
+struct StatsTile<'p, 'a, T> {
+    pair: &'p Pair<'a, T>,
+    r0: usize,
+    c0: usize,
+    cols: usize,
+    tile: &'p mut [T],
+    out: &'p mut [(f64, f64)],
+    run: &'p mut [(f64, f64)],
+}
+
+impl<T: Real> SimdCall for StatsTile<'_, '_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn call(self) {
+        let StatsTile {
+            pair,
+            r0,
+            c0,
+            cols,
+            tile,
+            out,
+            run,
+        } = self;
+        let my = pair.my();
+        for (k, (st, rs)) in out.iter_mut().zip(run.iter_mut()).enumerate() {
+            let i = r0 + k;
+            let s = &mut tile[k * cols..(k + 1) * cols];
+            // Positives before the diagonal is masked.
+            match pair.pos {
+                Pos::Shift(_) => {
+                    let p = pair.pos.partner(i, my).unwrap_or(usize::MAX);
+                    if (c0..c0 + cols).contains(&p) {
+                        st.1 += s[p - c0].to_f64();
+                    }
+                }
+                Pos::Labels(lab) => {
+                    let li = lab[i];
+                    let l = &lab[c0..c0 + cols];
+                    let mut acc = 0.0;
+                    for (j, (&v, &lj)) in s.iter().zip(l).enumerate() {
+                        if lj == li && c0 + j != i {
+                            acc += v.to_f64();
+                        }
+                    }
+                    st.1 += acc;
+                }
+            }
+            if pair.exclude_diag && (c0..c0 + cols).contains(&i) {
+                s[i - c0] = -T::INFINITY;
+            }
+            let m = row_max(s);
+            if m == -T::INFINITY {
+                continue;
+            }
+            for v in s.iter_mut() {
+                *v = (*v - m).exp_fast();
+            }
+            let sum = lane_total(s);
+            let m = m.to_f64();
+            let (rm, rsum) = *rs;
+            let new = rm.max(m);
+            *rs = (new, rsum * (rm - new).exp() + sum * (m - new).exp());
+        }
+    }
+}
+
+/// The largest element (−∞ for none; a NaN is skipped, and shows up in the sum).
+#[inline(always)]
+fn row_max<T: Real>(s: &[T]) -> T {
+    let mut acc = [-T::INFINITY; 8];
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            acc[l] = if c[l] > acc[l] { c[l] } else { acc[l] };
+        }
+    }
+    let mut m = chunks
+        .remainder()
+        .iter()
+        .fold(-T::INFINITY, |a, &v| if v > a { v } else { a });
+    for a in acc {
+        m = if a > m { a } else { m };
+    }
+    m
+}
+
+/// `Σ s` in eight f64 lanes.
+#[inline(always)]
+fn lane_total<T: Real>(s: &[T]) -> f64 {
+    let mut lanes = crate::numerics::Lanes::default();
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            lanes.0[l] += c[l].to_f64();
+        }
+    }
+    for (l, &v) in chunks.remainder().iter().enumerate() {
+        lanes.add(l, v.to_f64());
+    }
+    lanes.total()
 }
 
 /// Runs `f(block, rows_out)` over the [`ROW_BLOCK`]-row blocks of `out` (`per_row` elements
@@ -330,6 +413,29 @@ fn run_blocks<P: Send>(
     }
 }
 
+/// One tile's coefficients `H` in place of its similarities, compiled by [`simd`].
+struct GradTile<'p, 'a, T> {
+    coef: &'p Coef<'a, T>,
+    r0: usize,
+    c0: usize,
+    cols: usize,
+    tile: &'p mut [T],
+    pos: Pos<'a>,
+    my: usize,
+    diag: bool,
+}
+
+impl<T: Real> SimdCall for GradTile<'_, '_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn call(self) {
+        for (k, h) in self.tile.chunks_exact_mut(self.cols).enumerate() {
+            self.coef
+                .row(self.r0 + k, self.c0, h, self.pos, self.my, self.diag);
+        }
+    }
+}
+
 /// The coefficients `H_ij = ∂L/∂s_ij` of one gradient pass, from per-row statistics:
 /// `a_i·exp(s_ij − L_i)` (the row's softmax, `row`), `a_j·exp(s_ij − L_j)` (the column's,
 /// `col`), minus `b_i + b_j` on the positives (`b = a/|P|`), 0 on an excluded diagonal.
@@ -341,7 +447,7 @@ pub(crate) struct Coef<'a, T> {
 }
 
 impl<T: Real> Coef<'_, T> {
-    #[inline]
+    #[inline(always)]
     fn row(&self, i: usize, c0: usize, h: &mut [T], pos: Pos<'_>, my: usize, diag: bool) {
         let cols = h.len();
         let (mut bi, mut have_col) = (T::ZERO, false);
@@ -411,7 +517,7 @@ mod tests {
     /// blocks and tiles.
     #[test]
     fn blocks_match_a_dense_evaluation() {
-        let (m, d) = (2 * ROW_BLOCK + 37, 5);
+        let (m, d) = (COL_TILE + 37, 5); // 9 row blocks, 2 column tiles
         let mut rng = crate::sample::Rng::new(3);
         let z: Vec<f64> = rng.normals(m * d, 1.0);
         let (u, _) = normalize(&z, d);
