@@ -129,7 +129,7 @@ pub(crate) fn normalize_backward<T: Real>(g: &mut [T], u: &[T], norms: &[f64], d
         } else {
             let inv = T::from_f64(1.0 / NORM_EPS);
             for g in gr.iter_mut() {
-                *g = *g * inv;
+                *g *= inv;
             }
         }
     }
@@ -380,8 +380,8 @@ fn lane_total<T: Real>(s: &[T]) -> f64 {
     let mut lanes = crate::numerics::Lanes::default();
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
-        for l in 0..8 {
-            lanes.0[l] += c[l].to_f64();
+        for (lane, &v) in lanes.0.iter_mut().zip(c) {
+            *lane += v.to_f64();
         }
     }
     for (l, &v) in chunks.remainder().iter().enumerate() {
@@ -491,14 +491,14 @@ impl<T: Real> Coef<'_, T> {
             Pos::Shift(s) => {
                 let p = (i + s) % my;
                 if (c0..c0 + cols).contains(&p) {
-                    h[p - c0] = h[p - c0] - (bi + bcol(p));
+                    h[p - c0] -= bi + bcol(p);
                 }
             }
             Pos::Labels(lab) => {
                 let li = lab[i];
                 for (j, v) in h.iter_mut().enumerate() {
                     if lab[c0 + j] == li && c0 + j != i {
-                        *v = *v - (bi + bcol(c0 + j));
+                        *v -= bi + bcol(c0 + j);
                     }
                 }
             }

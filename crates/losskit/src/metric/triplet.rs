@@ -41,7 +41,7 @@ fn add_p_grad<T: Real>(g: &mut [T], a: &[T], b: &[T], eps: f64, p: f64, dist: f6
     if p == 2.0 {
         let c = c / dist;
         for ((g, &x), &y) in g.iter_mut().zip(a).zip(b) {
-            *g = *g + T::from_f64(c * v(x, y));
+            *g += T::from_f64(c * v(x, y));
         }
     } else if p == 1.0 {
         for ((g, &x), &y) in g.iter_mut().zip(a).zip(b) {
@@ -53,14 +53,14 @@ fn add_p_grad<T: Real>(g: &mut [T], a: &[T], b: &[T], eps: f64, p: f64, dist: f6
             } else {
                 0.0
             };
-            *g = *g + T::from_f64(c * s);
+            *g += T::from_f64(c * s);
         }
     } else {
         let c = c / dist.powf(p - 1.0);
         for ((g, &x), &y) in g.iter_mut().zip(a).zip(b) {
             let e = v(x, y);
             if e != 0.0 {
-                *g = *g + T::from_f64(c * e.signum() * e.abs().powf(p - 1.0));
+                *g += T::from_f64(c * e.signum() * e.abs().powf(p - 1.0));
             }
         }
     }
@@ -565,8 +565,8 @@ impl BatchHardTriplet {
                     let k = c / dist;
                     for kk in 0..d {
                         let v = T::from_f64(k * (xi[kk] - xj[kk]).to_f64());
-                        grad[i * d + kk] = grad[i * d + kk] + v;
-                        grad[j * d + kk] = grad[j * d + kk] - v;
+                        grad[i * d + kk] += v;
+                        grad[j * d + kk] -= v;
                     }
                 }
             }
