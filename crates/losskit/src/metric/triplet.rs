@@ -382,7 +382,7 @@ pub(crate) fn labeled_dims<T>(
 ///
 /// # Gradient
 /// Through the chosen pairs only (mining is not differentiated, as in
-/// pytorch-metric-learning): $\partial\ell/\partial d^+ = [z > 0]$ (soft: $\sigma(d^+ - d^-)$),
+/// pytorch-metric-learning): $\partial\ell/\partial d^+ = \mathbb{1}(z > 0)$ (soft: $\sigma(d^+ - d^-)$),
 /// $\partial\ell/\partial d^- = -\partial\ell/\partial d^+$, and
 /// $\nabla_{x_i}\lVert x_i - x_j\rVert = (x_i - x_j)/\lVert x_i - x_j\rVert$, 0 at distance 0.
 /// The first index wins a tie in the mining.
