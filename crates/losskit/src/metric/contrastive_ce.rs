@@ -15,7 +15,7 @@ use crate::real::Real;
 use crate::reduction::Reduction;
 
 use super::blocks::{normalize, normalize_backward, Coef, Pair, Pos};
-use super::triplet::{labeled_call, labeled_dims};
+use super::triplet::labeled_dims;
 use super::{
     check_buffers, dispatch_all, divisor, rows_dims, same_shape, LabeledInputs, ViewInputs,
 };
@@ -148,6 +148,10 @@ impl NtXent {
         view_dims(NT_XENT, ["z1", "z2"], "the shape of `z1`", inputs)
     }
 
+    fn per_rows(n: usize) -> usize {
+        2 * n
+    }
+
     fn run<T: Real>(
         &self,
         inputs: &ViewInputs<'_, T>,
@@ -189,47 +193,6 @@ impl NtXent {
             g2.copy_from_slice(&g[n * d..]);
         }
         Ok(T::from_f64(sum / denom))
-    }
-
-    /// The loss reduced with `reduction`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value<T: Real>(&self, inputs: &ViewInputs<'_, T>, reduction: Reduction) -> Result<T> {
-        self.run(inputs, Some(reduction), &mut [], None)
-    }
-
-    /// The loss reduced with `reduction` and its gradients with respect to `z1` and `z2`
-    /// (into `grad_z1`, `grad_z2`, each as long as `z1`; the reduction's scale included).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value_and_grad<T: Real>(
-        &self,
-        inputs: &ViewInputs<'_, T>,
-        reduction: Reduction,
-        grad_z1: &mut [T],
-        grad_z2: &mut [T],
-    ) -> Result<T> {
-        let n = inputs.first.len();
-        check_buffers(
-            NT_XENT,
-            &[
-                ("gradient of `z1`", grad_z1.len(), n),
-                ("gradient of `z2`", grad_z2.len(), n),
-            ],
-        )?;
-        self.run(inputs, Some(reduction), &mut [], Some((grad_z1, grad_z2)))
-    }
-
-    /// The per-anchor losses `[2N]` (`z1`'s rows, then `z2`'s) into `out`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn per_element<T: Real>(&self, inputs: &ViewInputs<'_, T>, out: &mut [T]) -> Result<()> {
-        let (n, _) = Self::dims(inputs)?;
-        check_buffers(NT_XENT, &[("per-element output", out.len(), 2 * n)])?;
-        self.run(inputs, None, out, None).map(|_| ())
     }
 }
 
@@ -309,6 +272,10 @@ impl InfoNce {
         view_dims(INFO_NCE, ["query", "key"], "the shape of `query`", inputs)
     }
 
+    fn per_rows(n: usize) -> usize {
+        n
+    }
+
     fn run<T: Real>(
         &self,
         inputs: &ViewInputs<'_, T>,
@@ -371,52 +338,6 @@ impl InfoNce {
             normalize_backward(gk, &k, &kn, d);
         }
         Ok(T::from_f64(sum / denom))
-    }
-
-    /// The loss reduced with `reduction`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value<T: Real>(&self, inputs: &ViewInputs<'_, T>, reduction: Reduction) -> Result<T> {
-        self.run(inputs, Some(reduction), &mut [], None)
-    }
-
-    /// The loss reduced with `reduction` and its gradients with respect to `query` and
-    /// `key` (each buffer as long as `query`; the reduction's scale included).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value_and_grad<T: Real>(
-        &self,
-        inputs: &ViewInputs<'_, T>,
-        reduction: Reduction,
-        grad_query: &mut [T],
-        grad_key: &mut [T],
-    ) -> Result<T> {
-        let n = inputs.first.len();
-        check_buffers(
-            INFO_NCE,
-            &[
-                ("gradient of `query`", grad_query.len(), n),
-                ("gradient of `key`", grad_key.len(), n),
-            ],
-        )?;
-        self.run(
-            inputs,
-            Some(reduction),
-            &mut [],
-            Some((grad_query, grad_key)),
-        )
-    }
-
-    /// The per-query losses `[N]` into `out`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn per_element<T: Real>(&self, inputs: &ViewInputs<'_, T>, out: &mut [T]) -> Result<()> {
-        let (n, _) = Self::dims(inputs)?;
-        check_buffers(INFO_NCE, &[("per-element output", out.len(), n)])?;
-        self.run(inputs, None, out, None).map(|_| ())
     }
 }
 
@@ -546,110 +467,42 @@ impl SupCon {
         }
         Ok(T::from_f64(sum / denom))
     }
-
-    /// The loss reduced with `reduction`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value<T: Real>(&self, inputs: &LabeledInputs<'_, T>, reduction: Reduction) -> Result<T> {
-        self.run(inputs, Some(reduction), &mut [], None)
-    }
-
-    /// The loss reduced with `reduction` and its gradient with respect to `embeddings`
-    /// (into `grad`, as long as `embeddings`; the reduction's scale included).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value_and_grad<T: Real>(
-        &self,
-        inputs: &LabeledInputs<'_, T>,
-        reduction: Reduction,
-        grad: &mut [T],
-    ) -> Result<T> {
-        check_buffers(
-            SUPCON,
-            &[(
-                "gradient of `embeddings`",
-                grad.len(),
-                inputs.embeddings.len(),
-            )],
-        )?;
-        self.run(inputs, Some(reduction), &mut [], Some(grad))
-    }
-
-    /// The per-anchor losses `[N]` into `out` (0 for an anchor without a positive).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn per_element<T: Real>(&self, inputs: &LabeledInputs<'_, T>, out: &mut [T]) -> Result<()> {
-        let (n, _) = labeled_dims(SUPCON, inputs)?;
-        check_buffers(SUPCON, &[("per-element output", out.len(), n)])?;
-        self.run(inputs, None, out, None).map(|_| ())
-    }
 }
 
-fn views<'a, T: Real>(
-    call: &'a Call<'_, T>,
-    names: [&'static str; 2],
-) -> Result<ViewInputs<'a, T>> {
-    Ok(ViewInputs::new(
-        call.float_req(names[0])?,
-        call.float_req(names[1])?,
-    ))
-}
+views_api!(
+    NtXent,
+    NT_XENT,
+    "z1",
+    "z2",
+    "The per-anchor losses `[2N]` (`z1`'s rows, then `z2`'s) into `out`."
+);
+views_api!(
+    InfoNce,
+    INFO_NCE,
+    "query",
+    "key",
+    "The per-query losses `[N]` into `out`."
+);
+labeled_api!(
+    SupCon,
+    SUPCON,
+    "The per-anchor losses `[N]` into `out` (0 for an anchor without a positive)."
+);
 
 pub(crate) fn eval_nt_xent<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
-    let loss = NtXent::new(call.params.float("temperature"))?;
-    let inputs = views(call, ["z1", "z2"])?;
-    let (n, d) = NtXent::dims(&inputs)?;
-    dispatch_all(
-        call,
-        out,
-        &[2 * n],
-        &[("z1", n * d), ("z2", n * d)],
-        |r| loss.value(&inputs, r),
-        |r, g| {
-            let (a, b) = g.split_at_mut(1);
-            loss.value_and_grad(&inputs, r, &mut a[0], &mut b[0])
-        },
-        |o| loss.per_element(&inputs, o),
-    )
+    NtXent::new(call.params.float("temperature"))?.evaluate(call, out)
 }
 
 pub(crate) fn eval_info_nce<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
-    let loss = InfoNce::new(
+    InfoNce::new(
         call.params.float("temperature"),
         call.params.bool("symmetric"),
-    )?;
-    let inputs = views(call, ["query", "key"])?;
-    let (n, d) = InfoNce::dims(&inputs)?;
-    dispatch_all(
-        call,
-        out,
-        &[n],
-        &[("query", n * d), ("key", n * d)],
-        |r| loss.value(&inputs, r),
-        |r, g| {
-            let (a, b) = g.split_at_mut(1);
-            loss.value_and_grad(&inputs, r, &mut a[0], &mut b[0])
-        },
-        |o| loss.per_element(&inputs, o),
-    )
+    )?
+    .evaluate(call, out)
 }
 
 pub(crate) fn eval_supcon<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
-    let loss = SupCon::new(call.params.float("temperature"))?;
-    let inputs = labeled_call(call)?;
-    let (n, d) = labeled_dims(SUPCON, &inputs)?;
-    dispatch_all(
-        call,
-        out,
-        &[n],
-        &[("embeddings", n * d)],
-        |r| loss.value(&inputs, r),
-        |r, g| loss.value_and_grad(&inputs, r, &mut g[0]),
-        |o| loss.per_element(&inputs, o),
-    )
+    SupCon::new(call.params.float("temperature"))?.evaluate(call, out)
 }
 
 #[cfg(test)]

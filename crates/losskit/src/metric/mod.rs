@@ -4,6 +4,140 @@
 //! never stored: they work in row blocks of a few hundred rows (see [`NtXent`]'s memory
 //! section), so the batch size is bounded by the embeddings, not by their square.
 
+/// The typed API and the evaluator of a two-view loss (`NtXent`, `InfoNce`) over its
+/// `run(inputs, reduction, per_element, Option<(grad_first, grad_second)>)`, `dims` and
+/// `per_rows`.
+macro_rules! views_api {
+    ($ty:ident, $name:ident, $a:literal, $b:literal, $per:literal) => {
+        impl $ty {
+            /// The loss reduced with `reduction`.
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn value<T: Real>(&self, inputs: &ViewInputs<'_, T>, reduction: Reduction) -> Result<T> {
+                self.run(inputs, Some(reduction), &mut [], None)
+            }
+
+            #[doc = concat!("The loss reduced with `reduction` and its gradients with respect to `", $a, "` and `", $b, "` (each buffer as long as `", $a, "`; the reduction's scale included).")]
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn value_and_grad<T: Real>(
+                &self,
+                inputs: &ViewInputs<'_, T>,
+                reduction: Reduction,
+                grad_first: &mut [T],
+                grad_second: &mut [T],
+            ) -> Result<T> {
+                let n = inputs.first().len();
+                check_buffers(
+                    $name,
+                    &[
+                        (concat!("gradient of `", $a, "`"), grad_first.len(), n),
+                        (concat!("gradient of `", $b, "`"), grad_second.len(), n),
+                    ],
+                )?;
+                self.run(inputs, Some(reduction), &mut [], Some((grad_first, grad_second)))
+            }
+
+            #[doc = $per]
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn per_element<T: Real>(&self, inputs: &ViewInputs<'_, T>, out: &mut [T]) -> Result<()> {
+                let (n, _) = Self::dims(inputs)?;
+                check_buffers($name, &[("per-element output", out.len(), Self::per_rows(n))])?;
+                self.run(inputs, None, out, None).map(|_| ())
+            }
+
+            fn evaluate<T: Real>(&self, call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+                let inputs = ViewInputs::new(call.float_req($a)?, call.float_req($b)?);
+                let (n, d) = Self::dims(&inputs)?;
+                dispatch_all(
+                    call,
+                    out,
+                    &[Self::per_rows(n)],
+                    &[($a, n * d), ($b, n * d)],
+                    |r| self.value(&inputs, r),
+                    |r, g| {
+                        let (a, b) = g.split_at_mut(1);
+                        self.value_and_grad(&inputs, r, &mut a[0], &mut b[0])
+                    },
+                    |o| self.per_element(&inputs, o),
+                )
+            }
+        }
+    };
+}
+
+/// The typed API and the evaluator of a loss on embeddings and labels (`SupCon`,
+/// `BatchHardTriplet`) over its `run(inputs, reduction, per_element, Option<grad>)`.
+macro_rules! labeled_api {
+    ($ty:ident, $name:ident, $per:literal) => {
+        impl $ty {
+            /// The loss reduced with `reduction`.
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn value<T: Real>(
+                &self,
+                inputs: &LabeledInputs<'_, T>,
+                reduction: Reduction,
+            ) -> Result<T> {
+                self.run(inputs, Some(reduction), &mut [], None)
+            }
+
+            /// The loss reduced with `reduction` and its gradient with respect to `embeddings`
+            /// (into `grad`, as long as `embeddings`; the reduction's scale included).
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn value_and_grad<T: Real>(
+                &self,
+                inputs: &LabeledInputs<'_, T>,
+                reduction: Reduction,
+                grad: &mut [T],
+            ) -> Result<T> {
+                let n = inputs.embeddings().len();
+                check_buffers($name, &[("gradient of `embeddings`", grad.len(), n)])?;
+                self.run(inputs, Some(reduction), &mut [], Some(grad))
+            }
+
+            #[doc = $per]
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn per_element<T: Real>(
+                &self,
+                inputs: &LabeledInputs<'_, T>,
+                out: &mut [T],
+            ) -> Result<()> {
+                let (n, _) = labeled_dims($name, inputs)?;
+                check_buffers($name, &[("per-element output", out.len(), n)])?;
+                self.run(inputs, None, out, None).map(|_| ())
+            }
+
+            fn evaluate<T: Real>(&self, call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+                let labels = call.index("labels").ok_or(Error::MissingInput {
+                    loss: call.loss,
+                    name: "labels",
+                })?;
+                let inputs = LabeledInputs::new(call.float_req("embeddings")?, labels);
+                let (n, d) = labeled_dims($name, &inputs)?;
+                dispatch_all(
+                    call,
+                    out,
+                    &[n],
+                    &[("embeddings", n * d)],
+                    |r| self.value(&inputs, r),
+                    |r, g| self.value_and_grad(&inputs, r, &mut g[0]),
+                    |o| self.per_element(&inputs, o),
+                )
+            }
+        }
+    };
+}
+
 mod blocks;
 mod catalogue;
 mod contrastive_ce;

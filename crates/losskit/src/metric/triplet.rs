@@ -529,8 +529,9 @@ impl BatchHardTriplet {
         inputs: &LabeledInputs<'_, T>,
         reduction: Option<Reduction>,
         per: &mut [T],
-        grad: &mut [T],
+        grad: Option<&mut [T]>,
     ) -> Result<T> {
+        let grad = grad.unwrap_or_default();
         let (n, d) = labeled_dims(BATCH_HARD, inputs)?;
         let (x, lab) = (inputs.embeddings.data(), inputs.labels.data());
         let mined = self.mine(x, lab, n, d);
@@ -573,70 +574,17 @@ impl BatchHardTriplet {
         }
         Ok(T::from_f64(sum / denom))
     }
-
-    /// The loss reduced with `reduction`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value<T: Real>(&self, inputs: &LabeledInputs<'_, T>, reduction: Reduction) -> Result<T> {
-        self.run(inputs, Some(reduction), &mut [], &mut [])
-    }
-
-    /// The loss reduced with `reduction` and its gradient with respect to `embeddings`
-    /// (into `grad`, as long as `embeddings`; the reduction's scale included).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value_and_grad<T: Real>(
-        &self,
-        inputs: &LabeledInputs<'_, T>,
-        reduction: Reduction,
-        grad: &mut [T],
-    ) -> Result<T> {
-        check_buffers(
-            BATCH_HARD,
-            &[(
-                "gradient of `embeddings`",
-                grad.len(),
-                inputs.embeddings.len(),
-            )],
-        )?;
-        self.run(inputs, Some(reduction), &mut [], grad)
-    }
-
-    /// The per-anchor losses `[N]` into `out` (0 for an anchor without a positive or a
-    /// negative).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn per_element<T: Real>(&self, inputs: &LabeledInputs<'_, T>, out: &mut [T]) -> Result<()> {
-        let (n, _) = labeled_dims(BATCH_HARD, inputs)?;
-        check_buffers(BATCH_HARD, &[("per-element output", out.len(), n)])?;
-        self.run(inputs, None, out, &mut []).map(|_| ())
-    }
 }
 
-pub(crate) fn labeled_call<'a, T: Real>(call: &'a Call<'_, T>) -> Result<LabeledInputs<'a, T>> {
-    let labels = call.index("labels").ok_or(Error::MissingInput {
-        loss: call.loss,
-        name: "labels",
-    })?;
-    Ok(LabeledInputs::new(call.float_req("embeddings")?, labels))
-}
+labeled_api!(
+    BatchHardTriplet,
+    BATCH_HARD,
+    "The per-anchor losses `[N]` into `out` (0 for an anchor without a positive or a negative)."
+);
 
 pub(crate) fn eval_batch_hard_triplet<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
-    let loss = BatchHardTriplet::new(call.params.float("margin"), call.params.bool("soft"))?;
-    let inputs = labeled_call(call)?;
-    let (n, d) = labeled_dims(BATCH_HARD, &inputs)?;
-    dispatch_all(
-        call,
-        out,
-        &[n],
-        &[("embeddings", n * d)],
-        |r| loss.value(&inputs, r),
-        |r, g| loss.value_and_grad(&inputs, r, &mut g[0]),
-        |o| loss.per_element(&inputs, o),
-    )
+    BatchHardTriplet::new(call.params.float("margin"), call.params.bool("soft"))?
+        .evaluate(call, out)
 }
 
 #[cfg(test)]
