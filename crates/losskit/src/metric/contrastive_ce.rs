@@ -216,7 +216,7 @@ const INFO_NCE: &str = "info_nce";
 /// As [`NtXent`]: online per-row log-sum-exp, tiles recomputed for the gradient, no N×N
 /// matrix; finite in f32 down to τ = 10⁻³. The query and key gradients are two passes
 /// (row blocks of `query`, then of `key`), so five block products per tile pair in all
-/// (seven when symmetric), against three for a dense forward and backward.
+/// (six when symmetric), against three for a dense forward and backward.
 ///
 /// # Parameters
 /// | name | default | range |
