@@ -75,11 +75,11 @@ fn split_pair(s: &str, what: &str) -> Result<(String, String), String> {
     }
 }
 
-fn name_path(s: &str) -> Result<(String, PathBuf), String> {
+pub(crate) fn name_path(s: &str) -> Result<(String, PathBuf), String> {
     split_pair(s, "NAME=FILE").map(|(k, v)| (k, PathBuf::from(v)))
 }
 
-fn key_value(s: &str) -> Result<(String, String), String> {
+pub(crate) fn key_value(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err("expected KEY=VALUE, e.g. `delta=0.5`".to_owned()),
