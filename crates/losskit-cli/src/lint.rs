@@ -425,7 +425,9 @@ fn lang_of(path: &Path) -> Option<Lang> {
 }
 
 fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<FileError>) {
-    if path.is_dir() {
+    if !path.exists() {
+        errors.push(FileError { file: path.to_path_buf(), error: "no such file or directory".into() });
+    } else if path.is_dir() {
         let mut entries: Vec<PathBuf> = match fs::read_dir(path) {
             Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
             Err(e) => {
@@ -441,10 +443,8 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<FileError>) {
         }
     } else if lang_of(path).is_some() {
         files.push(path.to_path_buf());
-    } else if path.exists() {
-        errors.push(FileError { file: path.to_path_buf(), error: "not a Python (.py) or Rust (.rs) file".into() });
     } else {
-        errors.push(FileError { file: path.to_path_buf(), error: "no such file or directory".into() });
+        errors.push(FileError { file: path.to_path_buf(), error: "not a Python (.py) or Rust (.rs) file".into() });
     }
 }
 

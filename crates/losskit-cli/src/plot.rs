@@ -269,14 +269,15 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     match &args.out {
         None => emit(&preview(&curves, &axis.label(), args.grad)),
         Some(path) => {
+            // Text is measured (SVG) and drawn (PNG) with the bundled font.
+            plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
+                .map_err(|_| Failure("plot: the bundled font cannot be read".into()))?;
             let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
             let result = match ext.as_deref() {
                 Some("svg") => {
                     draw(SVGBackend::new(path, (960, if args.grad { 900 } else { 560 })), &curves, &axis.label(), args.grad, (lo, hi))
                 }
                 Some("png") => {
-                    plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
-                        .map_err(|_| Failure("plot: the bundled font cannot be read".into()))?;
                     draw(BitMapBackend::new(path, (1280, if args.grad { 1200 } else { 760 })), &curves, &axis.label(), args.grad, (lo, hi))
                 }
                 _ => {
