@@ -35,7 +35,11 @@ Examples:
 #[command(long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Args {
     /// The loss, by its catalogue name.
-    #[arg(value_name = "LOSS", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(
+        value_name = "LOSS",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
     pub loss: Option<String>,
 
     /// Check every loss of the catalogue.

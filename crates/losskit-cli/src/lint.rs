@@ -131,7 +131,12 @@ impl<'t> Source<'t> {
             stack.extend(children.into_iter().rev());
         }
         s.calls.sort_by_key(|c| c.node.start_byte());
-        s.by_id = s.calls.iter().enumerate().map(|(i, c)| (c.node.id(), i)).collect();
+        s.by_id = s
+            .calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.node.id(), i))
+            .collect();
         s
     }
 
@@ -143,21 +148,33 @@ impl<'t> Source<'t> {
                 }
             }
             "assignment" | "assignment_expression" => {
-                if let (Some(l), Some(r)) = (n.child_by_field_name("left"), n.child_by_field_name("right")) {
+                if let (Some(l), Some(r)) = (
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) {
                     if l.kind() == "identifier" {
-                        self.bindings.entry(text(l, self.src).to_string()).or_default().push(r);
+                        self.bindings
+                            .entry(text(l, self.src).to_string())
+                            .or_default()
+                            .push(r);
                     }
                 }
             }
             "let_declaration" => {
-                if let (Some(p), Some(v)) = (n.child_by_field_name("pattern"), n.child_by_field_name("value")) {
+                if let (Some(p), Some(v)) = (
+                    n.child_by_field_name("pattern"),
+                    n.child_by_field_name("value"),
+                ) {
                     let name = match p.kind() {
                         "identifier" => Some(p),
                         "mut_pattern" => p.named_child(0),
                         _ => None,
                     };
                     if let Some(name) = name {
-                        self.bindings.entry(text(name, self.src).to_string()).or_default().push(v);
+                        self.bindings
+                            .entry(text(name, self.src).to_string())
+                            .or_default()
+                            .push(v);
                     }
                 }
             }
@@ -238,8 +255,14 @@ impl<'t> Source<'t> {
                 "identifier" if depth < 4 => {
                     let name = text(node, self.src);
                     let at = node.start_byte();
-                    let Some(values) = self.bindings.get(name) else { return node };
-                    let Some(v) = values.iter().filter(|v| v.start_byte() < at).max_by_key(|v| v.start_byte()) else {
+                    let Some(values) = self.bindings.get(name) else {
+                        return node;
+                    };
+                    let Some(v) = values
+                        .iter()
+                        .filter(|v| v.start_byte() < at)
+                        .max_by_key(|v| v.start_byte())
+                    else {
                         return node;
                     };
                     return self.resolve(*v, depth + 1);
@@ -289,7 +312,10 @@ fn is_nll(name: &str) -> bool {
 }
 
 fn is_bce(name: &str) -> bool {
-    (name.contains("binary_cross_entropy") || name.contains("bceloss") || name.contains("binarycrossentropy") || name == "bce")
+    (name.contains("binary_cross_entropy")
+        || name.contains("bceloss")
+        || name.contains("binarycrossentropy")
+        || name == "bce")
         && !name.contains("with_logit")
         && !name.contains("withlogits")
 }
@@ -300,9 +326,19 @@ fn is_ce(name: &str) -> bool {
 
 fn is_dice(name: &str) -> bool {
     name.contains("dice")
-        && !["dicece", "dice_ce", "dicefocal", "dice_focal", "bce_dice", "ce_dice", "bcedice", "dicebce", "dice_bce"]
-            .iter()
-            .any(|c| name.contains(c))
+        && ![
+            "dicece",
+            "dice_ce",
+            "dicefocal",
+            "dice_focal",
+            "bce_dice",
+            "ce_dice",
+            "bcedice",
+            "dicebce",
+            "dice_bce",
+        ]
+        .iter()
+        .any(|c| name.contains(c))
 }
 
 fn is_focal(name: &str) -> bool {
@@ -336,28 +372,48 @@ pub fn lint_source(lang: Lang, src: &str, tree: &Tree) -> Vec<Finding> {
     for (c, eff) in s.calls.iter().zip(&effective) {
         // softmax → log → nll.
         if is_nll(&c.name) || is_nll(eff) {
-            if let Some(log) = c.args.first().and_then(|a| s.call_of(*a)).filter(|l| l.name == "log") {
-                if Source::operand(log).and_then(|o| s.call_of(o)).is_some_and(|sm| sm.name.starts_with("softmax")) {
+            if let Some(log) = c
+                .args
+                .first()
+                .and_then(|a| s.call_of(*a))
+                .filter(|l| l.name == "log")
+            {
+                if Source::operand(log)
+                    .and_then(|o| s.call_of(o))
+                    .is_some_and(|sm| sm.name.starts_with("softmax"))
+                {
                     consumed_logs.push(log.node.id());
                     found.push((c.node, "softmax-log-nll", "softmax, then log, then nll_loss by hand: the log of a softmax that underflowed to 0 is -inf (NaN gradients), and it costs two extra passes"));
                 }
             }
         }
         // binary_cross_entropy(sigmoid(x)).
-        if is_bce(eff) && c.args.first().and_then(|a| s.call_of(*a)).is_some_and(|sg| sg.name == "sigmoid") {
+        if is_bce(eff)
+            && c.args
+                .first()
+                .and_then(|a| s.call_of(*a))
+                .is_some_and(|sg| sg.name == "sigmoid")
+        {
             found.push((c.node, "bce-on-sigmoid", "BCE on sigmoid outputs: sigmoid saturates to exactly 0 or 1 for |x| > ~17 (f32), then log gives -inf (PyTorch clamps it to -100) and the gradient vanishes"));
         }
     }
     for c in &s.calls {
-        if c.name == "log" && !consumed_logs.contains(&c.node.id())
-            && Source::operand(c).and_then(|o| s.call_of(o)).is_some_and(|sm| sm.name.starts_with("softmax"))
+        if c.name == "log"
+            && !consumed_logs.contains(&c.node.id())
+            && Source::operand(c)
+                .and_then(|o| s.call_of(o))
+                .is_some_and(|sm| sm.name.starts_with("softmax"))
         {
             found.push((c.node, "log-softmax", "log(softmax(x)): the softmax can underflow to 0 and the log becomes -inf; log_softmax computes x - logsumexp(x) stably in one pass"));
         }
     }
     let other_terms = effective.iter().zip(&s.calls).any(|(e, c)| {
         [e.as_str(), c.name.as_str()].iter().any(|n| {
-            n.contains("cross_entropy") || n.contains("crossentropy") || n.contains("bce") || is_nll(n) || is_focal(n)
+            n.contains("cross_entropy")
+                || n.contains("crossentropy")
+                || n.contains("bce")
+                || is_nll(n)
+                || is_focal(n)
         })
     });
     for c in &s.calls {
@@ -367,7 +423,11 @@ pub fn lint_source(lang: Lang, src: &str, tree: &Tree) -> Vec<Finding> {
         if is_focal(&c.name) && !evidence {
             found.push((c.node, "focal-without-imbalance", "focal loss where nothing suggests class imbalance: it down-weights easy examples, which costs accuracy on balanced data (Lin et al. use it for 1:1000 foreground/background)"));
         }
-        if is_ce(&c.name) && evidence && !lower.contains("weightedrandomsampler") && !weighted(&s, c) {
+        if is_ce(&c.name)
+            && evidence
+            && !lower.contains("weightedrandomsampler")
+            && !weighted(&s, c)
+        {
             found.push((c.node, "ce-unweighted-imbalance", "cross-entropy without class weights while this file shows imbalanced classes: the majority classes dominate the gradient"));
         }
     }
@@ -392,13 +452,18 @@ fn weighted(s: &Source<'_>, c: &Call<'_>) -> bool {
         return true;
     }
     let functional = c.name == "cross_entropy";
-    if (functional && c.args.len() >= 3) || (!functional && s.lang == Lang::Python && !c.args.is_empty()) {
+    if (functional && c.args.len() >= 3)
+        || (!functional && s.lang == Lang::Python && !c.args.is_empty())
+    {
         return true;
     }
     // burn: CrossEntropyLossConfig::new().with_weights(Some(w)).init(&device).
     let mut top = c.node;
     while let Some(p) = top.parent() {
-        if matches!(p.kind(), "field_expression" | "call_expression" | "try_expression") {
+        if matches!(
+            p.kind(),
+            "field_expression" | "call_expression" | "try_expression"
+        ) {
             top = p;
         } else {
             break;
@@ -426,12 +491,18 @@ fn lang_of(path: &Path) -> Option<Lang> {
 
 fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<FileError>) {
     if !path.exists() {
-        errors.push(FileError { file: path.to_path_buf(), error: "no such file or directory".into() });
+        errors.push(FileError {
+            file: path.to_path_buf(),
+            error: "no such file or directory".into(),
+        });
     } else if path.is_dir() {
         let mut entries: Vec<PathBuf> = match fs::read_dir(path) {
             Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
             Err(e) => {
-                errors.push(FileError { file: path.to_path_buf(), error: format!("cannot read the directory: {e}") });
+                errors.push(FileError {
+                    file: path.to_path_buf(),
+                    error: format!("cannot read the directory: {e}"),
+                });
                 return;
             }
         };
@@ -444,7 +515,10 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<FileError>) {
     } else if lang_of(path).is_some() {
         files.push(path.to_path_buf());
     } else {
-        errors.push(FileError { file: path.to_path_buf(), error: "not a Python (.py) or Rust (.rs) file".into() });
+        errors.push(FileError {
+            file: path.to_path_buf(),
+            error: "not a Python (.py) or Rust (.rs) file".into(),
+        });
     }
 }
 
@@ -457,7 +531,9 @@ pub fn lint_file(path: &Path) -> Result<Vec<Finding>, String> {
         Lang::Python => tree_sitter_python::LANGUAGE.into(),
         Lang::Rust => tree_sitter_rust::LANGUAGE.into(),
     };
-    parser.set_language(&language).map_err(|e| format!("cannot load the grammar: {e}"))?;
+    parser
+        .set_language(&language)
+        .map_err(|e| format!("cannot load the grammar: {e}"))?;
     let tree = parser.parse(&src, None).ok_or("the parser gave up")?;
     if tree.root_node().has_error() {
         let at = first_error(tree.root_node()).map_or((0, 0), |n| {
@@ -474,7 +550,10 @@ fn first_error(n: Node<'_>) -> Option<Node<'_>> {
     }
     let mut cursor = n.walk();
     let children: Vec<Node<'_>> = n.children(&mut cursor).collect();
-    children.into_iter().filter(|c| c.has_error() || c.is_missing()).find_map(first_error)
+    children
+        .into_iter()
+        .filter(|c| c.has_error() || c.is_missing())
+        .find_map(first_error)
 }
 
 /// Runs `losskit lint`: `Ok(true)` when clean, `Ok(false)` with findings.
@@ -488,7 +567,10 @@ pub fn run(args: &Args) -> Result<bool, Failure> {
     for f in &files {
         match lint_file(f) {
             Ok(v) => findings.extend(v.into_iter().map(|x| (f.clone(), x))),
-            Err(error) => errors.push(FileError { file: f.clone(), error }),
+            Err(error) => errors.push(FileError {
+                file: f.clone(),
+                error,
+            }),
         }
     }
     if args.json {
@@ -504,9 +586,21 @@ pub fn run(args: &Args) -> Result<bool, Failure> {
     } else {
         let mut out = String::new();
         for (p, f) in &findings {
-            out.push_str(&format!("{}:{}:{}: {}: {}\n    fix: {}\n", p.display(), f.line, f.column, f.rule, f.why, f.fix));
+            out.push_str(&format!(
+                "{}:{}:{}: {}: {}\n    fix: {}\n",
+                p.display(),
+                f.line,
+                f.column,
+                f.rule,
+                f.why,
+                f.fix
+            ));
         }
-        out.push_str(&format!("{} finding(s) in {} file(s) checked\n", findings.len(), files.len() - errors.iter().filter(|e| files.contains(&e.file)).count()));
+        out.push_str(&format!(
+            "{} finding(s) in {} file(s) checked\n",
+            findings.len(),
+            files.len() - errors.iter().filter(|e| files.contains(&e.file)).count()
+        ));
         emit(&out)?;
     }
     if !errors.is_empty() {
@@ -514,7 +608,10 @@ pub fn run(args: &Args) -> Result<bool, Failure> {
         for e in &errors {
             let _ = writeln!(err, "{}: {}", e.file.display(), e.error);
         }
-        return Err(Failure(format!("lint: {} path(s) could not be checked", errors.len())));
+        return Err(Failure(format!(
+            "lint: {} path(s) could not be checked",
+            errors.len()
+        )));
     }
     Ok(findings.is_empty())
 }

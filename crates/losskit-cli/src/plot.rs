@@ -50,7 +50,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The range of the axis, `LO,HI` (default: the family's).
-    #[arg(long, value_name = "LO,HI", value_delimiter = ',', num_args = 2, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "LO,HI",
+        value_delimiter = ',',
+        num_args = 2,
+        allow_negative_numbers = true
+    )]
     pub range: Option<Vec<f64>>,
 }
 
@@ -73,9 +79,7 @@ impl Axis {
             "bce" => Axis::Probability,
             "nll" | "kl_div" => Axis::LogProbability,
             "bce_with_logits" | "focal" | "hinge" | "squared_hinge" | "soft_margin"
-            | "margin_ranking" | "cross_entropy" | "softmax_focal" | "multi_margin" => {
-                Axis::Margin
-            }
+            | "margin_ranking" | "cross_entropy" | "softmax_focal" | "multi_margin" => Axis::Margin,
             _ if info.family == Family::Regression => Axis::Residual,
             _ => Axis::Sample(info.name),
         }
@@ -132,7 +136,10 @@ fn inputs(info: &LossInfo, axis: Axis, x: f64, base: &Arrays) -> Arrays {
             f("target", &[1], vec![1.0]),
         ],
         (Axis::Margin, "cross_entropy" | "softmax_focal" | "multi_margin") => {
-            vec![f("input", &[1, 2], vec![x, 0.0]), i("target", &[1], vec![0])]
+            vec![
+                f("input", &[1, 2], vec![x, 0.0]),
+                i("target", &[1], vec![0]),
+            ]
         }
         (Axis::Margin, _) => vec![f("input", &[1], vec![x]), f("target", &[1], vec![1.0])],
         (Axis::LogProbability, "kl_div") => vec![
@@ -140,7 +147,10 @@ fn inputs(info: &LossInfo, axis: Axis, x: f64, base: &Arrays) -> Arrays {
             f("target", &[1, 2], vec![0.7, 0.3]),
         ],
         (Axis::LogProbability, _) => {
-            vec![f("input", &[1, 2], vec![x, log1m(x)]), i("target", &[1], vec![0])]
+            vec![
+                f("input", &[1, 2], vec![x, log1m(x)]),
+                i("target", &[1], vec![0]),
+            ]
         }
         (Axis::Sample(_), _) => {
             let first = info.predictions()[0];
@@ -162,9 +172,16 @@ fn inputs(info: &LossInfo, axis: Axis, x: f64, base: &Arrays) -> Arrays {
     }
 }
 
+/// A point of a curve: axis value, loss, gradient.
+type Point = (f64, f64, f64);
+/// Which of a point's values a panel shows.
+type Pick = fn(&Point) -> f64;
+/// The panels: the loss, then (with `--grad`) the gradient.
+const PANELS: [(&str, Pick); 2] = [("loss", |p| p.1), ("d loss / d prediction", |p| p.2)];
+
 struct Curve {
     label: String,
-    points: Vec<(f64, f64, f64)>,
+    points: Vec<Point>,
 }
 
 fn parse_spec(spec: &str) -> Result<(&'static LossInfo, Params), Failure> {
@@ -182,7 +199,14 @@ fn parse_spec(spec: &str) -> Result<(&'static LossInfo, Params), Failure> {
     Ok((info, Params::parse(info, &pairs)?))
 }
 
-fn curve(spec: &str, info: &'static LossInfo, params: &Params, axis: Axis, lo: f64, hi: f64) -> Result<Curve, Failure> {
+fn curve(
+    spec: &str,
+    info: &'static LossInfo,
+    params: &Params,
+    axis: Axis,
+    lo: f64,
+    hi: f64,
+) -> Result<Curve, Failure> {
     let base: Arrays = match axis {
         Axis::Sample(_) => (info.sample)(8, &mut Rng::new(0))
             .arrays
@@ -231,8 +255,12 @@ fn curve(spec: &str, info: &'static LossInfo, params: &Params, axis: Axis, lo: f
     }
     if points.len() < 2 {
         return Err(match last_error {
-            Some(e) => Failure(format!("plot: `{spec}` cannot be evaluated on its axis: {e}")),
-            None => Failure(format!("plot: `{spec}` is not finite anywhere on [{lo}, {hi}]")),
+            Some(e) => Failure(format!(
+                "plot: `{spec}` cannot be evaluated on its axis: {e}"
+            )),
+            None => Failure(format!(
+                "plot: `{spec}` is not finite anywhere on [{lo}, {hi}]"
+            )),
         });
     }
     Ok(Curve {
@@ -249,17 +277,23 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         parsed.push((spec.as_str(), info, params, Axis::of(info)));
     }
     let axis = parsed[0].3;
-    if let Some((spec, ..)) = parsed.iter().find(|p| p.3 != axis) {
+    if let Some((spec, _, _, other)) = parsed.iter().find(|p| p.3 != axis) {
         return Err(Failure(format!(
             "plot: `{}` is plotted against {} but `{spec}` against {}; plot them separately",
             parsed[0].0,
             axis.label(),
-            Axis::of(parsed.iter().find(|p| p.0 == *spec).map(|p| p.1).unwrap_or(parsed[0].1)).label()
+            other.label()
         )));
     }
     let (lo, hi) = match &args.range {
-        Some(r) if r.len() == 2 && r[0] < r[1] && r[0].is_finite() && r[1].is_finite() => (r[0], r[1]),
-        Some(r) => return Err(Failure(format!("plot: `--range` must be LO,HI with LO < HI, got {r:?}"))),
+        Some(r) if r.len() == 2 && r[0] < r[1] && r[0].is_finite() && r[1].is_finite() => {
+            (r[0], r[1])
+        }
+        Some(r) => {
+            return Err(Failure(format!(
+                "plot: `--range` must be LO,HI with LO < HI, got {r:?}"
+            )))
+        }
         None => axis.range(),
     };
     let curves = parsed
@@ -272,14 +306,25 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             // Text is measured (SVG) and drawn (PNG) with the bundled font.
             plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
                 .map_err(|_| Failure("plot: the bundled font cannot be read".into()))?;
-            let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
             let result = match ext.as_deref() {
-                Some("svg") => {
-                    draw(SVGBackend::new(path, (960, if args.grad { 900 } else { 560 })), &curves, &axis.label(), args.grad, (lo, hi))
-                }
-                Some("png") => {
-                    draw(BitMapBackend::new(path, (1280, if args.grad { 1200 } else { 760 })), &curves, &axis.label(), args.grad, (lo, hi))
-                }
+                Some("svg") => draw(
+                    SVGBackend::new(path, (960, if args.grad { 900 } else { 560 })),
+                    &curves,
+                    &axis.label(),
+                    args.grad,
+                    (lo, hi),
+                ),
+                Some("png") => draw(
+                    BitMapBackend::new(path, (1280, if args.grad { 1200 } else { 760 })),
+                    &curves,
+                    &axis.label(),
+                    args.grad,
+                    (lo, hi),
+                ),
                 _ => {
                     return Err(Failure(format!(
                         "plot: `--out {}` must end in .svg or .png",
@@ -304,7 +349,7 @@ const COLORS: [RGBColor; 8] = [
     RGBColor(0x17, 0xbe, 0xcf),
 ];
 
-fn y_range(curves: &[Curve], pick: fn(&(f64, f64, f64)) -> f64) -> (f64, f64) {
+fn y_range(curves: &[Curve], pick: Pick) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for c in curves {
         for p in &c.points {
@@ -333,9 +378,7 @@ where
     } else {
         vec![root.clone()]
     };
-    let kinds: [(&str, fn(&(f64, f64, f64)) -> f64); 2] =
-        [("loss", |p| p.1), ("d loss / d prediction", |p| p.2)];
-    for (panel, (ylabel, pick)) in panels.iter().zip(kinds) {
+    for (panel, (ylabel, pick)) in panels.iter().zip(PANELS) {
         let (ylo, yhi) = y_range(curves, pick);
         let mut chart = ChartBuilder::on(panel)
             .caption(
@@ -362,7 +405,9 @@ where
                     color.stroke_width(2),
                 ))?
                 .label(c.label.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 3), (x + 18, y + 3)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 3), (x + 18, y + 3)], color.filled())
+                });
         }
         chart
             .configure_series_labels()
@@ -382,13 +427,12 @@ fn preview(curves: &[Curve], axis: &str, grad: bool) -> String {
     const H: usize = 16;
     const MARKS: [char; 8] = ['*', '+', 'o', 'x', '#', '@', '%', '&'];
     let mut out = String::new();
-    let kinds: Vec<(&str, fn(&(f64, f64, f64)) -> f64)> = if grad {
-        vec![("loss", |p| p.1), ("d loss / d prediction", |p| p.2)]
-    } else {
-        vec![("loss", |p| p.1)]
-    };
-    let (xlo, xhi) = (curves[0].points[0].0, curves[0].points.last().map_or(1.0, |p| p.0));
-    for (name, pick) in kinds {
+    let kinds = &PANELS[..if grad { 2 } else { 1 }];
+    let (xlo, xhi) = (
+        curves[0].points[0].0,
+        curves[0].points.last().map_or(1.0, |p| p.0),
+    );
+    for &(name, pick) in kinds {
         let (ylo, yhi) = y_range(curves, pick);
         let mut grid = vec![vec![' '; W]; H];
         for (k, c) in curves.iter().enumerate() {
@@ -407,7 +451,10 @@ fn preview(curves: &[Curve], axis: &str, grad: bool) -> String {
             } else {
                 " ".repeat(9)
             };
-            out.push_str(&format!("{tick} |{}\n", line.iter().collect::<String>().trim_end()));
+            out.push_str(&format!(
+                "{tick} |{}\n",
+                line.iter().collect::<String>().trim_end()
+            ));
         }
         out.push_str(&format!("{} +{}\n", " ".repeat(9), "-".repeat(W)));
         out.push_str(&format!(

@@ -50,7 +50,12 @@ pub struct Args {
     #[arg(long)]
     pub robust: bool,
     /// Regression: quantiles wanted (prediction intervals), e.g. `0.1,0.9`.
-    #[arg(long, value_name = "Q,Q,...", value_delimiter = ',', allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "Q,Q,...",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
     pub quantiles: Vec<f64>,
     /// Classification, detection: largest class count / smallest.
     #[arg(long, value_name = "RATIO", allow_negative_numbers = true)]
@@ -175,7 +180,11 @@ fn text(r: &Recommendation, weights_file: Option<&str>) -> String {
         s.push_str(&format!(
             "  {}{}  ({})\n",
             c.loss,
-            if p.is_empty() { String::new() } else { format!(" ({p})") },
+            if p.is_empty() {
+                String::new()
+            } else {
+                format!(" ({p})")
+            },
             c.role
         ));
         if let Some((input, w)) = &c.weights {
@@ -204,7 +213,11 @@ fn text(r: &Recommendation, weights_file: Option<&str>) -> String {
             "  when {}: {}{}\n    {} [{}]\n",
             v.when,
             v.loss,
-            if p.is_empty() { String::new() } else { format!(" ({p})") },
+            if p.is_empty() {
+                String::new()
+            } else {
+                format!(" ({p})")
+            },
             v.why,
             v.reference
         ));

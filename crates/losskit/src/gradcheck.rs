@@ -237,7 +237,10 @@ pub fn check_arrays(
     // Predictions widened to f64 (what is perturbed); the rest as given.
     let mut points: Vec<(usize, Vec<f64>)> = Vec::new();
     for (k, a) in inputs.iter().enumerate() {
-        if info.input(a.name).is_some_and(|s| s.role == Role::Prediction) {
+        if info
+            .input(a.name)
+            .is_some_and(|s| s.role == Role::Prediction)
+        {
             points.push((k, widen(a.data)));
         }
     }
@@ -272,12 +275,7 @@ pub fn check_arrays(
             Ok(run(&others, &[])?.value.unwrap_or(f64::NAN))
         };
         checks.push(compare(
-            info.name,
-            input,
-            &mut f,
-            &mut point,
-            &analytic,
-            options,
+            info.name, input, &mut f, &mut point, &analytic, options,
         )?);
     }
     Ok(Report {
@@ -357,7 +355,8 @@ fn compare(
         let (a, g, h) = (analytic[i], numeric[i], steps[i]);
         let floor = (1e-3 * scale).max(1e3 * f64::EPSILON * (1.0 + f0.abs()) / h);
         let r = (a - g).abs() / a.abs().max(g.abs()).max(floor);
-        if r > options.tol && on_kink(&mut at, x, i, h, f0, 1e-2 * a.abs().max(g.abs()).max(floor))? {
+        if r > options.tol && on_kink(&mut at, x, i, h, f0, 1e-2 * a.abs().max(g.abs()).max(floor))?
+        {
             result.kinks += 1;
             continue;
         }
@@ -369,21 +368,21 @@ fn compare(
     Ok(result)
 }
 
+/// The loss at `x` with element `i` moved by a step.
+type Probe<'a> = dyn FnMut(&mut [f64], usize, f64) -> Result<f64> + 'a;
+
 /// Whether the derivative jumps within `h` of `x[i]`: the one-sided differences disagree
 /// by a `significant` amount that does not halve with the step (it would, for a smooth
 /// function; rounding noise is not significant).
 fn on_kink(
-    at: &mut dyn FnMut(&mut [f64], usize, f64) -> Result<f64>,
+    at: &mut Probe<'_>,
     x: &mut [f64],
     i: usize,
     h: f64,
     f0: f64,
     significant: f64,
 ) -> Result<bool> {
-    let gap = |at: &mut dyn FnMut(&mut [f64], usize, f64) -> Result<f64>,
-               x: &mut [f64],
-               h: f64|
-     -> Result<f64> {
+    let gap = |at: &mut Probe<'_>, x: &mut [f64], h: f64| -> Result<f64> {
         let forward = (at(x, i, h)? - f0) / h;
         let backward = (f0 - at(x, i, -h)?) / h;
         Ok((forward - backward).abs())
@@ -446,7 +445,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, Error::NonFiniteLoss { .. }), "{e}");
-        assert!(check_fn(|_: &[f64]| 0.0, |_: &[f64], _: &mut [f64]| {}, &[], &Options::default()).is_err());
+        assert!(check_fn(
+            |_: &[f64]| 0.0,
+            |_: &[f64], _: &mut [f64]| {},
+            &[],
+            &Options::default()
+        )
+        .is_err());
     }
 
     #[test]

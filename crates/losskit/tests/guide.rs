@@ -5,51 +5,54 @@
 use losskit::guide::{recommend, Conditions, Task, PENDING, SNIPPETS};
 use losskit::Error;
 
-#[path = "../src/guide/snippets/huber.rs"]
-mod huber;
-#[path = "../src/guide/snippets/mse.rs"]
-mod mse;
-#[path = "../src/guide/snippets/mae.rs"]
-mod mae;
-#[path = "../src/guide/snippets/quantile.rs"]
-mod quantile;
-#[path = "../src/guide/snippets/bce_with_logits.rs"]
-mod bce_with_logits;
+#[path = "../src/guide/snippets/batch_hard_triplet.rs"]
+mod batch_hard_triplet;
+#[path = "../src/guide/snippets/bce_dice.rs"]
+mod bce_dice;
 #[path = "../src/guide/snippets/bce_pos_weight.rs"]
 mod bce_pos_weight;
-#[path = "../src/guide/snippets/focal.rs"]
-mod focal;
+#[path = "../src/guide/snippets/bce_with_logits.rs"]
+mod bce_with_logits;
+#[path = "../src/guide/snippets/ciou.rs"]
+mod ciou;
 #[path = "../src/guide/snippets/cross_entropy_smoothing.rs"]
 mod cross_entropy_smoothing;
 #[path = "../src/guide/snippets/cross_entropy_weighted.rs"]
 mod cross_entropy_weighted;
-#[path = "../src/guide/snippets/softmax_focal.rs"]
-mod softmax_focal;
-#[path = "../src/guide/snippets/info_nce.rs"]
-mod info_nce;
-#[path = "../src/guide/snippets/supcon.rs"]
-mod supcon;
-#[path = "../src/guide/snippets/batch_hard_triplet.rs"]
-mod batch_hard_triplet;
-#[path = "../src/guide/snippets/triplet_margin.rs"]
-mod triplet_margin;
-#[path = "../src/guide/snippets/bce_dice.rs"]
-mod bce_dice;
-#[path = "../src/guide/snippets/tversky.rs"]
-mod tversky;
+#[path = "../src/guide/snippets/diou.rs"]
+mod diou;
+#[path = "../src/guide/snippets/focal.rs"]
+mod focal;
 #[path = "../src/guide/snippets/focal_tversky.rs"]
 mod focal_tversky;
 #[path = "../src/guide/snippets/giou.rs"]
 mod giou;
-#[path = "../src/guide/snippets/diou.rs"]
-mod diou;
-#[path = "../src/guide/snippets/ciou.rs"]
-mod ciou;
+#[path = "../src/guide/snippets/huber.rs"]
+mod huber;
+#[path = "../src/guide/snippets/info_nce.rs"]
+mod info_nce;
+#[path = "../src/guide/snippets/mae.rs"]
+mod mae;
+#[path = "../src/guide/snippets/mse.rs"]
+mod mse;
+#[path = "../src/guide/snippets/quantile.rs"]
+mod quantile;
 #[path = "../src/guide/snippets/smooth_l1.rs"]
 mod smooth_l1;
+#[path = "../src/guide/snippets/softmax_focal.rs"]
+mod softmax_focal;
+#[path = "../src/guide/snippets/supcon.rs"]
+mod supcon;
+#[path = "../src/guide/snippets/triplet_margin.rs"]
+mod triplet_margin;
+#[path = "../src/guide/snippets/tversky.rs"]
+mod tversky;
+
+/// A snippet's entry point.
+type Run = fn() -> losskit::Result<f64>;
 
 /// Every snippet compiled here, with its entry point.
-const COMPILED: &[(&str, fn() -> losskit::Result<f64>)] = &[
+const COMPILED: &[(&str, Run)] = &[
     ("huber", huber::run),
     ("mse", mse::run),
     ("mae", mae::run),
@@ -89,7 +92,13 @@ fn every_snippet_file_is_shown_and_compiled() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/guide/snippets");
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".rs").to_string())
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
         .collect();
     files.sort();
     let mut shown: Vec<String> = SNIPPETS.iter().map(|s| s.name.to_string()).collect();
@@ -104,17 +113,52 @@ fn all_answers() -> Vec<losskit::guide::Recommendation> {
     let mut out = Vec::new();
     let variations: Vec<Conditions> = vec![
         Conditions::default(),
-        Conditions { gaussian: true, ..Conditions::default() },
-        Conditions { robust: true, ..Conditions::default() },
-        Conditions { quantiles: vec![0.1, 0.9], ..Conditions::default() },
-        Conditions { imbalance: Some(5.0), ..Conditions::default() },
-        Conditions { imbalance: Some(500.0), label_noise: true, ..Conditions::default() },
-        Conditions { batch_size: Some(8), ..Conditions::default() },
-        Conditions { batch_size: Some(8), supervised: true, ..Conditions::default() },
-        Conditions { supervised: true, ..Conditions::default() },
-        Conditions { small_objects: true, ..Conditions::default() },
-        Conditions { aspect_ratios: true, ..Conditions::default() },
-        Conditions { slow_convergence: true, ..Conditions::default() },
+        Conditions {
+            gaussian: true,
+            ..Conditions::default()
+        },
+        Conditions {
+            robust: true,
+            ..Conditions::default()
+        },
+        Conditions {
+            quantiles: vec![0.1, 0.9],
+            ..Conditions::default()
+        },
+        Conditions {
+            imbalance: Some(5.0),
+            ..Conditions::default()
+        },
+        Conditions {
+            imbalance: Some(500.0),
+            label_noise: true,
+            ..Conditions::default()
+        },
+        Conditions {
+            batch_size: Some(8),
+            ..Conditions::default()
+        },
+        Conditions {
+            batch_size: Some(8),
+            supervised: true,
+            ..Conditions::default()
+        },
+        Conditions {
+            supervised: true,
+            ..Conditions::default()
+        },
+        Conditions {
+            small_objects: true,
+            ..Conditions::default()
+        },
+        Conditions {
+            aspect_ratios: true,
+            ..Conditions::default()
+        },
+        Conditions {
+            slow_convergence: true,
+            ..Conditions::default()
+        },
     ];
     for task in Task::ALL {
         for c in &variations {
@@ -157,8 +201,7 @@ fn recommended_parameters_are_valid_for_their_losses() {
             if let Ok(info) = losskit::find(ch.loss) {
                 let pairs: Vec<(&str, &str)> =
                     ch.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                losskit::Params::parse(info, &pairs)
-                    .unwrap_or_else(|e| panic!("{}: {e}", ch.loss));
+                losskit::Params::parse(info, &pairs).unwrap_or_else(|e| panic!("{}: {e}", ch.loss));
             }
         }
     }

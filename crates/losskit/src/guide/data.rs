@@ -315,7 +315,10 @@ mod tests {
         assert_eq!((s.weights.clone(), s.imbalance), (vec![3.0], 3.0));
         let y = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0];
         let m = LabelStats::from_labels(Task::MultiLabel, &y, &[4, 2]).unwrap();
-        assert_eq!((m.counts.clone(), m.weights.clone()), (vec![1, 2], vec![3.0, 1.0]));
+        assert_eq!(
+            (m.counts.clone(), m.weights.clone()),
+            (vec![1, 2], vec![3.0, 1.0])
+        );
         assert_eq!((m.samples, m.imbalance), (4, 3.0));
     }
 
@@ -340,7 +343,10 @@ mod tests {
         let y = rng.normals(20_000, 2.0);
         let s = TargetStats::from_targets(&y).unwrap();
         assert!((s.scale - 2.0).abs() < 0.1, "{s:?}");
-        assert!(s.excess_kurtosis.abs() < 0.2 && s.outlier_share < SOME_OUTLIERS, "{s:?}");
+        assert!(
+            s.excess_kurtosis.abs() < 0.2 && s.outlier_share < SOME_OUTLIERS,
+            "{s:?}"
+        );
         assert!((s.huber_delta() - 2.69).abs() < 0.15);
         // 20% gross errors: the robust scale barely moves, the tails show.
         let mut z = y.clone();
@@ -348,7 +354,10 @@ mod tests {
             *v += 50.0;
         }
         let t = TargetStats::from_targets(&z).unwrap();
-        assert!(t.outlier_share > HEAVY_CONTAMINATION && t.scale < 3.0, "{t:?}");
+        assert!(
+            t.outlier_share > HEAVY_CONTAMINATION && t.scale < 3.0,
+            "{t:?}"
+        );
         assert!(TargetStats::from_targets(&[1.0]).is_err());
         assert!(TargetStats::from_targets(&[1.0, 1.0]).is_err());
         assert!(TargetStats::from_targets(&[1.0, f64::NAN]).is_err());

@@ -261,9 +261,11 @@ impl Recommendation {
 // References, one per rule.
 const R_HUBER: &str = "Huber, \"Robust Estimation of a Location Parameter\", Ann. Math. Statist. 1964 (δ = 1.345σ: 95% efficiency at the Gaussian); torch `huber_loss`";
 const R_MSE: &str = "Goodfellow, Bengio & Courville, Deep Learning, §5.5 (maximum likelihood under Gaussian noise); torch `mse_loss`";
-const R_MAE: &str = "Huber & Ronchetti, Robust Statistics, 2009 (the median: breakdown point 1/2); torch `l1_loss`";
+const R_MAE: &str =
+    "Huber & Ronchetti, Robust Statistics, 2009 (the median: breakdown point 1/2); torch `l1_loss`";
 const R_QUANTILE: &str = "Koenker & Bassett, \"Regression Quantiles\", Econometrica 1978";
-const R_BCE: &str = "torch `binary_cross_entropy_with_logits` (the log-sum-exp form; never BCE on sigmoid outputs)";
+const R_BCE: &str =
+    "torch `binary_cross_entropy_with_logits` (the log-sum-exp form; never BCE on sigmoid outputs)";
 const R_POS_WEIGHT: &str = "PyTorch `BCEWithLogitsLoss(pos_weight = negatives / positives)`";
 const R_FOCAL: &str = "Lin et al., \"Focal Loss for Dense Object Detection\", ICCV 2017 (α = 0.25, γ = 2); torchvision `sigmoid_focal_loss`";
 const R_SMOOTHING: &str = "Szegedy et al., \"Rethinking the Inception Architecture\", CVPR 2016 (ε = 0.1); Müller et al., \"When Does Label Smoothing Help?\", NeurIPS 2019; torch `cross_entropy(label_smoothing=)`";
@@ -272,12 +274,15 @@ const R_NOISE: &str = "Lukasik et al., \"Does Label Smoothing Mitigate Label Noi
 const R_INFO_NCE: &str = "van den Oord et al., \"Representation Learning with Contrastive Predictive Coding\", 2018; He et al., MoCo, CVPR 2020 (τ = 0.07)";
 const R_SUPCON: &str = "Khosla et al., \"Supervised Contrastive Learning\", NeurIPS 2020 (τ = 0.1); pytorch-metric-learning `SupConLoss`";
 const R_BATCH_HARD: &str = "Hermans, Beyer & Leibe, \"In Defense of the Triplet Loss for Person Re-Identification\", 2017 (P×K batches, margin 0.3)";
-const R_TRIPLET: &str = "Schroff et al., \"FaceNet\", CVPR 2015; torch `triplet_margin_loss` (margin 1)";
+const R_TRIPLET: &str =
+    "Schroff et al., \"FaceNet\", CVPR 2015; torch `triplet_margin_loss` (margin 1)";
 const R_BCE_DICE: &str = "Milletari et al., \"V-Net\", 3DV 2016 (Dice); Isensee et al., \"nnU-Net\", Nature Methods 2021 (Dice + cross-entropy); MONAI `DiceCELoss`";
 const R_TVERSKY: &str = "Salehi et al., \"Tversky Loss Function for Image Segmentation\", MLMI 2017 (α = 0.3, β = 0.7); MONAI `TverskyLoss`";
-const R_FOCAL_TVERSKY: &str = "Abraham & Khan, \"A Novel Focal Tversky Loss Function\", ISBI 2019 (γ = 0.75)";
+const R_FOCAL_TVERSKY: &str =
+    "Abraham & Khan, \"A Novel Focal Tversky Loss Function\", ISBI 2019 (γ = 0.75)";
 const R_GIOU: &str = "Rezatofighi et al., \"Generalized Intersection over Union\", CVPR 2019; torchvision `generalized_box_iou_loss`";
-const R_DIOU: &str = "Zheng et al., \"Distance-IoU Loss\", AAAI 2020; torchvision `distance_box_iou_loss`";
+const R_DIOU: &str =
+    "Zheng et al., \"Distance-IoU Loss\", AAAI 2020; torchvision `distance_box_iou_loss`";
 const R_CIOU: &str = "Zheng et al., \"Distance-IoU Loss\", AAAI 2020 (CIoU, used by YOLOv4/v5); torchvision `complete_box_iou_loss`";
 
 fn p(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
@@ -407,8 +412,18 @@ fn check(task: Task, c: &Conditions) -> Result<()> {
     applies(c.gaussian, "--gaussian", &[Regression], "regression")?;
     applies(c.outliers, "--outliers", &[Regression], "regression")?;
     applies(c.robust, "--robust", &[Regression], "regression")?;
-    applies(!c.quantiles.is_empty(), "--quantiles", &[Regression], "regression")?;
-    applies(c.targets.is_some(), "--targets", &[Regression], "regression")?;
+    applies(
+        !c.quantiles.is_empty(),
+        "--quantiles",
+        &[Regression],
+        "regression",
+    )?;
+    applies(
+        c.targets.is_some(),
+        "--targets",
+        &[Regression],
+        "regression",
+    )?;
     let classes = &[Binary, Multiclass, MultiLabel, Detection];
     applies(
         c.imbalance.is_some(),
@@ -428,20 +443,38 @@ fn check(task: Task, c: &Conditions) -> Result<()> {
         &[Binary, Multiclass, MultiLabel],
         "binary, multiclass and multilabel",
     )?;
-    applies(c.batch_size.is_some(), "--batch-size", &[Embedding], "embedding")?;
+    applies(
+        c.batch_size.is_some(),
+        "--batch-size",
+        &[Embedding],
+        "embedding",
+    )?;
     applies(c.supervised, "--supervised", &[Embedding], "embedding")?;
-    applies(c.small_objects, "--small-objects", &[Segmentation], "segmentation")?;
-    applies(c.aspect_ratios, "--aspect-ratios", &[Detection], "detection")?;
-    applies(c.slow_convergence, "--slow-convergence", &[Detection], "detection")?;
-    let conflict = |first, second, why| {
-        Err(Error::ConflictingConditions {
-            first,
-            second,
-            why,
-        })
-    };
+    applies(
+        c.small_objects,
+        "--small-objects",
+        &[Segmentation],
+        "segmentation",
+    )?;
+    applies(
+        c.aspect_ratios,
+        "--aspect-ratios",
+        &[Detection],
+        "detection",
+    )?;
+    applies(
+        c.slow_convergence,
+        "--slow-convergence",
+        &[Detection],
+        "detection",
+    )?;
+    let conflict = |first, second, why| Err(Error::ConflictingConditions { first, second, why });
     if c.gaussian && c.outliers {
-        return conflict("--gaussian", "--outliers", "Gaussian errors have no outliers");
+        return conflict(
+            "--gaussian",
+            "--outliers",
+            "Gaussian errors have no outliers",
+        );
     }
     if c.gaussian && c.robust {
         return conflict(
@@ -502,8 +535,8 @@ fn regression(c: &Conditions) -> Recommendation {
     let delta = t.map_or(1.0, TargetStats::huber_delta);
     let huber_params = p(&[("delta", &num(delta))]);
     let heavy = c.robust || t.is_some_and(|t| t.outlier_share > HEAVY_CONTAMINATION);
-    let tails = c.outliers
-        || t.is_some_and(|t| t.outlier_share > SOME_OUTLIERS || t.excess_kurtosis > 1.0);
+    let tails =
+        c.outliers || t.is_some_and(|t| t.outlier_share > SOME_OUTLIERS || t.excess_kurtosis > 1.0);
     let looks_gaussian = c.gaussian || (t.is_some() && !tails && !heavy);
     let mut variants = vec![
         variant(
@@ -713,7 +746,9 @@ fn multiclass(c: &Conditions, imbalance: Option<f64>) -> Recommendation {
             format!(" The classes are imbalanced ({}:1): inverse-frequency class weights (N / (C·n_c)) give every class the same total weight.", num(ratio))
         });
         if c.labels.is_none() {
-            reasoning.push_str(" Compute them from the training labels: `losskit weights --labels y.npy`.");
+            reasoning.push_str(
+                " Compute them from the training labels: `losskit weights --labels y.npy`.",
+            );
         }
         variants.push(variant(
             "the imbalance is extreme (≥ 100:1) or weighting alone leaves the rare classes underfit",
@@ -756,7 +791,13 @@ fn multiclass(c: &Conditions, imbalance: Option<f64>) -> Recommendation {
 
 fn multilabel(c: &Conditions, imbalance: Option<f64>) -> Recommendation {
     let ratio = imbalance.unwrap_or(1.0);
-    let mut bce = choice("bce_with_logits", "loss, one term per label", vec![], &BCE, R_BCE);
+    let mut bce = choice(
+        "bce_with_logits",
+        "loss, one term per label",
+        vec![],
+        &BCE,
+        R_BCE,
+    );
     let mut reasoning = "Several independent yes/no labels per sample: one sigmoid and one binary cross-entropy per label (never a softmax over the labels), computed from the logits.".to_string();
     let mut variants = vec![];
     if ratio >= 2.0 {
@@ -796,18 +837,52 @@ fn multilabel(c: &Conditions, imbalance: Option<f64>) -> Recommendation {
         measured: Vec::new(),
     };
     if c.label_noise {
-        r.reasoning.push_str(" With noisy labels, smooth the targets (y ← 0.05 + 0.9·y).");
+        r.reasoning
+            .push_str(" With noisy labels, smooth the targets (y ← 0.05 + 0.9·y).");
     }
     r
 }
 
 fn embedding(c: &Conditions) -> Recommendation {
     let small = c.batch_size.is_some_and(|b| b < SMALL_BATCH);
-    let supcon = || choice("supcon", "loss", p(&[("temperature", "0.1")]), &SUPCON, R_SUPCON);
-    let info_nce = || choice("info_nce", "loss", p(&[("temperature", "0.07")]), &INFO_NCE, R_INFO_NCE);
-    let batch_hard = || choice("batch_hard_triplet", "loss", p(&[("margin", "0.3")]), &BATCH_HARD, R_BATCH_HARD);
-    let triplet = || choice("triplet_margin", "loss", p(&[("margin", "1")]), &TRIPLET, R_TRIPLET);
-    let as_variant = |ch: Choice, when, why| variant(when, ch.loss, ch.params, why, ch.snippet, ch.reference);
+    let supcon = || {
+        choice(
+            "supcon",
+            "loss",
+            p(&[("temperature", "0.1")]),
+            &SUPCON,
+            R_SUPCON,
+        )
+    };
+    let info_nce = || {
+        choice(
+            "info_nce",
+            "loss",
+            p(&[("temperature", "0.07")]),
+            &INFO_NCE,
+            R_INFO_NCE,
+        )
+    };
+    let batch_hard = || {
+        choice(
+            "batch_hard_triplet",
+            "loss",
+            p(&[("margin", "0.3")]),
+            &BATCH_HARD,
+            R_BATCH_HARD,
+        )
+    };
+    let triplet = || {
+        choice(
+            "triplet_margin",
+            "loss",
+            p(&[("margin", "1")]),
+            &TRIPLET,
+            R_TRIPLET,
+        )
+    };
+    let as_variant =
+        |ch: Choice, when, why| variant(when, ch.loss, ch.params, why, ch.snippet, ch.reference);
     let (primary, reasoning, variants) = match (small, c.supervised) {
         (false, false) => (
             info_nce(),
@@ -858,7 +933,15 @@ fn embedding(c: &Conditions) -> Recommendation {
 }
 
 fn segmentation(c: &Conditions) -> Recommendation {
-    let tversky = || choice("tversky", "loss", p(&[("alpha", "0.3"), ("beta", "0.7")]), &TVERSKY, R_TVERSKY);
+    let tversky = || {
+        choice(
+            "tversky",
+            "loss",
+            p(&[("alpha", "0.3"), ("beta", "0.7")]),
+            &TVERSKY,
+            R_TVERSKY,
+        )
+    };
     let focal_tversky = || {
         choice(
             "focal_tversky",
@@ -877,7 +960,8 @@ fn segmentation(c: &Conditions) -> Recommendation {
             R_BCE_DICE,
         )
     };
-    let as_variant = |ch: Choice, when, why| variant(when, ch.loss, ch.params, why, ch.snippet, ch.reference);
+    let as_variant =
+        |ch: Choice, when, why| variant(when, ch.loss, ch.params, why, ch.snippet, ch.reference);
     let (primary, reasoning, variants) = if c.small_objects {
         (
             tversky(),
@@ -912,7 +996,13 @@ fn segmentation(c: &Conditions) -> Recommendation {
 }
 
 fn detection(c: &Conditions) -> Recommendation {
-    let focal = choice("focal", "class term", p(&[("alpha", "0.25"), ("gamma", "2")]), &FOCAL, R_FOCAL);
+    let focal = choice(
+        "focal",
+        "class term",
+        p(&[("alpha", "0.25"), ("gamma", "2")]),
+        &FOCAL,
+        R_FOCAL,
+    );
     let (box_loss, snippet, reference, why): (&'static str, &'static Snippet, &'static str, &str) =
         if c.aspect_ratios {
             ("ciou", &CIOU, R_CIOU, "CIoU adds an aspect-ratio term to DIoU, so boxes of very different shapes converge to the right width/height ratio (YOLOv4/v5).")
@@ -923,9 +1013,27 @@ fn detection(c: &Conditions) -> Recommendation {
         };
     let mut variants = vec![];
     for (name, sn, rf, when, vwhy) in [
-        ("giou", &GIOU, R_GIOU, "the default box term", "gradient even without overlap"),
-        ("diou", &DIOU, R_DIOU, "box regression converges slowly", "centre-distance term: faster convergence"),
-        ("ciou", &CIOU, R_CIOU, "boxes of very different aspect ratios", "adds an aspect-ratio term"),
+        (
+            "giou",
+            &GIOU,
+            R_GIOU,
+            "the default box term",
+            "gradient even without overlap",
+        ),
+        (
+            "diou",
+            &DIOU,
+            R_DIOU,
+            "box regression converges slowly",
+            "centre-distance term: faster convergence",
+        ),
+        (
+            "ciou",
+            &CIOU,
+            R_CIOU,
+            "boxes of very different aspect ratios",
+            "adds an aspect-ratio term",
+        ),
     ] {
         if name != box_loss {
             variants.push(variant(when, name, vec![], vwhy, sn, rf));
@@ -978,15 +1086,30 @@ mod tests {
             c
         };
         // Regression: the default (Huber), normal → MSE, outliers → Huber, robust → MAE.
-        assert_eq!(names(&recommend(Task::Regression, &none).unwrap()), ["huber"]);
-        assert_eq!(names(&recommend(Task::Regression, &with(|c| c.gaussian = true)).unwrap()), ["mse"]);
-        assert_eq!(names(&recommend(Task::Regression, &with(|c| c.outliers = true)).unwrap()), ["huber"]);
-        assert_eq!(names(&recommend(Task::Regression, &with(|c| c.robust = true)).unwrap()), ["mae"]);
+        assert_eq!(
+            names(&recommend(Task::Regression, &none).unwrap()),
+            ["huber"]
+        );
+        assert_eq!(
+            names(&recommend(Task::Regression, &with(|c| c.gaussian = true)).unwrap()),
+            ["mse"]
+        );
+        assert_eq!(
+            names(&recommend(Task::Regression, &with(|c| c.outliers = true)).unwrap()),
+            ["huber"]
+        );
+        assert_eq!(
+            names(&recommend(Task::Regression, &with(|c| c.robust = true)).unwrap()),
+            ["mae"]
+        );
         let q = recommend(Task::Regression, &with(|c| c.quantiles = vec![0.1, 0.9])).unwrap();
         assert_eq!(names(&q), ["quantile", "quantile"]);
         assert_eq!(q.primary[1].params, [("tau", "0.9".to_string())]);
         // Binary: BCE with logits; imbalance → focal.
-        assert_eq!(names(&recommend(Task::Binary, &none).unwrap()), ["bce_with_logits"]);
+        assert_eq!(
+            names(&recommend(Task::Binary, &none).unwrap()),
+            ["bce_with_logits"]
+        );
         let b = recommend(Task::Binary, &with(|c| c.imbalance = Some(50.0))).unwrap();
         assert_eq!(names(&b), ["focal"]);
         assert_eq!(b.primary[0].params, p(&[("alpha", "0.25"), ("gamma", "2")]));
@@ -999,19 +1122,37 @@ mod tests {
         assert_eq!(mi.primary[0].snippet.name, "cross_entropy_weighted");
         assert!(mi.reasoning.contains("effective number"));
         // Multi-label: BCE per class.
-        assert_eq!(names(&recommend(Task::MultiLabel, &none).unwrap()), ["bce_with_logits"]);
+        assert_eq!(
+            names(&recommend(Task::MultiLabel, &none).unwrap()),
+            ["bce_with_logits"]
+        );
         // Embedding: InfoNCE; small batch → triplet.
-        assert_eq!(names(&recommend(Task::Embedding, &none).unwrap()), ["info_nce"]);
-        assert_eq!(names(&recommend(Task::Embedding, &with(|c| c.batch_size = Some(16))).unwrap()), ["triplet_margin"]);
+        assert_eq!(
+            names(&recommend(Task::Embedding, &none).unwrap()),
+            ["info_nce"]
+        );
+        assert_eq!(
+            names(&recommend(Task::Embedding, &with(|c| c.batch_size = Some(16))).unwrap()),
+            ["triplet_margin"]
+        );
         let sup = with(|c| c.supervised = true);
-        assert_eq!(names(&recommend(Task::Embedding, &sup).unwrap()), ["supcon"]);
+        assert_eq!(
+            names(&recommend(Task::Embedding, &sup).unwrap()),
+            ["supcon"]
+        );
         let small_sup = with(|c| {
             c.supervised = true;
             c.batch_size = Some(32)
         });
-        assert_eq!(names(&recommend(Task::Embedding, &small_sup).unwrap()), ["batch_hard_triplet"]);
+        assert_eq!(
+            names(&recommend(Task::Embedding, &small_sup).unwrap()),
+            ["batch_hard_triplet"]
+        );
         // Segmentation: BCE + Dice; small objects → Tversky.
-        assert_eq!(names(&recommend(Task::Segmentation, &none).unwrap()), ["bce_dice"]);
+        assert_eq!(
+            names(&recommend(Task::Segmentation, &none).unwrap()),
+            ["bce_dice"]
+        );
         let small = recommend(Task::Segmentation, &with(|c| c.small_objects = true)).unwrap();
         assert_eq!(names(&small), ["tversky"]);
         assert!(small.variants.iter().any(|v| v.loss == "focal_tversky"));
@@ -1019,7 +1160,10 @@ mod tests {
         let d = recommend(Task::Detection, &none).unwrap();
         assert_eq!(names(&d), ["focal", "giou"]);
         assert!(d.losses().contains(&"diou") && d.losses().contains(&"ciou"));
-        assert_eq!(names(&recommend(Task::Detection, &with(|c| c.aspect_ratios = true)).unwrap()), ["focal", "ciou"]);
+        assert_eq!(
+            names(&recommend(Task::Detection, &with(|c| c.aspect_ratios = true)).unwrap()),
+            ["focal", "ciou"]
+        );
     }
 
     #[test]
@@ -1041,7 +1185,10 @@ mod tests {
         let mut labels = vec![0.0; 95];
         labels.extend(vec![1.0; 5]);
         let stats = LabelStats::from_labels(Task::Binary, &labels, &[100]).unwrap();
-        let c = Conditions { labels: Some(stats), ..Conditions::default() };
+        let c = Conditions {
+            labels: Some(stats),
+            ..Conditions::default()
+        };
         let r = recommend(Task::Binary, &c).unwrap();
         assert_eq!(names(&r), ["focal"]);
         assert!(r.measured[0].contains("imbalance 19"), "{:?}", r.measured);
@@ -1052,19 +1199,55 @@ mod tests {
         }
         let t = TargetStats::from_targets(&y2).unwrap();
         let delta = t.huber_delta();
-        let r = recommend(Task::Regression, &Conditions { targets: Some(t), ..Conditions::default() }).unwrap();
+        let r = recommend(
+            Task::Regression,
+            &Conditions {
+                targets: Some(t),
+                ..Conditions::default()
+            },
+        )
+        .unwrap();
         assert_eq!(names(&r), ["huber"]);
         assert_eq!(r.primary[0].params, [("delta", num(delta))]);
     }
 
     #[test]
     fn bad_conditions_are_errors() {
-        let e = recommend(Task::Regression, &Conditions { gaussian: true, outliers: true, ..Conditions::default() }).unwrap_err();
+        let e = recommend(
+            Task::Regression,
+            &Conditions {
+                gaussian: true,
+                outliers: true,
+                ..Conditions::default()
+            },
+        )
+        .unwrap_err();
         assert!(matches!(e, Error::ConflictingConditions { .. }));
-        let e = recommend(Task::Regression, &Conditions { small_objects: true, ..Conditions::default() }).unwrap_err();
+        let e = recommend(
+            Task::Regression,
+            &Conditions {
+                small_objects: true,
+                ..Conditions::default()
+            },
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "recommend: `--small-objects` does not apply to task `regression` (only to segmentation)");
-        assert!(recommend(Task::Binary, &Conditions { imbalance: Some(0.5), ..Conditions::default() }).is_err());
-        assert!(recommend(Task::Regression, &Conditions { quantiles: vec![1.5], ..Conditions::default() }).is_err());
+        assert!(recommend(
+            Task::Binary,
+            &Conditions {
+                imbalance: Some(0.5),
+                ..Conditions::default()
+            }
+        )
+        .is_err());
+        assert!(recommend(
+            Task::Regression,
+            &Conditions {
+                quantiles: vec![1.5],
+                ..Conditions::default()
+            }
+        )
+        .is_err());
         assert_eq!("multi-label".parse::<Task>().unwrap(), Task::MultiLabel);
         assert!("classification".parse::<Task>().is_err());
     }

@@ -9,7 +9,10 @@ pub fn run() -> losskit::Result<f64> {
     let labels = [1.0f32, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
     let pos_weight = PosWeight::new().from_targets(Tensor::new(&labels, &[4, 2])?)?;
     let loss = BceWithLogits::default().pos_weight(pos_weight.weights())?;
-    let inputs = BinaryInputs::new(Tensor::new(&logits, &[4, 2])?, Tensor::new(&labels, &[4, 2])?);
+    let inputs = BinaryInputs::new(
+        Tensor::new(&logits, &[4, 2])?,
+        Tensor::new(&labels, &[4, 2])?,
+    );
     let mut grad = [0.0f32; 8];
     let value = loss.value_and_grad(&inputs, Reduction::Mean, &mut grad)?;
     Ok(f64::from(value))

@@ -6,8 +6,16 @@ pub fn run() -> losskit::Result<f64> {
     let target = [0.5f32, 0.5, 2.5, 2.0, 1.0, 2.0, 3.0, 5.0];
     let dims = [2, 4];
     let inputs = [
-        NamedArray { name: "input", data: ArrayData::F32(&predicted), dims: &dims },
-        NamedArray { name: "target", data: ArrayData::F32(&target), dims: &dims },
+        NamedArray {
+            name: "input",
+            data: ArrayData::F32(&predicted),
+            dims: &dims,
+        },
+        NamedArray {
+            name: "target",
+            data: ArrayData::F32(&target),
+            dims: &dims,
+        },
     ];
     let e = evaluate("giou", &inputs, &[], ReductionMode::Mean, &["input"])?;
     Ok(e.value.unwrap_or(f64::NAN))

@@ -7,9 +7,23 @@ pub fn run() -> losskit::Result<f64> {
     let key = [0.9f32, 0.1, 0.1, 1.0, -0.4, 0.6]; // row i is the positive of query row i
     let dims = [3, 2];
     let inputs = [
-        NamedArray { name: "query", data: ArrayData::F32(&query), dims: &dims },
-        NamedArray { name: "key", data: ArrayData::F32(&key), dims: &dims },
+        NamedArray {
+            name: "query",
+            data: ArrayData::F32(&query),
+            dims: &dims,
+        },
+        NamedArray {
+            name: "key",
+            data: ArrayData::F32(&key),
+            dims: &dims,
+        },
     ];
-    let e = evaluate("info_nce", &inputs, &[("temperature", "0.07")], ReductionMode::Mean, &["query", "key"])?;
+    let e = evaluate(
+        "info_nce",
+        &inputs,
+        &[("temperature", "0.07")],
+        ReductionMode::Mean,
+        &["query", "key"],
+    )?;
     Ok(e.value.unwrap_or(f64::NAN))
 }

@@ -5,9 +5,23 @@ pub fn run() -> losskit::Result<f64> {
     let embeddings = [1.0f32, 0.0, 0.9, 0.2, 0.0, 1.0, 0.1, 0.8]; // [N = 4, D = 2]
     let labels = [0i64, 0, 1, 1];
     let inputs = [
-        NamedArray { name: "embeddings", data: ArrayData::F32(&embeddings), dims: &[4, 2] },
-        NamedArray { name: "labels", data: ArrayData::I64(&labels), dims: &[4] },
+        NamedArray {
+            name: "embeddings",
+            data: ArrayData::F32(&embeddings),
+            dims: &[4, 2],
+        },
+        NamedArray {
+            name: "labels",
+            data: ArrayData::I64(&labels),
+            dims: &[4],
+        },
     ];
-    let e = evaluate("supcon", &inputs, &[("temperature", "0.1")], ReductionMode::Mean, &["embeddings"])?;
+    let e = evaluate(
+        "supcon",
+        &inputs,
+        &[("temperature", "0.1")],
+        ReductionMode::Mean,
+        &["embeddings"],
+    )?;
     Ok(e.value.unwrap_or(f64::NAN))
 }

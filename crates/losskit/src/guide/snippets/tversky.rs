@@ -6,8 +6,16 @@ pub fn run() -> losskit::Result<f64> {
     let mask = [1.0f32, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
     let dims = [2, 1, 2, 2];
     let inputs = [
-        NamedArray { name: "input", data: ArrayData::F32(&logits), dims: &dims },
-        NamedArray { name: "target", data: ArrayData::F32(&mask), dims: &dims },
+        NamedArray {
+            name: "input",
+            data: ArrayData::F32(&logits),
+            dims: &dims,
+        },
+        NamedArray {
+            name: "target",
+            data: ArrayData::F32(&mask),
+            dims: &dims,
+        },
     ];
     let params = [("alpha", "0.3"), ("beta", "0.7"), ("activation", "sigmoid")];
     let e = evaluate("tversky", &inputs, &params, ReductionMode::Mean, &["input"])?;
