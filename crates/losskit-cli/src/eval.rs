@@ -91,6 +91,37 @@ fn reduction() -> impl TypedValueParser<Value = ReductionMode> {
         .try_map(|s| s.parse::<ReductionMode>())
 }
 
+/// The `--input NAME=FILE` arrays of `loss`, read.
+pub(crate) fn read_inputs(loss: &str, inputs: &[(String, PathBuf)]) -> Result<Vec<Array>, Failure> {
+    inputs
+        .iter()
+        .map(|(name, path)| {
+            npy::read(path).map_err(|e| {
+                Failure(format!(
+                    "{loss}: cannot read `{name}` from {}: {e}",
+                    path.display()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The arrays of [`read_inputs`] under their names.
+pub(crate) fn named<'a>(
+    inputs: &'a [(String, PathBuf)],
+    arrays: &'a [Array],
+) -> Vec<NamedArray<'a>> {
+    inputs
+        .iter()
+        .zip(arrays)
+        .map(|((name, _), a)| NamedArray {
+            name,
+            data: a.data(),
+            dims: &a.dims,
+        })
+        .collect()
+}
+
 /// One output file and what goes into it.
 struct Output<'a> {
     /// What the file holds, for messages: "the gradient of `input`".
@@ -130,28 +161,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     check_outputs(loss, args)?;
 
-    let arrays = args
-        .inputs
-        .iter()
-        .map(|(name, path)| {
-            npy::read(path).map_err(|e| {
-                Failure(format!(
-                    "{loss}: cannot read `{name}` from {}: {e}",
-                    path.display()
-                ))
-            })
-        })
-        .collect::<Result<Vec<Array>, Failure>>()?;
-    let named: Vec<NamedArray<'_>> = args
-        .inputs
-        .iter()
-        .zip(&arrays)
-        .map(|((name, _), a)| NamedArray {
-            name,
-            data: a.data(),
-            dims: &a.dims,
-        })
-        .collect();
+    let arrays = read_inputs(loss, &args.inputs)?;
+    let named = named(&args.inputs, &arrays);
     let grad_names: Vec<&str> = args.grads.iter().map(|(n, _)| n.as_str()).collect();
 
     let result = losskit::evaluate_with(info, &named, &params, args.reduction, &grad_names)?;

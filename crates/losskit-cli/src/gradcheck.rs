@@ -4,11 +4,10 @@
 use std::path::PathBuf;
 
 use losskit::gradcheck::{self, Options, Report};
-use losskit::{NamedArray, Params};
+use losskit::Params;
 use serde_json::json;
 
-use crate::eval::{key_value, name_path};
-use crate::npy::{self, Array};
+use crate::eval::{key_value, name_path, named, read_inputs};
 use crate::{emit, Failure};
 
 const LONG_ABOUT: &str = "\
@@ -102,29 +101,8 @@ pub fn run(args: &Args) -> Result<bool, Failure> {
         Some(name) => {
             let info = losskit::find(name)?;
             let params = Params::parse(info, &args.params)?;
-            let arrays = args
-                .inputs
-                .iter()
-                .map(|(n, path)| {
-                    npy::read(path).map_err(|e| {
-                        Failure(format!(
-                            "{}: cannot read `{n}` from {}: {e}",
-                            info.name,
-                            path.display()
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<Array>, Failure>>()?;
-            let named: Vec<NamedArray<'_>> = args
-                .inputs
-                .iter()
-                .zip(&arrays)
-                .map(|((n, _), a)| NamedArray {
-                    name: n,
-                    data: a.data(),
-                    dims: &a.dims,
-                })
-                .collect();
+            let arrays = read_inputs(info.name, &args.inputs)?;
+            let named = named(&args.inputs, &arrays);
             vec![gradcheck::check_arrays(info, &named, &params, &options)?]
         }
     };

@@ -5,32 +5,26 @@
 use losskit::guide::{recommend, Conditions, Task, PENDING, SNIPPETS};
 use losskit::Error;
 
-#[path = "../src/guide/snippets/batch_hard_triplet.rs"]
-mod batch_hard_triplet;
 #[path = "../src/guide/snippets/bce_dice.rs"]
 mod bce_dice;
 #[path = "../src/guide/snippets/bce_pos_weight.rs"]
 mod bce_pos_weight;
 #[path = "../src/guide/snippets/bce_with_logits.rs"]
 mod bce_with_logits;
-#[path = "../src/guide/snippets/ciou.rs"]
-mod ciou;
+#[path = "../src/guide/snippets/box_iou.rs"]
+mod box_iou;
 #[path = "../src/guide/snippets/cross_entropy_smoothing.rs"]
 mod cross_entropy_smoothing;
 #[path = "../src/guide/snippets/cross_entropy_weighted.rs"]
 mod cross_entropy_weighted;
-#[path = "../src/guide/snippets/diou.rs"]
-mod diou;
 #[path = "../src/guide/snippets/focal.rs"]
 mod focal;
-#[path = "../src/guide/snippets/focal_tversky.rs"]
-mod focal_tversky;
-#[path = "../src/guide/snippets/giou.rs"]
-mod giou;
 #[path = "../src/guide/snippets/huber.rs"]
 mod huber;
 #[path = "../src/guide/snippets/info_nce.rs"]
 mod info_nce;
+#[path = "../src/guide/snippets/labelled_embeddings.rs"]
+mod labelled_embeddings;
 #[path = "../src/guide/snippets/mae.rs"]
 mod mae;
 #[path = "../src/guide/snippets/mse.rs"]
@@ -41,8 +35,6 @@ mod quantile;
 mod smooth_l1;
 #[path = "../src/guide/snippets/softmax_focal.rs"]
 mod softmax_focal;
-#[path = "../src/guide/snippets/supcon.rs"]
-mod supcon;
 #[path = "../src/guide/snippets/triplet_margin.rs"]
 mod triplet_margin;
 #[path = "../src/guide/snippets/tversky.rs"]
@@ -64,15 +56,11 @@ const COMPILED: &[(&str, Run)] = &[
     ("cross_entropy_weighted", cross_entropy_weighted::run),
     ("softmax_focal", softmax_focal::run),
     ("info_nce", info_nce::run),
-    ("supcon", supcon::run),
-    ("batch_hard_triplet", batch_hard_triplet::run),
+    ("labelled_embeddings", labelled_embeddings::run),
     ("triplet_margin", triplet_margin::run),
     ("bce_dice", bce_dice::run),
     ("tversky", tversky::run),
-    ("focal_tversky", focal_tversky::run),
-    ("giou", giou::run),
-    ("diou", diou::run),
-    ("ciou", ciou::run),
+    ("box_iou", box_iou::run),
     ("smooth_l1", smooth_l1::run),
 ];
 

@@ -216,10 +216,9 @@ snippets! {
     HUBER = "huber", MSE = "mse", MAE = "mae", QUANTILE = "quantile",
     BCE = "bce_with_logits", BCE_POS_WEIGHT = "bce_pos_weight", FOCAL = "focal",
     CE_SMOOTHING = "cross_entropy_smoothing", CE_WEIGHTED = "cross_entropy_weighted",
-    SOFTMAX_FOCAL = "softmax_focal", INFO_NCE = "info_nce", SUPCON = "supcon",
-    BATCH_HARD = "batch_hard_triplet", TRIPLET = "triplet_margin", BCE_DICE = "bce_dice",
-    TVERSKY = "tversky", FOCAL_TVERSKY = "focal_tversky", GIOU = "giou", DIOU = "diou",
-    CIOU = "ciou", SMOOTH_L1 = "smooth_l1",
+    SOFTMAX_FOCAL = "softmax_focal", INFO_NCE = "info_nce", LABELLED = "labelled_embeddings",
+    TRIPLET = "triplet_margin", BCE_DICE = "bce_dice", TVERSKY = "tversky", BOX_IOU = "box_iou",
+    SMOOTH_L1 = "smooth_l1",
 }
 
 /// The guide's answer.
@@ -850,7 +849,7 @@ fn embedding(c: &Conditions) -> Recommendation {
             "supcon",
             "loss",
             p(&[("temperature", "0.1")]),
-            &SUPCON,
+            &LABELLED,
             R_SUPCON,
         )
     };
@@ -868,7 +867,7 @@ fn embedding(c: &Conditions) -> Recommendation {
             "batch_hard_triplet",
             "loss",
             p(&[("margin", "0.3")]),
-            &BATCH_HARD,
+            &LABELLED,
             R_BATCH_HARD,
         )
     };
@@ -947,7 +946,7 @@ fn segmentation(c: &Conditions) -> Recommendation {
             "focal_tversky",
             "loss",
             p(&[("alpha", "0.3"), ("beta", "0.7"), ("gamma", "0.75")]),
-            &FOCAL_TVERSKY,
+            &TVERSKY,
             R_FOCAL_TVERSKY,
         )
     };
@@ -1005,31 +1004,31 @@ fn detection(c: &Conditions) -> Recommendation {
     );
     let (box_loss, snippet, reference, why): (&'static str, &'static Snippet, &'static str, &str) =
         if c.aspect_ratios {
-            ("ciou", &CIOU, R_CIOU, "CIoU adds an aspect-ratio term to DIoU, so boxes of very different shapes converge to the right width/height ratio (YOLOv4/v5).")
+            ("ciou", &BOX_IOU, R_CIOU, "CIoU adds an aspect-ratio term to DIoU, so boxes of very different shapes converge to the right width/height ratio (YOLOv4/v5).")
         } else if c.slow_convergence {
-            ("diou", &DIOU, R_DIOU, "DIoU adds the normalised centre distance, which keeps a gradient when a box contains the target (where GIoU degenerates to IoU) and converges faster.")
+            ("diou", &BOX_IOU, R_DIOU, "DIoU adds the normalised centre distance, which keeps a gradient when a box contains the target (where GIoU degenerates to IoU) and converges faster.")
         } else {
-            ("giou", &GIOU, R_GIOU, "GIoU is 1 − IoU plus the empty share of the enclosing box, so non-overlapping boxes still get a gradient towards the target.")
+            ("giou", &BOX_IOU, R_GIOU, "GIoU is 1 − IoU plus the empty share of the enclosing box, so non-overlapping boxes still get a gradient towards the target.")
         };
     let mut variants = vec![];
     for (name, sn, rf, when, vwhy) in [
         (
             "giou",
-            &GIOU,
+            &BOX_IOU,
             R_GIOU,
             "the default box term",
             "gradient even without overlap",
         ),
         (
             "diou",
-            &DIOU,
+            &BOX_IOU,
             R_DIOU,
             "box regression converges slowly",
             "centre-distance term: faster convergence",
         ),
         (
             "ciou",
-            &CIOU,
+            &BOX_IOU,
             R_CIOU,
             "boxes of very different aspect ratios",
             "adds an aspect-ratio term",

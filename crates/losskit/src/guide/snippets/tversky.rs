@@ -1,4 +1,5 @@
-//! Small objects: Tversky with α = 0.3 (false positives), β = 0.7 (false negatives) (by name).
+//! Small objects: Tversky with α = 0.3 (false positives), β = 0.7 (false negatives); focal
+//! Tversky (γ = 0.75) when they are also hard (by name).
 use losskit::{evaluate, ArrayData, NamedArray, ReductionMode};
 
 pub fn run() -> losskit::Result<f64> {
@@ -17,7 +18,26 @@ pub fn run() -> losskit::Result<f64> {
             dims: &dims,
         },
     ];
-    let params = [("alpha", "0.3"), ("beta", "0.7"), ("activation", "sigmoid")];
-    let e = evaluate("tversky", &inputs, &params, ReductionMode::Mean, &["input"])?;
-    Ok(e.value.unwrap_or(f64::NAN))
+    let tversky = [("alpha", "0.3"), ("beta", "0.7"), ("activation", "sigmoid")];
+    let e = evaluate(
+        "tversky",
+        &inputs,
+        &tversky,
+        ReductionMode::Mean,
+        &["input"],
+    )?;
+    let focal = [
+        ("alpha", "0.3"),
+        ("beta", "0.7"),
+        ("gamma", "0.75"),
+        ("activation", "sigmoid"),
+    ];
+    let f = evaluate(
+        "focal_tversky",
+        &inputs,
+        &focal,
+        ReductionMode::Mean,
+        &["input"],
+    )?;
+    Ok(e.value.unwrap_or(f64::NAN) + f.value.unwrap_or(f64::NAN))
 }

@@ -1,5 +1,5 @@
-//! Labelled embeddings, small batches (P classes × K samples each): batch-hard triplet,
-//! margin 0.3 (by name).
+//! Labelled embeddings: supervised contrastive (τ = 0.1) for large batches, batch-hard
+//! triplet (margin 0.3) for small P×K batches (by name).
 use losskit::{evaluate, ArrayData, NamedArray, ReductionMode};
 
 pub fn run() -> losskit::Result<f64> {
@@ -17,12 +17,20 @@ pub fn run() -> losskit::Result<f64> {
             dims: &[4],
         },
     ];
-    let e = evaluate(
+    let grads = ["embeddings"];
+    let large = evaluate(
+        "supcon",
+        &inputs,
+        &[("temperature", "0.1")],
+        ReductionMode::Mean,
+        &grads,
+    )?;
+    let small = evaluate(
         "batch_hard_triplet",
         &inputs,
         &[("margin", "0.3")],
         ReductionMode::Mean,
-        &["embeddings"],
+        &grads,
     )?;
-    Ok(e.value.unwrap_or(f64::NAN))
+    Ok(large.value.unwrap_or(f64::NAN) + small.value.unwrap_or(f64::NAN))
 }

@@ -1,4 +1,5 @@
-//! Box regression: GIOU loss on `xyxy` boxes (by name).
+//! Box regression: the IoU-family losses on `xyxy` boxes, GIoU by default, DIoU for faster
+//! convergence, CIoU for varied aspect ratios (by name).
 use losskit::{evaluate, ArrayData, NamedArray, ReductionMode};
 
 pub fn run() -> losskit::Result<f64> {
@@ -17,6 +18,10 @@ pub fn run() -> losskit::Result<f64> {
             dims: &dims,
         },
     ];
-    let e = evaluate("giou", &inputs, &[], ReductionMode::Mean, &["input"])?;
-    Ok(e.value.unwrap_or(f64::NAN))
+    let mut total = 0.0;
+    for loss in ["giou", "diou", "ciou"] {
+        let e = evaluate(loss, &inputs, &[], ReductionMode::Mean, &["input"])?;
+        total += e.value.unwrap_or(f64::NAN);
+    }
+    Ok(total)
 }
