@@ -27,7 +27,9 @@ use clap::{Parser, Subcommand};
 /// Loss functions and their gradients from the command line.
 #[derive(Debug, Parser)]
 #[command(name = "losskit", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Exit status: 0 on success, 2 on any error (the message goes to stderr).")]
+#[command(
+    after_help = "Exit status: 0 on success, 1 when `lint` finds a mistake or `gradcheck` a gradient above its tolerance, 2 on any error (the message goes to stderr)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -269,6 +269,7 @@ const R_POS_WEIGHT: &str = "PyTorch `BCEWithLogitsLoss(pos_weight = negatives / 
 const R_FOCAL: &str = "Lin et al., \"Focal Loss for Dense Object Detection\", ICCV 2017 (α = 0.25, γ = 2); torchvision `sigmoid_focal_loss`";
 const R_SMOOTHING: &str = "Szegedy et al., \"Rethinking the Inception Architecture\", CVPR 2016 (ε = 0.1); Müller et al., \"When Does Label Smoothing Help?\", NeurIPS 2019; torch `cross_entropy(label_smoothing=)`";
 const R_WEIGHTS: &str = "King & Zeng, \"Logistic Regression in Rare Events Data\", 2001 (inverse frequency, scikit-learn \"balanced\"); Cui et al., \"Class-Balanced Loss Based on Effective Number of Samples\", CVPR 2019";
+const R_CE_WEIGHTED: &str = "Szegedy et al., CVPR 2016 (label smoothing 0.1); King & Zeng 2001 (inverse frequency, scikit-learn \"balanced\"); Cui et al., \"Class-Balanced Loss Based on Effective Number of Samples\", CVPR 2019";
 const R_NOISE: &str = "Lukasik et al., \"Does Label Smoothing Mitigate Label Noise?\", ICML 2020";
 const R_INFO_NCE: &str = "van den Oord et al., \"Representation Learning with Contrastive Predictive Coding\", 2018; He et al., MoCo, CVPR 2020 (τ = 0.07)";
 const R_SUPCON: &str = "Khosla et al., \"Supervised Contrastive Learning\", NeurIPS 2020 (τ = 0.1); pytorch-metric-learning `SupConLoss`";
@@ -736,8 +737,13 @@ fn multiclass(c: &Conditions, imbalance: Option<f64>) -> Recommendation {
     let mut reasoning = "Cross-entropy on the logits is the maximum-likelihood loss for one class out of C; label smoothing 0.1 keeps the logits from growing without bound (over-confidence) and calibrates better.".to_string();
     if ratio >= 2.0 {
         ce.snippet = &CE_WEIGHTED;
-        ce.reference = R_WEIGHTS;
+        ce.reference = R_CE_WEIGHTED;
         let long_tail = ratio >= LONG_TAIL;
+        ce.role = if long_tail {
+            "loss, with per-class `weight` (effective number, β = 0.999, normalised)".into()
+        } else {
+            "loss, with per-class `weight` (inverse frequency N / (C·n_c))".into()
+        };
         ce.weights = c.labels.as_ref().map(|l| ("weight", l.weights.clone()));
         reasoning.push_str(&if long_tail {
             format!(" The classes are long-tailed ({}:1): class weights from the effective number of samples (Cui et al., β = 0.999, normalised) correct the imbalance without the huge weights inverse frequency gives the rarest classes.", num(ratio))
@@ -802,6 +808,8 @@ fn multilabel(c: &Conditions, imbalance: Option<f64>) -> Recommendation {
     if ratio >= 2.0 {
         bce.snippet = &BCE_POS_WEIGHT;
         bce.reference = R_POS_WEIGHT;
+        bce.role =
+            "loss, one term per label, with per-label `pos_weight` = negatives / positives".into();
         bce.weights = c.labels.as_ref().map(|l| ("pos_weight", l.weights.clone()));
         reasoning.push_str(&format!(" Labels are imbalanced (up to {}:1): a per-label pos_weight = negatives / positives gives each label's positives the weight of its negatives.", num(ratio)));
         if c.labels.is_none() {
