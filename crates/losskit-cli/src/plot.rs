@@ -21,8 +21,12 @@ natural axis of their family:
   margin (binary logits, hinge, soft margin, ranking, 2-class softmax)   margin y*z, target 1
   probability (bce)           predicted probability of the true label
   log-probability (nll, kl_div)   log-probability of class 0 (2 classes)
-Other losses are plotted along the first element of their first prediction input, the other \
-inputs held at a generated sample. Losses plotted together must share an axis.
+  distance (contrastive, triplet_margin)   distance to the positive, negative at 1
+  overlap (dice, jaccard, tversky, focal_tversky, generalized_dice, bce_dice)   logit on the \
+object's pixels, its negative on the background
+  box offset (iou, giou, diou, ciou, eiou)   horizontal offset of a unit box from its target
+Other losses (and those whose inputs differ from what their axis assumes) are plotted along \
+the first element of their first prediction input, the other inputs held at a generated sample. Losses plotted together must share an axis.
 
 SPEC is LOSS or LOSS:KEY=VALUE[,KEY=VALUE...] (`huber:delta=0.5`, `focal:gamma=2,alpha=-1`).
 `--out FILE.svg` or `FILE.png` writes the figure (labelled axes, a legend; with `--grad` a \
@@ -68,6 +72,12 @@ enum Axis {
     Margin,
     Probability,
     LogProbability,
+    /// Embedding distance (metric learning).
+    Distance,
+    /// Predicted logit on an object's pixels (segmentation overlap losses).
+    Overlap,
+    /// Offset of a predicted box from its target (box losses).
+    BoxOffset,
     /// The first element of the first prediction, others from the sample (one loss only).
     Sample(&'static str),
 }
@@ -80,6 +90,11 @@ impl Axis {
             "nll" | "kl_div" => Axis::LogProbability,
             "bce_with_logits" | "focal" | "hinge" | "squared_hinge" | "soft_margin"
             | "margin_ranking" | "cross_entropy" | "softmax_focal" | "multi_margin" => Axis::Margin,
+            "contrastive" | "triplet_margin" => Axis::Distance,
+            "dice" | "jaccard" | "tversky" | "focal_tversky" | "generalized_dice" | "bce_dice" => {
+                Axis::Overlap
+            }
+            "iou" | "giou" | "diou" | "ciou" | "eiou" => Axis::BoxOffset,
             _ if info.family == Family::Regression => Axis::Residual,
             _ => Axis::Sample(info.name),
         }
@@ -92,6 +107,9 @@ impl Axis {
             Axis::Margin => "margin y·z (logit z of the true class, target 1)".into(),
             Axis::Probability => "predicted probability p of the true label".into(),
             Axis::LogProbability => "log-probability of class 0 (target class 0)".into(),
+            Axis::Distance => "distance to the positive (negative at distance 1)".into(),
+            Axis::Overlap => "logit on the object's pixels (−logit on the background)".into(),
+            Axis::BoxOffset => "horizontal offset of the predicted box (box widths)".into(),
             Axis::Sample(name) => format!("{name}: first prediction element (others fixed)"),
         }
     }
@@ -103,6 +121,9 @@ impl Axis {
             Axis::Margin => (-4.0, 4.0),
             Axis::Probability => (0.01, 0.99),
             Axis::LogProbability => (-5.0, -0.01),
+            Axis::Distance => (0.0, 2.5),
+            Axis::Overlap => (-4.0, 4.0),
+            Axis::BoxOffset => (-2.0, 2.0),
             Axis::Sample(_) => (-3.0, 3.0),
         }
     }
@@ -152,6 +173,24 @@ fn inputs(info: &LossInfo, axis: Axis, x: f64, base: &Arrays) -> Arrays {
                 i("target", &[1], vec![0]),
             ]
         }
+        (Axis::Distance, "contrastive") => vec![
+            f("x1", &[1, 1], vec![0.0]),
+            f("x2", &[1, 1], vec![x]),
+            f("target", &[1], vec![1.0]),
+        ],
+        (Axis::Distance, _) => vec![
+            f("anchor", &[1, 1], vec![0.0]),
+            f("positive", &[1, 1], vec![x]),
+            f("negative", &[1, 1], vec![1.0]),
+        ],
+        (Axis::Overlap, _) => vec![
+            f("input", &[1, 1, 4], vec![x, x, -x, -x]),
+            f("target", &[1, 1, 4], vec![1.0, 1.0, 0.0, 0.0]),
+        ],
+        (Axis::BoxOffset, _) => vec![
+            f("input", &[1, 4], vec![x, 0.0, x + 1.0, 1.0]),
+            f("target", &[1, 4], vec![0.0, 0.0, 1.0, 1.0]),
+        ],
         (Axis::Sample(_), _) => {
             let first = info.predictions()[0];
             base.iter()
@@ -178,6 +217,20 @@ type Point = (f64, f64, f64);
 type Pick = fn(&Point) -> f64;
 /// The panels: the loss, then (with `--grad`) the gradient.
 const PANELS: [(&str, Pick); 2] = [("loss", |p| p.1), ("d loss / d prediction", |p| p.2)];
+
+/// `axis` if the loss evaluates on it (the axes of the metric-learning, segmentation and
+/// detection losses assume their specified input names), else the sample axis.
+fn usable(info: &'static LossInfo, params: &Params, axis: Axis) -> Axis {
+    let (lo, hi) = axis.range();
+    match axis {
+        Axis::Distance | Axis::Overlap | Axis::BoxOffset
+            if point(info, params, axis, 0.5 * (lo + hi), &Vec::new()).is_err() =>
+        {
+            Axis::Sample(info.name)
+        }
+        _ => axis,
+    }
+}
 
 struct Curve {
     label: String,
@@ -221,31 +274,13 @@ fn curve(
             .collect(),
         _ => Vec::new(),
     };
-    let first = info.predictions()[0];
     let n = 401;
     let mut points = Vec::with_capacity(n);
     let mut last_error = None;
     for k in 0..n {
         let x = lo + (hi - lo) * k as f64 / (n - 1) as f64;
-        let arrays = inputs(info, axis, x, &base);
-        let named: Vec<NamedArray<'_>> = arrays
-            .iter()
-            .map(|(name, dims, d)| NamedArray {
-                name,
-                dims,
-                data: match d {
-                    Owned::F(v) => ArrayData::F64(v),
-                    Owned::I(v) => ArrayData::I64(v),
-                },
-            })
-            .collect();
-        match losskit::evaluate_with(info, &named, params, ReductionMode::Sum, &[first]) {
-            Ok(e) => {
-                let g = match &e.grads[0].1 {
-                    FloatArray::F64(g) => g[0],
-                    FloatArray::F32(g) => f64::from(g[0]),
-                };
-                let v = e.value.unwrap_or(f64::NAN);
+        match point(info, params, axis, x, &base) {
+            Ok((v, g)) => {
                 if v.is_finite() && g.is_finite() {
                     points.push((x, v, g));
                 }
@@ -269,12 +304,42 @@ fn curve(
     })
 }
 
+/// The loss and its gradient (first element of the first prediction) at axis point `x`.
+fn point(
+    info: &'static LossInfo,
+    params: &Params,
+    axis: Axis,
+    x: f64,
+    base: &Arrays,
+) -> Result<(f64, f64), losskit::Error> {
+    let arrays = inputs(info, axis, x, base);
+    let named: Vec<NamedArray<'_>> = arrays
+        .iter()
+        .map(|(name, dims, d)| NamedArray {
+            name,
+            dims,
+            data: match d {
+                Owned::F(v) => ArrayData::F64(v),
+                Owned::I(v) => ArrayData::I64(v),
+            },
+        })
+        .collect();
+    let first = info.predictions()[0];
+    let e = losskit::evaluate_with(info, &named, params, ReductionMode::Sum, &[first])?;
+    let g = match &e.grads[0].1 {
+        FloatArray::F64(g) => g[0],
+        FloatArray::F32(g) => f64::from(g[0]),
+    };
+    Ok((e.value.unwrap_or(f64::NAN), g))
+}
+
 /// Runs `losskit plot`.
 pub fn run(args: &Args) -> Result<(), Failure> {
     let mut parsed = Vec::new();
     for spec in &args.specs {
         let (info, params) = parse_spec(spec)?;
-        parsed.push((spec.as_str(), info, params, Axis::of(info)));
+        let axis = usable(info, &params, Axis::of(info));
+        parsed.push((spec.as_str(), info, params, axis));
     }
     let axis = parsed[0].3;
     if let Some((spec, _, _, other)) = parsed.iter().find(|p| p.3 != axis) {
@@ -470,4 +535,23 @@ fn preview(curves: &[Curve], axis: &str, grad: bool) -> String {
         out.push_str(&format!("  {} {}\n", MARKS[k % MARKS.len()], c.label));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_axis_a_loss_cannot_take_falls_back_to_its_sample() {
+        let info = losskit::find("cross_entropy").unwrap();
+        let params = Params::defaults(info);
+        // cross_entropy has no `anchor`: the distance axis is not usable for it.
+        let axis = usable(info, &params, Axis::Distance);
+        assert_eq!(axis, Axis::Sample("cross_entropy"));
+        let c = curve("cross_entropy", info, &params, axis, -3.0, 3.0).unwrap();
+        assert_eq!(c.points.len(), 401);
+        // Along the first logit of a generated row the loss is convex and its gradient rises.
+        assert!(c.points.windows(2).all(|w| w[1].2 >= w[0].2 - 1e-12));
+        assert_eq!(usable(info, &params, Axis::Margin), Axis::Margin);
+    }
 }

@@ -1061,18 +1061,21 @@ fn detection(c: &Conditions) -> Recommendation {
             choice(box_loss, "box term", vec![], snippet, reference),
         ],
         variants,
-        reasoning: format!("A dense detector scores thousands of anchors, almost all background: the focal loss (α = 0.25, γ = 2) on the class logits keeps the easy negatives from swamping the few objects (RetinaNet); normalise it by the number of positive anchors. {why}"),
+        reasoning: format!(
+            "A dense detector scores thousands of anchors, almost all background: the focal loss (α = 0.25, γ = 2) on the class logits keeps the easy negatives from swamping the few objects (RetinaNet); normalise it by the number of positive anchors. {why}{}",
+            if c.imbalance.is_some_and(|r| r < 2.0) {
+                " With foreground and background nearly balanced (a two-stage detector's sampled proposals), γ can drop to 0–1."
+            } else {
+                ""
+            }
+        ),
         pitfalls: vec![
             "cross-entropy over all anchors without focal loss or hard-negative mining: the background wins",
             "normalising the focal loss by all anchors instead of the positive ones: the loss vanishes",
             "IoU loss alone: zero gradient for boxes that do not overlap the target",
             "boxes in the wrong format (xywh vs xyxy): the loss is computed on nonsense boxes",
         ],
-        measured: if c.imbalance.is_some_and(|r| r < 2.0) {
-            vec!["with foreground and background nearly balanced, the focal loss's γ can drop to 0–1".to_string()]
-        } else {
-            Vec::new()
-        },
+        measured: Vec::new(),
     }
 }
 
