@@ -64,6 +64,8 @@ mod classification;
 mod error;
 mod eval;
 mod evaluator;
+pub mod gradcheck;
+pub mod guide;
 pub mod math;
 mod metric;
 pub mod numerics;
