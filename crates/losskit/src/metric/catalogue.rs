@@ -86,12 +86,12 @@ fn sample_triplet(size: usize, rng: &mut Rng) -> Sample {
         .float("negative", &[n, D], rng.normals(n * D, 1.0))
 }
 
-/// Two views: the second is the first plus as much noise again (not so close that the loss
-/// is a cancellation near 0 at a small temperature).
+/// Two views: the second is the first plus three times as much noise (cosine about 0.3),
+/// not so close that the loss is a cancellation near 0 at a small temperature.
 fn sample_views(size: usize, rng: &mut Rng, names: [&'static str; 2]) -> Sample {
     let n = rows(size / 2, 2);
     let a = rng.normals(n * D, 1.0);
-    let b = a.iter().map(|&v| v + rng.normal()).collect();
+    let b = a.iter().map(|&v| v + 3.0 * rng.normal()).collect();
     Sample::new()
         .float(names[0], &[n, D], a)
         .float(names[1], &[n, D], b)
