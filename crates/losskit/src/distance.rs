@@ -154,7 +154,8 @@ pub(crate) fn signed_map<M: Copy>(
     squared_edt(mask, fg, dims, spacing, &mut inside);
     for ((o, &i), &m) in out.iter_mut().zip(&inside).zip(mask) {
         *o = if fg(m) {
-            -(i.sqrt() - 1.0)
+            // 1 − d, not −(d − 1): +0 on the boundary, as SciPy's `0·… − (d − 1)·1`.
+            1.0 - i.sqrt()
         } else {
             o.sqrt()
         };
