@@ -52,7 +52,7 @@ impl Activation {
     }
 
     /// The probabilities of one sample: `x` and `out` are `[C, S]`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn forward<T: Real>(self, x: &[T], c: usize, s: usize, out: &mut [T]) {
         match self {
             Activation::None => out.copy_from_slice(x),
@@ -65,77 +65,36 @@ impl Activation {
         }
     }
 
-    /// The gradient of one sample with respect to `input`, from the probabilities `probs`
-    /// (`[C, S]`) and the gradient `dp(class, position)` with respect to them: written to `g`
-    /// (`add = None`) or added to it times `k` (`add = Some(k)`).
+    /// Turns the gradient `d` (`[C, S]`) with respect to one sample's probabilities `probs`
+    /// into the gradient with respect to its `input`, in place.
     #[inline(always)]
-    pub(crate) fn backward<T: Real>(
-        self,
-        probs: &[T],
-        c: usize,
-        s: usize,
-        dp: impl Fn(usize, usize) -> T,
-        g: &mut [T],
-        add: Option<T>,
-    ) {
+    pub(crate) fn backward<T: Real>(self, probs: &[T], c: usize, s: usize, d: &mut [T]) {
         match self {
-            Activation::None => {
-                for k in 0..c {
-                    let row = &mut g[k * s..(k + 1) * s];
-                    match add {
-                        None => row.iter_mut().enumerate().for_each(|(p, o)| *o = dp(k, p)),
-                        Some(w) => row
-                            .iter_mut()
-                            .enumerate()
-                            .for_each(|(p, o)| *o += w * dp(k, p)),
-                    }
-                }
-            }
+            Activation::None => {}
             Activation::Sigmoid => {
-                for k in 0..c {
-                    let row = &mut g[k * s..(k + 1) * s];
-                    let pr = &probs[k * s..(k + 1) * s];
-                    // σ' = σ(1 − σ), as PyTorch's sigmoid backward.
-                    match add {
-                        None => row.iter_mut().zip(pr).enumerate().for_each(|(p, (o, &q))| {
-                            *o = dp(k, p) * q * (T::ONE - q);
-                        }),
-                        Some(w) => row.iter_mut().zip(pr).enumerate().for_each(|(p, (o, &q))| {
-                            *o += w * (dp(k, p) * q * (T::ONE - q));
-                        }),
-                    }
+                // σ' = σ(1 − σ), as PyTorch's sigmoid backward.
+                for (o, &q) in d.iter_mut().zip(probs) {
+                    *o = *o * (q * (T::ONE - q));
                 }
             }
             Activation::Softmax => {
                 // ∂/∂x_k = P_k (d_k − Σ_j P_j d_j), over blocks of positions.
-                let mut d = vec![T::ZERO; c * BLOCK];
                 let mut p0 = 0;
                 while p0 < s {
                     let len = BLOCK.min(s - p0);
                     let mut t = [T::ZERO; BLOCK];
                     for k in 0..c {
-                        let pr = &probs[k * s + p0..k * s + p0 + len];
-                        let dk = &mut d[k * BLOCK..k * BLOCK + len];
+                        let pr = &probs[k * s + p0..][..len];
+                        let dk = &d[k * s + p0..][..len];
                         for j in 0..len {
-                            dk[j] = dp(k, p0 + j);
-                            t[j] = t[j] + pr[j] * dk[j];
+                            t[j] += pr[j] * dk[j];
                         }
                     }
                     for k in 0..c {
-                        let pr = &probs[k * s + p0..k * s + p0 + len];
-                        let dk = &d[k * BLOCK..k * BLOCK + len];
-                        let gk = &mut g[k * s + p0..k * s + p0 + len];
-                        match add {
-                            None => {
-                                for j in 0..len {
-                                    gk[j] = pr[j] * (dk[j] - t[j]);
-                                }
-                            }
-                            Some(w) => {
-                                for j in 0..len {
-                                    gk[j] += w * (pr[j] * (dk[j] - t[j]));
-                                }
-                            }
+                        let pr = &probs[k * s + p0..][..len];
+                        let dk = &mut d[k * s + p0..][..len];
+                        for j in 0..len {
+                            dk[j] = pr[j] * (dk[j] - t[j]);
                         }
                     }
                     p0 += len;
@@ -155,6 +114,7 @@ impl fmt::Display for Activation {
 const BLOCK: usize = 64;
 
 /// Softmax over the classes of `[C, S]` `x`, per position, with the maximum taken out.
+#[inline(always)]
 fn softmax<T: Real>(x: &[T], c: usize, s: usize, out: &mut [T]) {
     let mut p0 = 0;
     while p0 < s {

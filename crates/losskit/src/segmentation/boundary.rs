@@ -183,16 +183,13 @@ impl Boundary {
                 vals[i * cp + k - c0] = sum / s as f64;
             }
             if let Some(g) = grad.as_mut() {
-                let mi = &maps[i * c * s..(i + 1) * c * s];
-                let dp = |k: usize, p: usize| {
-                    if k < c0 {
-                        T::ZERO
-                    } else {
-                        mi[k * s + p] * scale
-                    }
-                };
-                self.activation
-                    .backward(&probs, c, s, dp, &mut g[i * c * s..(i + 1) * c * s], None);
+                let gi = &mut g[i * c * s..(i + 1) * c * s];
+                gi[..c0 * s].fill(T::ZERO);
+                let mi = &maps[(i * c + c0) * s..(i + 1) * c * s];
+                for (o, &m) in gi[c0 * s..].iter_mut().zip(mi) {
+                    *o = m * scale;
+                }
+                self.activation.backward(&probs, c, s, gi);
             }
         }
         let total = vals.iter().sum::<f64>() / div;

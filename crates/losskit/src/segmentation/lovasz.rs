@@ -371,7 +371,10 @@ impl LovaszSoftmax {
                     let pr = &probs[j * c * s..(j + 1) * c * s];
                     let d = &dp[j * c * s..(j + 1) * c * s];
                     let out = &mut buf[(n0 + j) * c * s..(n0 + j + 1) * c * s];
-                    Activation::Softmax.backward(pr, c, s, |k, p| d[k * s + p] * sc, out, None);
+                    for (o, &v) in out.iter_mut().zip(d) {
+                        *o = v * sc;
+                    }
+                    Activation::Softmax.backward(pr, c, s, out);
                 }
             }
         }

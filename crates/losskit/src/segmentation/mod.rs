@@ -163,8 +163,47 @@ pub(crate) enum Gt<'a, T> {
 
 /// G at sample `n`, class `k`, position `p`; implemented by the two target forms so the
 /// kernels are compiled once for each, with no branch per element.
-pub(crate) trait Target<T>: Copy + Sync {
+pub(crate) trait Target<T: Real>: Copy + Sync {
     fn at(&self, n: usize, k: usize, p: usize) -> T;
+
+    /// ΣP (ΣP² when `SQ`), ΣG and ΣPG over row `pr` (class `k` of sample `n`), in f64 lanes.
+    fn stats<const SQ: bool>(&self, pr: &[T], n: usize, k: usize) -> [f64; 3];
+
+    /// `d[p] = a + b·G[p]` (`2a·P[p] + b·G[p]` when `SQ`): the gradient with respect to the
+    /// probabilities of row `pr`.
+    fn dp_row<const SQ: bool>(&self, pr: &[T], n: usize, k: usize, a: T, b: T, d: &mut [T]);
+}
+
+#[inline(always)]
+fn stats_of<T: Real, const SQ: bool>(pr: &[T], g: impl Fn(usize) -> T) -> [f64; 3] {
+    let mut acc = [[0.0f64; 8]; 3];
+    let len = pr.len();
+    let full = len - len % 8;
+    for base in (0..full).step_by(8) {
+        for l in 0..8 {
+            let q = pr[base + l].to_f64();
+            let t = g(base + l).to_f64();
+            acc[0][l] += if SQ { q * q } else { q };
+            acc[1][l] += t;
+            acc[2][l] += q * t;
+        }
+    }
+    for (l, p) in (full..len).enumerate() {
+        let q = pr[p].to_f64();
+        let t = g(p).to_f64();
+        acc[0][l] += if SQ { q * q } else { q };
+        acc[1][l] += t;
+        acc[2][l] += q * t;
+    }
+    acc.map(|v| ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7])))
+}
+
+#[inline(always)]
+fn dp_of<T: Real, const SQ: bool>(pr: &[T], a: T, b: T, d: &mut [T], g: impl Fn(usize) -> T) {
+    let a2 = a + a;
+    for (p, (o, &q)) in d.iter_mut().zip(pr).enumerate() {
+        *o = if SQ { a2 * q } else { a } + b * g(p);
+    }
 }
 
 /// A mask `[N, C, S]`.
@@ -179,6 +218,17 @@ impl<T: Real> Target<T> for MaskG<'_, T> {
     #[inline(always)]
     fn at(&self, n: usize, k: usize, p: usize) -> T {
         self.d[(n * self.c + k) * self.s + p]
+    }
+    #[inline(always)]
+    fn stats<const SQ: bool>(&self, pr: &[T], n: usize, k: usize) -> [f64; 3] {
+        let row = &self.d[(n * self.c + k) * self.s..][..pr.len()];
+        stats_of::<T, SQ>(pr, |p| row[p])
+    }
+    #[inline(always)]
+    fn dp_row<const SQ: bool>(&self, pr: &[T], n: usize, k: usize, a: T, b: T, d: &mut [T]) {
+        let row = &self.d[(n * self.c + k) * self.s..][..pr.len()];
+        let d = &mut d[..pr.len()];
+        dp_of::<T, SQ>(pr, a, b, d, |p| row[p]);
     }
 }
 
@@ -197,6 +247,19 @@ impl<T: Real> Target<T> for IndexG<'_> {
         } else {
             T::ZERO
         }
+    }
+    #[inline(always)]
+    fn stats<const SQ: bool>(&self, pr: &[T], n: usize, k: usize) -> [f64; 3] {
+        let row = &self.y[n * self.s..][..pr.len()];
+        let k = k as i64;
+        stats_of::<T, SQ>(pr, |p| if row[p] == k { T::ONE } else { T::ZERO })
+    }
+    #[inline(always)]
+    fn dp_row<const SQ: bool>(&self, pr: &[T], n: usize, k: usize, a: T, b: T, d: &mut [T]) {
+        let row = &self.y[n * self.s..][..pr.len()];
+        let d = &mut d[..pr.len()];
+        let k = k as i64;
+        dp_of::<T, SQ>(pr, a, b, d, |p| if row[p] == k { T::ONE } else { T::ZERO });
     }
 }
 
@@ -243,7 +306,7 @@ pub(crate) fn check_target<'a, T: Real>(
                 });
             }
             let d = m.data();
-            if let Some(i) = d.iter().position(|&v| v != T::ZERO && v != T::ONE) {
+            if let Some(i) = first_bad(d, |v| v != T::ZERO && v != T::ONE) {
                 return Err(Error::InvalidValue {
                     loss,
                     arg: "target",
@@ -268,7 +331,8 @@ pub(crate) fn check_target<'a, T: Real>(
                 });
             }
             let d = y.data();
-            if let Some(i) = d.iter().position(|&v| (v as u64) >= lay.c as u64) {
+            let c = lay.c as u64;
+            if let Some(i) = first_bad(d, |v| (v as u64) >= c) {
                 return Err(Error::InvalidValue {
                     loss,
                     arg: "target",
@@ -280,6 +344,17 @@ pub(crate) fn check_target<'a, T: Real>(
             Ok(Gt::Index(d))
         }
     }
+}
+
+/// The position of the first element for which `bad` holds. Blocks without one are passed
+/// over by a branch-free fold that vectorises (a short-circuiting search does not).
+fn first_bad<V: Copy>(d: &[V], bad: impl Fn(V) -> bool) -> Option<usize> {
+    d.chunks(256)
+        .position(|ch| ch.iter().fold(false, |acc, &v| acc | bad(v)))
+        .and_then(|b| {
+            let start = b * 256;
+            d[start..].iter().position(|&v| bad(v)).map(|i| start + i)
+        })
 }
 
 /// The first class kept: 1 without the background (when there is more than one class, as

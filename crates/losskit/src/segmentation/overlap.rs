@@ -3,6 +3,7 @@
 //! the gradient through the activation).
 
 use crate::error::{check_buffer, Error, Result};
+use crate::numerics::{simd, SimdCall};
 use crate::real::Real;
 use crate::reduction::Reduction;
 
@@ -340,14 +341,44 @@ pub(crate) fn run<T: Real, S: Score>(
     let lay = layout(loss, &input)?;
     o.activation.check(loss, lay.c, input.dims())?;
     let gt = check_target(loss, &input, &lay, inputs.target())?;
-    let r = with_target!(gt, lay, |g| kernel(o, sc, input.data(), &lay, g, mean, loss, grad))?;
+    let r = with_target!(gt, lay, |g| simd(Kernel {
+        o,
+        sc,
+        x: input.data(),
+        lay: &lay,
+        g,
+        mean,
+        loss,
+        grad,
+    }))?;
     if !r.reduced.is_finite() || r.values.iter().any(|v| !v.is_finite()) {
         return Err(non_finite(loss, &input));
     }
     Ok(r)
 }
 
+/// The kernel's arguments, so that [`simd`] can compile it for AVX2.
+struct Kernel<'a, 'g, T, S, G> {
+    o: &'a Opts,
+    sc: &'a S,
+    x: &'a [T],
+    lay: &'a Layout,
+    g: G,
+    mean: bool,
+    loss: &'static str,
+    grad: Option<(&'g mut [T], Option<T>)>,
+}
+
+impl<T: Real, S: Score, G: Target<T>> SimdCall for Kernel<'_, '_, T, S, G> {
+    type Output = Result<Run>;
+    #[inline(always)]
+    fn call(self) -> Result<Run> {
+        kernel(self.o, self.sc, self.x, self.lay, self.g, self.mean, self.loss, self.grad)
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn kernel<T: Real, S: Score, G: Target<T>>(
     o: &Opts,
     sc: &S,
@@ -370,6 +401,7 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
     let mut probs = vec![T::ZERO; c * s];
     let mut st = vec![Stats::default(); cp];
     let mut coef = vec![(0.0, 0.0); cp];
+    let mut scratch = Vec::new();
     let sample = |i: usize| &x[i * c * s..(i + 1) * c * s];
 
     if !o.batch {
@@ -381,7 +413,7 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
             sc.score(&st, &mut values[i * per_group..(i + 1) * per_group], &mut coef);
             if let Some((buf, add)) = grad.as_mut() {
                 let gi = &mut buf[i * c * s..(i + 1) * c * s];
-                backward(o.activation, &probs, c, s, c0, &coef, 1.0 / div, sq, &g, i, gi, *add);
+                backward(o.activation, &probs, (c, s, c0), &coef, 1.0 / div, sq, &g, i, gi, *add, &mut scratch);
             }
         }
     } else {
@@ -399,7 +431,7 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
             for i in 0..n {
                 o.activation.forward(sample(i), c, s, &mut probs);
                 let gi = &mut buf[i * c * s..(i + 1) * c * s];
-                backward(o.activation, &probs, c, s, c0, &coef, 1.0 / div, sq, &g, i, gi, *add);
+                backward(o.activation, &probs, (c, s, c0), &coef, 1.0 / div, sq, &g, i, gi, *add, &mut scratch);
             }
         }
     }
@@ -410,46 +442,23 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
 /// ΣP (or ΣP²), ΣG and ΣPG over one sample's row of class `k`, in f64 lanes.
 #[inline(always)]
 fn row_stats<T: Real, G: Target<T>>(pr: &[T], g: &G, n: usize, k: usize, sq: bool) -> Stats {
-    let mut a = [0.0f64; 8];
-    let mut b = [0.0f64; 8];
-    let mut ab = [0.0f64; 8];
-    let len = pr.len();
-    let mut p = 0;
-    while p + 8 <= len {
-        for l in 0..8 {
-            let q = pr[p + l].to_f64();
-            let t = g.at(n, k, p + l).to_f64();
-            a[l] += if sq { q * q } else { q };
-            b[l] += t;
-            ab[l] += q * t;
-        }
-        p += 8;
-    }
-    for (l, pp) in (p..len).enumerate() {
-        let q = pr[pp].to_f64();
-        let t = g.at(n, k, pp).to_f64();
-        a[l] += if sq { q * q } else { q };
-        b[l] += t;
-        ab[l] += q * t;
-    }
-    let tot = |v: [f64; 8]| ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
-    Stats {
-        sp: tot(a),
-        sg: tot(b),
-        spg: tot(ab),
-    }
+    let [sp, sg, spg] = if sq {
+        g.stats::<true>(pr, n, k)
+    } else {
+        g.stats::<false>(pr, n, k)
+    };
+    Stats { sp, sg, spg }
 }
 
 /// The gradient of one sample: ∂/∂P = (ΣP coefficient)·(1 or 2P) + (ΣPG coefficient)·G per
-/// kept class (0 for a left-out class), through the activation.
+/// kept class (0 for a left-out class), through the activation; written to `out`, or added
+/// to it times `k` with `add = Some(k)` (through `scratch`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn backward<T: Real, G: Target<T>>(
     act: Activation,
     probs: &[T],
-    c: usize,
-    s: usize,
-    c0: usize,
+    (c, s, c0): (usize, usize, usize),
     coef: &[(f64, f64)],
     scale: f64,
     sq: bool,
@@ -457,22 +466,33 @@ fn backward<T: Real, G: Target<T>>(
     i: usize,
     out: &mut [T],
     add: Option<T>,
+    scratch: &mut Vec<T>,
 ) {
-    let mut ca = vec![T::ZERO; c];
-    let mut cb = vec![T::ZERO; c];
-    for (k, &(a, b)) in coef.iter().enumerate() {
-        ca[c0 + k] = T::from_f64(a * scale);
-        cb[c0 + k] = T::from_f64(b * scale);
-    }
-    let dp = |k: usize, p: usize| {
-        let base = if sq {
-            T::TWO * probs[k * s + p] * ca[k]
-        } else {
-            ca[k]
-        };
-        base + cb[k] * g.at(i, k, p)
+    let fill = |d: &mut [T]| {
+        d[..c0 * s].fill(T::ZERO);
+        for (j, &(a, b)) in coef.iter().enumerate() {
+            let k = c0 + j;
+            let (a, b) = (T::from_f64(a * scale), T::from_f64(b * scale));
+            let pr = &probs[k * s..(k + 1) * s];
+            let dk = &mut d[k * s..(k + 1) * s];
+            if sq {
+                g.dp_row::<true>(pr, i, k, a, b, dk);
+            } else {
+                g.dp_row::<false>(pr, i, k, a, b, dk);
+            }
+        }
+        act.backward(probs, c, s, d);
     };
-    act.backward(probs, c, s, dp, out, add);
+    match add {
+        None => fill(out),
+        Some(w) => {
+            scratch.resize(c * s, T::ZERO);
+            fill(scratch);
+            for (o, &v) in out.iter_mut().zip(scratch.iter()) {
+                *o += w * v;
+            }
+        }
+    }
 }
 
 /// Soft Dice loss: one minus the smoothed Dice coefficient of the probabilities and the mask,
