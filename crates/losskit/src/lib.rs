@@ -69,6 +69,8 @@ pub mod distance;
 mod error;
 mod eval;
 mod evaluator;
+pub mod gradcheck;
+pub mod guide;
 pub mod math;
 pub mod numerics;
 mod real;
