@@ -46,9 +46,16 @@ fn time(mut f: impl FnMut() -> f64) -> (f64, f64, usize) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut cases: Vec<String> = std::env::args().skip(1).collect();
     if cases.is_empty() {
-        cases = ["dice", "tversky", "bce_dice", "lovasz_softmax", "edt2d", "edt3d"]
-            .map(String::from)
-            .to_vec();
+        cases = [
+            "dice",
+            "tversky",
+            "bce_dice",
+            "lovasz_softmax",
+            "edt2d",
+            "edt3d",
+        ]
+        .map(String::from)
+        .to_vec();
     }
     let mut rng = Lcg(0x9E37_79B9_7F4A_7C15);
     for case in cases {
@@ -56,7 +63,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "dice" | "tversky" | "bce_dice" => {
                 let (n, c, h, w) = (16, 4, 256, 256);
                 let dims = [n, c, h, w];
-                let x: Vec<f32> = (0..n * c * h * w).map(|_| (rng.next() * 8.0 - 4.0) as f32).collect();
+                let x: Vec<f32> = (0..n * c * h * w)
+                    .map(|_| (rng.next() * 8.0 - 4.0) as f32)
+                    .collect();
                 let mut t = vec![0.0f32; x.len()];
                 if case == "bce_dice" {
                     t.iter_mut().for_each(|v| *v = f32::from(rng.next() < 0.3));
@@ -90,18 +99,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "lovasz_softmax" => {
                 let (n, c, h, w) = (8, 4, 128, 128);
                 let dims = [n, c, h, w];
-                let x: Vec<f32> = (0..n * c * h * w).map(|_| (rng.next() * 8.0 - 4.0) as f32).collect();
+                let x: Vec<f32> = (0..n * c * h * w)
+                    .map(|_| (rng.next() * 8.0 - 4.0) as f32)
+                    .collect();
                 let y: Vec<i64> = (0..n * h * w)
                     .map(|_| ((rng.next() * c as f64) as i64).min(c as i64 - 1))
                     .collect();
-                let inputs = SegInputs::indices(Tensor::new(&x, &dims)?, Tensor::new(&y, &[n, h, w])?);
+                let inputs =
+                    SegInputs::indices(Tensor::new(&x, &dims)?, Tensor::new(&y, &[n, h, w])?);
                 let mut g = vec![0.0f32; x.len()];
                 let l = LovaszSoftmax::default();
                 let r = time(|| l.value_and_grad(&inputs, Reduction::Mean, &mut g).unwrap() as f64);
                 (dims.to_vec(), r)
             }
             "edt2d" | "edt3d" => {
-                let dims: Vec<usize> = if case == "edt2d" { vec![512, 512] } else { vec![128, 128, 128] };
+                let dims: Vec<usize> = if case == "edt2d" {
+                    vec![512, 512]
+                } else {
+                    vec![128, 128, 128]
+                };
                 let len: usize = dims.iter().product();
                 // Blobs: sin(0.05 i)·sin(0.07 j)(·sin(0.09 k)) > 0.1, the same mask the
                 // comparison script gives SciPy.

@@ -327,7 +327,13 @@ mod tests {
     #[test]
     fn matches_brute_force_in_1_2_3_d() {
         let mut rng = crate::sample::Rng::new(7);
-        for dims in [vec![17], vec![9, 13], vec![5, 6, 7], vec![1, 8], vec![4, 1, 3]] {
+        for dims in [
+            vec![17],
+            vec![9, 13],
+            vec![5, 6, 7],
+            vec![1, 8],
+            vec![4, 1, 3],
+        ] {
             for density in [0.1, 0.5, 0.95] {
                 let n: usize = dims.iter().product();
                 let mask: Vec<bool> = (0..n).map(|_| rng.unit() < density).collect();

@@ -26,7 +26,10 @@ struct Case {
 
 #[test]
 fn edt_and_signed_maps_equal_scipy_bit_for_bit() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/distance/edt.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/distance/edt.json"
+    );
     let file: File = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert!(file.generator.ends_with("segmentation.py") && file.tools.contains_key("scipy"));
     assert!(file.cases.len() >= 10);
@@ -38,10 +41,17 @@ fn edt_and_signed_maps_equal_scipy_bit_for_bit() {
         let sp = c.spacing.as_deref();
         for (what, got, want) in [
             ("edt", distance::edt(t, sp).unwrap(), &c.edt),
-            ("signed", distance::signed_distance(t, sp).unwrap(), &c.signed),
+            (
+                "signed",
+                distance::signed_distance(t, sp).unwrap(),
+                &c.signed,
+            ),
         ] {
             if let Some(i) = (0..want.len()).find(|&i| got[i].to_bits() != want[i].to_bits()) {
-                failures.push(format!("{} {what} at {i}: {} vs scipy {}", c.id, got[i], want[i]));
+                failures.push(format!(
+                    "{} {what} at {i}: {} vs scipy {}",
+                    c.id, got[i], want[i]
+                ));
             }
         }
     }

@@ -116,7 +116,12 @@ impl Boundary {
         reduction: Reduction,
         grad: &mut [T],
     ) -> Result<T> {
-        check_buffer(NAME, "gradient of `input`", grad.len(), inputs.input().len())?;
+        check_buffer(
+            NAME,
+            "gradient of `input`",
+            grad.len(),
+            inputs.input().len(),
+        )?;
         let (v, _) = self.run(inputs, reduction == Reduction::Mean, Some(grad))?;
         Ok(T::from_f64(v))
     }
@@ -151,7 +156,8 @@ impl Boundary {
                         arg: "distance",
                         actual: d.dims().to_vec(),
                         expected: input.dims().to_vec(),
-                        because: "one signed distance map per sample and class: the shape of `input`",
+                        because:
+                            "one signed distance map per sample and class: the shape of `input`",
                     });
                 }
                 if inputs.target().is_some() {
@@ -213,7 +219,10 @@ fn maps_of<T: Real, G: Target<T>>(g: &G, lay: &Layout) -> Vec<T> {
                 *m = g.at(i, k, p) == T::ONE;
             }
             signed_map(&mask, |m| m, &lay.spatial, &ones, &mut phi);
-            for (o, &v) in out[(i * c + k) * s..(i * c + k + 1) * s].iter_mut().zip(&phi) {
+            for (o, &v) in out[(i * c + k) * s..(i * c + k + 1) * s]
+                .iter_mut()
+                .zip(&phi)
+            {
                 *o = T::from_f64(v);
             }
         }

@@ -18,8 +18,16 @@ use super::{
 
 /// The segmentation losses, in the order `losskit list` shows them.
 pub(crate) const CATALOGUE: &[LossInfo] = &[
-    DICE, JACCARD, TVERSKY, FOCAL_TVERSKY, GENERALIZED_DICE, BCE_DICE, CE_DICE, BOUNDARY,
-    LOVASZ_HINGE, LOVASZ_SOFTMAX,
+    DICE,
+    JACCARD,
+    TVERSKY,
+    FOCAL_TVERSKY,
+    GENERALIZED_DICE,
+    BCE_DICE,
+    CE_DICE,
+    BOUNDARY,
+    LOVASZ_HINGE,
+    LOVASZ_SOFTMAX,
 ];
 
 const INPUT: InputSpec = InputSpec {
@@ -219,27 +227,33 @@ overlap_eval!(eval_tversky, |c: &Call<'_, T>| -> Result<Tversky> {
         .alpha(p.float("alpha"))?
         .beta(p.float("beta"))
 });
-overlap_eval!(eval_focal_tversky, |c: &Call<'_, T>| -> Result<FocalTversky> {
-    let p = c.params;
-    FocalTversky::default()
-        .activation(act(c))
-        .include_background(p.bool("include_background"))
-        .batch(p.bool("batch"))
-        .smooth_nr(p.float("smooth_nr"))?
-        .smooth_dr(p.float("smooth_dr"))?
-        .alpha(p.float("alpha"))?
-        .beta(p.float("beta"))?
-        .gamma(p.float("gamma"))
-});
-overlap_eval!(eval_generalized_dice, |c: &Call<'_, T>| -> Result<GeneralizedDice> {
-    let p = c.params;
-    GeneralizedDice::default()
-        .activation(act(c))
-        .include_background(p.bool("include_background"))
-        .batch(p.bool("batch"))
-        .smooth_nr(p.float("smooth_nr"))?
-        .smooth_dr(p.float("smooth_dr"))
-});
+overlap_eval!(
+    eval_focal_tversky,
+    |c: &Call<'_, T>| -> Result<FocalTversky> {
+        let p = c.params;
+        FocalTversky::default()
+            .activation(act(c))
+            .include_background(p.bool("include_background"))
+            .batch(p.bool("batch"))
+            .smooth_nr(p.float("smooth_nr"))?
+            .smooth_dr(p.float("smooth_dr"))?
+            .alpha(p.float("alpha"))?
+            .beta(p.float("beta"))?
+            .gamma(p.float("gamma"))
+    }
+);
+overlap_eval!(
+    eval_generalized_dice,
+    |c: &Call<'_, T>| -> Result<GeneralizedDice> {
+        let p = c.params;
+        GeneralizedDice::default()
+            .activation(act(c))
+            .include_background(p.bool("include_background"))
+            .batch(p.bool("batch"))
+            .smooth_nr(p.float("smooth_nr"))?
+            .smooth_dr(p.float("smooth_dr"))
+    }
+);
 
 /// Evaluators of the losses with no per-element form (`mean` and `sum` only).
 macro_rules! combo_eval {
@@ -348,7 +362,8 @@ fn sample_binary(size: usize, rng: &mut Rng) -> Sample {
         .float("target", &[n, 1, h, h], mask)
 }
 
-const OVERLAP_GRADIENT: &str = "∂ℓ/∂P = (ratio·b − G·a')/den per class (see the type's docs), then through the activation: \
+const OVERLAP_GRADIENT: &str =
+    "∂ℓ/∂P = (ratio·b − G·a')/den per class (see the type's docs), then through the activation: \
      P(1 − P) for sigmoid, P_k(d_k − Σ_j P_j d_j) for softmax";
 const MEAN_SUM_ONLY: &[ReductionMode] = &[ReductionMode::Mean, ReductionMode::Sum];
 
@@ -373,7 +388,14 @@ const JACCARD: LossInfo = LossInfo {
     family: Family::Segmentation,
     summary: "soft Jaccard (IoU) loss, MONAI's smoothing",
     inputs: INPUTS,
-    params: &[ACTIVATION, INCLUDE_BACKGROUND, BATCH, SMOOTH_NR, SMOOTH_DR, SQUARED],
+    params: &[
+        ACTIVATION,
+        INCLUDE_BACKGROUND,
+        BATCH,
+        SMOOTH_NR,
+        SMOOTH_DR,
+        SQUARED,
+    ],
     reductions: STANDARD_REDUCTIONS,
     formula: "ℓ_nc = 1 − (2ΣPG + smooth_nr)/(2(ΣP + ΣG − ΣPG) + smooth_dr)",
     gradient: OVERLAP_GRADIENT,

@@ -137,7 +137,9 @@ impl BceDice {
     }
 
     fn dice(&self) -> super::overlap::Ratio {
-        crate::Dice::default().squared(self.squared).score_with(&self.opts)
+        crate::Dice::default()
+            .squared(self.squared)
+            .score_with(&self.opts)
     }
 
     /// The loss reduced with `reduction` (`Mean` or `Sum` of each term).
@@ -158,7 +160,12 @@ impl BceDice {
         reduction: Reduction,
         grad: &mut [T],
     ) -> Result<T> {
-        check_buffer(BCE_DICE, "gradient of `input`", grad.len(), inputs.input().len())?;
+        check_buffer(
+            BCE_DICE,
+            "gradient of `input`",
+            grad.len(),
+            inputs.input().len(),
+        )?;
         self.go(inputs, reduction, Some(grad))
     }
 
@@ -189,7 +196,14 @@ impl BceDice {
                     g.iter_mut().for_each(|v| *v *= w);
                 }
                 let add = Some(T::from_f64(self.dice_weight));
-                let d = run(BCE_DICE, &self.opts, &self.dice(), &dice_in, mean, Some((g, add)))?;
+                let d = run(
+                    BCE_DICE,
+                    &self.opts,
+                    &self.dice(),
+                    &dice_in,
+                    mean,
+                    Some((g, add)),
+                )?;
                 (b, d.reduced)
             }
         };
@@ -298,7 +312,12 @@ impl CeDice {
         reduction: Reduction,
         grad: &mut [T],
     ) -> Result<T> {
-        check_buffer(CE_DICE, "gradient of `input`", grad.len(), inputs.input().len())?;
+        check_buffer(
+            CE_DICE,
+            "gradient of `input`",
+            grad.len(),
+            inputs.input().len(),
+        )?;
         self.go(inputs, reduction, Some(grad))
     }
 
@@ -329,7 +348,9 @@ impl CeDice {
         };
         let ce = CrossEntropy::default();
         let mean = reduction == Reduction::Mean;
-        let score = crate::Dice::default().squared(self.squared).score_with(&opts);
+        let score = crate::Dice::default()
+            .squared(self.squared)
+            .score_with(&opts);
         let (a, d) = match grad {
             None => {
                 let a = ce.value(&ce_in, reduction)?.to_f64();
@@ -342,7 +363,10 @@ impl CeDice {
                     g.iter_mut().for_each(|v| *v *= w);
                 }
                 let add = Some(T::from_f64(self.dice_weight));
-                (a, run(CE_DICE, &opts, &score, inputs, mean, Some((g, add)))?.reduced)
+                (
+                    a,
+                    run(CE_DICE, &opts, &score, inputs, mean, Some((g, add)))?.reduced,
+                )
             }
         };
         Ok(T::from_f64(self.ce_weight * a + self.dice_weight * d))

@@ -83,9 +83,17 @@ macro_rules! lovasz_api {
             ///
             /// # Errors
             /// See the type's docs.
-            pub fn value<T: Real>(&self, inputs: &SegInputs<'_, T>, reduction: Reduction) -> Result<T> {
+            pub fn value<T: Real>(
+                &self,
+                inputs: &SegInputs<'_, T>,
+                reduction: Reduction,
+            ) -> Result<T> {
                 let vals = self.run(inputs, None)?;
-                Ok(T::from_f64(reduce($name, &vals, reduction == Reduction::Mean)?))
+                Ok(T::from_f64(reduce(
+                    $name,
+                    &vals,
+                    reduction == Reduction::Mean,
+                )?))
             }
 
             /// The loss and its gradient with respect to `input` (into `grad`, as long as
@@ -99,19 +107,32 @@ macro_rules! lovasz_api {
                 reduction: Reduction,
                 grad: &mut [T],
             ) -> Result<T> {
-                check_buffer($name, "gradient of `input`", grad.len(), inputs.input().len())?;
+                check_buffer(
+                    $name,
+                    "gradient of `input`",
+                    grad.len(),
+                    inputs.input().len(),
+                )?;
                 let lay = layout($name, &inputs.input())?;
                 let groups = if self.per_image { lay.n } else { 1 };
                 let d = divisor($name, reduction == Reduction::Mean, groups)?;
                 let vals = self.run(inputs, Some((grad, 1.0 / d)))?;
-                Ok(T::from_f64(reduce($name, &vals, reduction == Reduction::Mean)?))
+                Ok(T::from_f64(reduce(
+                    $name,
+                    &vals,
+                    reduction == Reduction::Mean,
+                )?))
             }
 
             /// The losses, `[N]` with `per_image`, `[1]` without, into `out`.
             ///
             /// # Errors
             /// See the type's docs.
-            pub fn per_element<T: Real>(&self, inputs: &SegInputs<'_, T>, out: &mut [T]) -> Result<()> {
+            pub fn per_element<T: Real>(
+                &self,
+                inputs: &SegInputs<'_, T>,
+                out: &mut [T],
+            ) -> Result<()> {
                 let vals = self.run(inputs, None)?;
                 check_buffer($name, "per-element output", out.len(), vals.len())?;
                 for (o, v) in out.iter_mut().zip(&vals) {
@@ -168,7 +189,11 @@ pub struct LovaszHinge {
 lovasz_api!(LovaszHinge, HINGE);
 
 impl LovaszHinge {
-    fn run<T: Real>(&self, inputs: &SegInputs<'_, T>, grad: Option<(&mut [T], f64)>) -> Result<Vec<f64>> {
+    fn run<T: Real>(
+        &self,
+        inputs: &SegInputs<'_, T>,
+        grad: Option<(&mut [T], f64)>,
+    ) -> Result<Vec<f64>> {
         no_distance(HINGE, inputs)?;
         let input = inputs.input();
         let lay = layout(HINGE, &input)?;
@@ -192,7 +217,11 @@ impl LovaszHinge {
         g: &G,
         mut grad: Option<(&mut [T], f64)>,
     ) -> Result<Vec<f64>> {
-        let (group, groups) = if self.per_image { (lay.s, lay.n) } else { (lay.n * lay.s, 1) };
+        let (group, groups) = if self.per_image {
+            (lay.s, lay.n)
+        } else {
+            (lay.n * lay.s, 1)
+        };
         let mut vals = Vec::with_capacity(groups);
         let (mut e, mut order, mut w) = (Vec::new(), Vec::new(), Vec::<T>::new());
         let mut fg = Vec::new();
@@ -283,7 +312,11 @@ pub struct LovaszSoftmax {
 lovasz_api!(LovaszSoftmax, SOFTMAX);
 
 impl LovaszSoftmax {
-    fn run<T: Real>(&self, inputs: &SegInputs<'_, T>, grad: Option<(&mut [T], f64)>) -> Result<Vec<f64>> {
+    fn run<T: Real>(
+        &self,
+        inputs: &SegInputs<'_, T>,
+        grad: Option<(&mut [T], f64)>,
+    ) -> Result<Vec<f64>> {
         no_distance(SOFTMAX, inputs)?;
         let input = inputs.input();
         let lay = layout(SOFTMAX, &input)?;
@@ -306,7 +339,8 @@ impl LovaszSoftmax {
         let mut vals = Vec::with_capacity(groups);
         let mut probs = vec![T::ZERO; per * c * s];
         let mut dp = vec![T::ZERO; if grad.is_some() { per * c * s } else { 0 }];
-        let (mut e, mut order, mut w, mut fg) = (Vec::new(), Vec::new(), Vec::<T>::new(), Vec::new());
+        let (mut e, mut order, mut w, mut fg) =
+            (Vec::new(), Vec::new(), Vec::<T>::new(), Vec::new());
         for gi in 0..groups {
             let n0 = gi * per;
             for j in 0..per {
@@ -359,7 +393,11 @@ impl LovaszSoftmax {
                     }
                 }
             }
-            let v = if present == 0 { 0.0 } else { sum / present as f64 };
+            let v = if present == 0 {
+                0.0
+            } else {
+                sum / present as f64
+            };
             vals.push(v);
             if let Some((buf, scale)) = grad.as_mut() {
                 let sc = if present == 0 {

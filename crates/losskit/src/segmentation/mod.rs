@@ -268,7 +268,11 @@ macro_rules! with_target {
     ($gt:expr, $lay:expr, |$g:ident| $body:expr) => {
         match $gt {
             $crate::segmentation::Gt::Mask(d) => {
-                let $g = $crate::segmentation::MaskG { d, c: $lay.c, s: $lay.s };
+                let $g = $crate::segmentation::MaskG {
+                    d,
+                    c: $lay.c,
+                    s: $lay.s,
+                };
                 $body
             }
             $crate::segmentation::Gt::Index(y) => {

@@ -104,7 +104,6 @@ macro_rules! dice_options {
 }
 pub(crate) use dice_options;
 
-
 /// `value`, `value_and_grad` and `per_element` of an overlap loss type with a `score()`.
 macro_rules! overlap_api {
     ($ty:ident, $name:expr, $per_class:expr, $per:literal) => {
@@ -114,8 +113,19 @@ macro_rules! overlap_api {
             ///
             /// # Errors
             /// See the type's docs.
-            pub fn value<T: Real>(&self, inputs: &SegInputs<'_, T>, reduction: Reduction) -> Result<T> {
-                let r = run($name, &self.opts, &self.score(), inputs, reduction == Reduction::Mean, None)?;
+            pub fn value<T: Real>(
+                &self,
+                inputs: &SegInputs<'_, T>,
+                reduction: Reduction,
+            ) -> Result<T> {
+                let r = run(
+                    $name,
+                    &self.opts,
+                    &self.score(),
+                    inputs,
+                    reduction == Reduction::Mean,
+                    None,
+                )?;
                 Ok(T::from_f64(r.reduced))
             }
 
@@ -130,8 +140,20 @@ macro_rules! overlap_api {
                 reduction: Reduction,
                 grad: &mut [T],
             ) -> Result<T> {
-                check_buffer($name, "gradient of `input`", grad.len(), inputs.input().len())?;
-                let r = run($name, &self.opts, &self.score(), inputs, reduction == Reduction::Mean, Some((grad, None)))?;
+                check_buffer(
+                    $name,
+                    "gradient of `input`",
+                    grad.len(),
+                    inputs.input().len(),
+                )?;
+                let r = run(
+                    $name,
+                    &self.opts,
+                    &self.score(),
+                    inputs,
+                    reduction == Reduction::Mean,
+                    Some((grad, None)),
+                )?;
                 Ok(T::from_f64(r.reduced))
             }
 
@@ -139,7 +161,11 @@ macro_rules! overlap_api {
             ///
             /// # Errors
             /// See the type's docs.
-            pub fn per_element<T: Real>(&self, inputs: &SegInputs<'_, T>, out: &mut [T]) -> Result<()> {
+            pub fn per_element<T: Real>(
+                &self,
+                inputs: &SegInputs<'_, T>,
+                out: &mut [T],
+            ) -> Result<()> {
                 let r = run($name, &self.opts, &self.score(), inputs, false, None)?;
                 check_buffer($name, "per-element output", out.len(), r.values.len())?;
                 for (o, v) in out.iter_mut().zip(&r.values) {
@@ -159,7 +185,6 @@ macro_rules! overlap_api {
         }
     };
 }
-
 
 /// The shape of the unreduced values: `[N, C']` / `[C']` per class, `[N]` / `[1]` per group.
 pub(crate) fn values_shape(
@@ -373,7 +398,9 @@ impl<T: Real, S: Score, G: Target<T>> SimdCall for Kernel<'_, '_, T, S, G> {
     type Output = Result<Run>;
     #[inline(always)]
     fn call(self) -> Result<Run> {
-        kernel(self.o, self.sc, self.x, self.lay, self.g, self.mean, self.loss, self.grad)
+        kernel(
+            self.o, self.sc, self.x, self.lay, self.g, self.mean, self.loss, self.grad,
+        )
     }
 }
 
@@ -410,10 +437,26 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
             for (k, stk) in st.iter_mut().enumerate() {
                 *stk = row_stats(&probs[(c0 + k) * s..(c0 + k + 1) * s], &g, i, c0 + k, sq);
             }
-            sc.score(&st, &mut values[i * per_group..(i + 1) * per_group], &mut coef);
+            sc.score(
+                &st,
+                &mut values[i * per_group..(i + 1) * per_group],
+                &mut coef,
+            );
             if let Some((buf, add)) = grad.as_mut() {
                 let gi = &mut buf[i * c * s..(i + 1) * c * s];
-                backward(o.activation, &probs, (c, s, c0), &coef, 1.0 / div, sq, &g, i, gi, *add, &mut scratch);
+                backward(
+                    o.activation,
+                    &probs,
+                    (c, s, c0),
+                    &coef,
+                    1.0 / div,
+                    sq,
+                    &g,
+                    i,
+                    gi,
+                    *add,
+                    &mut scratch,
+                );
             }
         }
     } else {
@@ -431,7 +474,19 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
             for i in 0..n {
                 o.activation.forward(sample(i), c, s, &mut probs);
                 let gi = &mut buf[i * c * s..(i + 1) * c * s];
-                backward(o.activation, &probs, (c, s, c0), &coef, 1.0 / div, sq, &g, i, gi, *add, &mut scratch);
+                backward(
+                    o.activation,
+                    &probs,
+                    (c, s, c0),
+                    &coef,
+                    1.0 / div,
+                    sq,
+                    &g,
+                    i,
+                    gi,
+                    *add,
+                    &mut scratch,
+                );
             }
         }
     }

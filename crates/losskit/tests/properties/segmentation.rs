@@ -33,7 +33,11 @@ macro_rules! loss_fns {
 }
 
 /// Every loss in a few configurations, by name.
-fn losses(act: Activation, bg: bool, batch: bool) -> Vec<(&'static str, Value<'static>, Grad<'static>)> {
+fn losses(
+    act: Activation,
+    bg: bool,
+    batch: bool,
+) -> Vec<(&'static str, Value<'static>, Grad<'static>)> {
     let mut out: Vec<(&'static str, Value, Grad)> = Vec::new();
     macro_rules! push {
         ($name:expr, $l:expr) => {{
@@ -41,12 +45,28 @@ fn losses(act: Activation, bg: bool, batch: bool) -> Vec<(&'static str, Value<'s
             out.push(($name, v, g));
         }};
     }
-    push!("dice", Dice::default().activation(act).include_background(bg).batch(batch));
+    push!(
+        "dice",
+        Dice::default()
+            .activation(act)
+            .include_background(bg)
+            .batch(batch)
+    );
     push!(
         "dice squared",
-        Dice::default().activation(act).include_background(bg).batch(batch).squared(true)
+        Dice::default()
+            .activation(act)
+            .include_background(bg)
+            .batch(batch)
+            .squared(true)
     );
-    push!("jaccard", Jaccard::default().activation(act).include_background(bg).batch(batch));
+    push!(
+        "jaccard",
+        Jaccard::default()
+            .activation(act)
+            .include_background(bg)
+            .batch(batch)
+    );
     push!(
         "tversky",
         Tversky::default()
@@ -60,13 +80,24 @@ fn losses(act: Activation, bg: bool, batch: bool) -> Vec<(&'static str, Value<'s
     );
     push!(
         "focal_tversky",
-        FocalTversky::default().activation(act).include_background(bg).batch(batch).gamma(1.7).unwrap()
+        FocalTversky::default()
+            .activation(act)
+            .include_background(bg)
+            .batch(batch)
+            .gamma(1.7)
+            .unwrap()
     );
     push!(
         "generalized_dice",
-        GeneralizedDice::default().activation(act).include_background(bg).batch(batch)
+        GeneralizedDice::default()
+            .activation(act)
+            .include_background(bg)
+            .batch(batch)
     );
-    push!("boundary", Boundary::default().activation(act).include_background(bg));
+    push!(
+        "boundary",
+        Boundary::default().activation(act).include_background(bg)
+    );
     out
 }
 
@@ -244,20 +275,43 @@ proptest! {
 fn edge_cases_of_the_issue() {
     // Both masks empty → ~0 with finite gradients.
     let z = [0.0f64; 8];
-    let e = SegInputs::mask(Tensor::new(&z, &[2, 1, 4]).unwrap(), Tensor::new(&z, &[2, 1, 4]).unwrap());
+    let e = SegInputs::mask(
+        Tensor::new(&z, &[2, 1, 4]).unwrap(),
+        Tensor::new(&z, &[2, 1, 4]).unwrap(),
+    );
     let mut g = [f64::NAN; 8];
-    let v = Dice::default().activation(Activation::None).value_and_grad(&e, Reduction::Mean, &mut g).unwrap();
-    assert!(v.abs() < 1e-12 && g.iter().all(|x| x.is_finite()), "{v} {g:?}");
+    let v = Dice::default()
+        .activation(Activation::None)
+        .value_and_grad(&e, Reduction::Mean, &mut g)
+        .unwrap();
+    assert!(
+        v.abs() < 1e-12 && g.iter().all(|x| x.is_finite()),
+        "{v} {g:?}"
+    );
     // Empty target against a full prediction → ~1.
     let one = [1.0f64; 8];
-    let f = SegInputs::mask(Tensor::new(&one, &[2, 1, 4]).unwrap(), Tensor::new(&z, &[2, 1, 4]).unwrap());
-    let v = Dice::default().activation(Activation::None).value(&f, Reduction::Mean).unwrap();
+    let f = SegInputs::mask(
+        Tensor::new(&one, &[2, 1, 4]).unwrap(),
+        Tensor::new(&z, &[2, 1, 4]).unwrap(),
+    );
+    let v = Dice::default()
+        .activation(Activation::None)
+        .value(&f, Reduction::Mean)
+        .unwrap();
     assert!((v - 1.0).abs() < 1e-5, "{v}");
     // include_background = false with softmax: softmax over all C, then class 0 dropped.
     let x = [2.0f64, 0.0, -1.0, 1.0, 0.5, 0.5];
     let y = [1i64, 2];
-    let i = SegInputs::indices(Tensor::new(&x, &[1, 3, 2]).unwrap(), Tensor::new(&y, &[1, 2]).unwrap());
-    let d = Dice::default().include_background(false).smooth_nr(0.0).unwrap().smooth_dr(0.0).unwrap();
+    let i = SegInputs::indices(
+        Tensor::new(&x, &[1, 3, 2]).unwrap(),
+        Tensor::new(&y, &[1, 2]).unwrap(),
+    );
+    let d = Dice::default()
+        .include_background(false)
+        .smooth_nr(0.0)
+        .unwrap()
+        .smooth_dr(0.0)
+        .unwrap();
     let p = |k: usize, q: usize| {
         let s: f64 = (0..3).map(|c| x[c * 2 + q].exp()).sum();
         x[k * 2 + q].exp() / s
@@ -274,12 +328,23 @@ fn edge_cases_of_the_issue() {
         pr[q] = 1.0;
     }
     gt[100] = 1.0; // image 1: a 1-pixel object, missed
-    let i = SegInputs::mask(Tensor::new(&pr, &[2, 1, 100]).unwrap(), Tensor::new(&gt, &[2, 1, 100]).unwrap());
-    let base = Dice::default().activation(Activation::None).smooth_nr(0.0).unwrap().smooth_dr(0.0).unwrap();
+    let i = SegInputs::mask(
+        Tensor::new(&pr, &[2, 1, 100]).unwrap(),
+        Tensor::new(&gt, &[2, 1, 100]).unwrap(),
+    );
+    let base = Dice::default()
+        .activation(Activation::None)
+        .smooth_nr(0.0)
+        .unwrap()
+        .smooth_dr(0.0)
+        .unwrap();
     let per_image = base.value(&i, Reduction::Mean).unwrap();
     let per_batch = base.batch(true).value(&i, Reduction::Mean).unwrap();
     assert_eq!(per_image, (0.0 + 1.0) / 2.0);
-    assert!((per_batch - (1.0 - 100.0 / 101.0)).abs() < 1e-15, "{per_batch}");
+    assert!(
+        (per_batch - (1.0 - 100.0 / 101.0)).abs() < 1e-15,
+        "{per_batch}"
+    );
 }
 
 #[test]
@@ -289,42 +354,78 @@ fn bad_input_is_a_clear_error() {
     let t = |d: &[usize]| Tensor::new(&x[..d.iter().product::<usize>()], d).unwrap();
     let y_bad = [0i64, 1, 2, 3, 0, 1, 2, 0];
     let e = Dice::default()
-        .value(&SegInputs::indices(t(&dims), Tensor::new(&y_bad, &[2, 4]).unwrap()), Reduction::Mean)
+        .value(
+            &SegInputs::indices(t(&dims), Tensor::new(&y_bad, &[2, 4]).unwrap()),
+            Reduction::Mean,
+        )
         .unwrap_err()
         .to_string();
     assert_eq!(e, "dice: `target` at [0, 3] is 3, expected a class index in [0, C) (C = `input`'s class dimension)");
     let e = Dice::default()
-        .value(&SegInputs::mask(t(&dims), t(&[2, 3, 2, 2])), Reduction::Mean)
+        .value(
+            &SegInputs::mask(t(&dims), t(&[2, 3, 2, 2])),
+            Reduction::Mean,
+        )
         .unwrap_err()
         .to_string();
-    assert!(e.starts_with("dice: `target` has shape [2, 3, 2, 2], expected [2, 3, 4]"), "{e}");
+    assert!(
+        e.starts_with("dice: `target` has shape [2, 3, 2, 2], expected [2, 3, 4]"),
+        "{e}"
+    );
     let half = [0.5f64; 24];
     let e = Dice::default()
-        .value(&SegInputs::mask(t(&dims), Tensor::new(&half, &dims).unwrap()), Reduction::Mean)
+        .value(
+            &SegInputs::mask(t(&dims), Tensor::new(&half, &dims).unwrap()),
+            Reduction::Mean,
+        )
         .unwrap_err()
         .to_string();
-    assert_eq!(e, "dice: `target` at [0, 0, 0] is 0.5, expected 0 or 1 (a one-hot or multi-label mask)");
+    assert_eq!(
+        e,
+        "dice: `target` at [0, 0, 0] is 0.5, expected 0 or 1 (a one-hot or multi-label mask)"
+    );
     let e = Tversky::default().alpha(-1.0).unwrap_err().to_string();
     assert_eq!(e, "tversky: `alpha` must be >= 0 and finite, got -1");
     let e = Tversky::default().beta(f64::NAN).unwrap_err().to_string();
     assert_eq!(e, "tversky: `beta` must be >= 0 and finite, got NaN");
     let m = [0.0f64; 8];
     let e = Dice::default()
-        .value(&SegInputs::mask(t(&[2, 1, 4]), Tensor::new(&m, &[2, 1, 4]).unwrap()), Reduction::Mean)
+        .value(
+            &SegInputs::mask(t(&[2, 1, 4]), Tensor::new(&m, &[2, 1, 4]).unwrap()),
+            Reduction::Mean,
+        )
         .unwrap_err()
         .to_string();
-    assert!(e.contains("at least 2 classes in dimension 1 with `activation=softmax`"), "{e}");
+    assert!(
+        e.contains("at least 2 classes in dimension 1 with `activation=softmax`"),
+        "{e}"
+    );
     let d = [0.0f64; 12];
     let e = Boundary::default()
-        .value(&SegInputs::distance_maps(t(&dims), Tensor::new(&d, &[2, 3, 2]).unwrap()), Reduction::Mean)
+        .value(
+            &SegInputs::distance_maps(t(&dims), Tensor::new(&d, &[2, 3, 2]).unwrap()),
+            Reduction::Mean,
+        )
         .unwrap_err()
         .to_string();
-    assert!(e.starts_with("boundary: `distance` has shape [2, 3, 2], expected [2, 3, 4]"), "{e}");
+    assert!(
+        e.starts_with("boundary: `distance` has shape [2, 3, 2], expected [2, 3, 4]"),
+        "{e}"
+    );
     let inf = [f64::INFINITY; 24];
     let y = [0i64; 8];
     let e = Dice::default()
-        .value(&SegInputs::indices(Tensor::new(&inf, &dims).unwrap(), Tensor::new(&y, &[2, 4]).unwrap()), Reduction::Mean)
+        .value(
+            &SegInputs::indices(
+                Tensor::new(&inf, &dims).unwrap(),
+                Tensor::new(&y, &[2, 4]).unwrap(),
+            ),
+            Reduction::Mean,
+        )
         .unwrap_err()
         .to_string();
-    assert_eq!(e, "dice: `input` at [0, 0, 0] is inf, expected a finite value");
+    assert_eq!(
+        e,
+        "dice: `input` at [0, 0, 0] is inf, expected a finite value"
+    );
 }
