@@ -74,7 +74,7 @@ impl Activation {
             Activation::Sigmoid => {
                 // σ' = σ(1 − σ), as PyTorch's sigmoid backward.
                 for (o, &q) in d.iter_mut().zip(probs) {
-                    *o = *o * (q * (T::ONE - q));
+                    *o *= q * (T::ONE - q);
                 }
             }
             Activation::Softmax => {
@@ -133,13 +133,13 @@ fn softmax<T: Real>(x: &[T], c: usize, s: usize, out: &mut [T]) {
             for j in 0..len {
                 // x − max ≤ 0: the exponential never overflows.
                 ok[j] = (xk[j] - m[j]).exp_fast();
-                sum[j] = sum[j] + ok[j];
+                sum[j] += ok[j];
             }
         }
         for k in 0..c {
             let ok = &mut out[k * s + p0..k * s + p0 + len];
             for j in 0..len {
-                ok[j] = ok[j] / sum[j];
+                ok[j] /= sum[j];
             }
         }
         p0 += len;
