@@ -45,6 +45,45 @@ fn mask_of<'a, T: Real>(loss: &'static str, inputs: &SegInputs<'a, T>) -> Result
     })
 }
 
+/// `value` and `value_and_grad` of a combined loss over its `go`.
+macro_rules! combo_api {
+    ($ty:ident, $name:expr) => {
+        impl $ty {
+            /// The loss reduced with `reduction` (`Mean` or `Sum` of each term).
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn value<T: Real>(
+                &self,
+                inputs: &SegInputs<'_, T>,
+                reduction: Reduction,
+            ) -> Result<T> {
+                self.go(inputs, reduction, None)
+            }
+
+            /// The loss and its gradient with respect to `input` (into `grad`, as long as
+            /// `input`).
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn value_and_grad<T: Real>(
+                &self,
+                inputs: &SegInputs<'_, T>,
+                reduction: Reduction,
+                grad: &mut [T],
+            ) -> Result<T> {
+                check_buffer(
+                    $name,
+                    "gradient of `input`",
+                    grad.len(),
+                    inputs.input().len(),
+                )?;
+                self.go(inputs, reduction, Some(grad))
+            }
+        }
+    };
+}
+
 /// Binary cross-entropy on logits plus the Dice loss of their sigmoid: the usual loss for
 /// binary and multi-label masks.
 ///
@@ -109,6 +148,7 @@ impl Default for BceDice {
 
 const BCE_DICE: &str = "bce_dice";
 dice_options!(BceDice, BCE_DICE);
+combo_api!(BceDice, BCE_DICE);
 
 impl BceDice {
     /// ΣP² in the Dice denominator (default `false`).
@@ -140,33 +180,6 @@ impl BceDice {
         crate::Dice::default()
             .squared(self.squared)
             .score_with(&self.opts)
-    }
-
-    /// The loss reduced with `reduction` (`Mean` or `Sum` of each term).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value<T: Real>(&self, inputs: &SegInputs<'_, T>, reduction: Reduction) -> Result<T> {
-        self.go(inputs, reduction, None)
-    }
-
-    /// The loss and its gradient with respect to `input` (into `grad`, as long as `input`).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value_and_grad<T: Real>(
-        &self,
-        inputs: &SegInputs<'_, T>,
-        reduction: Reduction,
-        grad: &mut [T],
-    ) -> Result<T> {
-        check_buffer(
-            BCE_DICE,
-            "gradient of `input`",
-            grad.len(),
-            inputs.input().len(),
-        )?;
-        self.go(inputs, reduction, Some(grad))
     }
 
     fn go<T: Real>(
@@ -267,6 +280,7 @@ impl Default for CeDice {
 
 const CE_DICE: &str = "ce_dice";
 dice_options!(CeDice, CE_DICE);
+combo_api!(CeDice, CE_DICE);
 
 impl CeDice {
     /// ΣP² in the Dice denominator (default `false`).
@@ -292,33 +306,6 @@ impl CeDice {
     pub fn dice_weight(mut self, w: f64) -> Result<Self> {
         self.dice_weight = check_lambda(CE_DICE, "dice_weight", w)?;
         Ok(self)
-    }
-
-    /// The loss reduced with `reduction` (`Mean` or `Sum` of each term).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value<T: Real>(&self, inputs: &SegInputs<'_, T>, reduction: Reduction) -> Result<T> {
-        self.go(inputs, reduction, None)
-    }
-
-    /// The loss and its gradient with respect to `input` (into `grad`, as long as `input`).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn value_and_grad<T: Real>(
-        &self,
-        inputs: &SegInputs<'_, T>,
-        reduction: Reduction,
-        grad: &mut [T],
-    ) -> Result<T> {
-        check_buffer(
-            CE_DICE,
-            "gradient of `input`",
-            grad.len(),
-            inputs.input().len(),
-        )?;
-        self.go(inputs, reduction, Some(grad))
     }
 
     fn go<T: Real>(

@@ -748,6 +748,31 @@ fn check_weight(loss: &'static str, param: &'static str, v: f64) -> Result<f64> 
     Ok(v)
 }
 
+/// The `alpha` and `beta` setters of the Tversky losses.
+macro_rules! tversky_weights {
+    ($ty:ident, $name:expr) => {
+        impl $ty {
+            /// The false-positive weight α (default 0.5).
+            ///
+            /// # Errors
+            /// [`Error::InvalidParam`] unless finite and ≥ 0.
+            pub fn alpha(mut self, alpha: f64) -> Result<Self> {
+                self.alpha = check_weight($name, "alpha", alpha)?;
+                Ok(self)
+            }
+
+            /// The false-negative weight β (default 0.5).
+            ///
+            /// # Errors
+            /// [`Error::InvalidParam`] unless finite and ≥ 0.
+            pub fn beta(mut self, beta: f64) -> Result<Self> {
+                self.beta = check_weight($name, "beta", beta)?;
+                Ok(self)
+            }
+        }
+    };
+}
+
 /// Tversky loss: Dice with separate weights on false positives (α) and false negatives (β).
 ///
 /// # Definition
@@ -809,25 +834,9 @@ overlap_api!(
     "The per-sample, per-class losses, `[N, C']` (`[C']` with `batch`), row-major into `out`."
 );
 
+tversky_weights!(Tversky, TVERSKY);
+
 impl Tversky {
-    /// The false-positive weight α (default 0.5).
-    ///
-    /// # Errors
-    /// [`Error::InvalidParam`] unless finite and ≥ 0.
-    pub fn alpha(mut self, alpha: f64) -> Result<Self> {
-        self.alpha = check_weight(TVERSKY, "alpha", alpha)?;
-        Ok(self)
-    }
-
-    /// The false-negative weight β (default 0.5).
-    ///
-    /// # Errors
-    /// [`Error::InvalidParam`] unless finite and ≥ 0.
-    pub fn beta(mut self, beta: f64) -> Result<Self> {
-        self.beta = check_weight(TVERSKY, "beta", beta)?;
-        Ok(self)
-    }
-
     fn ratio(&self, gamma: Option<f64>) -> Ratio {
         Ratio {
             a: 1.0,
@@ -909,25 +918,9 @@ overlap_api!(
     "The per-sample, per-class losses, `[N, C']` (`[C']` with `batch`), row-major into `out`."
 );
 
+tversky_weights!(FocalTversky, FOCAL_TVERSKY);
+
 impl FocalTversky {
-    /// The false-positive weight α (default 0.5).
-    ///
-    /// # Errors
-    /// [`Error::InvalidParam`] unless finite and ≥ 0.
-    pub fn alpha(mut self, alpha: f64) -> Result<Self> {
-        self.alpha = check_weight(FOCAL_TVERSKY, "alpha", alpha)?;
-        Ok(self)
-    }
-
-    /// The false-negative weight β (default 0.5).
-    ///
-    /// # Errors
-    /// [`Error::InvalidParam`] unless finite and ≥ 0.
-    pub fn beta(mut self, beta: f64) -> Result<Self> {
-        self.beta = check_weight(FOCAL_TVERSKY, "beta", beta)?;
-        Ok(self)
-    }
-
     /// The exponent γ (default 0.75).
     ///
     /// # Errors
