@@ -18,10 +18,10 @@
 //! use losskit::{distance, Tensor};
 //! let mask = [false, true, true, true, false, true];
 //! let d = distance::edt(Tensor::new(&mask, &[2, 3])?, None)?;
-//! assert_eq!(d, [0.0, 1.0, 1.0, 1.0, 0.0, 1.0]);
+//! assert_eq!(d, [0.0, 1.0, 2f64.sqrt(), 1.0, 0.0, 1.0]);
 //! // Spacing 2 along rows, 0.5 along columns:
 //! let d = distance::edt(Tensor::new(&mask, &[2, 3])?, Some(&[2.0, 0.5]))?;
-//! assert_eq!(d, [0.0, 0.5, 1.0, 2.0, 0.0, 0.5]);
+//! assert_eq!(d, [0.0, 0.5, 1.0, 0.5, 0.0, 0.5]);
 //! # Ok::<(), losskit::Error>(())
 //! ```
 //!
