@@ -196,34 +196,27 @@ macro_rules! overlap_eval {
     };
 }
 
+/// The shared parameters of the overlap losses, set on `$l` from the call `$c`.
+macro_rules! shared {
+    ($l:expr, $c:expr) => {{
+        let p = $c.params;
+        $l.activation(act($c))
+            .include_background(p.bool("include_background"))
+            .batch(p.bool("batch"))
+            .smooth_nr(p.float("smooth_nr"))?
+            .smooth_dr(p.float("smooth_dr"))?
+    }};
+}
+
 overlap_eval!(eval_dice, |c: &Call<'_, T>| -> Result<Dice> {
-    let p = c.params;
-    Dice::default()
-        .activation(act(c))
-        .include_background(p.bool("include_background"))
-        .batch(p.bool("batch"))
-        .squared(p.bool("squared"))
-        .smooth_nr(p.float("smooth_nr"))?
-        .smooth_dr(p.float("smooth_dr"))
+    Ok(shared!(Dice::default(), c).squared(c.params.bool("squared")))
 });
 overlap_eval!(eval_jaccard, |c: &Call<'_, T>| -> Result<Jaccard> {
-    let p = c.params;
-    Jaccard::default()
-        .activation(act(c))
-        .include_background(p.bool("include_background"))
-        .batch(p.bool("batch"))
-        .squared(p.bool("squared"))
-        .smooth_nr(p.float("smooth_nr"))?
-        .smooth_dr(p.float("smooth_dr"))
+    Ok(shared!(Jaccard::default(), c).squared(c.params.bool("squared")))
 });
 overlap_eval!(eval_tversky, |c: &Call<'_, T>| -> Result<Tversky> {
     let p = c.params;
-    Tversky::default()
-        .activation(act(c))
-        .include_background(p.bool("include_background"))
-        .batch(p.bool("batch"))
-        .smooth_nr(p.float("smooth_nr"))?
-        .smooth_dr(p.float("smooth_dr"))?
+    shared!(Tversky::default(), c)
         .alpha(p.float("alpha"))?
         .beta(p.float("beta"))
 });
@@ -231,12 +224,7 @@ overlap_eval!(
     eval_focal_tversky,
     |c: &Call<'_, T>| -> Result<FocalTversky> {
         let p = c.params;
-        FocalTversky::default()
-            .activation(act(c))
-            .include_background(p.bool("include_background"))
-            .batch(p.bool("batch"))
-            .smooth_nr(p.float("smooth_nr"))?
-            .smooth_dr(p.float("smooth_dr"))?
+        shared!(FocalTversky::default(), c)
             .alpha(p.float("alpha"))?
             .beta(p.float("beta"))?
             .gamma(p.float("gamma"))
@@ -244,15 +232,7 @@ overlap_eval!(
 );
 overlap_eval!(
     eval_generalized_dice,
-    |c: &Call<'_, T>| -> Result<GeneralizedDice> {
-        let p = c.params;
-        GeneralizedDice::default()
-            .activation(act(c))
-            .include_background(p.bool("include_background"))
-            .batch(p.bool("batch"))
-            .smooth_nr(p.float("smooth_nr"))?
-            .smooth_dr(p.float("smooth_dr"))
-    }
+    |c: &Call<'_, T>| -> Result<GeneralizedDice> { Ok(shared!(GeneralizedDice::default(), c)) }
 );
 
 /// Evaluators of the losses with no per-element form (`mean` and `sum` only).
