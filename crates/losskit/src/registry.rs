@@ -12,6 +12,7 @@ const FAMILIES: &[&[LossInfo]] = &[
     crate::classification::BINARY_CATALOGUE,
     crate::classification::MULTICLASS_CATALOGUE,
     crate::metric::CATALOGUE,
+    crate::segmentation::CATALOGUE,
 ];
 
 /// Every loss in the catalogue.

@@ -22,6 +22,7 @@ const REQUIRED: &[Family] = &[
     Family::Regression,
     Family::Classification,
     Family::MetricLearning,
+    Family::Segmentation,
 ];
 
 #[derive(Debug, Clone, Deserialize)]

@@ -4,3 +4,4 @@ mod binary;
 mod metric;
 mod multiclass;
 mod regression;
+mod segmentation;
