@@ -8,6 +8,7 @@
 //! Exit status: 0 on success, 2 on any error (usage, unknown names, bad values, unreadable or
 //! unwritable files), with the message on stderr and nothing on stdout.
 
+mod bench;
 mod eval;
 mod explain;
 mod list;
@@ -34,6 +35,7 @@ enum Command {
     List(list::Args),
     Explain(explain::Args),
     Weights(weights::Args),
+    Bench(bench::Args),
 }
 
 /// A failed run: the message printed after `error: ` on stderr.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::List(args) => list::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Weights(args) => weights::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
