@@ -223,7 +223,7 @@ fn triad(n: usize, dtype: Dtype, warmup: usize, repeats: Option<usize>) -> Timin
             }
         });
     }
-    let mut time = |step: &mut dyn FnMut()| {
+    let time = |step: &mut dyn FnMut()| {
         time_runs(warmup, repeats, |r, times| {
             for _ in 0..r {
                 let t = Instant::now();

@@ -335,17 +335,6 @@ pub(crate) fn simd<K: SimdCall>(k: K) -> K::Output {
     k.call()
 }
 
-/// Runs a closure through [`simd`]: for kernels whose body is one `#[inline(always)]` call.
-pub(crate) struct Run<F>(pub(crate) F);
-
-impl<R, F: FnOnce() -> R> SimdCall for Run<F> {
-    type Output = R;
-    #[inline(always)]
-    fn call(self) -> R {
-        (self.0)()
-    }
-}
-
 /// Unit tests set this to run the baseline code on a CPU with AVX2 (both must give the same
 /// bits).
 #[cfg(test)]

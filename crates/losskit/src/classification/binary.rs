@@ -451,19 +451,30 @@ impl<T: Real, K: Kernel<T>> SimdCall for Chunk<'_, '_, T, K> {
         let (mut lanes, mut ok) = ([0.0f64; 8], true);
         let start = r.start;
         match g {
-            None => plan.segments(r, |s, seg| {
-                let x = &plan.x[s.clone()];
-                let t = &plan.t[s][..x.len()];
-                ok &= with_sources!(seg, x.len(), |fw, fp| sum_seg(k, x, t, fw, fp, &mut lanes));
-            }),
-            Some(g) => plan.segments(r, |s, seg| {
-                let g = &mut g[s.start - start..s.end - start];
-                let x = &plan.x[s.clone()][..g.len()];
-                let t = &plan.t[s][..g.len()];
-                ok &= with_sources!(seg, g.len(), |fw, fp| grad_seg(
-                    k, x, t, g, fw, fp, scale, &mut lanes
-                ));
-            }),
+            // `inline(always)`: the closures must be generated inside the target-feature
+            // function `simd` runs this in, or they would run at the baseline width.
+            None => plan.segments(
+                r,
+                #[inline(always)]
+                |s, seg| {
+                    let x = &plan.x[s.clone()];
+                    let t = &plan.t[s][..x.len()];
+                    ok &=
+                        with_sources!(seg, x.len(), |fw, fp| sum_seg(k, x, t, fw, fp, &mut lanes));
+                },
+            ),
+            Some(g) => plan.segments(
+                r,
+                #[inline(always)]
+                |s, seg| {
+                    let g = &mut g[s.start - start..s.end - start];
+                    let x = &plan.x[s.clone()][..g.len()];
+                    let t = &plan.t[s][..g.len()];
+                    ok &= with_sources!(seg, g.len(), |fw, fp| grad_seg(
+                        k, x, t, g, fw, fp, scale, &mut lanes
+                    ));
+                },
+            ),
         }
         Partial {
             sum: Lanes(lanes).total(),
