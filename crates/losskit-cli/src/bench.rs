@@ -16,7 +16,7 @@ use crate::{emit, Failure};
 
 const AFTER_HELP: &str = "\
 Times the fused forward + backward (value and the gradient of every prediction input, mean \
-reduction) of LOSS on inputs its catalogue sampler generates, after a warm-up; reports the \
+reduction, or the loss's first one) of LOSS on inputs its catalogue sampler generates, after a warm-up; reports the \
 median and minimum time, elements/s (prediction elements) and effective GB/s (every input \
 read once, every gradient written once). With --triad, also a STREAM-like triad \
 a[i] = b[i] + s*c[i] over the same number of bytes, in the same process and thread pool, and \
@@ -308,7 +308,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         if base.is_none() {
             base = Some(peak_reset());
         }
-        losskit::evaluate_repeated(info, &named, &params, ReductionMode::Mean, &grads, r, times)?;
+        let reduction = info
+            .reductions
+            .first()
+            .copied()
+            .unwrap_or(ReductionMode::Mean);
+        losskit::evaluate_repeated(info, &named, &params, reduction, &grads, r, times)?;
         Ok(())
     })?;
     // What the loss calls added to the resident set at their peak (the gradient buffers,
