@@ -163,30 +163,28 @@ def main():
     threads = [int(t) for t in args.threads.split(",")]
     cases = args.cases.split(",")
     load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    rows = []
-    version = None
+    print("| case | threads | PyTorch ms | losskit ms | PyTorch / losskit | losskit GB/s | "
+          "share of triad | extra peak MiB PyTorch | extra peak MiB losskit |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    version, level = None, None
     for t in threads:
         for c in cases:
             tr = torch_run(c, t)
             lk = losskit_run(c, t)
             version = version or (tr and tr["torch"])
-            rows.append((c, t, tr, lk))
-            print(f"# {CASES[c][3]}, {t} thread(s): done", file=sys.stderr)
+            level = lk["simd"]
+            lms = lk["median_s"] * 1e3
+            tms = f"{tr['median_s'] * 1e3:.2f}" if tr else "-"
+            ratio = f"{tr['median_s'] / lk['median_s']:.1f}x" if tr else "-"
+            print(
+                f"| {CASES[c][3]} | {t} | {tms} | {lms:.2f} | {ratio} | {lk['gb_per_s']:.1f} | "
+                f"{100 * lk['bandwidth_share']:.0f}% | {mb(tr and tr['extra_peak_bytes'])} | "
+                f"{mb(lk.get('extra_peak_bytes'))} |",
+                flush=True,
+            )
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"PyTorch {version or '(not installed)'}; losskit SIMD level {rows[0][3]['simd']}; "
-          f"load average {load0:.1f} before, {load1:.1f} after; f32, forward + backward, mean.\n")
-    print("| case | threads | PyTorch ms | losskit ms | PyTorch / losskit | losskit GB/s | "
-          "share of triad | extra peak MiB PyTorch | extra peak MiB losskit |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for c, t, tr, lk in rows:
-        lms = lk["median_s"] * 1e3
-        tms = f"{tr['median_s'] * 1e3:.2f}" if tr else "-"
-        ratio = f"{tr['median_s'] / lk['median_s']:.1f}x" if tr else "-"
-        print(
-            f"| {CASES[c][3]} | {t} | {tms} | {lms:.2f} | {ratio} | {lk['gb_per_s']:.1f} | "
-            f"{100 * lk['bandwidth_share']:.0f}% | {mb(tr and tr['extra_peak_bytes'])} | "
-            f"{mb(lk.get('extra_peak_bytes'))} |"
-        )
+    print(f"\nPyTorch {version or '(not installed)'}; losskit SIMD level {level}; load average "
+          f"{load0:.1f} before, {load1:.1f} after; f32, forward + backward, mean, median times.")
 
 
 if __name__ == "__main__":

@@ -160,84 +160,71 @@ pub fn ln_f64(x: f64) -> f64 {
     }
 }
 
-/// `eˣ − 1` in f32 by a branch-free polynomial that the compiler vectorises, accurate for
-/// small `x` (where `exp(x) − 1` cancels).
-///
-/// Within 2 ulp of the correctly rounded result wherever the unit tests sweep it (every
-/// 97th f32, compared with `f64::exp_m1` rounded to f32); `−0` and subnormals are returned
-/// as they are (as is any `|x| < 10⁻⁸`, where `eˣ − 1` rounds to `x`), `−1` for `x ≤ −17.4` and `−∞`, `+∞` past `88.72`, NaN kept.
-///
-/// Method: `x = n·ln 2 + r` as in [`exp_f32`], `eʳ − 1` by its Taylor polynomial of degree 8
-/// (truncation below 2⁻²⁸ relative on `|r| ≤ ½ln 2`), then `2ⁿ(eʳ − 1) + (2ⁿ − 1)` computed as
-/// `2·(t·p + (t − ½))` with `t = 2ⁿ⁻¹`, so `n = 128` does not overflow the scale and no step
-/// rounds more than the direct form.
-#[inline(always)]
-pub fn exp_m1_f32(x: f32) -> f32 {
-    const LOG2E: f32 = core::f32::consts::LOG2_E;
-    const MAGIC: f32 = 12_582_912.0;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // Below −30 the result is −1 to the last bit; above 89 it is +∞ anyway.
-    let xc = x.clamp(-30.0, 89.0);
-    let t = xc * LOG2E + MAGIC;
-    let n = t - MAGIC;
-    let r = (xc - n * LN2_HI) - n * LN2_LO;
-    let mut q = 1.0 / 40_320.0f32;
-    q = q * r + 1.0 / 5_040.0;
-    q = q * r + 1.0 / 720.0;
-    q = q * r + 1.0 / 120.0;
-    q = q * r + 1.0 / 24.0;
-    q = q * r + 1.0 / 6.0;
-    q = q * r + 0.5;
-    let p = q * (r * r) + r;
-    let ni = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
-    // 2ⁿ⁻¹ for n ∈ [−43, 128]: always a normal number.
-    let s = f32::from_bits((ni.wrapping_add(126).max(0) as u32) << 23);
-    let v = 2.0 * (s * p + (s - 0.5));
-    // Where eˣ − 1 rounds to x (±0 and subnormals included, whose sign or last bits the
-    // scaling would lose), x itself.
-    if x.abs() < 1e-8 {
-        x
-    } else {
-        v
-    }
+/// Defines `eˣ − 1` for one type: the reduction of [`exp_f32`], the Taylor polynomial of
+/// `eʳ − 1` (coefficients `1/k!`, highest first, down to `1/2`), and the scaling
+/// `2·(t·p + (t − ½))` with `t = 2ⁿ⁻¹`.
+macro_rules! exp_m1 {
+    ($(#[$doc:meta])* $name:ident, $t:ident, $i:ident, $u:ident, magic $magic:expr,
+     ln2 $hi:expr, $lo:expr, clamp $cmin:expr, $cmax:expr, bias $bias:expr, shift $shift:expr,
+     tiny $tiny:expr, coefficients $c0:expr $(, $c:expr)*) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $name(x: $t) -> $t {
+            const LOG2E: $t = core::$t::consts::LOG2_E;
+            const MAGIC: $t = $magic;
+            let xc = x.clamp($cmin, $cmax);
+            let t = xc * LOG2E + MAGIC;
+            let n = t - MAGIC;
+            let r = (xc - n * $hi) - n * $lo;
+            let mut q: $t = $c0;
+            $(q = q * r + $c;)*
+            let p = q * (r * r) + r;
+            let ni = (t.to_bits() as $i).wrapping_sub(MAGIC.to_bits() as $i);
+            // 2ⁿ⁻¹ for every n the clamp allows: always a normal number.
+            let s = $t::from_bits((ni.wrapping_add($bias).max(0) as $u) << $shift);
+            let v = 2.0 * (s * p + (s - 0.5));
+            // Where eˣ − 1 rounds to x (±0 and subnormals included, whose sign or last bits
+            // the scaling would lose), x itself.
+            if x.abs() < $tiny {
+                x
+            } else {
+                v
+            }
+        }
+    };
 }
 
-/// `eˣ − 1` in f64; the twin of [`exp_m1_f32`] (within 2 ulp of `f64::exp_m1` in the tests'
-/// sweep; `−1` below `−37.5`, `+∞` past `709.78`). `eʳ − 1` is its Taylor polynomial of
-/// degree 13.
-#[inline(always)]
-pub fn exp_m1_f64(x: f64) -> f64 {
-    const LOG2E: f64 = core::f64::consts::LOG2_E;
-    const MAGIC: f64 = 6_755_399_441_055_744.0;
-    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
-    let xc = x.clamp(-60.0, 710.0);
-    let t = xc * LOG2E + MAGIC;
-    let n = t - MAGIC;
-    let r = (xc - n * LN2_HI) - n * LN2_LO;
-    let mut q = 1.0 / 6_227_020_800.0;
-    q = q * r + 1.0 / 479_001_600.0;
-    q = q * r + 1.0 / 39_916_800.0;
-    q = q * r + 1.0 / 3_628_800.0;
-    q = q * r + 1.0 / 362_880.0;
-    q = q * r + 1.0 / 40_320.0;
-    q = q * r + 1.0 / 5_040.0;
-    q = q * r + 1.0 / 720.0;
-    q = q * r + 1.0 / 120.0;
-    q = q * r + 1.0 / 24.0;
-    q = q * r + 1.0 / 6.0;
-    q = q * r + 0.5;
-    let p = q * (r * r) + r;
-    let ni = (t.to_bits() as i64).wrapping_sub(MAGIC.to_bits() as i64);
-    let s = f64::from_bits((ni.wrapping_add(1022).max(0) as u64) << 52);
-    let v = 2.0 * (s * p + (s - 0.5));
-    if x.abs() < 1e-17 {
-        x
-    } else {
-        v
-    }
-}
+exp_m1!(
+    /// `eˣ − 1` in f32 by a branch-free polynomial that the compiler vectorises, accurate for
+    /// small `x` (where `exp(x) − 1` cancels).
+    ///
+    /// Within 2 ulp of the correctly rounded result wherever the unit tests sweep it (every
+    /// 97th f32, compared with `f64::exp_m1` rounded to f32); `−0` and subnormals are returned
+    /// as they are (as is any `|x| < 10⁻⁸`, where `eˣ − 1` rounds to `x`), `−1` for
+    /// `x ≤ −17.4` and `−∞`, `+∞` past `88.72`, NaN kept.
+    ///
+    /// Method: `x = n·ln 2 + r` as in [`exp_f32`], `eʳ − 1` by its Taylor polynomial of degree
+    /// 8 (truncation below 2⁻²⁸ relative on `|r| ≤ ½ln 2`), then `2ⁿ(eʳ − 1) + (2ⁿ − 1)`
+    /// computed as `2·(t·p + (t − ½))` with `t = 2ⁿ⁻¹`, so `n = 128` does not overflow the
+    /// scale and no step rounds more than the direct form. Below −30 the result is −1 to the
+    /// last bit and the input is clamped there.
+    exp_m1_f32, f32, i32, u32, magic 12_582_912.0,
+    ln2 0.693_359_4, -2.121_944_4e-4, clamp -30.0, 89.0, bias 126, shift 23, tiny 1e-8,
+    coefficients 1.0 / 40_320.0, 1.0 / 5_040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
+    1.0 / 6.0, 0.5
+);
+
+exp_m1!(
+    /// `eˣ − 1` in f64; the twin of [`exp_m1_f32`] (within 2 ulp of `f64::exp_m1` in the
+    /// tests' sweep; `−1` below `−37.5`, `+∞` past `709.78`). `eʳ − 1` is its Taylor
+    /// polynomial of degree 13.
+    exp_m1_f64, f64, i64, u64, magic 6_755_399_441_055_744.0,
+    ln2 6.931_471_803_691_238e-1, 1.908_214_929_270_587_7e-10, clamp -60.0, 710.0,
+    bias 1022, shift 52, tiny 1e-17,
+    coefficients 1.0 / 6_227_020_800.0, 1.0 / 479_001_600.0, 1.0 / 39_916_800.0,
+    1.0 / 3_628_800.0, 1.0 / 362_880.0, 1.0 / 40_320.0, 1.0 / 5_040.0, 1.0 / 720.0,
+    1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5
+);
 
 macro_rules! ln_1p_tanh {
     ($t:ident, $ln:ident, $em1:ident, $ln_1p:ident, $tanh:ident, $ulp_ln:literal, $ulp_tanh:literal) => {
@@ -459,54 +446,38 @@ mod tests {
         (worst, at)
     }
 
-    /// The special values every function is checked at, with `f` and its std twin.
-    fn specials32(f: impl Fn(f32) -> f32, std: impl Fn(f32) -> f32) {
-        for x in [
-            0.0f32,
-            -0.0,
-            f32::from_bits(1),
-            -f32::from_bits(1),
-            f32::MIN_POSITIVE,
-            1.0,
-            -1.0,
-            f32::MAX,
-            f32::MIN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            f32::NAN,
-        ] {
-            let (g, w) = (f(x), std(x));
-            assert!(
-                (g.is_nan() && w.is_nan())
-                    || ulp_dist32(g, w) <= 1 && g.is_sign_negative() == w.is_sign_negative(),
-                "x = {x:e}: {g:e} vs std {w:e}"
-            );
-        }
+    /// The special values every function is checked at, with `f` and its std twin: NaN where
+    /// std gives NaN, else within 1 ulp and of the same sign.
+    macro_rules! specials {
+        ($name:ident, $t:ident, $dist:ident) => {
+            fn $name(f: impl Fn($t) -> $t, std: impl Fn($t) -> $t) {
+                let tiny = $t::from_bits(1);
+                for x in [
+                    0.0,
+                    -0.0,
+                    tiny,
+                    -tiny,
+                    $t::MIN_POSITIVE,
+                    1.0,
+                    -1.0,
+                    $t::MAX,
+                    $t::MIN,
+                    $t::INFINITY,
+                    $t::NEG_INFINITY,
+                    $t::NAN,
+                ] {
+                    let (g, w) = (f(x), std(x));
+                    assert!(
+                        (g.is_nan() && w.is_nan())
+                            || $dist(g, w) <= 1 && g.is_sign_negative() == w.is_sign_negative(),
+                        "x = {x:e}: {g:e} vs std {w:e}"
+                    );
+                }
+            }
+        };
     }
-
-    fn specials64(f: impl Fn(f64) -> f64, std: impl Fn(f64) -> f64) {
-        for x in [
-            0.0f64,
-            -0.0,
-            f64::from_bits(1),
-            -f64::from_bits(1),
-            f64::MIN_POSITIVE,
-            1.0,
-            -1.0,
-            f64::MAX,
-            f64::MIN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-        ] {
-            let (g, w) = (f(x), std(x));
-            assert!(
-                (g.is_nan() && w.is_nan())
-                    || ulp_dist64(g, w) <= 1 && g.is_sign_negative() == w.is_sign_negative(),
-                "x = {x:e}: {g:e} vs std {w:e}"
-            );
-        }
-    }
+    specials!(specials32, f32, ulp_dist32);
+    specials!(specials64, f64, ulp_dist64);
 
     #[test]
     fn exp_m1_is_within_two_ulp() {
