@@ -190,14 +190,16 @@ pub enum PowKind {
 impl PowKind {
     /// The kind of the exponent `gamma`.
     pub fn of(gamma: f64) -> PowKind {
-        match gamma {
-            g if g == 0.0 => PowKind::Zero,
-            g if g == 1.0 => PowKind::One,
-            g if g == 2.0 => PowKind::Two,
-            g if g == 3.0 => PowKind::Three,
-            g if g == 4.0 => PowKind::Four,
-            _ => PowKind::General,
-        }
+        [
+            (0.0, PowKind::Zero),
+            (1.0, PowKind::One),
+            (2.0, PowKind::Two),
+            (3.0, PowKind::Three),
+            (4.0, PowKind::Four),
+        ]
+        .into_iter()
+        .find(|&(g, _)| g == gamma)
+        .map_or(PowKind::General, |(_, k)| k)
     }
 }
 

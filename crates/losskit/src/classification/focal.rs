@@ -85,6 +85,8 @@ const NAME: &str = "focal";
 pub struct Focal {
     alpha: f64,
     gamma: f64,
+    /// How `(1 − p_t)^γ` is computed, decided once from `gamma`.
+    pow: PowKind,
 }
 
 /// torchvision's defaults: `alpha = 0.25`, `gamma = 2`.
@@ -93,6 +95,7 @@ impl Default for Focal {
         Focal {
             alpha: 0.25,
             gamma: 2.0,
+            pow: PowKind::Two,
         }
     }
 }
@@ -119,7 +122,11 @@ impl Focal {
                 expected: ">= 0 and finite",
             });
         }
-        Ok(Focal { alpha, gamma })
+        Ok(Focal {
+            alpha,
+            gamma,
+            pow: PowKind::of(gamma),
+        })
     }
 
     /// The balance between the classes (negative: none).
@@ -177,7 +184,7 @@ impl<T: Real> Kernel<T> for Focal {
         let gamma = T::from_f64(self.gamma);
         // (1 − p_t)^γ: repeated products for γ ∈ {0, …, 4} (γ = 0 is 1 even where 1 − p_t = 0,
         // where 0·ln 0 would be NaN), exp(γ·ln(1 − p_t)) otherwise.
-        let f = pow_with_log(PowKind::of(self.gamma), m, log_m, gamma, T::exp_fast);
+        let f = pow_with_log(self.pow, m, log_m, gamma, T::exp_fast);
         let alpha_t = if self.alpha < 0.0 {
             T::ONE
         } else {
