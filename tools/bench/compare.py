@@ -150,7 +150,7 @@ def losskit_run(case, threads):
 
 
 def mb(b):
-    return "-" if b is None else f"{b / 2**20:.0f}"
+    return "-" if b is None else f"{max(b, 0) / 2**20:.0f}"
 
 
 def main():
