@@ -45,13 +45,8 @@ pub fn sigmoid<T: Real>(x: T) -> T {
 /// element of a large input (the segmentation losses' activation).
 #[inline(always)]
 pub fn sigmoid_fast<T: Real>(x: T) -> T {
-    let e = (-x.abs()).exp_fast();
-    let d = T::ONE + e;
-    if x >= T::ZERO {
-        T::ONE / d
-    } else {
-        e / d
-    }
+    // `sigmoid` itself now uses the vectorised exponential: the same operations, the same bits.
+    sigmoid(x)
 }
 
 /// The probabilities and log-probabilities of a Bernoulli variable with logit `x`: what every
