@@ -9,6 +9,7 @@
 //! its tolerance, 2 on any error (usage, unknown names, bad values, unreadable or
 //! unwritable files), with the message on stderr and nothing on stdout.
 
+mod bench;
 mod edt;
 mod eval;
 mod explain;
@@ -46,6 +47,7 @@ enum Command {
     Lint(lint::Args),
     Plot(plot::Args),
     Gradcheck(gradcheck::Args),
+    Bench(bench::Args),
     Edt(edt::Args),
 }
 
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Plot(args) => plot::run(&args).map(|()| true),
         Command::Gradcheck(args) => gradcheck::run(&args),
+        Command::Bench(args) => bench::run(&args).map(|()| true),
         Command::Edt(args) => edt::run(&args).map(|()| true),
     };
     match result {

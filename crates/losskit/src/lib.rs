@@ -102,8 +102,8 @@ pub use classification::{
 };
 pub use error::{Error, Result};
 pub use eval::{
-    evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray, ParamValue, Params,
-    SampleArrays,
+    evaluate_repeated, evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray,
+    ParamValue, Params, SampleArrays,
 };
 pub use metric::{
     BatchHardTriplet, Contrastive, CosineEmbedding, InfoNce, LabeledInputs, NtXent, PairInputs,
