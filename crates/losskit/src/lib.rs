@@ -48,6 +48,7 @@
 //! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GaussianNll`] |
 //! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`MarginRanking`] |
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
+//! | detection: boxes ([`BoxInputs`], [`BoxFormat`]) | [`Iou`], [`Giou`], [`Diou`], [`Ciou`], [`Eiou`] |
 //!
 //! ## Class-imbalance weights
 //! [`weights`] turns class counts or labels into the vectors the losses take as class
@@ -60,6 +61,7 @@
 mod api;
 mod catalogue;
 mod classification;
+mod detection;
 mod error;
 mod eval;
 mod evaluator;
@@ -89,6 +91,7 @@ pub use classification::{
     KlReduction, MarginRanking, MultiMargin, Nll, RankingInputs, SoftMargin, SoftmaxFocal,
     SquaredHinge,
 };
+pub use detection::{BoxFormat, BoxInputs, Ciou, Diou, Eiou, Giou, Iou};
 pub use error::{Error, Result};
 pub use eval::{
     evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray, ParamValue, Params,
