@@ -20,9 +20,10 @@
 //! - [`Eiou`]: DIoU plus the width and height differences, each over the enclosing box's
 //!   width or height.
 //!
-//! Every loss is 0 for identical boxes, at most 2 for IoU and GIoU (more for the distance
-//! terms), and invariant to translating both boxes; IoU and GIoU are also invariant to
-//! scaling both, DIoU and EIoU too (their terms are ratios of lengths), CIoU as well.
+//! Every loss is 0 for identical boxes of positive area (identical zero-area boxes have
+//! IoU = 0/(0 + ε) = 0, as in torchvision, so their loss is 1); IoU's is at most 1, GIoU's
+//! below 2, the distance losses' can exceed 2. Each is invariant to translating both
+//! boxes, and with `eps = 0` to scaling both (every term is a ratio of areas or lengths).
 //!
 //! # Formats
 //! [`BoxFormat`]: `xyxy` (corners, the default), `xywh` (top-left corner, width, height) or
