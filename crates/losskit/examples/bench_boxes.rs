@@ -74,10 +74,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     };
     let unwrap = |v: losskit::Result<f32>| v.expect("valid boxes");
-    report("iou", &mut |g| unwrap(Iou::default().value_and_grad(&inputs, r, g)));
-    report("giou", &mut |g| unwrap(Giou::default().value_and_grad(&inputs, r, g)));
-    report("diou", &mut |g| unwrap(Diou::default().value_and_grad(&inputs, r, g)));
-    report("ciou", &mut |g| unwrap(Ciou::default().value_and_grad(&inputs, r, g)));
-    report("eiou", &mut |g| unwrap(Eiou::default().value_and_grad(&inputs, r, g)));
+    report("iou", &mut |g| {
+        unwrap(Iou::default().value_and_grad(&inputs, r, g))
+    });
+    report("giou", &mut |g| {
+        unwrap(Giou::default().value_and_grad(&inputs, r, g))
+    });
+    report("diou", &mut |g| {
+        unwrap(Diou::default().value_and_grad(&inputs, r, g))
+    });
+    report("ciou", &mut |g| {
+        unwrap(Ciou::default().value_and_grad(&inputs, r, g))
+    });
+    report("eiou", &mut |g| {
+        unwrap(Eiou::default().value_and_grad(&inputs, r, g))
+    });
     Ok(())
 }

@@ -62,8 +62,7 @@ fn evaluate<T: Real, K: Terms>(loss: &K, call: &Call<'_, T>, out: &mut Out<T>) -
         value: word.to_owned(),
         expected: "`xyxy`, `xywh` or `cxcywh`",
     })?;
-    let inputs =
-        BoxInputs::new(call.float_req("input")?, call.float_req("target")?).format(format);
+    let inputs = BoxInputs::new(call.float_req("input")?, call.float_req("target")?).format(format);
     let shape = kernel::loss_shape(K::NAME, &inputs)?;
     dispatch(
         call,

@@ -12,6 +12,8 @@ use crate::error::{check_buffer, Error, Result};
 use crate::numerics::{rows_fold, rows_fold_mut, simd, Lanes, Partial, SimdCall};
 use crate::real::Real;
 use crate::reduction::Reduction;
+#[cfg(test)]
+use crate::tensor::Tensor;
 
 use super::{BoxFormat, BoxInputs};
 
@@ -354,7 +356,11 @@ impl<T: Real, K: Terms, const GRAD: bool, const OUT: bool> SimdCall for Chunk<'_
         let blocks = n.div_ceil(B);
         for b in 0..blocks {
             let (lo, hi) = (b * B, ((b + 1) * B).min(n));
-            let gs: &mut [T] = if GRAD { &mut g[4 * lo..4 * hi] } else { &mut [] };
+            let gs: &mut [T] = if GRAD {
+                &mut g[4 * lo..4 * hi]
+            } else {
+                &mut []
+            };
             let os: &mut [T] = if OUT { &mut out[lo..hi] } else { &mut [] };
             ok &= block::<T, K, GRAD, OUT>(
                 &p[4 * lo..4 * hi],
@@ -443,11 +449,17 @@ enum Mode<'a, T> {
     PerElement(&'a mut [T]),
 }
 
-fn run<T: Real, K: Terms>(k: &K, inputs: &BoxInputs<'_, T>, n: usize, mode: Mode<'_, T>) -> Result<f64> {
+fn run<T: Real, K: Terms>(
+    k: &K,
+    inputs: &BoxInputs<'_, T>,
+    n: usize,
+    mode: Mode<'_, T>,
+) -> Result<f64> {
     let cv = Convert::of(inputs.format);
     let (p, q) = (inputs.input.data(), inputs.target.data());
     let k = *k;
-    let slices = |r: core::ops::Range<usize>| (&p[4 * r.start..4 * r.end], &q[4 * r.start..4 * r.end]);
+    let slices =
+        |r: core::ops::Range<usize>| (&p[4 * r.start..4 * r.end], &q[4 * r.start..4 * r.end]);
     let part = match mode {
         Mode::Value => rows_fold(
             n,
@@ -455,7 +467,15 @@ fn run<T: Real, K: Terms>(k: &K, inputs: &BoxInputs<'_, T>, n: usize, mode: Mode
             Partial::ZERO,
             |r| {
                 let (p, q) = slices(r);
-                simd(Chunk::<T, K, false, false> { k, p, q, cv, scale: T::ONE, g: &mut [], out: &mut [] })
+                simd(Chunk::<T, K, false, false> {
+                    k,
+                    p,
+                    q,
+                    cv,
+                    scale: T::ONE,
+                    g: &mut [],
+                    out: &mut [],
+                })
             },
             Partial::combine,
         ),
@@ -467,7 +487,15 @@ fn run<T: Real, K: Terms>(k: &K, inputs: &BoxInputs<'_, T>, n: usize, mode: Mode
             Partial::ZERO,
             |r, g| {
                 let (p, q) = slices(r);
-                simd(Chunk::<T, K, true, false> { k, p, q, cv, scale, g, out: &mut [] })
+                simd(Chunk::<T, K, true, false> {
+                    k,
+                    p,
+                    q,
+                    cv,
+                    scale,
+                    g,
+                    out: &mut [],
+                })
             },
             Partial::combine,
         ),
@@ -479,7 +507,15 @@ fn run<T: Real, K: Terms>(k: &K, inputs: &BoxInputs<'_, T>, n: usize, mode: Mode
             Partial::ZERO,
             |r, out| {
                 let (p, q) = slices(r);
-                simd(Chunk::<T, K, false, true> { k, p, q, cv, scale: T::ONE, g: &mut [], out })
+                simd(Chunk::<T, K, false, true> {
+                    k,
+                    p,
+                    q,
+                    cv,
+                    scale: T::ONE,
+                    g: &mut [],
+                    out,
+                })
             },
             Partial::combine,
         ),
@@ -498,7 +534,11 @@ fn denominator(name: &'static str, n: usize, reduction: Reduction) -> Result<f64
     }
 }
 
-pub(crate) fn value<T: Real, K: Terms>(k: &K, inputs: &BoxInputs<'_, T>, reduction: Reduction) -> Result<T> {
+pub(crate) fn value<T: Real, K: Terms>(
+    k: &K,
+    inputs: &BoxInputs<'_, T>,
+    reduction: Reduction,
+) -> Result<T> {
     let n = check(K::NAME, inputs)?;
     let denom = denominator(K::NAME, n, reduction)?;
     Ok(T::from_f64(run(k, inputs, n, Mode::Value)? / denom))
@@ -514,10 +554,16 @@ pub(crate) fn value_and_grad<T: Real, K: Terms>(
     check_buffer(K::NAME, "gradient of `input`", grad.len(), 4 * n)?;
     let denom = denominator(K::NAME, n, reduction)?;
     let scale = T::from_f64(1.0 / denom);
-    Ok(T::from_f64(run(k, inputs, n, Mode::Grad(grad, scale))? / denom))
+    Ok(T::from_f64(
+        run(k, inputs, n, Mode::Grad(grad, scale))? / denom,
+    ))
 }
 
-pub(crate) fn per_element<T: Real, K: Terms>(k: &K, inputs: &BoxInputs<'_, T>, out: &mut [T]) -> Result<()> {
+pub(crate) fn per_element<T: Real, K: Terms>(
+    k: &K,
+    inputs: &BoxInputs<'_, T>,
+    out: &mut [T],
+) -> Result<()> {
     let n = check(K::NAME, inputs)?;
     check_buffer(K::NAME, "per-element output", out.len(), n)?;
     run(k, inputs, n, Mode::PerElement(out)).map(|_| ())
@@ -526,4 +572,106 @@ pub(crate) fn per_element<T: Real, K: Terms>(k: &K, inputs: &BoxInputs<'_, T>, o
 /// Used by the catalogue's evaluators: the loss shape `[N]` of valid-shaped inputs.
 pub(crate) fn loss_shape<T>(name: &'static str, inputs: &BoxInputs<'_, T>) -> Result<[usize; 1]> {
     check(name, inputs).map(|n| [n])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Ciou, Eiou, Giou, Iou};
+    use super::*;
+
+    fn rows(b: &[f64]) -> Tensor<'_, f64> {
+        Tensor::new(b, &[b.len() / 4, 4]).unwrap()
+    }
+
+    #[test]
+    fn empty_batches_sum_to_zero_and_have_no_mean() {
+        let i = BoxInputs::new(rows(&[]), rows(&[]));
+        assert_eq!(Giou::default().value(&i, Reduction::Sum), Ok(0.0));
+        assert_eq!(
+            Giou::default().value(&i, Reduction::Mean),
+            Err(Error::EmptyMean { loss: "giou" })
+        );
+        let mut out: [f64; 0] = [];
+        assert_eq!(Giou::default().per_element(&i, &mut out), Ok(()));
+    }
+
+    #[test]
+    fn bad_boxes_and_buffers_are_named() {
+        let good = [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 2.0, 2.0];
+        let nan = [0.0, 0.0, 1.0, 1.0, 0.0, f64::NAN, 2.0, 2.0];
+        let i = BoxInputs::new(rows(&good), rows(&nan)).format(BoxFormat::Xywh);
+        assert_eq!(
+            Iou::default().value(&i, Reduction::Sum).unwrap_err().to_string(),
+            "iou: `target` row 1 is [0.0, NaN, 2.0, 2.0] in format `xywh`: a coordinate is not finite"
+        );
+        let i = BoxInputs::new(rows(&good), rows(&good));
+        let mut g = [0.0; 7];
+        assert_eq!(
+            Eiou::default()
+                .value_and_grad(&i, Reduction::Mean, &mut g)
+                .unwrap_err(),
+            Error::BufferLength {
+                loss: "eiou",
+                arg: "gradient of `input`",
+                actual: 7,
+                expected: 8
+            }
+        );
+        assert!(Ciou::new(f64::INFINITY).is_err() && Ciou::new(-1e-9).is_err());
+        assert_eq!(Ciou::new(0.0).map(|c| c.eps()), Ok(0.0));
+    }
+
+    #[test]
+    fn eps_zero_takes_zero_over_zero_as_zero() {
+        // Two identical points: every denominator is 0 with eps = 0.
+        let p = [1.0, 1.0, 1.0, 1.0];
+        let i = BoxInputs::new(rows(&p), rows(&p));
+        let mut g = [9.0; 4];
+        let v = Ciou::new(0.0)
+            .unwrap()
+            .value_and_grad(&i, Reduction::Sum, &mut g)
+            .unwrap();
+        assert_eq!(v, 1.0);
+        assert!(g.iter().all(|x| x.is_finite()), "{g:?}");
+    }
+
+    #[test]
+    fn avx2_and_baseline_give_the_same_bits() {
+        use crate::numerics::BASELINE_ONLY;
+        use std::sync::atomic::Ordering;
+        let n = 1003;
+        let mut s = 7u64;
+        let mut next = || {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (s >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let (mut p, mut t) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            let (x, y, w, h) = (next() * 10.0, next() * 10.0, next() * 5.0, next() * 5.0);
+            t.extend([x, y, w, h]);
+            p.extend([x + next() - 0.5, y + next() - 0.5, w * (next() + 0.5), h]);
+        }
+        let i = BoxInputs::new(
+            Tensor::new(&p, &[n, 4]).unwrap(),
+            Tensor::new(&t, &[n, 4]).unwrap(),
+        )
+        .format(BoxFormat::Cxcywh);
+        let run = || {
+            let mut g = vec![0.0f32; 4 * n];
+            let v = Ciou::default()
+                .value_and_grad(&i, Reduction::Mean, &mut g)
+                .unwrap();
+            let w = Giou::default().value(&i, Reduction::Sum).unwrap();
+            (
+                v.to_bits(),
+                w.to_bits(),
+                g.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            )
+        };
+        let fast = run();
+        BASELINE_ONLY.store(true, Ordering::Relaxed);
+        let base = run();
+        BASELINE_ONLY.store(false, Ordering::Relaxed);
+        assert_eq!(fast, base);
+    }
 }

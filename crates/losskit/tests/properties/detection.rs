@@ -20,10 +20,19 @@ const NAMES: [&str; 5] = ["iou", "giou", "diou", "ciou", "eiou"];
 
 /// Runs loss `name` (eps = 0 unless given) on `p`, `t` of `n` rows: (mean, sum, gradient of
 /// the sum, per-element).
-fn run(name: &str, eps: f64, p: &[f64], t: &[f64], fmt: BoxFormat) -> (f64, f64, Vec<f64>, Vec<f64>) {
+fn run(
+    name: &str,
+    eps: f64,
+    p: &[f64],
+    t: &[f64],
+    fmt: BoxFormat,
+) -> (f64, f64, Vec<f64>, Vec<f64>) {
     let n = p.len() / 4;
-    let i = BoxInputs::new(Tensor::new(p, &[n, 4]).unwrap(), Tensor::new(t, &[n, 4]).unwrap())
-        .format(fmt);
+    let i = BoxInputs::new(
+        Tensor::new(p, &[n, 4]).unwrap(),
+        Tensor::new(t, &[n, 4]).unwrap(),
+    )
+    .format(fmt);
     let mut g = vec![0.0; 4 * n];
     let mut per = vec![0.0; n];
     macro_rules! go {
@@ -57,7 +66,12 @@ fn pairs(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
     };
     let (mut p, mut t) = (Vec::new(), Vec::new());
     for _ in 0..n {
-        let (x, y, w, h) = (next() * 20.0 - 10.0, next() * 20.0 - 10.0, 0.2 + 6.0 * next(), 0.2 + 6.0 * next());
+        let (x, y, w, h) = (
+            next() * 20.0 - 10.0,
+            next() * 20.0 - 10.0,
+            0.2 + 6.0 * next(),
+            0.2 + 6.0 * next(),
+        );
         t.extend([x, y, x + w, y + h]);
         let (px, py) = (x + (next() - 0.5) * 8.0, y + (next() - 0.5) * 8.0);
         let (pw, ph) = (0.2 + 6.0 * next(), 0.2 + 6.0 * next());
@@ -71,7 +85,12 @@ fn to_format(b: &[f64], fmt: BoxFormat) -> Vec<f64> {
         .flat_map(|c| match fmt {
             BoxFormat::Xyxy => [c[0], c[1], c[2], c[3]],
             BoxFormat::Xywh => [c[0], c[1], c[2] - c[0], c[3] - c[1]],
-            BoxFormat::Cxcywh => [(c[0] + c[2]) / 2.0, (c[1] + c[3]) / 2.0, c[2] - c[0], c[3] - c[1]],
+            BoxFormat::Cxcywh => [
+                (c[0] + c[2]) / 2.0,
+                (c[1] + c[3]) / 2.0,
+                c[2] - c[0],
+                c[3] - c[1],
+            ],
         })
         .collect()
 }
@@ -202,7 +221,11 @@ fn ciou_gradient_is_diou_plus_alpha_times_dv() {
             b[j] -= h;
             let dv = (v(&a, r) - v(&b, r)) / (2.0 * h);
             let want = gd[j] + alpha * dv;
-            assert!(close(gc[j], want, 1e-6, 1e-9), "row {r} [{c}]: {} vs {want}", gc[j]);
+            assert!(
+                close(gc[j], want, 1e-6, 1e-9),
+                "row {r} [{c}]: {} vs {want}",
+                gc[j]
+            );
         }
     }
 }
@@ -210,12 +233,19 @@ fn ciou_gradient_is_diou_plus_alpha_times_dv() {
 #[test]
 fn degenerate_boxes_give_finite_values_and_gradients() {
     // Zero width, zero height, points, against normal and degenerate targets, eps 0 and 1e-7.
-    let p = [1.0, 1.0, 1.0, 3.0, 0.0, 2.0, 4.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0];
-    let t = [0.0, 0.0, 2.0, 2.0, 1.0, 1.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0];
+    let p = [
+        1.0, 1.0, 1.0, 3.0, 0.0, 2.0, 4.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0,
+    ];
+    let t = [
+        0.0, 0.0, 2.0, 2.0, 1.0, 1.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0,
+    ];
     for eps in [0.0, 1e-7] {
         for name in NAMES {
             let (mean, _, g, per) = run(name, eps, &p, &t, BoxFormat::Xyxy);
-            assert!(mean.is_finite() && per.iter().all(|v| v.is_finite()), "{name} {eps}: {per:?}");
+            assert!(
+                mean.is_finite() && per.iter().all(|v| v.is_finite()),
+                "{name} {eps}: {per:?}"
+            );
             assert!(g.iter().all(|v| v.is_finite()), "{name} {eps}: {g:?}");
             // A point on the same point: IoU is 0/(0 + eps), taken as 0 (torchvision's
             // semantics), and every other term vanishes: loss 1.
@@ -232,14 +262,24 @@ fn degenerate_boxes_give_finite_values_and_gradients() {
     let alpha = (ci[0] - di[0]) / v(0.0);
     let h = 1e-7;
     let dv = (v(h) - v(0.0)) / h;
-    assert!(close(gc[3] - gd[3], alpha * dv, 1e-4, 1e-9), "{} vs {}", gc[3] - gd[3], alpha * dv);
+    assert!(
+        close(gc[3] - gd[3], alpha * dv, 1e-4, 1e-9),
+        "{} vs {}",
+        gc[3] - gd[3],
+        alpha * dv
+    );
 }
 
 #[test]
 fn one_and_two_threads_give_the_same_bits() {
     // Large enough to be split over threads (≥ 2^15 boxes), odd so the last block is short.
     let (p, t) = pairs(40_001, 5);
-    let pool = |k| rayon::ThreadPoolBuilder::new().num_threads(k).build().unwrap();
+    let pool = |k| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(k)
+            .build()
+            .unwrap()
+    };
     for name in NAMES {
         for fmt in [BoxFormat::Xyxy, BoxFormat::Cxcywh] {
             let (pf, tf) = (to_format(&p, fmt), to_format(&t, fmt));
@@ -247,8 +287,18 @@ fn one_and_two_threads_give_the_same_bits() {
             let b = pool(2).install(|| run(name, 1e-7, &pf, &tf, fmt));
             assert_eq!(a.0.to_bits(), b.0.to_bits(), "{name}");
             assert_eq!(a.1.to_bits(), b.1.to_bits(), "{name}");
-            assert!(a.2.iter().zip(&b.2).all(|(x, y)| x.to_bits() == y.to_bits()), "{name}");
-            assert!(a.3.iter().zip(&b.3).all(|(x, y)| x.to_bits() == y.to_bits()), "{name}");
+            assert!(
+                a.2.iter()
+                    .zip(&b.2)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{name}"
+            );
+            assert!(
+                a.3.iter()
+                    .zip(&b.3)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{name}"
+            );
         }
     }
 }
@@ -263,7 +313,13 @@ fn boxes_apart_are_pulled_together_except_by_iou() {
     for name in ["giou", "diou", "ciou", "eiou"] {
         let (_, _, g, _) = run(name, 1e-7, &p, &t, BoxFormat::Xyxy);
         assert!(g[2] < 0.0, "{name}: {g:?}");
-        let (_, _, gc, _) = run(name, 1e-7, &to_format(&p, BoxFormat::Cxcywh), &to_format(&t, BoxFormat::Cxcywh), BoxFormat::Cxcywh);
+        let (_, _, gc, _) = run(
+            name,
+            1e-7,
+            &to_format(&p, BoxFormat::Cxcywh),
+            &to_format(&t, BoxFormat::Cxcywh),
+            BoxFormat::Cxcywh,
+        );
         assert!(gc[0] < 0.0, "{name}: the centre moves right: {gc:?}");
     }
 }
