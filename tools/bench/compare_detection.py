@@ -1,8 +1,8 @@
 """Box losses forward + backward, losskit against torchvision, in one run.
 
 Times torchvision's `generalized_box_iou_loss`, `distance_box_iou_loss`,
-`complete_box_iou_loss` (and, for `iou` and `eiou`, which torchvision lacks, the same torch
-formula as tools/reference/detection.py, built on torchvision's `_loss_inter_union`) +
+`complete_box_iou_loss` (and, for `iou` and `eiou`, which torchvision lacks, the torch formulas
+of tools/reference/detection.py, built on torchvision's `_loss_inter_union`) +
 `.backward()` on CPU, f32 xyxy boxes, `mean`, against losskit's fused `value_and_grad`
 (through the release-mode example `crates/losskit/examples/bench_boxes.rs`, which prints
 JSON timings), for 2^20 box pairs by default, 1 and 2 threads.
@@ -23,52 +23,40 @@ import argparse
 import json
 import os
 import pathlib
-import statistics
 import subprocess
 import sys
-import time
+
+from timing import loadavg, measure
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "target" / "release" / "examples" / "bench_boxes"
 LOSSES = ["iou", "giou", "diou", "ciou", "eiou"]
 
 
-def torch_losses(torch, ops):
-    from torchvision.ops._utils import _loss_inter_union
-
-    def iou(b1, b2, reduction):
-        inter, union = _loss_inter_union(b1, b2)
-        return (1 - inter / (union + 1e-7)).mean()
-
-    def eiou(b1, b2, reduction):
-        inter, union = _loss_inter_union(b1, b2)
-        iou = inter / (union + 1e-7)
-        x1, y1, x2, y2 = b1.unbind(dim=-1)
-        x1g, y1g, x2g, y2g = b2.unbind(dim=-1)
-        cw = torch.max(x2, x2g) - torch.min(x1, x1g)
-        ch = torch.max(y2, y2g) - torch.min(y1, y1g)
-        rho = ((x2 + x1) / 2 - (x1g + x2g) / 2) ** 2 + ((y2 + y1) / 2 - (y1g + y2g) / 2) ** 2
-        w, h, wg, hg = x2 - x1, y2 - y1, x2g - x1g, y2g - y1g
-        return (1 - iou + rho / (cw**2 + ch**2 + 1e-7) + (w - wg) ** 2 / (cw**2 + 1e-7)
-                + (h - hg) ** 2 / (ch**2 + 1e-7)).mean()
+def torch_losses(ops):
+    """The torch side of every loss: torchvision's, and the reference generator's formulas
+    for `iou` and `eiou` (which torchvision lacks), all with eps = 1e-7 and `mean`."""
+    sys.path.insert(0, str(ROOT / "tools" / "reference"))
+    from detection import eiou_loss, iou_loss
 
     return {
-        "iou": iou,
-        "giou": ops.generalized_box_iou_loss,
-        "diou": ops.distance_box_iou_loss,
-        "ciou": ops.complete_box_iou_loss,
-        "eiou": eiou,
+        "iou": lambda p, t: iou_loss(p, t, 1e-7).mean(),
+        "giou": lambda p, t: ops.generalized_box_iou_loss(p, t, reduction="mean"),
+        "diou": lambda p, t: ops.distance_box_iou_loss(p, t, reduction="mean"),
+        "ciou": lambda p, t: ops.complete_box_iou_loss(p, t, reduction="mean"),
+        "eiou": lambda p, t: eiou_loss(p, t, 1e-7).mean(),
     }
 
 
 def boxes(torch, n):
-    """Boxes drawn as the Rust example draws them (not the same numbers: same distribution)."""
+    """xyxy boxes drawn as losskit's catalogue sample draws them (same distribution, not the
+    same numbers): targets with corners in [0, 100) and sides in [1, 50), predictions shifted
+    by up to 0.3 of each side and scaled by 0.6 to 1.5."""
     g = torch.Generator().manual_seed(0)
-    xy = torch.rand(n, 2, generator=g) * 100
-    wh = torch.rand(n, 2, generator=g) * 50 + 1
+    u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, 2, generator=g)  # noqa: E731
+    xy, wh = u(0, 100), u(1, 50)
     t = torch.cat([xy, xy + wh], 1)
-    d = (torch.rand(n, 2, generator=g) - 0.5) * wh
-    s = (torch.rand(n, 2, generator=g) + 0.5) * wh
+    d, s = u(-0.3, 0.3) * wh, u(0.6, 1.5) * wh
     p = torch.cat([xy + d, xy + d + s], 1)
     return p.requires_grad_(True), t
 
@@ -77,36 +65,20 @@ def torch_times(torch, f, p, t, threads):
     torch.set_num_threads(threads)
 
     def once():
-        loss = f(p, t, reduction="mean")
+        loss = f(p, t)
         loss.backward()
         return loss
 
-    t0 = time.perf_counter()
-    for _ in range(3):
-        once()
+    def reset():
         p.grad = None
-    per = (time.perf_counter() - t0) / 3
-    repeats = min(max(int(0.6 / per), 7), 25)
-    times = []
-    for _ in range(repeats):
-        t1 = time.perf_counter()
-        once()
-        times.append((time.perf_counter() - t1) * 1e3)
-        p.grad = None
-    return statistics.median(times), min(times), repeats
+
+    return measure(once, reset)
 
 
 def ours(n, threads):
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
     out = subprocess.run([str(EXAMPLE), str(n)], env=env, check=True, capture_output=True, text=True)
     return {r["loss"]: r for r in (json.loads(line) for line in out.stdout.splitlines() if line.strip())}
-
-
-def loadavg():
-    try:
-        return pathlib.Path("/proc/loadavg").read_text().split()[:3]
-    except OSError:
-        return ["?"] * 3
 
 
 def main():
@@ -135,7 +107,7 @@ def main():
         import torchvision
         print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
               f"{torch.backends.cpu.get_cpu_capability()}")
-        fs = torch_losses(torch, ops)
+        fs = torch_losses(ops)
         p, t = boxes(torch, args.n)
     rows = []
     for threads in args.threads:

@@ -172,59 +172,64 @@ CIOU_DEGENERATE = [0, 1, 4, 5]
 
 LOSSES = ("iou", "giou", "diou", "ciou", "eiou")
 
-for loss in LOSSES:
-    for fmt in FORMATS:
-        params = {} if fmt == "xyxy" else {"format": fmt}
-        for scale in (1.0, 40.0):
-            cid = f"{loss}/{fmt}/random-scale{scale:g}"
-            r = rng(cid)
-            t = random_boxes(r, 9, fmt, scale)
-            p = jitter(r, t, fmt, scale)
-            fam.case(cid, loss, call(loss, fmt), {"input": p, "target": t}, params=params)
-        fam.case(f"{loss}/{fmt}/special", loss, call(loss, fmt),
-                 {"input": to_format(SPECIAL_PRED, fmt), "target": to_format(SPECIAL_TARGET, fmt)},
-                 params=params)
-    rows = CIOU_DEGENERATE if loss == "ciou" else range(len(DEGENERATE_PRED))
-    pred = np.array([DEGENERATE_PRED[i] for i in rows])
-    target = np.array([DEGENERATE_TARGET[i] for i in rows])
-    fam.case(f"{loss}/xyxy/degenerate", loss, call(loss, "xyxy"), {"input": pred, "target": target},
-             grads=() if loss == "ciou" else ("input",))
-    cid = f"{loss}/cxcywh/eps=0.01"
-    r = rng(cid)
-    t = random_boxes(r, 6, "cxcywh", 0.2)
-    p = jitter(r, t, "cxcywh", 0.2)
-    fam.case(cid, loss, call(loss, "cxcywh", eps=0.01), {"input": p, "target": t},
-             params={"eps": 0.01, "format": "cxcywh"})
 
-GOOD = np.array([[0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 2.0, 3.0], [0.0, 0.0, 2.0, 2.0]])
-INVERTED = np.array([[0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 2.0, 3.0], [2.0, 0.0, 1.0, 2.0]])
-fam.error("giou/error/inverted-input", "giou", {"input": INVERTED, "target": GOOD},
-          "`input` row 2 is [2.0, 0.0, 1.0, 2.0] in format `xyxy`: x2 < x1 (an inverted box)",
-          call="torchvision.ops.generalized_box_iou_loss(input, target) (returns a number)")
-fam.error("ciou/error/inverted-target", "ciou",
-          {"input": GOOD, "target": INVERTED[:, [1, 0, 3, 2]]},
-          "`target` row 2 is [0.0, 2.0, 2.0, 1.0] in format `xyxy`: y2 < y1 (an inverted box)",
-          call="torchvision.ops.complete_box_iou_loss(input, target) (returns a number)")
-fam.error("diou/error/negative-width", "diou",
-          {"input": np.array([[0.0, 0.0, 1.0, 1.0], [3.0, 3.0, -1.0, 2.0]]),
-           "target": GOOD[:2]},
-          "`input` row 1 is [3.0, 3.0, -1.0, 2.0] in format `xywh`: the width is negative",
-          params={"format": "xywh"})
-fam.error("eiou/error/negative-height", "eiou",
-          {"input": GOOD[:2], "target": np.array([[0.0, 0.0, 1.0, 1.0], [3.0, 3.0, 1.0, -2.0]])},
-          "`target` row 1 is [3.0, 3.0, 1.0, -2.0] in format `cxcywh`: the height is negative",
-          params={"format": "cxcywh"})
-fam.error("iou/error/not-boxes", "iou", {"input": GOOD[:, :3], "target": GOOD[:, :3]},
-          "`input` has shape [3, 3], expected [N, 4] (one box per row)")
-fam.error("giou/error/different-n", "giou", {"input": GOOD, "target": GOOD[:2]},
-          "`target` has shape [2, 4], expected [3, 4]")
-fam.error("diou/error/unknown-format", "diou", {"input": GOOD, "target": GOOD},
-          "`format` must be one of the words", params={"format": "xxyy"})
-fam.error("ciou/error/negative-eps", "ciou", {"input": GOOD, "target": GOOD},
-          "`eps` must be >= 0 and finite, got -0.001", params={"eps": -0.001})
-fam.error("eiou/error/empty-mean", "eiou",
-          {"input": np.zeros((0, 4)), "target": np.zeros((0, 4))},
-          "reduction `mean` over an empty input is undefined",
-          call="torchvision.ops.generalized_box_iou_loss(input, target, reduction='mean') (returns 0)")
+def main():
+    for loss in LOSSES:
+        for fmt in FORMATS:
+            params = {} if fmt == "xyxy" else {"format": fmt}
+            for scale in (1.0, 40.0):
+                cid = f"{loss}/{fmt}/random-scale{scale:g}"
+                r = rng(cid)
+                t = random_boxes(r, 9, fmt, scale)
+                p = jitter(r, t, fmt, scale)
+                fam.case(cid, loss, call(loss, fmt), {"input": p, "target": t}, params=params)
+            fam.case(f"{loss}/{fmt}/special", loss, call(loss, fmt),
+                     {"input": to_format(SPECIAL_PRED, fmt), "target": to_format(SPECIAL_TARGET, fmt)},
+                     params=params)
+        rows = CIOU_DEGENERATE if loss == "ciou" else range(len(DEGENERATE_PRED))
+        pred = np.array([DEGENERATE_PRED[i] for i in rows])
+        target = np.array([DEGENERATE_TARGET[i] for i in rows])
+        fam.case(f"{loss}/xyxy/degenerate", loss, call(loss, "xyxy"), {"input": pred, "target": target},
+                 grads=() if loss == "ciou" else ("input",))
+        cid = f"{loss}/cxcywh/eps=0.01"
+        r = rng(cid)
+        t = random_boxes(r, 6, "cxcywh", 0.2)
+        p = jitter(r, t, "cxcywh", 0.2)
+        fam.case(cid, loss, call(loss, "cxcywh", eps=0.01), {"input": p, "target": t},
+                 params={"eps": 0.01, "format": "cxcywh"})
 
-fam.write()
+    GOOD = np.array([[0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 2.0, 3.0], [0.0, 0.0, 2.0, 2.0]])
+    INVERTED = np.array([[0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 2.0, 3.0], [2.0, 0.0, 1.0, 2.0]])
+    fam.error("giou/error/inverted-input", "giou", {"input": INVERTED, "target": GOOD},
+              "`input` row 2 is [2.0, 0.0, 1.0, 2.0] in format `xyxy`: x2 < x1 (an inverted box)",
+              call="torchvision.ops.generalized_box_iou_loss(input, target) (returns a number)")
+    fam.error("ciou/error/inverted-target", "ciou",
+              {"input": GOOD, "target": INVERTED[:, [1, 0, 3, 2]]},
+              "`target` row 2 is [0.0, 2.0, 2.0, 1.0] in format `xyxy`: y2 < y1 (an inverted box)",
+              call="torchvision.ops.complete_box_iou_loss(input, target) (returns a number)")
+    fam.error("diou/error/negative-width", "diou",
+              {"input": np.array([[0.0, 0.0, 1.0, 1.0], [3.0, 3.0, -1.0, 2.0]]),
+               "target": GOOD[:2]},
+              "`input` row 1 is [3.0, 3.0, -1.0, 2.0] in format `xywh`: the width is negative",
+              params={"format": "xywh"})
+    fam.error("eiou/error/negative-height", "eiou",
+              {"input": GOOD[:2], "target": np.array([[0.0, 0.0, 1.0, 1.0], [3.0, 3.0, 1.0, -2.0]])},
+              "`target` row 1 is [3.0, 3.0, 1.0, -2.0] in format `cxcywh`: the height is negative",
+              params={"format": "cxcywh"})
+    fam.error("iou/error/not-boxes", "iou", {"input": GOOD[:, :3], "target": GOOD[:, :3]},
+              "`input` has shape [3, 3], expected [N, 4] (one box per row)")
+    fam.error("giou/error/different-n", "giou", {"input": GOOD, "target": GOOD[:2]},
+              "`target` has shape [2, 4], expected [3, 4]")
+    fam.error("diou/error/unknown-format", "diou", {"input": GOOD, "target": GOOD},
+              "`format` must be one of the words", params={"format": "xxyy"})
+    fam.error("ciou/error/negative-eps", "ciou", {"input": GOOD, "target": GOOD},
+              "`eps` must be >= 0 and finite, got -0.001", params={"eps": -0.001})
+    fam.error("eiou/error/empty-mean", "eiou",
+              {"input": np.zeros((0, 4)), "target": np.zeros((0, 4))},
+              "reduction `mean` over an empty input is undefined",
+              call="torchvision.ops.generalized_box_iou_loss(input, target, reduction='mean') (returns 0)")
+    fam.write()
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@
 
 use std::time::Instant;
 
+use losskit::sample::{Rng, SampleData};
 use losskit::{BoxInputs, Ciou, Diou, Eiou, Giou, Iou, Reduction, Tensor};
 
 /// Times `f` as the comparison script times torch: 3 untimed calls, then
@@ -41,28 +42,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    // Boxes as the comparison script draws them: corners in [0, 100), sides in [1, 51),
-    // predictions jittered around the targets (an LCG, no dependency).
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = || {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 40) as f32 / (1u64 << 24) as f32
+    // The catalogue's generated boxes (targets on a 100 × 100 image, predictions jittered
+    // around them), as f32; the comparison script draws from the same distribution.
+    let sample = (losskit::find("giou")?.sample)(4 * n, &mut Rng::new(1));
+    let f32s = |name: &str| -> Vec<f32> {
+        match sample.get(name).map(|a| &a.data) {
+            Some(SampleData::Float(v)) => v.iter().map(|&x| x as f32).collect(),
+            _ => Vec::new(),
+        }
     };
-    let (mut p, mut t) = (Vec::with_capacity(4 * n), Vec::with_capacity(4 * n));
-    for _ in 0..n {
-        let (x, y, w, h) = (
-            next() * 100.0,
-            next() * 100.0,
-            next() * 50.0 + 1.0,
-            next() * 50.0 + 1.0,
-        );
-        t.extend([x, y, x + w, y + h]);
-        let (dx, dy) = ((next() - 0.5) * w, (next() - 0.5) * h);
-        let (sw, sh) = (next() + 0.5, next() + 0.5);
-        p.extend([x + dx, y + dy, x + dx + sw * w, y + dy + sh * h]);
-    }
+    let (p, t) = (f32s("input"), f32s("target"));
     let inputs = BoxInputs::new(Tensor::new(&p, &[n, 4])?, Tensor::new(&t, &[n, 4])?);
     let mut g = vec![0.0f32; 4 * n];
     let r = Reduction::Mean;
