@@ -83,6 +83,9 @@ pub trait Real:
     fn sinh(self) -> Self;
     /// `arctan x`.
     fn atan(self) -> Self;
+    /// `arctan x` by a branch-free polynomial that vectorises: within 2 ulp of
+    /// [`atan`](Real::atan). See [`math::atan_f32`](crate::math::atan_f32).
+    fn atan_fast(self) -> Self;
     /// `xʸ`.
     fn powf(self, y: Self) -> Self;
     /// The larger of two numbers (the other one if either is NaN).
@@ -96,7 +99,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ident, $name:literal, $fast:ident, $ln:ident) => {
+    ($t:ident, $name:literal, $fast:ident, $ln:ident, $atan:ident) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -157,6 +160,10 @@ macro_rules! impl_real {
                 $t::atan(self)
             }
             #[inline(always)]
+            fn atan_fast(self) -> Self {
+                crate::math::$atan(self)
+            }
+            #[inline(always)]
             fn powf(self, y: Self) -> Self {
                 $t::powf(self, y)
             }
@@ -180,5 +187,5 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, "f32", exp_f32, ln_f32);
-impl_real!(f64, "f64", exp_f64, ln_f64);
+impl_real!(f32, "f32", exp_f32, ln_f32, atan_f32);
+impl_real!(f64, "f64", exp_f64, ln_f64, atan_f64);

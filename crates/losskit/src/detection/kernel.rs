@@ -128,7 +128,7 @@ fn angle_gap<T: Real>(wp: T, hp: T, wg: T, hg: T) -> T {
     let num = wg * hp - wp * hg;
     let den = hg * hp + wg * wp;
     if den > T::ZERO {
-        (num / den).atan()
+        (num / den).atan_fast()
     } else if num > T::ZERO {
         T::HALF * T::PI
     } else if num < T::ZERO {
@@ -139,14 +139,13 @@ fn angle_gap<T: Real>(wp: T, hp: T, wg: T, hg: T) -> T {
 }
 
 /// One box pair: the loss and (with `GRAD`) its gradient with respect to the prediction's
-/// four numbers in the given format. `gap` is [`angle_gap`] (CIoU only).
+/// four numbers in the given format.
 #[inline(always)]
 fn pair<T: Real, K: Terms, const GRAD: bool>(
     p: [T; 4],
     q: [T; 4],
     cv: Convert<T>,
     eps: T,
-    gap: T,
 ) -> (T, [T; 4]) {
     let (zero, one, two) = (T::ZERO, T::ONE, T::TWO);
     // box_convert to corners.
@@ -207,6 +206,7 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
     }
     if K::ASPECT {
         let k = T::from_f64(4.0 / (core::f64::consts::PI * core::f64::consts::PI));
+        let gap = angle_gap(wp, hp, wg, hg);
         let v = k * (gap * gap);
         // α = v / (1 − IoU + v + eps), a constant of the gradient (torchvision's no_grad).
         let alpha = div(v, one - iou + v + eps);
@@ -289,25 +289,13 @@ fn block<T: Real, K: Terms, const GRAD: bool, const OUT: bool>(
     pb[..4 * len].copy_from_slice(p);
     qb[..4 * len].copy_from_slice(q);
     let at = |b: &[T; 4 * B], l: usize| [b[4 * l], b[4 * l + 1], b[4 * l + 2], b[4 * l + 3]];
-    let mut gap = [T::ZERO; B];
-    if K::ASPECT {
-        // libm's atan does not vectorise: one scalar loop, the rest stays vector code.
-        for (l, slot) in gap.iter_mut().enumerate() {
-            let (c, d) = (at(&pb, l), at(&qb, l));
-            let wp = (cv.b * c[0] + cv.m * c[2]) - (c[0] - cv.a * c[2]);
-            let hp = (cv.b * c[1] + cv.m * c[3]) - (c[1] - cv.a * c[3]);
-            let wg = (cv.b * d[0] + cv.m * d[2]) - (d[0] - cv.a * d[2]);
-            let hg = (cv.b * d[1] + cv.m * d[3]) - (d[1] - cv.a * d[3]);
-            *slot = angle_gap(wp, hp, wg, hg);
-        }
-    }
     let mut ok = true;
     let mut loss = [T::ZERO; B];
     let mut grad = [T::ZERO; 4 * B];
     for l in 0..B {
         let (c, d) = (at(&pb, l), at(&qb, l));
         ok &= valid(c, cv.lo) & valid(d, cv.lo);
-        let (v, gr) = pair::<T, K, GRAD>(c, d, cv, eps, gap[l]);
+        let (v, gr) = pair::<T, K, GRAD>(c, d, cv, eps);
         loss[l] = v;
         for k in 0..4 {
             grad[4 * l + k] = gr[k] * scale;
