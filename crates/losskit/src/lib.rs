@@ -65,6 +65,8 @@ mod detection;
 mod error;
 mod eval;
 mod evaluator;
+pub mod gradcheck;
+pub mod guide;
 pub mod math;
 pub mod numerics;
 mod real;
