@@ -115,7 +115,7 @@ fn div<T: Real>(n: T, d: T) -> T {
 /// Whether `c` is a box in the format: finite, and `c2 ≥ lo·c0`, `c3 ≥ lo·c1`.
 #[inline(always)]
 fn valid<T: Real>(c: [T; 4], lo: T) -> bool {
-    let finite = (c[0] - c[0]) + (c[1] - c[1]) + (c[2] - c[2]) + (c[3] - c[3]) == T::ZERO;
+    let finite = c[0].is_finite() & c[1].is_finite() & c[2].is_finite() & c[3].is_finite();
     finite & (c[2] >= lo * c[0]) & (c[3] >= lo * c[1])
 }
 
