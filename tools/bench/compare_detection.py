@@ -50,11 +50,11 @@ def torch_losses(ops):
 
 def boxes(torch, n):
     """xyxy boxes drawn as losskit's catalogue sample draws them (same distribution, not the
-    same numbers): targets with corners in [0, 100) and sides in [1, 50), predictions shifted
+    same numbers): targets with corners in [0, 10) and sides in [2, 10), predictions shifted
     by up to 0.3 of each side and scaled by 0.6 to 1.5."""
     g = torch.Generator().manual_seed(0)
     u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, 2, generator=g)  # noqa: E731
-    xy, wh = u(0, 100), u(1, 50)
+    xy, wh = u(0, 10), u(2, 10)
     t = torch.cat([xy, xy + wh], 1)
     d, s = u(-0.3, 0.3) * wh, u(0.6, 1.5) * wh
     p = torch.cat([xy + d, xy + d + s], 1)

@@ -42,8 +42,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    // The catalogue's generated boxes (targets on a 100 × 100 image, predictions jittered
-    // around them), as f32; the comparison script draws from the same distribution.
+    // The catalogue's generated boxes (targets, and predictions jittered around them), as
+    // f32; the comparison script draws from the same distribution.
     let sample = (losskit::find("giou")?.sample)(4 * n, &mut Rng::new(1));
     let f32s = |name: &str| -> Vec<f32> {
         match sample.get(name).map(|a| &a.data) {

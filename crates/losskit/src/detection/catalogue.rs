@@ -90,14 +90,16 @@ fn eval_eiou<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     evaluate(&Eiou::new(c.params.float("eps"))?, c, o)
 }
 
-/// `size / 4` pairs of xyxy boxes on a 100 × 100 image: targets of sides 1 to 50, and
-/// predictions jittered from them by up to a third of their size (most overlap, some do not).
+/// `size / 4` pairs of xyxy boxes: targets with corners in [0, 10) and sides 2 to 10, and
+/// predictions shifted by up to 0.3 of each side and scaled by 0.6 to 1.5 (most overlap,
+/// some do not). Sides comparable to the coordinates keep `gradcheck`'s steps (relative to
+/// the coordinates) small next to every box.
 pub(crate) fn sample_boxes(size: usize, rng: &mut Rng) -> Sample {
     let n = (size / 4).max(1);
     let (mut p, mut t) = (Vec::with_capacity(4 * n), Vec::with_capacity(4 * n));
     for _ in 0..n {
-        let (x, y) = (rng.uniform(0.0, 100.0), rng.uniform(0.0, 100.0));
-        let (w, h) = (rng.uniform(1.0, 50.0), rng.uniform(1.0, 50.0));
+        let (x, y) = (rng.uniform(0.0, 10.0), rng.uniform(0.0, 10.0));
+        let (w, h) = (rng.uniform(2.0, 10.0), rng.uniform(2.0, 10.0));
         t.extend([x, y, x + w, y + h]);
         let (dx, dy) = (rng.uniform(-0.3, 0.3) * w, rng.uniform(-0.3, 0.3) * h);
         let (sw, sh) = (rng.uniform(0.6, 1.5), rng.uniform(0.6, 1.5));
