@@ -1,72 +1,8 @@
 //! Box regression losses: a predicted box against its ground-truth box, one pair per row
 //! of `[N, 4]` arrays.
 //!
-//! # The picture
-//! Put the predicted box and the target box on the image. Their **intersection** is the
-//! rectangle they share (empty once they are apart); their **union** is the area either one
-//! covers; IoU is the ratio. The **enclosing box** is the smallest axis-aligned rectangle
-//! holding both: its width $c_w$ runs from the leftmost left edge to the rightmost right edge,
-//! its height $c_h$ from the highest top edge to the lowest bottom edge, and its diagonal is
-//! $c = \sqrt{c_w^2 + c_h^2}$. The **centre distance** $\rho$ is the straight segment from the
-//! predicted box's centre to the target's.
-//!
-//! - [`Iou`]: 1 − IoU. Once the boxes are apart it is 1 whatever their distance, and its
-//!   gradient is 0: nothing pulls them together.
-//! - [`Giou`]: adds the share of the enclosing box that neither box covers; apart, that
-//!   empty strip shrinks as the boxes approach, so the gradient moves them together.
-//! - [`Diou`]: adds $\rho^2 / c^2$, the centre distance as a fraction of the enclosing
-//!   diagonal; it pulls the centres straight together, faster than GIoU.
-//! - [`Ciou`]: DIoU plus an aspect-ratio term.
-//! - [`Eiou`]: DIoU plus the width and height differences, each over the enclosing box's
-//!   width or height.
-//!
-//! Every loss is 0 for identical boxes of positive area (identical zero-area boxes have
-//! IoU = 0/(0 + ε) = 0, as in torchvision, so their loss is 1); IoU's is at most 1, GIoU's
-//! below 2, the distance losses' can exceed 2. Each is invariant to translating both
-//! boxes, and with `eps = 0` to scaling both (every term is a ratio of areas or lengths).
-//!
-//! # Formats
-//! [`BoxFormat`]: `xyxy` (corners, the default), `xywh` (top-left corner, width, height) or
-//! `cxcywh` (centre, width, height), converted exactly as torchvision's `box_convert`. The
-//! gradient is with respect to the numbers in the format given: the chain rule through the
-//! conversion runs inside the fused kernel, no converted copy is made.
-//!
-//! # Bad boxes
-//! x2 < x1 or y2 < y1 (in `xyxy`), a negative width or height (in the other formats) or a
-//! non-finite coordinate is [`Error::InvalidBox`](crate::Error::InvalidBox), naming the
-//! argument and the row. (torchvision computes a number for an inverted box: a NaN, or worse
-//! a GIoU "bonus" that rewards the inversion.) Zero-width and zero-height boxes are boxes:
-//! their values and gradients are finite.
-//!
-//! # The usual detector loss
-//! A one-stage detector (RetinaNet, FCOS) sums a focal loss over the class logits of every
-//! anchor and an IoU-family loss over the boxes of the positive anchors, and divides both
-//! sums by the number of positive anchors (so the loss does not grow with the number of
-//! objects in the image):
-//! ```
-//! use losskit::{BinaryInputs, BoxInputs, Focal, Giou, Reduction, Tensor};
-//! // 4 anchors × 2 classes: logits and one-hot labels (a row of zeros is background).
-//! let logits = [2.0f32, -1.0, -3.0, -2.5, 0.5, 1.5, -4.0, -3.0];
-//! let labels = [1.0f32, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0];
-//! // Anchors 0 and 2 are positive: their predicted boxes and matched ground truth (xyxy).
-//! let pred = [[10.0f32, 10.0, 50.0, 60.0], [30.0, 5.0, 80.0, 40.0]];
-//! let truth = [[12.0f32, 8.0, 48.0, 62.0], [35.0, 10.0, 85.0, 45.0]];
-//! let positives = 2.0;
-//!
-//! let classes = BinaryInputs::new(Tensor::new(&logits, &[4, 2])?, Tensor::new(&labels, &[4, 2])?);
-//! let mut g_logits = [0.0f32; 8];
-//! let cls = Focal::default().value_and_grad(&classes, Reduction::Sum, &mut g_logits)?;
-//! let mut g_boxes = [0.0f32; 8];
-//! let reg = Giou::default().value_and_grad(&BoxInputs::from_rows(&pred, &truth), Reduction::Sum, &mut g_boxes)?;
-//!
-//! let loss = (cls + reg) / positives;
-//! for g in g_logits.iter_mut().chain(g_boxes.iter_mut()) {
-//!     *g /= positives;
-//! }
-//! assert!(loss > 0.0 && g_boxes.iter().all(|g| g.is_finite()));
-//! # Ok::<(), losskit::Error>(())
-//! ```
-//! `crates/losskit/examples/detector_loss.rs` runs the same recipe on a generated batch.
+//! The picture of the box losses, their formats, what counts as a bad box and the usual
+//! detector loss are in the docs of [`BoxInputs`].
 
 mod catalogue;
 mod kernel;
@@ -114,6 +50,74 @@ impl BoxFormat {
 /// The inputs of a box loss: predicted boxes `input` `[N, 4]`, their targets `target`
 /// `[N, 4]` (row i is compared with row i), both in one [`BoxFormat`] (`xyxy` unless set).
 ///
+/// # The picture
+/// Put the predicted box and the target box on the image. Their **intersection** is the
+/// rectangle they share (empty once they are apart); their **union** is the area either one
+/// covers; IoU is the ratio. The **enclosing box** is the smallest axis-aligned rectangle
+/// holding both: its width $c_w$ runs from the leftmost left edge to the rightmost right edge,
+/// its height $c_h$ from the highest top edge to the lowest bottom edge, and its diagonal is
+/// $c = \sqrt{c_w^2 + c_h^2}$. The **centre distance** $\rho$ is the straight segment from the
+/// predicted box's centre to the target's.
+///
+/// - [`Iou`]: 1 − IoU. Once the boxes are apart it is 1 whatever their distance, and its
+///   gradient is 0: nothing pulls them together.
+/// - [`Giou`]: adds the share of the enclosing box that neither box covers; apart, that
+///   empty strip shrinks as the boxes approach, so the gradient moves them together.
+/// - [`Diou`]: adds $\rho^2 / c^2$, the centre distance as a fraction of the enclosing
+///   diagonal; it pulls the centres straight together, faster than GIoU.
+/// - [`Ciou`]: DIoU plus an aspect-ratio term.
+/// - [`Eiou`]: DIoU plus the width and height differences, each over the enclosing box's
+///   width or height.
+///
+/// Every loss is 0 for identical boxes of positive area (identical zero-area boxes have
+/// IoU = 0/(0 + ε) = 0, as in torchvision, so their loss is 1); IoU's is at most 1, GIoU's
+/// below 2, the distance losses' can exceed 2. Each is invariant to translating both
+/// boxes, and with `eps = 0` to scaling both (every term is a ratio of areas or lengths).
+///
+/// # Formats
+/// [`BoxFormat`]: `xyxy` (corners, the default), `xywh` (top-left corner, width, height) or
+/// `cxcywh` (centre, width, height), converted exactly as torchvision's `box_convert`. The
+/// gradient is with respect to the numbers in the format given: the chain rule through the
+/// conversion runs inside the fused kernel, no converted copy is made.
+///
+/// # Bad boxes
+/// x2 < x1 or y2 < y1 (in `xyxy`), a negative width or height (in the other formats) or a
+/// non-finite coordinate is [`Error::InvalidBox`](crate::Error::InvalidBox), naming the
+/// argument and the row. (torchvision computes a number for an inverted box: a NaN, or worse
+/// a GIoU "bonus" that rewards the inversion.) Zero-width and zero-height boxes are boxes:
+/// their values and gradients are finite.
+///
+/// # The usual detector loss
+/// A one-stage detector (RetinaNet, FCOS) sums a focal loss over the class logits of every
+/// anchor and an IoU-family loss over the boxes of the positive anchors, and divides both
+/// sums by the number of positive anchors (so the loss does not grow with the number of
+/// objects in the image):
+/// ```
+/// use losskit::{BinaryInputs, BoxInputs, Focal, Giou, Reduction, Tensor};
+/// // 4 anchors × 2 classes: logits and one-hot labels (a row of zeros is background).
+/// let logits = [2.0f32, -1.0, -3.0, -2.5, 0.5, 1.5, -4.0, -3.0];
+/// let labels = [1.0f32, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+/// // Anchors 0 and 2 are positive: their predicted boxes and matched ground truth (xyxy).
+/// let pred = [[10.0f32, 10.0, 50.0, 60.0], [30.0, 5.0, 80.0, 40.0]];
+/// let truth = [[12.0f32, 8.0, 48.0, 62.0], [35.0, 10.0, 85.0, 45.0]];
+/// let positives = 2.0;
+///
+/// let classes = BinaryInputs::new(Tensor::new(&logits, &[4, 2])?, Tensor::new(&labels, &[4, 2])?);
+/// let mut g_logits = [0.0f32; 8];
+/// let cls = Focal::default().value_and_grad(&classes, Reduction::Sum, &mut g_logits)?;
+/// let mut g_boxes = [0.0f32; 8];
+/// let reg = Giou::default().value_and_grad(&BoxInputs::from_rows(&pred, &truth), Reduction::Sum, &mut g_boxes)?;
+///
+/// let loss = (cls + reg) / positives;
+/// for g in g_logits.iter_mut().chain(g_boxes.iter_mut()) {
+///     *g /= positives;
+/// }
+/// assert!(loss > 0.0 && g_boxes.iter().all(|g| g.is_finite()));
+/// # Ok::<(), losskit::Error>(())
+/// ```
+/// `crates/losskit/examples/detector_loss.rs` runs the same recipe on a generated batch.
+///
+/// # Building the inputs
 /// ```
 /// use losskit::{BoxFormat, BoxInputs, Tensor};
 /// let pred = [[0.5f32, 0.5, 1.0, 1.0]];
@@ -276,7 +280,7 @@ box_loss!(
     ///
     /// # Definition
     /// With $I$ the intersection area, $U = A_p + A_g - I$ the union (see the
-    /// [module docs](self) for the picture):
+    /// [`BoxInputs`] docs for the picture):
     /// $$\ell_i = 1 - \frac{I}{U + \varepsilon}$$
     ///
     /// # Gradient
@@ -319,7 +323,7 @@ box_loss!(
     /// Generalized IoU loss: 1 − IoU plus the share of the enclosing box neither box covers.
     ///
     /// # Definition
-    /// With $C = c_w c_h$ the enclosing box's area (see the [module docs](self)):
+    /// With $C = c_w c_h$ the enclosing box's area (see the [`BoxInputs`] docs):
     /// $$\ell_i = 1 - \Big(\frac{I}{U + \varepsilon} - \frac{C - U}{C + \varepsilon}\Big)$$
     /// In $[0, 2)$: 0 for identical boxes, towards 2 for small boxes far apart.
     ///
@@ -371,7 +375,7 @@ box_loss!(
     ///
     /// # Definition
     /// With $\rho$ the distance between the centres and $c^2 = c_w^2 + c_h^2$ (see the
-    /// [module docs](self)):
+    /// [`BoxInputs`] docs):
     /// $$\ell_i = 1 - \frac{I}{U + \varepsilon} + \frac{\rho^2}{c^2 + \varepsilon}$$
     ///
     /// # Gradient
@@ -418,7 +422,7 @@ box_loss!(
     /// $$\ell_i = 1 - \mathrm{IoU} + \frac{\rho^2}{c^2 + \varepsilon} + \alpha v,\qquad
     /// v = \frac{4}{\pi^2}\Big(\arctan\frac{w_g}{h_g} - \arctan\frac{w}{h}\Big)^2,\qquad
     /// \alpha = \frac{v}{1 - \mathrm{IoU} + v + \varepsilon}$$
-    /// with IoU $= I/(U + \varepsilon)$ (see [`Diou`] and the [module docs](self)).
+    /// with IoU $= I/(U + \varepsilon)$ (see [`Diou`] and the [`BoxInputs`] docs).
     ///
     /// # Gradient
     /// As [`Diou`], plus $\alpha\,\partial v/\partial(w, h)$ with α held constant, as
@@ -475,7 +479,7 @@ box_loss!(
     /// # Definition
     /// $$\ell_i = 1 - \mathrm{IoU} + \frac{\rho^2}{c_w^2 + c_h^2 + \varepsilon}
     ///  + \frac{(w - w_g)^2}{c_w^2 + \varepsilon} + \frac{(h - h_g)^2}{c_h^2 + \varepsilon}$$
-    /// with IoU $= I/(U + \varepsilon)$ (see the [module docs](self)).
+    /// with IoU $= I/(U + \varepsilon)$ (see the [`BoxInputs`] docs).
     ///
     /// # Gradient
     /// As [`Diou`], plus $2(w - w_g)/(c_w^2 + \varepsilon)$ on the width (so $\mp$ on the
