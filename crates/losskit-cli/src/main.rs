@@ -9,6 +9,7 @@
 //! its tolerance, 2 on any error (usage, unknown names, bad values, unreadable or
 //! unwritable files), with the message on stderr and nothing on stdout.
 
+mod edt;
 mod eval;
 mod explain;
 mod gradcheck;
@@ -45,6 +46,7 @@ enum Command {
     Lint(lint::Args),
     Plot(plot::Args),
     Gradcheck(gradcheck::Args),
+    Edt(edt::Args),
 }
 
 /// A failed run: the message printed after `error: ` on stderr.
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Plot(args) => plot::run(&args).map(|()| true),
         Command::Gradcheck(args) => gradcheck::run(&args),
+        Command::Edt(args) => edt::run(&args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -48,7 +48,13 @@
 //! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GaussianNll`] |
 //! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`MarginRanking`] |
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
+//! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`] |
+//! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
 //! | detection: boxes ([`BoxInputs`], [`BoxFormat`]) | [`Iou`], [`Giou`], [`Diou`], [`Ciou`], [`Eiou`] |
+//!
+//! ## Distance transforms
+//! [`distance`] computes exact Euclidean distance transforms of masks (SciPy's numbers, in
+//! linear time) and the signed distance maps [`Boundary`] uses.
 //!
 //! ## Class-imbalance weights
 //! [`weights`] turns class counts or labels into the vectors the losses take as class
@@ -62,18 +68,21 @@ mod api;
 mod catalogue;
 mod classification;
 mod detection;
+pub mod distance;
 mod error;
 mod eval;
 mod evaluator;
 pub mod gradcheck;
 pub mod guide;
 pub mod math;
+mod metric;
 pub mod numerics;
 mod real;
 mod reduction;
 mod registry;
 mod regression;
 pub mod sample;
+mod segmentation;
 mod tensor;
 pub mod weights;
 
@@ -99,11 +108,19 @@ pub use eval::{
     evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray, ParamValue, Params,
     SampleArrays,
 };
+pub use metric::{
+    BatchHardTriplet, Contrastive, CosineEmbedding, InfoNce, LabeledInputs, NtXent, PairInputs,
+    SupCon, TripletInputs, TripletMargin, ViewInputs,
+};
 pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
 pub use registry::{catalogue, evaluate, find};
 pub use regression::{
     GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mse, Pointwise, PoissonNll, Quantile,
     SmoothL1, L2,
+};
+pub use segmentation::{
+    Activation, BceDice, Boundary, CeDice, Dice, FocalTversky, GeneralizedDice, Jaccard,
+    LovaszHinge, LovaszSoftmax, SegInputs, SegTarget, Tversky,
 };
 pub use tensor::{Shape, Tensor, MAX_RANK};

@@ -21,6 +21,8 @@ use serde_json::Value;
 const REQUIRED: &[Family] = &[
     Family::Regression,
     Family::Classification,
+    Family::MetricLearning,
+    Family::Segmentation,
     Family::Detection,
 ];
 

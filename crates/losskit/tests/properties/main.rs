@@ -2,5 +2,7 @@
 
 mod binary;
 mod detection;
+mod metric;
 mod multiclass;
 mod regression;
+mod segmentation;
