@@ -21,10 +21,10 @@ import argparse
 import json
 import os
 import pathlib
-import statistics
 import subprocess
 import sys
-import time
+
+from timing import loadavg, measure
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "target" / "release" / "examples" / "bench_cross_entropy"
@@ -44,32 +44,16 @@ def torch_times(torch, n, c, ls, threads):
         loss.backward()
         return loss
 
-    t0 = time.perf_counter()
-    for _ in range(3):
-        once()
+    def reset():
         x.grad = None
-    per = (time.perf_counter() - t0) / 3
-    repeats = min(max(int(0.6 / per), 7), 25)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        once()
-        times.append((time.perf_counter() - t) * 1e3)
-        x.grad = None
-    return statistics.median(times), min(times), repeats
+
+    return measure(once, reset)
 
 
 def ours(shape, threads):
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
     out = subprocess.run([str(EXAMPLE), shape], env=env, check=True, capture_output=True, text=True)
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
-
-
-def loadavg():
-    try:
-        return pathlib.Path("/proc/loadavg").read_text().split()[:3]
-    except OSError:
-        return ["?"] * 3
 
 
 def main():

@@ -91,6 +91,22 @@ pub enum Error {
         /// The domain, e.g. "a value in [0, 1]".
         expected: &'static str,
     },
+    /// A bounding box that is not one: inverted (x2 < x1 or y2 < y1), a negative width or
+    /// height, or a non-finite coordinate.
+    InvalidBox {
+        /// The loss.
+        loss: &'static str,
+        /// The argument (`input` or `target`).
+        arg: &'static str,
+        /// The box's row.
+        row: usize,
+        /// Its four numbers, as given.
+        coords: [f64; 4],
+        /// The box format they were read in (`xyxy`, `xywh`, `cxcywh`).
+        format: &'static str,
+        /// What is wrong, e.g. "x2 < x1 (an inverted box)".
+        problem: &'static str,
+    },
     /// A class-imbalance weight that would be infinite: a class with no samples (or, for
     /// `pos_weight`, a label with no positive samples), or no samples at all.
     /// See [`weights`](crate::weights).
@@ -281,6 +297,10 @@ impl fmt::Display for Error {
                 f,
                 "{loss}: `{arg}` at {index:?} is {value}, expected {expected}"
             ),
+            Error::InvalidBox { loss, arg, row, coords, format, problem } => write!(
+                f,
+                "{loss}: `{arg}` row {row} is {coords:?} in format `{format}`: {problem}"
+            ),
             Error::ZeroCount { loss, arg, class: Some(c), scheme: "pos_weight" } => write!(
                 f,
                 "{loss}: label {c} has no positive samples in `{arg}`, so its `pos_weight` would be infinite; set the absent policy to `zero` to give it weight 0"
@@ -453,6 +473,17 @@ mod tests {
                     expected: 4,
                 },
                 "mse: the buffer for the gradient of `input` has length 3, expected 4",
+            ),
+            (
+                Error::InvalidBox {
+                    loss: "giou",
+                    arg: "input",
+                    row: 3,
+                    coords: [2.0, 0.0, 1.0, 1.5],
+                    format: "xyxy",
+                    problem: "x2 < x1 (an inverted box)",
+                },
+                "giou: `input` row 3 is [2.0, 0.0, 1.0, 1.5] in format `xyxy`: x2 < x1 (an inverted box)",
             ),
             (
                 Error::EmptyMean { loss: "mae" },

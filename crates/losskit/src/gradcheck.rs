@@ -221,8 +221,19 @@ enum Owned {
     I64(Vec<i64>),
 }
 
+/// Losses whose analytic gradient is, by their reference library's definition, not the
+/// derivative of their value: the relative difference that definition allows, and why. The
+/// checks use that tolerance for them (when it is larger than the one asked for), so a
+/// gradient that is wrong beyond the definition still fails.
+pub const SURROGATE_GRADIENTS: &[(&str, f64, &str)] = &[(
+    "ciou",
+    0.1,
+    "α = v/(1 − IoU + v + eps) is a constant of the gradient (torchvision computes it under no_grad), so the term v·∂α/∂x is left out; the exact claim, ∂ciou = ∂diou + α·∂v, is checked by the detection property tests",
+)];
+
 /// Checks the loss `info` on the arrays given, in f64 (float inputs are widened), with its
-/// first reduction (`mean`), for every prediction input.
+/// first reduction (`mean`), for every prediction input. For the losses of
+/// [`SURROGATE_GRADIENTS`] the tolerance is the one listed there, if larger.
 ///
 /// # Errors
 /// Whatever the loss rejects at the arrays given; [`Error::NonFiniteLoss`] when the loss is
@@ -234,6 +245,13 @@ pub fn check_arrays(
     options: &Options,
 ) -> Result<Report> {
     let reduction = info.reductions[0];
+    let options = &Options {
+        tol: SURROGATE_GRADIENTS
+            .iter()
+            .find(|(name, _, _)| *name == info.name)
+            .map_or(options.tol, |&(_, tol, _)| tol.max(options.tol)),
+        ..*options
+    };
     // Predictions widened to f64 (what is perturbed); the rest as given.
     let mut points: Vec<(usize, Vec<f64>)> = Vec::new();
     for (k, a) in inputs.iter().enumerate() {

@@ -50,6 +50,7 @@
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
 //! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`] |
 //! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
+//! | detection: boxes ([`BoxInputs`], [`BoxFormat`]) | [`Iou`], [`Giou`], [`Diou`], [`Ciou`], [`Eiou`] |
 //!
 //! ## Distance transforms
 //! [`distance`] computes exact Euclidean distance transforms of masks (SciPy's numbers, in
@@ -66,6 +67,7 @@
 mod api;
 mod catalogue;
 mod classification;
+mod detection;
 pub mod distance;
 mod error;
 mod eval;
@@ -100,6 +102,7 @@ pub use classification::{
     KlReduction, MarginRanking, MultiMargin, Nll, RankingInputs, SoftMargin, SoftmaxFocal,
     SquaredHinge,
 };
+pub use detection::{BoxFormat, BoxInputs, Ciou, Diou, Eiou, Giou, Iou};
 pub use error::{Error, Result};
 pub use eval::{
     evaluate_repeated, evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray,

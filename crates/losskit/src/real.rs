@@ -92,6 +92,9 @@ pub trait Real:
     fn sinh(self) -> Self;
     /// `arctan x`.
     fn atan(self) -> Self;
+    /// `arctan x` by a branch-free polynomial that vectorises: within 2 ulp of
+    /// [`atan`](Real::atan). See [`math::atan_f32`](crate::math::atan_f32).
+    fn atan_fast(self) -> Self;
     /// `xʸ`.
     fn powf(self, y: Self) -> Self;
     /// The larger of two numbers (the other one if either is NaN).
@@ -105,7 +108,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ident, $name:literal, $fast:ident, $ln:ident, $em1:ident, $ln1p:ident, $tanh:ident) => {
+    ($t:ident, $name:literal, $fast:ident, $ln:ident, $em1:ident, $ln1p:ident, $tanh:ident, $atan:ident) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -178,6 +181,10 @@ macro_rules! impl_real {
                 $t::atan(self)
             }
             #[inline(always)]
+            fn atan_fast(self) -> Self {
+                crate::math::$atan(self)
+            }
+            #[inline(always)]
             fn powf(self, y: Self) -> Self {
                 $t::powf(self, y)
             }
@@ -201,5 +208,5 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, "f32", exp_f32, ln_f32, exp_m1_f32, ln_1p_f32, tanh_f32);
-impl_real!(f64, "f64", exp_f64, ln_f64, exp_m1_f64, ln_1p_f64, tanh_f64);
+impl_real!(f32, "f32", exp_f32, ln_f32, exp_m1_f32, ln_1p_f32, tanh_f32, atan_f32);
+impl_real!(f64, "f64", exp_f64, ln_f64, exp_m1_f64, ln_1p_f64, tanh_f64, atan_f64);

@@ -13,6 +13,7 @@ const FAMILIES: &[&[LossInfo]] = &[
     crate::classification::MULTICLASS_CATALOGUE,
     crate::metric::CATALOGUE,
     crate::segmentation::CATALOGUE,
+    crate::detection::CATALOGUE,
 ];
 
 /// Every loss in the catalogue.

@@ -23,6 +23,7 @@ const REQUIRED: &[Family] = &[
     Family::Classification,
     Family::MetricLearning,
     Family::Segmentation,
+    Family::Detection,
 ];
 
 #[derive(Debug, Clone, Deserialize)]

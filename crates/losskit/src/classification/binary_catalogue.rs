@@ -126,7 +126,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reductions: STANDARD_REDUCTIONS,
         formula: "ℓ = α_t·(1 − p_t)^γ·BCE(x, y), p_t = σ(x)·y + (1 − σ(x))·(1 − y), α_t = α·y + (1 − α)·(1 − y) (1 if α < 0)",
         gradient: "∂ℓ/∂x = α_t·(1 − p_t)^γ·[(1 − y)σ(x) − yσ(−x) + γ·(1 − 2y)·σ(x)σ(−x)/(1 − p_t)·BCE]",
-        when_to_use: "dense detection and segmentation with extreme foreground/background imbalance and many easy negatives (RetinaNet); multi-label with rare labels",
+        when_to_use: "dense detection and segmentation with extreme foreground/background imbalance and many easy negatives (RetinaNet); multi-label with rare labels. The usual detector loss: focal with reduction sum over the class logits of every anchor (one-hot labels, all zeros for background) plus an IoU-family box loss (giou, diou, ciou or eiou) with reduction sum over the positive anchors only, the total divided by the number of positive anchors (at least 1); see the example `crates/losskit/examples/detector_loss.rs`",
         pitfalls: &[
             "focal without class imbalance: on balanced data it mostly shrinks the gradient of well-classified examples and slows training; plain bce_with_logits is the baseline to beat",
             "alpha = 0.25 weighs positives *down*: it compensates for γ already removing the easy negatives; tune α and γ together",
