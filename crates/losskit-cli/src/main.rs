@@ -12,6 +12,7 @@ mod eval;
 mod explain;
 mod list;
 mod npy;
+mod tour;
 mod weights;
 
 use std::io::{self, Write};
@@ -34,6 +35,7 @@ enum Command {
     List(list::Args),
     Explain(explain::Args),
     Weights(weights::Args),
+    Tour(tour::Args),
 }
 
 /// A failed run: the message printed after `error: ` on stderr.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::List(args) => list::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Weights(args) => weights::run(&args),
+        Command::Tour(args) => tour::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
