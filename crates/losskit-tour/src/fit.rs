@@ -259,11 +259,6 @@ pub(crate) fn quantile(v: &[f64], q: f64) -> f64 {
     }
 }
 
-/// The mean of `v`.
-pub(crate) fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
 /// Row-wise softmax of logits [n, c].
 pub(crate) fn softmax_rows(logits: &[f64], c: usize) -> Vec<f64> {
     let mut p = logits.to_vec();
