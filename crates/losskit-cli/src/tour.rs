@@ -35,12 +35,21 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(args: &Args) -> Result<(), Failure> {
-    let config = losskit_tour::Config { seed: args.seed, quick: args.quick, only: args.only.clone() };
+    let config = losskit_tour::Config {
+        seed: args.seed,
+        quick: args.quick,
+        only: args.only.clone(),
+    };
     // On stderr, and drawn only when stderr is a terminal (indicatif hides it otherwise).
-    let bar = ProgressBar::with_draw_target(Some(losskit_tour::work(&config) as u64), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(
+        Some(losskit_tour::work(&config) as u64),
+        ProgressDrawTarget::stderr(),
+    );
     bar.set_style(
-        ProgressStyle::with_template("{spinner} training {pos}/{len} models [{elapsed_precise}] {wide_bar}")
-            .map_err(|e| Failure(e.to_string()))?,
+        ProgressStyle::with_template(
+            "{spinner} training {pos}/{len} models [{elapsed_precise}] {wide_bar}",
+        )
+        .map_err(|e| Failure(e.to_string()))?,
     );
     let tour = losskit_tour::run(&config, &mut || bar.inc(1)).map_err(|e| Failure(e.0))?;
     bar.finish_and_clear();

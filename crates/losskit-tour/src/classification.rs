@@ -3,7 +3,9 @@
 use losskit::sample::Rng;
 use losskit::weights::{ClassWeights, Scheme};
 
-use crate::fit::{argmax_rows, lbfgs, matmul, matmul_tn, softmax_rows, with_bias, Fit, Input, Loss};
+use crate::fit::{
+    argmax_rows, lbfgs, matmul, matmul_tn, softmax_rows, with_bias, Fit, Input, Loss,
+};
 use crate::{verdict_head, Better, Config, Error, Experiment, Figure, Metric, Row};
 
 /// Softmax regression on features `x` [n, d] (a bias column is added): fits W [d + 1, c] with
@@ -22,7 +24,10 @@ fn fit_softmax(
     let xb = with_bias(x, n, d);
     let f = |w: &[f64]| -> Result<(f64, Vec<f64>), Error> {
         let logits = matmul(&xb, w, n, d + 1, c);
-        let mut inputs = vec![Input::float("input", &logits, &[n, c]), Input::index("target", y, &[n])];
+        let mut inputs = vec![
+            Input::float("input", &logits, &[n, c]),
+            Input::index("target", y, &[n]),
+        ];
         if let Some(cw) = class_weight {
             inputs.push(Input::float("weight", cw, &[c]));
         }
@@ -55,12 +60,26 @@ fn scores(pred: &[usize], y: &[i64], c: usize) -> [f64; 4] {
     for (&p, &t) in pred.iter().zip(y) {
         conf[t as usize * c + p] += 1;
     }
-    let recall: Vec<f64> = (0..c).map(|k| conf[k * c + k] as f64 / (0..c).map(|j| conf[k * c + j]).sum::<usize>().max(1) as f64).collect();
-    let precision: Vec<f64> = (0..c).map(|k| conf[k * c + k] as f64 / (0..c).map(|j| conf[j * c + k]).sum::<usize>().max(1) as f64).collect();
-    let f1: Vec<f64> = (0..c).map(|k| {
-        let s = precision[k] + recall[k];
-        if s > 0.0 { 2.0 * precision[k] * recall[k] / s } else { 0.0 }
-    }).collect();
+    let recall: Vec<f64> = (0..c)
+        .map(|k| {
+            conf[k * c + k] as f64 / (0..c).map(|j| conf[k * c + j]).sum::<usize>().max(1) as f64
+        })
+        .collect();
+    let precision: Vec<f64> = (0..c)
+        .map(|k| {
+            conf[k * c + k] as f64 / (0..c).map(|j| conf[j * c + k]).sum::<usize>().max(1) as f64
+        })
+        .collect();
+    let f1: Vec<f64> = (0..c)
+        .map(|k| {
+            let s = precision[k] + recall[k];
+            if s > 0.0 {
+                2.0 * precision[k] * recall[k] / s
+            } else {
+                0.0
+            }
+        })
+        .collect();
     let acc = (0..c).map(|k| conf[k * c + k]).sum::<usize>() as f64 / y.len() as f64;
     [
         recall.iter().sum::<f64>() / c as f64,
@@ -83,11 +102,33 @@ pub(crate) fn imbalance(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
         .normalize(true)
         .from_counts(&counts.map(|m| m as u64))?;
     let cw = table.weights().to_vec();
-    let cw_text = cw.iter().map(|w| format!("{w:.2}")).collect::<Vec<_>>().join(", ");
+    let cw_text = cw
+        .iter()
+        .map(|w| format!("{w:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let runs: Vec<(String, &str, Loss, Option<&[f64]>, bool)> = vec![
-        ("cross_entropy".into(), "cross_entropy", Loss::new("cross_entropy", &[])?, None, false),
-        (format!("cross_entropy + effective-number weights [{cw_text}]"), "cross_entropy", Loss::new("cross_entropy", &[])?, Some(&cw), true),
-        ("softmax_focal (gamma=2)".into(), "softmax_focal", Loss::new("softmax_focal", &[])?, None, false),
+        (
+            "cross_entropy".into(),
+            "cross_entropy",
+            Loss::new("cross_entropy", &[])?,
+            None,
+            false,
+        ),
+        (
+            format!("cross_entropy + effective-number weights [{cw_text}]"),
+            "cross_entropy",
+            Loss::new("cross_entropy", &[])?,
+            Some(&cw),
+            true,
+        ),
+        (
+            "softmax_focal (gamma=2)".into(),
+            "softmax_focal",
+            Loss::new("softmax_focal", &[])?,
+            None,
+            false,
+        ),
     ];
     let mut rows = Vec::new();
     let mut lines = Vec::new();
@@ -95,34 +136,87 @@ pub(crate) fn imbalance(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
         let fit = fit_softmax(&loss, &x, &y, d, c, weight, 200)?;
         tick();
         let pred = argmax_rows(&predict(&fit.params, &xt, d, c), c);
-        rows.push(Row { label: label.clone(), losses: vec![name.into()], recommended: rec, optimiser: fit.optimiser, values: scores(&pred, &yt, c).to_vec() });
+        rows.push(Row {
+            label: label.clone(),
+            losses: vec![name.into()],
+            recommended: rec,
+            optimiser: fit.optimiser,
+            values: scores(&pred, &yt, c).to_vec(),
+        });
         // Boundaries between class 0 and class k: (w_0 − w_k)·x + (b_0 − b_k) = 0.
         let w = &fit.params;
         for k in 1..c {
             let (a0, a1, b) = (w[0] - w[k], w[c] - w[c + k], w[2 * c] - w[2 * c + k]);
             let seg: Vec<(f64, f64)> = if a1.abs() > a0.abs() {
-                [-3.0, 5.0].iter().map(|&u| (u, -(a0 * u + b) / a1)).collect()
+                [-3.0, 5.0]
+                    .iter()
+                    .map(|&u| (u, -(a0 * u + b) / a1))
+                    .collect()
             } else {
-                [-3.0, 5.0].iter().map(|&v| (-(a1 * v + b) / a0, v)).collect()
+                [-3.0, 5.0]
+                    .iter()
+                    .map(|&v| (-(a1 * v + b) / a0, v))
+                    .collect()
             };
             lines.push((format!("{label}: 0|{k}"), seg));
         }
     }
     let metrics = vec![
-        Metric { key: "balanced_accuracy", label: "balanced acc.", range: (0.0, 1.0), better: Better::Higher },
-        Metric { key: "minority_recall", label: "minority recall", range: (0.0, 1.0), better: Better::Higher },
-        Metric { key: "macro_f1", label: "macro-F1", range: (0.0, 1.0), better: Better::Higher },
-        Metric { key: "accuracy", label: "accuracy", range: (0.0, 1.0), better: Better::Higher },
+        Metric {
+            key: "balanced_accuracy",
+            label: "balanced acc.",
+            range: (0.0, 1.0),
+            better: Better::Higher,
+        },
+        Metric {
+            key: "minority_recall",
+            label: "minority recall",
+            range: (0.0, 1.0),
+            better: Better::Higher,
+        },
+        Metric {
+            key: "macro_f1",
+            label: "macro-F1",
+            range: (0.0, 1.0),
+            better: Better::Higher,
+        },
+        Metric {
+            key: "accuracy",
+            label: "accuracy",
+            range: (0.0, 1.0),
+            better: Better::Higher,
+        },
     ];
     let verdict = format!(
         "{}; macro-F1: {}; plain accuracy favours ignoring the minority ({}).",
         verdict_head(&rows, &metrics, 0),
-        rows.iter().map(|r| format!("{} {:.3}", r.losses[0].clone() + if r.label.contains("weights") { "+w" } else { "" }, r.values[2])).collect::<Vec<_>>().join(", "),
-        rows.iter().map(|r| format!("{:.3}", r.values[3])).collect::<Vec<_>>().join(" / ")
+        rows.iter()
+            .map(|r| format!(
+                "{} {:.3}",
+                r.losses[0].clone()
+                    + if r.label.contains("weights") {
+                        "+w"
+                    } else {
+                        ""
+                    },
+                r.values[2]
+            ))
+            .collect::<Vec<_>>()
+            .join(", "),
+        rows.iter()
+            .map(|r| format!("{:.3}", r.values[3]))
+            .collect::<Vec<_>>()
+            .join(" / ")
     );
     let mut points = Vec::new();
     for k in 0..c {
-        let pts: Vec<(f64, f64)> = xt.chunks(d).zip(&yt).filter(|(_, &t)| t == k as i64).take(if k == 0 { 600 } else { 200 }).map(|(p, _)| (p[0], p[1])).collect();
+        let pts: Vec<(f64, f64)> = xt
+            .chunks(d)
+            .zip(&yt)
+            .filter(|(_, &t)| t == k as i64)
+            .take(if k == 0 { 600 } else { 200 })
+            .map(|(p, _)| (p[0], p[1]))
+            .collect();
         points.push((format!("class {k} ({} train)", counts[k]), pts));
     }
     Ok(Experiment {
@@ -157,7 +251,10 @@ fn ece(prob: &[f64], y: &[i64], c: usize) -> (f64, Vec<(f64, f64)>) {
     let mut conf = [0.0; BINS];
     let mut count = [0usize; BINS];
     for (row, &t) in prob.chunks(c).zip(y) {
-        let (k, &p) = row.iter().enumerate().fold((0, &row[0]), |b, (i, v)| if *v > *b.1 { (i, v) } else { b });
+        let (k, &p) = row
+            .iter()
+            .enumerate()
+            .fold((0, &row[0]), |b, (i, v)| if *v > *b.1 { (i, v) } else { b });
         let bin = ((p * BINS as f64) as usize).min(BINS - 1);
         count[bin] += 1;
         conf[bin] += p;
@@ -180,7 +277,9 @@ fn ece(prob: &[f64], y: &[i64], c: usize) -> (f64, Vec<(f64, f64)>) {
 pub(crate) fn label_noise(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experiment, Error> {
     let mut rng = Rng::new(cfg.seed ^ 0x04);
     let (d, c) = (5, 4);
-    let centres: Vec<Vec<f64>> = (0..c).map(|_| (0..d).map(|_| 1.2 * rng.normal()).collect()).collect();
+    let centres: Vec<Vec<f64>> = (0..c)
+        .map(|_| (0..d).map(|_| 1.2 * rng.normal()).collect())
+        .collect();
     let n_per = if cfg.quick { 60 } else { 120 };
     let r = 2 * n_per * c;
     let (x, y_clean) = blobs(&mut rng, &centres, &vec![n_per; c], 1.0);
@@ -188,7 +287,13 @@ pub(crate) fn label_noise(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experi
     // 20 % of the training labels replaced by a different class, uniformly.
     let y: Vec<i64> = y_clean
         .iter()
-        .map(|&t| if rng.unit() < 0.2 { (t + 1 + rng.below(c as u64 - 1) as i64) % c as i64 } else { t })
+        .map(|&t| {
+            if rng.unit() < 0.2 {
+                (t + 1 + rng.below(c as u64 - 1) as i64) % c as i64
+            } else {
+                t
+            }
+        })
         .collect();
     // Fixed random ReLU features: twice as many features as training points, so the model can
     // memorise the noisy labels (the regime where overconfidence shows).
@@ -208,22 +313,67 @@ pub(crate) fn label_noise(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experi
     let iters = if cfg.quick { 100 } else { 300 };
     let mut rows = Vec::new();
     let mut lines = Vec::new();
-    for (label, params, rec) in [("cross_entropy", &[][..], false), ("cross_entropy, label_smoothing=0.1", &[("label_smoothing", "0.1")][..], true)] {
-        let fit = fit_softmax(&Loss::new("cross_entropy", params)?, &phi, &y, r, c, None, iters)?;
+    for (label, params, rec) in [
+        ("cross_entropy", &[][..], false),
+        (
+            "cross_entropy, label_smoothing=0.1",
+            &[("label_smoothing", "0.1")][..],
+            true,
+        ),
+    ] {
+        let fit = fit_softmax(
+            &Loss::new("cross_entropy", params)?,
+            &phi,
+            &y,
+            r,
+            c,
+            None,
+            iters,
+        )?;
         tick();
         let prob = predict(&fit.params, &phit, r, c);
         let pred = argmax_rows(&prob, c);
-        let accuracy = pred.iter().zip(&yt).filter(|(p, t)| **p as i64 == **t).count() as f64 / yt.len() as f64;
+        let accuracy = pred
+            .iter()
+            .zip(&yt)
+            .filter(|(p, t)| **p as i64 == **t)
+            .count() as f64
+            / yt.len() as f64;
         let (e, diagram) = ece(&prob, &yt, c);
-        let confidence = prob.chunks(c).map(|row| row.iter().copied().fold(0.0, f64::max)).sum::<f64>() / yt.len() as f64;
+        let confidence = prob
+            .chunks(c)
+            .map(|row| row.iter().copied().fold(0.0, f64::max))
+            .sum::<f64>()
+            / yt.len() as f64;
         lines.push((label.to_owned(), diagram));
-        rows.push(Row { label: label.into(), losses: vec!["cross_entropy".into()], recommended: rec, optimiser: fit.optimiser, values: vec![e, accuracy, confidence] });
+        rows.push(Row {
+            label: label.into(),
+            losses: vec!["cross_entropy".into()],
+            recommended: rec,
+            optimiser: fit.optimiser,
+            values: vec![e, accuracy, confidence],
+        });
     }
     lines.push(("perfect calibration".into(), vec![(0.0, 0.0), (1.0, 1.0)]));
     let metrics = vec![
-        Metric { key: "ece", label: "ECE (15 bins)", range: (0.0, 1.0), better: Better::Lower },
-        Metric { key: "accuracy", label: "clean test acc.", range: (0.0, 1.0), better: Better::Higher },
-        Metric { key: "mean_confidence", label: "mean confidence", range: (0.0, 1.0), better: Better::Near(rows[0].values[1].max(rows[1].values[1])) },
+        Metric {
+            key: "ece",
+            label: "ECE (15 bins)",
+            range: (0.0, 1.0),
+            better: Better::Lower,
+        },
+        Metric {
+            key: "accuracy",
+            label: "clean test acc.",
+            range: (0.0, 1.0),
+            better: Better::Higher,
+        },
+        Metric {
+            key: "mean_confidence",
+            label: "mean confidence",
+            range: (0.0, 1.0),
+            better: Better::Near(rows[0].values[1].max(rows[1].values[1])),
+        },
     ];
     let verdict = format!(
         "{}; accuracy {:.3} (plain) vs {:.3} (smoothed); mean confidence {:.3} vs {:.3}.",

@@ -6,7 +6,9 @@ use std::cell::RefCell;
 use argmin::core::{CostFunction, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
-use losskit::{evaluate_with, find, ArrayData, FloatArray, LossInfo, NamedArray, Params, ReductionMode};
+use losskit::{
+    evaluate_with, find, ArrayData, FloatArray, LossInfo, NamedArray, Params, ReductionMode,
+};
 
 use crate::Error;
 
@@ -32,10 +34,18 @@ pub(crate) enum Data<'a> {
 
 impl<'a> Input<'a> {
     pub fn float(name: &'static str, data: &'a [f64], dims: &[usize]) -> Self {
-        Input { name, data: Data::Float(data), dims: dims.to_vec() }
+        Input {
+            name,
+            data: Data::Float(data),
+            dims: dims.to_vec(),
+        }
     }
     pub fn index(name: &'static str, data: &'a [i64], dims: &[usize]) -> Self {
-        Input { name, data: Data::Index(data), dims: dims.to_vec() }
+        Input {
+            name,
+            data: Data::Index(data),
+            dims: dims.to_vec(),
+        }
     }
 }
 
@@ -49,7 +59,11 @@ impl Loss {
 
     /// The mean loss and its gradients with respect to the inputs named in `grads`, in that
     /// order (losskit's fused value-and-gradient pass).
-    pub fn value_and_grad(&self, inputs: &[Input<'_>], grads: &[&str]) -> Result<(f64, Vec<Vec<f64>>), Error> {
+    pub fn value_and_grad(
+        &self,
+        inputs: &[Input<'_>],
+        grads: &[&str],
+    ) -> Result<(f64, Vec<Vec<f64>>), Error> {
         let named: Vec<NamedArray<'_>> = inputs
             .iter()
             .map(|i| NamedArray {
@@ -64,7 +78,10 @@ impl Loss {
         let out = evaluate_with(self.info, &named, &self.params, ReductionMode::Mean, grads)?;
         let value = out.value.unwrap_or(f64::NAN);
         if !value.is_finite() {
-            return Err(Error(format!("{} returned a non-finite loss", self.info.name)));
+            return Err(Error(format!(
+                "{} returned a non-finite loss",
+                self.info.name
+            )));
         }
         let grads = out
             .grads
@@ -148,19 +165,27 @@ pub(crate) fn lbfgs(
         .with_tolerance_grad(1e-9)
         .and_then(|s| s.with_tolerance_cost(1e-12))
         .map_err(|e| Error(e.to_string()))?;
-    let run = Executor::new(objective, solver).configure(|s| s.param(init).max_iters(max_iters)).run();
+    let run = Executor::new(objective, solver)
+        .configure(|s| s.param(init).max_iters(max_iters))
+        .run();
     // Our own errors (a loss that failed) are fatal; argmin's own (a line search that found
     // no decrease) end the fit where it is.
     let note = match &run {
         Ok(res) => format!("L-BFGS, {} it", res.state().get_iter()),
-        Err(e) if e.downcast_ref::<argmin::core::ArgminError>().is_some() => "L-BFGS, stopped: line search".to_owned(),
+        Err(e) if e.downcast_ref::<argmin::core::ArgminError>().is_some() => {
+            "L-BFGS, stopped: line search".to_owned()
+        }
         Err(e) => return Err(Error(e.to_string())),
     };
     let params = match memo.best.into_inner() {
         Some((_, p)) => p,
         None => return Err(Error("L-BFGS evaluated no point".into())),
     };
-    Ok(Fit { params, curve: memo.curve.into_inner(), optimiser: note })
+    Ok(Fit {
+        params,
+        curve: memo.curve.into_inner(),
+        optimiser: note,
+    })
 }
 
 /// Adam (Kingma & Ba 2015) with the paper's β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
@@ -173,7 +198,12 @@ pub(crate) struct Adam {
 
 impl Adam {
     pub fn new(len: usize, lr: f64) -> Adam {
-        Adam { lr, m: vec![0.0; len], v: vec![0.0; len], t: 0 }
+        Adam {
+            lr,
+            m: vec![0.0; len],
+            v: vec![0.0; len],
+            t: 0,
+        }
     }
 
     /// One step with step size `lr · scale` (a schedule multiplies `scale`).
@@ -205,7 +235,11 @@ pub(crate) fn adam_full_batch(
         curve.push(c);
         adam.step(&mut params, &g, 1.0 / (1.0 + t as f64 / 100.0).sqrt());
     }
-    Ok(Fit { params, curve, optimiser: format!("Adam, {steps} steps") })
+    Ok(Fit {
+        params,
+        curve,
+        optimiser: format!("Adam, {steps} steps"),
+    })
 }
 
 /// `a` [n, k] times `b` [k, m], row-major.
@@ -264,10 +298,13 @@ pub(crate) fn softmax_rows(logits: &[f64], c: usize) -> Vec<f64> {
     let mut p = logits.to_vec();
     for row in p.chunks_mut(c) {
         let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let s: f64 = row.iter_mut().map(|x| {
-            *x = (*x - m).exp();
-            *x
-        }).sum();
+        let s: f64 = row
+            .iter_mut()
+            .map(|x| {
+                *x = (*x - m).exp();
+                *x
+            })
+            .sum();
         row.iter_mut().for_each(|x| *x /= s);
     }
     p
@@ -276,6 +313,10 @@ pub(crate) fn softmax_rows(logits: &[f64], c: usize) -> Vec<f64> {
 /// The index of the largest element of each row of [n, c].
 pub(crate) fn argmax_rows(v: &[f64], c: usize) -> Vec<usize> {
     v.chunks(c)
-        .map(|r| r.iter().enumerate().fold(0, |b, (i, &x)| if x > r[b] { i } else { b }))
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .fold(0, |b, (i, &x)| if x > r[b] { i } else { b })
+        })
         .collect()
 }

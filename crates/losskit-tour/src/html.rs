@@ -19,7 +19,10 @@ const PALETTE: [RGBColor; 8] = [
 ];
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The page.
@@ -47,17 +50,35 @@ pub fn render(tour: &Tour, text_summary: &str) -> String {
     for e in &tour.experiments {
         experiment(&mut h, e);
     }
-    let _ = write!(h, "<h2>Terminal output</h2>\n<pre>{}</pre>\n</body></html>\n", escape(text_summary));
+    let _ = write!(
+        h,
+        "<h2>Terminal output</h2>\n<pre>{}</pre>\n</body></html>\n",
+        escape(text_summary)
+    );
     h
 }
 
 fn experiment(h: &mut String, e: &Experiment) {
-    let _ = writeln!(h, "<section id=\"experiment-{}\">\n<h2>{}. {}</h2>", e.id, e.id, escape(e.title));
+    let _ = writeln!(
+        h,
+        "<section id=\"experiment-{}\">\n<h2>{}. {}</h2>",
+        e.id,
+        e.id,
+        escape(e.title)
+    );
     if let Some(why) = &e.unavailable {
-        let _ = writeln!(h, "<p class=\"unavailable\">Not run: {}</p></section>", escape(why));
+        let _ = writeln!(
+            h,
+            "<p class=\"unavailable\">Not run: {}</p></section>",
+            escape(why)
+        );
         return;
     }
-    let _ = writeln!(h, "<p>{}</p>\n<table class=\"metrics\"><thead><tr><th>loss</th>", escape(&e.setup));
+    let _ = writeln!(
+        h,
+        "<p>{}</p>\n<table class=\"metrics\"><thead><tr><th>loss</th>",
+        escape(&e.setup)
+    );
     for m in &e.metrics {
         let _ = write!(h, "<th>{}</th>", escape(m.label));
     }
@@ -66,7 +87,11 @@ fn experiment(h: &mut String, e: &Experiment) {
         let _ = write!(
             h,
             "<tr{}><td>{}{}</td>",
-            if r.recommended { " class=\"recommended\"" } else { "" },
+            if r.recommended {
+                " class=\"recommended\""
+            } else {
+                ""
+            },
             if r.recommended { "★ " } else { "" },
             escape(&r.label)
         );
@@ -75,15 +100,29 @@ fn experiment(h: &mut String, e: &Experiment) {
         }
         let _ = writeln!(h, "<td>{}</td></tr>", escape(&r.optimiser));
     }
-    let _ = writeln!(h, "</tbody></table>\n<p class=\"verdict\">{}</p>", escape(&e.verdict));
+    let _ = writeln!(
+        h,
+        "</tbody></table>\n<p class=\"verdict\">{}</p>",
+        escape(&e.verdict)
+    );
     for f in &e.figures {
         let (title, svg) = match f {
-            Figure::Lines { title, x_label, y_label, points, lines } => (title, lines_svg(x_label, y_label, points, lines)),
+            Figure::Lines {
+                title,
+                x_label,
+                y_label,
+                points,
+                lines,
+            } => (title, lines_svg(x_label, y_label, points, lines)),
             Figure::Images { title, images } => (title, images_svg(images)),
         };
         // A figure that fails to draw is reported in place, never silently dropped.
         let svg = svg.unwrap_or_else(|e| format!("<p>figure not drawn: {}</p>", escape(&e)));
-        let _ = writeln!(h, "<figure>{svg}<figcaption>{}</figcaption></figure>", escape(title));
+        let _ = writeln!(
+            h,
+            "<figure>{svg}<figcaption>{}</figcaption></figure>",
+            escape(title)
+        );
     }
     let _ = writeln!(h, "</section>");
 }
@@ -92,7 +131,12 @@ fn experiment(h: &mut String, e: &Experiment) {
 fn clip(p: (f64, f64), q: (f64, f64), x: (f64, f64), y: (f64, f64)) -> Option<[(f64, f64); 2]> {
     let (dx, dy) = (q.0 - p.0, q.1 - p.1);
     let (mut t0, mut t1) = (0.0f64, 1.0f64);
-    for (pk, qk) in [(-dx, p.0 - x.0), (dx, x.1 - p.0), (-dy, p.1 - y.0), (dy, y.1 - p.1)] {
+    for (pk, qk) in [
+        (-dx, p.0 - x.0),
+        (dx, x.1 - p.0),
+        (-dy, p.1 - y.0),
+        (dy, y.1 - p.1),
+    ] {
         if pk == 0.0 {
             if qk < 0.0 {
                 return None;
@@ -106,16 +150,39 @@ fn clip(p: (f64, f64), q: (f64, f64), x: (f64, f64), y: (f64, f64)) -> Option<[(
             }
         }
     }
-    (t0 <= t1).then(|| [(p.0 + t0 * dx, p.1 + t0 * dy), (p.0 + t1 * dx, p.1 + t1 * dy)])
+    (t0 <= t1).then(|| {
+        [
+            (p.0 + t0 * dx, p.1 + t0 * dy),
+            (p.0 + t1 * dx, p.1 + t1 * dy),
+        ]
+    })
 }
 
 type Series = [(String, Vec<(f64, f64)>)];
 
-fn lines_svg(x_label: &str, y_label: &str, points: &Series, lines: &Series) -> Result<String, String> {
+fn lines_svg(
+    x_label: &str,
+    y_label: &str,
+    points: &Series,
+    lines: &Series,
+) -> Result<String, String> {
     // Axis ranges from the points when there are any (lines are clipped to them), else lines.
-    let src = if points.iter().any(|(_, p)| !p.is_empty()) { points } else { lines };
-    let all = || src.iter().flat_map(|(_, p)| p.iter()).filter(|(a, b)| a.is_finite() && b.is_finite());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let src = if points.iter().any(|(_, p)| !p.is_empty()) {
+        points
+    } else {
+        lines
+    };
+    let all = || {
+        src.iter()
+            .flat_map(|(_, p)| p.iter())
+            .filter(|(a, b)| a.is_finite() && b.is_finite())
+    };
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for &(a, b) in all() {
         (x0, x1, y0, y1) = (x0.min(a), x1.max(a), y0.min(b), y1.max(b));
     }
@@ -147,7 +214,11 @@ fn lines_svg(x_label: &str, y_label: &str, points: &Series, lines: &Series) -> R
             .map_err(|e| e.to_string())?;
         for (i, (name, pts)) in points.iter().enumerate() {
             let color = PALETTE[(i + 7) % PALETTE.len()].mix(if i == 0 { 0.35 } else { 0.8 });
-            let color = if i == 0 { color } else { PALETTE[(i + 2) % PALETTE.len()].mix(0.8) };
+            let color = if i == 0 {
+                color
+            } else {
+                PALETTE[(i + 2) % PALETTE.len()].mix(0.8)
+            };
             chart
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 2, color.filled())))
                 .map_err(|e| e.to_string())?
@@ -156,12 +227,21 @@ fn lines_svg(x_label: &str, y_label: &str, points: &Series, lines: &Series) -> R
         }
         for (i, (name, pts)) in lines.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
-            let segments: Vec<[(f64, f64); 2]> = pts.windows(2).filter_map(|w| clip(w[0], w[1], xr, yr)).collect();
+            let segments: Vec<[(f64, f64); 2]> = pts
+                .windows(2)
+                .filter_map(|w| clip(w[0], w[1], xr, yr))
+                .collect();
             chart
-                .draw_series(segments.into_iter().map(|s| PathElement::new(s.to_vec(), color.stroke_width(2))))
+                .draw_series(
+                    segments
+                        .into_iter()
+                        .map(|s| PathElement::new(s.to_vec(), color.stroke_width(2))),
+                )
                 .map_err(|e| e.to_string())?
                 .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
@@ -182,20 +262,29 @@ fn images_svg(images: &[(String, usize, usize, Vec<f64>)]) -> Result<String, Str
     let (w, h) = images.first().map_or((1, 1), |i| (i.1 as u32, i.2 as u32));
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (k * (w * cell + 12), h * cell + 28)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (k * (w * cell + 12), h * cell + 28))
+            .into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         for (area, (caption, iw, _, px)) in root.split_evenly((1, k as usize)).iter().zip(images) {
-            let area = area.titled(caption, ("sans-serif", 12)).map_err(|e| e.to_string())?;
+            let area = area
+                .titled(caption, ("sans-serif", 12))
+                .map_err(|e| e.to_string())?;
             for (j, &v) in px.iter().enumerate() {
                 let (x, y) = ((j % iw) as i32 * cell as i32, (j / iw) as i32 * cell as i32);
                 let g = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
                 if g < 250 {
-                    area.draw(&Rectangle::new([(x, y), (x + cell as i32, y + cell as i32)], RGBColor(g, g, g).filled()))
-                        .map_err(|e| e.to_string())?;
+                    area.draw(&Rectangle::new(
+                        [(x, y), (x + cell as i32, y + cell as i32)],
+                        RGBColor(g, g, g).filled(),
+                    ))
+                    .map_err(|e| e.to_string())?;
                 }
             }
-            area.draw(&Rectangle::new([(0, 0), ((iw * cell as usize) as i32, (h * cell) as i32)], BLACK.mix(0.4)))
-                .map_err(|e| e.to_string())?;
+            area.draw(&Rectangle::new(
+                [(0, 0), ((iw * cell as usize) as i32, (h * cell) as i32)],
+                BLACK.mix(0.4),
+            ))
+            .map_err(|e| e.to_string())?;
         }
         root.present().map_err(|e| e.to_string())?;
     }

@@ -159,8 +159,18 @@ const EXPERIMENTS: &[(usize, &str, usize, Runner)] = &[
     (1, "Regression with gross outliers", 4, regression::outliers),
     (2, "Prediction intervals", 2, regression::intervals),
     (3, "Class imbalance 1:50", 3, classification::imbalance),
-    (4, "Label noise and overconfidence", 2, classification::label_noise),
-    (5, "Segmentation of small objects", 4, segmentation::small_objects),
+    (
+        4,
+        "Label noise and overconfidence",
+        2,
+        classification::label_noise,
+    ),
+    (
+        5,
+        "Segmentation of small objects",
+        4,
+        segmentation::small_objects,
+    ),
     (6, "Embeddings for unseen classes", 10, embedding::held_out),
     (7, "Box regression", 4, boxes::boxes),
 ];
@@ -175,8 +185,12 @@ pub fn work(config: &Config) -> usize {
     selected(config).map(|e| e.2).sum()
 }
 
-fn selected(config: &Config) -> impl Iterator<Item = &'static (usize, &'static str, usize, Runner)> + '_ {
-    EXPERIMENTS.iter().filter(|e| config.only.is_empty() || config.only.contains(&e.0))
+fn selected(
+    config: &Config,
+) -> impl Iterator<Item = &'static (usize, &'static str, usize, Runner)> + '_ {
+    EXPERIMENTS
+        .iter()
+        .filter(|e| config.only.is_empty() || config.only.contains(&e.0))
 }
 
 /// Runs the selected experiments; `tick` is called after every trained model.
@@ -187,7 +201,10 @@ fn selected(config: &Config) -> impl Iterator<Item = &'static (usize, &'static s
 pub fn run(config: &Config, tick: &mut dyn FnMut()) -> Result<Tour, Error> {
     for id in &config.only {
         if !EXPERIMENTS.iter().any(|e| e.0 == *id) {
-            return Err(Error(format!("no experiment {id}: the ids are 1 to {}", EXPERIMENTS.len())));
+            return Err(Error(format!(
+                "no experiment {id}: the ids are 1 to {}",
+                EXPERIMENTS.len()
+            )));
         }
     }
     let start = std::time::Instant::now();
@@ -219,7 +236,12 @@ pub fn run(config: &Config, tick: &mut dyn FnMut()) -> Result<Tour, Error> {
         }
         experiments.push(experiment);
     }
-    Ok(Tour { seed: config.seed, quick: config.quick, experiments, seconds: start.elapsed().as_secs_f64() })
+    Ok(Tour {
+        seed: config.seed,
+        quick: config.quick,
+        experiments,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
 /// The verdict's comparison: the best row by `metric` (column index), and whether it is
@@ -264,11 +286,18 @@ pub(crate) fn verdict_head(rows: &[Row], metrics: &[Metric], metric: usize) -> S
                 m[0].total_cmp(&m[1])
             });
         match runner_up {
-            Some(r) => format!("recommended won on {name}: {} vs best other {}", fmt(&rows[best]), fmt(r)),
+            Some(r) => format!(
+                "recommended won on {name}: {} vs best other {}",
+                fmt(&rows[best]),
+                fmt(r)
+            ),
             None => format!("{name}: {}", fmt(&rows[best])),
         }
     } else {
         let rec = rec.iter().map(|r| fmt(r)).collect::<Vec<_>>().join(", ");
-        format!("recommendation did NOT win on {name}: best {} vs recommended {rec}", fmt(&rows[best]))
+        format!(
+            "recommendation did NOT win on {name}: best {} vs recommended {rec}",
+            fmt(&rows[best])
+        )
     }
 }

@@ -7,11 +7,24 @@ use crate::fit::{adam_full_batch, lbfgs, quantile, Fit, Input, Loss};
 use crate::{verdict_head, Better, Config, Error, Experiment, Figure, Metric, Row};
 
 /// Fits y ≈ a·x + b with `loss` (parameters [a, b]); `smooth` picks L-BFGS, else Adam.
-fn fit_line(loss: &Loss, x: &[f64], y: &[f64], smooth: bool, init: [f64; 2], quick: bool) -> Result<Fit, Error> {
+fn fit_line(
+    loss: &Loss,
+    x: &[f64],
+    y: &[f64],
+    smooth: bool,
+    init: [f64; 2],
+    quick: bool,
+) -> Result<Fit, Error> {
     let n = x.len();
     let f = |p: &[f64]| -> Result<(f64, Vec<f64>), Error> {
         let pred: Vec<f64> = x.iter().map(|&xi| p[0] * xi + p[1]).collect();
-        let (v, g) = loss.value_and_grad(&[Input::float("input", &pred, &[n]), Input::float("target", y, &[n])], &["input"])?;
+        let (v, g) = loss.value_and_grad(
+            &[
+                Input::float("input", &pred, &[n]),
+                Input::float("target", y, &[n]),
+            ],
+            &["input"],
+        )?;
         let g = &g[0];
         let ga: f64 = g.iter().zip(x).map(|(gi, xi)| gi * xi).sum();
         Ok((v, vec![ga, g.iter().sum()]))
@@ -33,7 +46,10 @@ pub(crate) fn outliers(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experimen
     let (slope, intercept, noise) = (2.0, 1.0, 0.5);
     let n = if cfg.quick { 200 } else { 1000 };
     let x = rng.uniforms(n, -3.0, 3.0);
-    let mut y: Vec<f64> = x.iter().map(|&xi| slope * xi + intercept + noise * rng.normal()).collect();
+    let mut y: Vec<f64> = x
+        .iter()
+        .map(|&xi| slope * xi + intercept + noise * rng.normal())
+        .collect();
     // 10 % gross errors, all upwards (a saturated sensor, a unit slip): every tenth point.
     let mut outlier_pts = Vec::new();
     for i in (0..n).step_by(10) {
@@ -42,38 +58,86 @@ pub(crate) fn outliers(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experimen
     }
     let nt = 2000;
     let xt = rng.uniforms(nt, -3.0, 3.0);
-    let yt: Vec<f64> = xt.iter().map(|&xi| slope * xi + intercept + noise * rng.normal()).collect();
+    let yt: Vec<f64> = xt
+        .iter()
+        .map(|&xi| slope * xi + intercept + noise * rng.normal())
+        .collect();
 
     // MAE first: its residuals give the robust scale the Huber δ is set from.
-    let mae = fit_line(&Loss::new("mae", &[])?, &x, &y, false, [0.0, 0.0], cfg.quick)?;
+    let mae = fit_line(
+        &Loss::new("mae", &[])?,
+        &x,
+        &y,
+        false,
+        [0.0, 0.0],
+        cfg.quick,
+    )?;
     tick();
-    let res: Vec<f64> = x.iter().zip(&y).map(|(xi, yi)| yi - (mae.params[0] * xi + mae.params[1])).collect();
+    let res: Vec<f64> = x
+        .iter()
+        .zip(&y)
+        .map(|(xi, yi)| yi - (mae.params[0] * xi + mae.params[1]))
+        .collect();
     let med = quantile(&res, 0.5);
-    let mad = quantile(&res.iter().map(|r| (r - med).abs()).collect::<Vec<_>>(), 0.5);
+    let mad = quantile(
+        &res.iter().map(|r| (r - med).abs()).collect::<Vec<_>>(),
+        0.5,
+    );
     // The decision guide's data-aware δ: 1.345 σ̂ (95 % efficiency under Gaussian noise), σ̂ =
     // 1.4826·MAD of the residuals of a robust fit.
     let delta = 1.345 * 1.4826 * mad;
     let delta_text = format!("{delta:.3}");
     let fits = [
         ("mse", "mse".to_owned(), Loss::new("mse", &[])?, true, false),
-        ("huber", format!("huber (delta={delta_text})"), Loss::new("huber", &[("delta", &delta_text)])?, true, true),
-        ("log_cosh", "log_cosh".to_owned(), Loss::new("log_cosh", &[])?, true, false),
+        (
+            "huber",
+            format!("huber (delta={delta_text})"),
+            Loss::new("huber", &[("delta", &delta_text)])?,
+            true,
+            true,
+        ),
+        (
+            "log_cosh",
+            "log_cosh".to_owned(),
+            Loss::new("log_cosh", &[])?,
+            true,
+            false,
+        ),
     ];
     let mut rows = Vec::new();
     let mut lines = Vec::new();
     let mut curves = Vec::new();
     let mut push = |name: &str, label: String, fit: Fit, recommended: bool| {
         let p = &fit.params;
-        let rmse = (xt.iter().zip(&yt).map(|(xi, yi)| (p[0] * xi + p[1] - yi).powi(2)).sum::<f64>() / nt as f64).sqrt();
+        let rmse = (xt
+            .iter()
+            .zip(&yt)
+            .map(|(xi, yi)| (p[0] * xi + p[1] - yi).powi(2))
+            .sum::<f64>()
+            / nt as f64)
+            .sqrt();
         lines.push((label.clone(), line(p, -3.0, 3.0)));
         let c0 = fit.curve[0].max(1e-300);
-        curves.push((label.clone(), fit.curve.iter().enumerate().map(|(i, c)| (i as f64, c / c0)).collect()));
+        curves.push((
+            label.clone(),
+            fit.curve
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i as f64, c / c0))
+                .collect(),
+        ));
         rows.push(Row {
             label,
             losses: vec![name.to_owned()],
             recommended,
             optimiser: fit.optimiser,
-            values: vec![rmse, (p[0] - slope).abs(), (p[1] - intercept).abs(), p[0], p[1]],
+            values: vec![
+                rmse,
+                (p[0] - slope).abs(),
+                (p[1] - intercept).abs(),
+                p[0],
+                p[1],
+            ],
         });
     };
     for (name, label, loss, smooth, rec) in fits {
@@ -82,19 +146,54 @@ pub(crate) fn outliers(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experimen
         push(name, label, fit, rec);
     }
     push("mae", "mae".to_owned(), mae, false);
-    rows.sort_by_key(|r| ["mse", "mae", "huber", "log_cosh"].iter().position(|n| *n == r.losses[0]));
+    rows.sort_by_key(|r| {
+        ["mse", "mae", "huber", "log_cosh"]
+            .iter()
+            .position(|n| *n == r.losses[0])
+    });
     let metrics = vec![
-        Metric { key: "test_rmse", label: "clean test RMSE", range: (0.0, f64::INFINITY), better: Better::Lower },
-        Metric { key: "slope_error", label: "|slope - 2|", range: (0.0, f64::INFINITY), better: Better::Lower },
-        Metric { key: "intercept_error", label: "|intercept - 1|", range: (0.0, f64::INFINITY), better: Better::Lower },
-        Metric { key: "slope", label: "slope", range: (f64::NEG_INFINITY, f64::INFINITY), better: Better::Near(slope) },
-        Metric { key: "intercept", label: "intercept", range: (f64::NEG_INFINITY, f64::INFINITY), better: Better::Near(intercept) },
+        Metric {
+            key: "test_rmse",
+            label: "clean test RMSE",
+            range: (0.0, f64::INFINITY),
+            better: Better::Lower,
+        },
+        Metric {
+            key: "slope_error",
+            label: "|slope - 2|",
+            range: (0.0, f64::INFINITY),
+            better: Better::Lower,
+        },
+        Metric {
+            key: "intercept_error",
+            label: "|intercept - 1|",
+            range: (0.0, f64::INFINITY),
+            better: Better::Lower,
+        },
+        Metric {
+            key: "slope",
+            label: "slope",
+            range: (f64::NEG_INFINITY, f64::INFINITY),
+            better: Better::Near(slope),
+        },
+        Metric {
+            key: "intercept",
+            label: "intercept",
+            range: (f64::NEG_INFINITY, f64::INFINITY),
+            better: Better::Near(intercept),
+        },
     ];
     let verdict = format!(
         "{}; the noise floor (true line) is RMSE {noise:.3}.",
         verdict_head(&rows, &metrics, 0)
     );
-    let clean: Vec<(f64, f64)> = x.iter().zip(&y).enumerate().filter(|(i, _)| i % 10 != 0).map(|(_, (a, b))| (*a, *b)).collect();
+    let clean: Vec<(f64, f64)> = x
+        .iter()
+        .zip(&y)
+        .enumerate()
+        .filter(|(i, _)| i % 10 != 0)
+        .map(|(_, (a, b))| (*a, *b))
+        .collect();
     lines.push(("true line".to_owned(), line(&[slope, intercept], -3.0, 3.0)));
     Ok(Experiment {
         id: 1,
@@ -135,7 +234,10 @@ pub(crate) fn intervals(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
     let sd = |x: f64| 0.2 + 0.6 * x;
     let gen = |rng: &mut Rng, n: usize| {
         let x = rng.uniforms(n, 0.0, 3.0);
-        let y: Vec<f64> = x.iter().map(|&xi| 1.0 + 2.0 * xi + sd(xi) * rng.normal()).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|&xi| 1.0 + 2.0 * xi + sd(xi) * rng.normal())
+            .collect();
         (x, y)
     };
     let (x, y) = gen(&mut rng, n);
@@ -145,7 +247,11 @@ pub(crate) fn intervals(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
     // Naive: least squares plus a constant ±1.2816 σ̂ band (σ̂ the residual standard deviation).
     let mse = fit_line(&Loss::new("mse", &[])?, &x, &y, true, [0.0, 0.0], cfg.quick)?;
     tick();
-    let res: Vec<f64> = x.iter().zip(&y).map(|(xi, yi)| yi - (mse.params[0] * xi + mse.params[1])).collect();
+    let res: Vec<f64> = x
+        .iter()
+        .zip(&y)
+        .map(|(xi, yi)| yi - (mse.params[0] * xi + mse.params[1]))
+        .collect();
     let sigma = (res.iter().map(|r| r * r).sum::<f64>() / (n - 2) as f64).sqrt();
     let z = 1.2815515655446004;
     let naive_lo = [mse.params[0], mse.params[1] - z * sigma];
@@ -154,7 +260,14 @@ pub(crate) fn intervals(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
     let mut q = Vec::new();
     let mut iters = 0;
     for tau in ["0.1", "0.5", "0.9"] {
-        let fit = fit_line(&Loss::new("quantile", &[("tau", tau)])?, &x, &y, false, [0.0, 0.0], cfg.quick)?;
+        let fit = fit_line(
+            &Loss::new("quantile", &[("tau", tau)])?,
+            &x,
+            &y,
+            false,
+            [0.0, 0.0],
+            cfg.quick,
+        )?;
         iters = fit.curve.len();
         q.push(fit.params);
     }
@@ -175,17 +288,57 @@ pub(crate) fn intervals(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
         let (all, w) = eval(lo, hi, &|_| true);
         let (low, _) = eval(lo, hi, &|x| x < 1.0);
         let (high, _) = eval(lo, hi, &|x| x >= 2.0);
-        Row { label, losses: vec![loss.to_owned()], recommended: rec, optimiser: opt, values: vec![all, low, high, w] }
+        Row {
+            label,
+            losses: vec![loss.to_owned()],
+            recommended: rec,
+            optimiser: opt,
+            values: vec![all, low, high, w],
+        }
     };
     let rows = vec![
-        row("mse ± 1.28σ̂ (constant band)".into(), "mse", false, mse.optimiser.clone(), &naive_lo, &naive_hi),
-        row("quantile τ=0.1 / 0.9".into(), "quantile", true, format!("Adam, {iters} steps each"), &q[0], &q[2]),
+        row(
+            "mse ± 1.28σ̂ (constant band)".into(),
+            "mse",
+            false,
+            mse.optimiser.clone(),
+            &naive_lo,
+            &naive_hi,
+        ),
+        row(
+            "quantile τ=0.1 / 0.9".into(),
+            "quantile",
+            true,
+            format!("Adam, {iters} steps each"),
+            &q[0],
+            &q[2],
+        ),
     ];
     let metrics = vec![
-        Metric { key: "coverage", label: "coverage (target 0.80)", range: (0.0, 1.0), better: Better::Near(0.8) },
-        Metric { key: "coverage_low_noise", label: "coverage x<1", range: (0.0, 1.0), better: Better::Near(0.8) },
-        Metric { key: "coverage_high_noise", label: "coverage x>=2", range: (0.0, 1.0), better: Better::Near(0.8) },
-        Metric { key: "mean_width", label: "mean width", range: (0.0, f64::INFINITY), better: Better::Lower },
+        Metric {
+            key: "coverage",
+            label: "coverage (target 0.80)",
+            range: (0.0, 1.0),
+            better: Better::Near(0.8),
+        },
+        Metric {
+            key: "coverage_low_noise",
+            label: "coverage x<1",
+            range: (0.0, 1.0),
+            better: Better::Near(0.8),
+        },
+        Metric {
+            key: "coverage_high_noise",
+            label: "coverage x>=2",
+            range: (0.0, 1.0),
+            better: Better::Near(0.8),
+        },
+        Metric {
+            key: "mean_width",
+            label: "mean width",
+            range: (0.0, f64::INFINITY),
+            better: Better::Lower,
+        },
     ];
     // The overall coverage of both is near 0.8 by construction; the conditional one is the test.
     let worst = |r: &Row| (r.values[1] - 0.8).abs().max((r.values[2] - 0.8).abs());
@@ -197,7 +350,12 @@ pub(crate) fn intervals(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
         worst(&rows[1]),
         if worst(&rows[1]) < worst(&rows[0]) { "the quantile interval follows the noise, the constant band does not" } else { "the recommendation did NOT win on conditional coverage" }
     );
-    let pts: Vec<(f64, f64)> = xt.iter().zip(&yt).take(800).map(|(a, b)| (*a, *b)).collect();
+    let pts: Vec<(f64, f64)> = xt
+        .iter()
+        .zip(&yt)
+        .take(800)
+        .map(|(a, b)| (*a, *b))
+        .collect();
     Ok(Experiment {
         id: 2,
         key: "intervals",
@@ -226,4 +384,3 @@ pub(crate) fn intervals(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
         unavailable: None,
     })
 }
-

@@ -50,7 +50,11 @@ fn experiment(out: &mut String, e: &Experiment) {
         .rows
         .iter()
         .map(|r| {
-            let mut c = vec![format!("{} {}", if r.recommended { "*" } else { " " }, r.label)];
+            let mut c = vec![format!(
+                "{} {}",
+                if r.recommended { "*" } else { " " },
+                r.label
+            )];
             c.extend(r.values.iter().map(|&v| number(v)));
             c.push(r.optimiser.clone());
             c
@@ -88,7 +92,10 @@ fn experiment(out: &mut String, e: &Experiment) {
     for c in &cells {
         line(out, c);
     }
-    for (i, l) in wrap(&format!("verdict: {}", e.verdict), 96).into_iter().enumerate() {
+    for (i, l) in wrap(&format!("verdict: {}", e.verdict), 96)
+        .into_iter()
+        .enumerate()
+    {
         let _ = writeln!(out, "   {}{l}", if i == 0 { "" } else { "  " });
     }
     let _ = writeln!(out);
