@@ -196,10 +196,13 @@ fn the_report_renders_in_headless_chromium() {
         return;
     };
     let report = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
-    assert!(
-        !report.contains("http://") && !report.contains("https://") && !report.contains("<script"),
-        "self-contained, no scripts"
-    );
+    // Self-contained: no script, stylesheet, image or font fetched from anywhere.
+    for external in ["<script", "<link", "src=", "url(", "@import", "<img"] {
+        assert!(
+            !report.contains(external),
+            "the report contains `{external}`"
+        );
+    }
     let probe = dir.path().join("probe.html");
     std::fs::write(
         &probe,
