@@ -107,7 +107,9 @@ pub(crate) fn imbalance(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
         .map(|w| format!("{w:.2}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let runs: Vec<(String, &str, Loss, Option<&[f64]>, bool)> = vec![
+    // (label, loss name, loss, class weight, recommended)
+    type Run<'a> = (String, &'a str, Loss, Option<&'a [f64]>, bool);
+    let runs: Vec<Run<'_>> = vec![
         (
             "cross_entropy".into(),
             "cross_entropy",
@@ -209,7 +211,7 @@ pub(crate) fn imbalance(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
             .join(" / ")
     );
     let mut points = Vec::new();
-    for k in 0..c {
+    for (k, count) in counts.iter().enumerate() {
         let pts: Vec<(f64, f64)> = xt
             .chunks(d)
             .zip(&yt)
@@ -217,7 +219,7 @@ pub(crate) fn imbalance(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
             .take(if k == 0 { 600 } else { 200 })
             .map(|(p, _)| (p[0], p[1]))
             .collect();
-        points.push((format!("class {k} ({} train)", counts[k]), pts));
+        points.push((format!("class {k} ({count} train)"), pts));
     }
     Ok(Experiment {
         id: 3,

@@ -83,7 +83,14 @@ fn pca2(x: &[f64], dim: usize) -> Vec<(f64, f64)> {
 
 /// Experiment 6.
 pub(crate) fn held_out(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experiment, Error> {
-    let kinds: [(&str, &str, Vec<(&str, &str)>, bool); 5] = [
+    // (label, loss name, parameters, recommended at its batch size)
+    type Kind = (
+        &'static str,
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+        bool,
+    );
+    let kinds: [Kind; 5] = [
         ("contrastive", "contrastive", vec![], false),
         ("triplet_margin", "triplet_margin", vec![], false),
         ("batch_hard_triplet", "batch_hard_triplet", vec![], true),

@@ -95,6 +95,12 @@ impl Loss {
     }
 }
 
+/// An objective: the value and gradient at a point.
+pub(crate) type Objective<'a> = dyn Fn(&[f64]) -> Result<(f64, Vec<f64>), Error> + 'a;
+
+/// A point evaluated: the parameters, the value, the gradient.
+type Point = (Vec<f64>, f64, Vec<f64>);
+
 /// A finished fit: the parameters, the objective after each accepted step (or each new point
 /// evaluated, for L-BFGS), and how the optimiser got there.
 pub(crate) struct Fit {
@@ -105,19 +111,19 @@ pub(crate) struct Fit {
 
 /// Objective for argmin: cost and gradient from one fused call, cached per point because
 /// argmin asks for them separately.
-struct Objective<'f> {
-    f: &'f dyn Fn(&[f64]) -> Result<(f64, Vec<f64>), Error>,
+struct Problem<'f> {
+    f: &'f Objective<'f>,
     memo: &'f Memo,
 }
 
 #[derive(Default)]
 struct Memo {
-    last: RefCell<Option<(Vec<f64>, f64, Vec<f64>)>>,
+    last: RefCell<Option<Point>>,
     curve: RefCell<Vec<f64>>,
     best: RefCell<Option<(f64, Vec<f64>)>>,
 }
 
-impl Objective<'_> {
+impl Problem<'_> {
     fn eval(&self, p: &[f64]) -> Result<(f64, Vec<f64>), argmin::core::Error> {
         if let Some((q, c, g)) = &*self.memo.last.borrow() {
             if q.as_slice() == p {
@@ -127,7 +133,7 @@ impl Objective<'_> {
         let (c, g) = (self.f)(p).map_err(|e| argmin::core::Error::msg(e.0))?;
         self.memo.curve.borrow_mut().push(c);
         let mut best = self.memo.best.borrow_mut();
-        if best.as_ref().is_none_or(|(b, _)| c < *b) {
+        if best.as_ref().map_or(true, |(b, _)| c < *b) {
             *best = Some((c, p.to_vec()));
         }
         *self.memo.last.borrow_mut() = Some((p.to_vec(), c, g.clone()));
@@ -135,7 +141,7 @@ impl Objective<'_> {
     }
 }
 
-impl CostFunction for Objective<'_> {
+impl CostFunction for Problem<'_> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, p: &Vec<f64>) -> Result<f64, argmin::core::Error> {
@@ -143,7 +149,7 @@ impl CostFunction for Objective<'_> {
     }
 }
 
-impl Gradient for Objective<'_> {
+impl Gradient for Problem<'_> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, p: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
@@ -154,13 +160,9 @@ impl Gradient for Objective<'_> {
 /// Full-batch L-BFGS (argmin, memory 10, Moré–Thuente line search) for at most `max_iters`
 /// iterations from `init`. A line search that cannot progress ends the fit at the best point
 /// seen, and the optimiser note says so.
-pub(crate) fn lbfgs(
-    f: &dyn Fn(&[f64]) -> Result<(f64, Vec<f64>), Error>,
-    init: Vec<f64>,
-    max_iters: u64,
-) -> Result<Fit, Error> {
+pub(crate) fn lbfgs(f: &Objective<'_>, init: Vec<f64>, max_iters: u64) -> Result<Fit, Error> {
     let memo = Memo::default();
-    let objective = Objective { f, memo: &memo };
+    let objective = Problem { f, memo: &memo };
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
         .with_tolerance_grad(1e-9)
         .and_then(|s| s.with_tolerance_cost(1e-12))
@@ -223,7 +225,7 @@ impl Adam {
 /// Full-batch Adam for `steps` steps, step size decayed as 1/√(1 + t/100) (the losses it is
 /// used for are not differentiable everywhere, so a constant step would keep oscillating).
 pub(crate) fn adam_full_batch(
-    f: &dyn Fn(&[f64]) -> Result<(f64, Vec<f64>), Error>,
+    f: &Objective<'_>,
     mut params: Vec<f64>,
     lr: f64,
     steps: usize,

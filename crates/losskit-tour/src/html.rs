@@ -150,12 +150,10 @@ fn clip(p: (f64, f64), q: (f64, f64), x: (f64, f64), y: (f64, f64)) -> Option<[(
             }
         }
     }
-    (t0 <= t1).then(|| {
-        [
-            (p.0 + t0 * dx, p.1 + t0 * dy),
-            (p.0 + t1 * dx, p.1 + t1 * dy),
-        ]
-    })
+    (t0 <= t1).then_some([
+        (p.0 + t0 * dx, p.1 + t0 * dy),
+        (p.0 + t1 * dx, p.1 + t1 * dy),
+    ])
 }
 
 type Series = [(String, Vec<(f64, f64)>)];
@@ -186,10 +184,14 @@ fn lines_svg(
     for &(a, b) in all() {
         (x0, x1, y0, y1) = (x0.min(a), x1.max(a), y0.min(b), y1.max(b));
     }
-    if !(x0 < x1) {
+    // No data, or one value: a unit range around it.
+    if !x0.is_finite() || !y0.is_finite() {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    if x0 >= x1 {
         (x0, x1) = (x0 - 1.0, x0 + 1.0);
     }
-    if !(y0 < y1) {
+    if y0 >= y1 {
         (y0, y1) = (y0 - 1.0, y0 + 1.0);
     }
     let (px, py) = (0.03 * (x1 - x0), 0.05 * (y1 - y0));

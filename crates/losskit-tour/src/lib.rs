@@ -218,7 +218,7 @@ pub fn run(config: &Config, tick: &mut dyn FnMut()) -> Result<Tour, Error> {
         let experiment = match result {
             Ok(e) => e,
             // A family this build does not have yet: say which losses are missing.
-            Err(e) if e.0.starts_with("unknown loss") => Experiment {
+            Err(e) if e.0.starts_with("unknown loss `") => Experiment {
                 id,
                 key: "",
                 title,
@@ -227,7 +227,10 @@ pub fn run(config: &Config, tick: &mut dyn FnMut()) -> Result<Tour, Error> {
                 rows: Vec::new(),
                 verdict: String::new(),
                 figures: Vec::new(),
-                unavailable: Some(e.0),
+                unavailable: Some(format!(
+                    "this build's catalogue lacks a loss it needs: {}",
+                    e.0
+                )),
             },
             Err(e) => return Err(Error(format!("experiment {id} ({title}): {e}"))),
         };
