@@ -84,14 +84,14 @@ impl Units {
 /// Experiment 7.
 pub(crate) fn boxes(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experiment, Error> {
     let runs = [
-        ("mae (on x1, y1, x2, y2)", "mae", false),
-        ("giou", "giou", true),
-        ("diou", "diou", true),
-        ("ciou", "ciou", true),
+        ("mae (on x1, y1, x2, y2)", "mae"),
+        ("giou", "giou"),
+        ("diou", "diou"),
+        ("ciou", "ciou"),
     ];
     let losses = runs
         .iter()
-        .map(|(_, n, _)| Loss::new(n, &[]))
+        .map(|(_, n)| Loss::new(n, &[]))
         .collect::<Result<Vec<_>, _>>()?;
     let mut rng = Rng::new(cfg.seed ^ 0x07);
     let (n, nt, steps) = if cfg.quick {
@@ -151,7 +151,13 @@ pub(crate) fn boxes(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experiment, 
             small.iter().sum::<f64>() / small.len() as f64,
         ]
     };
-    for ((label, name, rec), loss) in runs.iter().zip(&losses) {
+    let guide = crate::guide::choice(
+        losskit::guide::Task::Detection,
+        Default::default(),
+        &["giou", "diou", "ciou"],
+    )?;
+    for ((label, name), loss) in runs.iter().zip(&losses) {
+        let rec = &(*name == guide.loss);
         let mut theta = init.clone();
         let mut adam = Adam::new(theta.len(), 0.05);
         let mut curve = Vec::new();
@@ -225,7 +231,8 @@ pub(crate) fn boxes(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experiment, 
         setup: format!(
             "{n} training boxes (annotation noise 5 % of the size) from 6 features; true boxes depend on them with \
              quadratic terms, sizes from about 3 to 100 px. Linear model for (cx, cy, ln w, ln h) in standard units, decoded to \
-             (x1, y1, x2, y2) for every loss; Adam from the mean box. Test: {nt} clean boxes."
+             (x1, y1, x2, y2) for every loss; Adam from the mean box. Test: {nt} clean boxes. \
+             Recommended: the box term losskit::guide::recommend gives for detection."
         ),
         metrics,
         rows,

@@ -107,6 +107,26 @@ pub(crate) fn imbalance(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
         .map(|w| format!("{w:.2}"))
         .collect::<Vec<_>>()
         .join(", ");
+    // The decision guide's answer for these labels: its loss, parameters and weights.
+    let y_f64: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+    let guide = crate::guide::choice(
+        losskit::guide::Task::Multiclass,
+        losskit::guide::Conditions {
+            labels: Some(losskit::guide::LabelStats::from_labels(
+                losskit::guide::Task::Multiclass,
+                &y_f64,
+                &[y.len()],
+            )?),
+            ..Default::default()
+        },
+        &[],
+    )?;
+    let guide_w = guide.weights.clone().unwrap_or_else(|| vec![1.0; c]);
+    let guide_w_text = guide_w
+        .iter()
+        .map(|w| format!("{w:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     // (label, loss name, loss, class weight, recommended)
     type Run<'a> = (String, &'a str, Loss, Option<&'a [f64]>, bool);
     let runs: Vec<Run<'_>> = vec![
@@ -122,6 +142,13 @@ pub(crate) fn imbalance(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
             "cross_entropy",
             Loss::new("cross_entropy", &[])?,
             Some(&cw),
+            false,
+        ),
+        (
+            format!("guide: {} [{guide_w_text}]", guide.label),
+            "cross_entropy",
+            Loss::new(guide.loss, &guide.params_ref())?,
+            Some(&guide_w),
             true,
         ),
         (
@@ -190,25 +217,14 @@ pub(crate) fn imbalance(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
         },
     ];
     let verdict = format!(
-        "{}; macro-F1: {}; plain accuracy favours ignoring the minority ({}).",
+        "{}; macro-F1 / accuracy: {}.",
         verdict_head(&rows, &metrics, 0),
-        rows.iter()
-            .map(|r| format!(
-                "{} {:.3}",
-                r.losses[0].clone()
-                    + if r.label.contains("weights") {
-                        "+w"
-                    } else {
-                        ""
-                    },
-                r.values[2]
-            ))
+        ["cross_entropy", "+ weights", "guide", "softmax_focal"]
+            .iter()
+            .zip(&rows)
+            .map(|(tag, r)| format!("{tag} {:.3} / {:.3}", r.values[2], r.values[3]))
             .collect::<Vec<_>>()
-            .join(", "),
-        rows.iter()
-            .map(|r| format!("{:.3}", r.values[3]))
-            .collect::<Vec<_>>()
-            .join(" / ")
+            .join(", ")
     );
     let mut points = Vec::new();
     for (k, count) in counts.iter().enumerate() {
@@ -228,7 +244,8 @@ pub(crate) fn imbalance(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experime
         setup: format!(
             "3 Gaussian classes in 2-D (unit variance, centres (0,0), (2,0.5), (0.5,2)), {} : {} : {} training points, \
              test set of the same mix. Softmax regression, L-BFGS (200 iterations at most). Effective-number weights: \
-             losskit::weights, β = 0.999, normalised to sum to 3; focal without α.",
+             losskit::weights, β = 0.999, normalised to sum to 3; focal without α. Recommended: what \
+             losskit::guide::recommend answers for these training labels.",
             counts[0], counts[1], counts[2]
         ),
         metrics,

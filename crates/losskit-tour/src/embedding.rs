@@ -83,28 +83,26 @@ fn pca2(x: &[f64], dim: usize) -> Vec<(f64, f64)> {
 
 /// Experiment 6.
 pub(crate) fn held_out(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experiment, Error> {
-    // (label, loss name, parameters, recommended at its batch size)
+    // (label, loss name, parameters)
     type Kind = (
         &'static str,
         &'static str,
         Vec<(&'static str, &'static str)>,
-        bool,
     );
     let kinds: [Kind; 5] = [
-        ("contrastive", "contrastive", vec![], false),
-        ("triplet_margin", "triplet_margin", vec![], false),
-        ("batch_hard_triplet", "batch_hard_triplet", vec![], true),
+        ("contrastive", "contrastive", vec![]),
+        ("triplet_margin", "triplet_margin", vec![]),
+        ("batch_hard_triplet", "batch_hard_triplet", vec![]),
         (
             "info_nce (temperature=0.1)",
             "info_nce",
             vec![("temperature", "0.1")],
-            false,
         ),
-        ("supcon", "supcon", vec![], true),
+        ("supcon", "supcon", vec![]),
     ];
     let losses = kinds
         .iter()
-        .map(|(_, n, p, _)| Loss::new(n, p))
+        .map(|(_, n, p)| Loss::new(n, p))
         .collect::<Result<Vec<_>, _>>()?;
     let mut rng = Rng::new(cfg.seed ^ 0x06);
     let (n_train_classes, n_test_classes) = (24, 16);
@@ -150,9 +148,20 @@ pub(crate) fn held_out(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experimen
         points: pts(&matmul(&xt, &w0, xt.len() / D, D, E)),
         lines: vec![],
     });
+    let guide_at = |batch: usize| {
+        crate::guide::choice(
+            losskit::guide::Task::Embedding,
+            losskit::guide::Conditions {
+                batch_size: Some(batch),
+                supervised: true,
+                ..Default::default()
+            },
+            &[],
+        )
+    };
     for (p, k) in [(4usize, 4usize), (16, 8)] {
         let batch = p * k;
-        for ((label, name, _, rec), loss) in kinds.iter().zip(&losses) {
+        for ((label, name, _), loss) in kinds.iter().zip(&losses) {
             let mut w = w0.clone();
             let mut adam = Adam::new(w.len(), 0.01);
             let mut data = Rng::new(cfg.seed ^ 0x66);
@@ -279,7 +288,7 @@ pub(crate) fn held_out(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experimen
             tick();
             let emb = matmul(&xt, &w, xt.len() / D, D, E);
             // The guide: batch-hard triplet for small batches, SupCon for large labelled ones.
-            let recommended = *rec && ((*name == "batch_hard_triplet") == (batch <= 16));
+            let recommended = *name == guide_at(batch)?.loss;
             if recommended && batch > 16 {
                 figures.push(Figure::Lines {
                     title: format!("Held-out classes (8 of 16) after {label}, batch {batch}"),
@@ -317,8 +326,8 @@ pub(crate) fn held_out(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experimen
             "40 classes: 8 signal dimensions (class prototype + N(0, 0.5²), mixed) and 24 nuisance dimensions N(0, 1.5²). \
              A linear projection 32 → 8 trained on 24 classes ({steps} Adam steps, batches of P classes × K samples: \
              4×4 = 16 and 16×8 = 128; info_nce takes one query/key pair per class of the batch), then recall@1 \
-             (cosine) among {} samples of the 16 classes never seen in training. Recommended (decision guide): \
-             batch_hard_triplet at the small batch, supcon at the large one.",
+             (cosine) among {} samples of the 16 classes never seen in training. Recommended: losskit::guide::recommend \
+             for that batch size with labels.",
             per_test * n_test_classes
         ),
         metrics,

@@ -282,19 +282,6 @@ pub(crate) fn with_bias(x: &[f64], n: usize, d: usize) -> Vec<f64> {
     out
 }
 
-/// The `q`-quantile of `v` (linear interpolation between order statistics).
-pub(crate) fn quantile(v: &[f64], q: f64) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let pos = q * (s.len() - 1) as f64;
-    let (lo, frac) = (pos.floor() as usize, pos - pos.floor());
-    if lo + 1 < s.len() {
-        s[lo] * (1.0 - frac) + s[lo + 1] * frac
-    } else {
-        s[lo]
-    }
-}
-
 /// Row-wise softmax of logits [n, c].
 pub(crate) fn softmax_rows(logits: &[f64], c: usize) -> Vec<f64> {
     let mut p = logits.to_vec();

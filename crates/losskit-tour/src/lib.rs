@@ -15,6 +15,7 @@ mod boxes;
 mod classification;
 mod embedding;
 mod fit;
+mod guide;
 pub mod html;
 pub mod json;
 mod regression;
@@ -158,7 +159,7 @@ type Runner = fn(&Config, &mut dyn FnMut()) -> Result<Experiment, Error>;
 const EXPERIMENTS: &[(usize, &str, usize, Runner)] = &[
     (1, "Regression with gross outliers", 4, regression::outliers),
     (2, "Prediction intervals", 2, regression::intervals),
-    (3, "Class imbalance 1:50", 3, classification::imbalance),
+    (3, "Class imbalance 1:50", 4, classification::imbalance),
     (
         4,
         "Label noise and overconfidence",

@@ -3,7 +3,7 @@
 
 use losskit::sample::Rng;
 
-use crate::fit::{adam_full_batch, lbfgs, quantile, Fit, Input, Loss};
+use crate::fit::{adam_full_batch, lbfgs, Fit, Input, Loss};
 use crate::{verdict_head, Better, Config, Error, Experiment, Figure, Metric, Row};
 
 /// Fits y ≈ a·x + b with `loss` (parameters [a, b]); `smooth` picks L-BFGS, else Adam.
@@ -78,30 +78,40 @@ pub(crate) fn outliers(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experimen
         .zip(&y)
         .map(|(xi, yi)| yi - (mae.params[0] * xi + mae.params[1]))
         .collect();
-    let med = quantile(&res, 0.5);
-    let mad = quantile(
-        &res.iter().map(|r| (r - med).abs()).collect::<Vec<_>>(),
-        0.5,
-    );
-    // The decision guide's data-aware δ: 1.345 σ̂ (95 % efficiency under Gaussian noise), σ̂ =
-    // 1.4826·MAD of the residuals of a robust fit.
-    let delta = 1.345 * 1.4826 * mad;
+    // The decision guide, given the residuals of that robust fit: which loss, and Huber's δ
+    // = 1.345 × their robust scale (1.4826 · MAD).
+    let stats = losskit::guide::TargetStats::from_targets(&res)?;
+    let guide = crate::guide::choice(
+        losskit::guide::Task::Regression,
+        losskit::guide::Conditions {
+            targets: Some(stats.clone()),
+            ..Default::default()
+        },
+        &[],
+    )?;
+    let delta = stats.huber_delta();
     let delta_text = format!("{delta:.3}");
     let fits = [
-        ("mse", "mse".to_owned(), Loss::new("mse", &[])?, true, false),
+        (
+            "mse",
+            "mse".to_owned(),
+            Loss::new("mse", &[])?,
+            true,
+            guide.loss == "mse",
+        ),
         (
             "huber",
             format!("huber (delta={delta_text})"),
             Loss::new("huber", &[("delta", &delta_text)])?,
             true,
-            true,
+            guide.loss == "huber",
         ),
         (
             "log_cosh",
             "log_cosh".to_owned(),
             Loss::new("log_cosh", &[])?,
             true,
-            false,
+            guide.loss == "log_cosh",
         ),
     ];
     let mut rows = Vec::new();
@@ -145,7 +155,7 @@ pub(crate) fn outliers(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experimen
         tick();
         push(name, label, fit, rec);
     }
-    push("mae", "mae".to_owned(), mae, false);
+    push("mae", "mae".to_owned(), mae, guide.loss == "mae");
     rows.sort_by_key(|r| {
         ["mse", "mae", "huber", "log_cosh"]
             .iter()
@@ -202,7 +212,10 @@ pub(crate) fn outliers(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experimen
         setup: format!(
             "{n} training points y = 2x + 1 + N(0, 0.5²), x ~ U(-3, 3); every tenth target shifted up by U(10, 30). \
              Linear model; L-BFGS for the smooth losses, Adam for mae (not differentiable at 0). \
-             Huber δ = 1.345·1.4826·MAD of the mae fit's residuals = {delta_text}. Test: {nt} clean points."
+             Huber δ = 1.345·1.4826·MAD of the mae fit's residuals = {delta_text}. Test: {nt} clean points. \
+             Recommended: losskit::guide::recommend given those residuals (share beyond 3 robust scales {:.3}): {}.",
+            stats.outlier_share,
+            guide.label
         ),
         metrics,
         rows,

@@ -145,19 +145,18 @@ fn scores(theta: &[f64], test: &[(Image, Vec<f64>)], s: usize) -> (f64, f64) {
 /// Experiment 5.
 pub(crate) fn small_objects(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Experiment, Error> {
     let runs = [
-        ("bce_with_logits", "bce_with_logits", vec![], false),
-        ("dice", "dice", vec![("activation", "sigmoid")], false),
-        ("bce_dice", "bce_dice", vec![], true),
+        ("bce_with_logits", "bce_with_logits", vec![]),
+        ("dice", "dice", vec![("activation", "sigmoid")]),
+        ("bce_dice", "bce_dice", vec![]),
         (
             "tversky (alpha=0.3, beta=0.7)",
             "tversky",
             vec![("activation", "sigmoid"), ("alpha", "0.3"), ("beta", "0.7")],
-            true,
         ),
     ];
     let losses = runs
         .iter()
-        .map(|(_, name, params, _)| Loss::new(name, params))
+        .map(|(_, name, params)| Loss::new(name, params))
         .collect::<Result<Vec<_>, _>>()?;
     let mut rng = Rng::new(cfg.seed ^ 0x05);
     let s = if cfg.quick { 24 } else { 32 };
@@ -189,7 +188,16 @@ pub(crate) fn small_objects(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Expe
         ),
         ("truth".to_owned(), s, s, test[0].0.mask.clone()),
     ];
-    for ((label, name, _, rec), loss) in runs.iter().zip(&losses) {
+    let guide = crate::guide::choice(
+        losskit::guide::Task::Segmentation,
+        losskit::guide::Conditions {
+            small_objects: true,
+            ..Default::default()
+        },
+        &[],
+    )?;
+    for ((label, name, _), loss) in runs.iter().zip(&losses) {
+        let rec = &(*name == guide.loss);
         let mut theta = vec![0.0; F];
         theta[0] = -2.0; // start at a low foreground probability, as a detector's prior bias
         let mut adam = Adam::new(F, 0.05);
@@ -302,7 +310,8 @@ pub(crate) fn small_objects(cfg: &Config, tick: &mut dyn FnMut()) -> Result<Expe
              disc (radius 5–8) in half of them, a background ramp and N(0, 0.45²) noise. Per-pixel logistic model on 5 \
              fixed filters (intensity, 3×3 and 7×7 means, contrast), Adam (batches of {batch} images). Dice of the mask \
              thresholded at p = 0.5; small-object Dice inside each small disc's box plus 3 px. \
-             Recommended (decision guide): bce_dice rather than Dice alone, tversky with β > α for small objects."
+             Recommended: losskit::guide::recommend for small objects ({}).",
+            guide.label
         ),
         metrics,
         rows,
