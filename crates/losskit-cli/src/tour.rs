@@ -56,6 +56,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let text = losskit_tour::text::render(&tour);
     if let Some(dir) = &args.report {
         let path = dir.join("index.html");
+        // plotters measures SVG text with a registered font (its `ab_glyph` feature, which
+        // `plot` turns on for the whole binary): the bundled one.
+        plotters::style::register_font(
+            crate::plot::FAMILY,
+            plotters::style::FontStyle::Normal,
+            crate::plot::FONT,
+        )
+        .map_err(|_| Failure("tour: the bundled font cannot be read".into()))?;
         fs::create_dir_all(dir)
             .and_then(|()| fs::write(&path, losskit_tour::html::render(&tour, &text)))
             .map_err(|e| Failure(format!("cannot write the report `{}`: {e}", path.display())))?;
