@@ -90,9 +90,12 @@ def _tensors(inputs, dtype, grads):
     return out
 
 
-def evaluate(call, inputs, dtype, reduction, grads):
-    """Runs `call` once; returns the result (`value` or `values`) and `grads` for the names asked."""
-    ns = {"torch": torch, "math": math, "R": reduction, **_tensors(inputs, dtype, grads)}
+def evaluate(call, inputs, dtype, reduction, grads, names=None):
+    """Runs `call` once; returns the result (`value` or `values`) and `grads` for the names asked.
+
+    `names`: extra names the call may use (a generator's helpers and the tool's classes)."""
+    ns = {"torch": torch, "math": math, "R": reduction, **(names or {}),
+          **_tensors(inputs, dtype, grads)}
     out = eval(call, ns)  # noqa: S307 - our own expressions, shown verbatim in the JSON
     # A tool may accumulate in float64 (see the call); the result is reported in the pass's type.
     out = out.to(dtype)
@@ -111,8 +114,9 @@ def evaluate(call, inputs, dtype, reduction, grads):
 class Family:
     """The cases of one loss family, written to `tests/reference/<name>.json`."""
 
-    def __init__(self, name, generator=None, tools=None):
+    def __init__(self, name, generator=None, tools=None, names=None):
         self.name = name
+        self.names = names or {}
         self.generator = generator or f"tools/reference/{name}.py"
         self.tools = {
             "python": platform.python_version(),
@@ -139,7 +143,7 @@ class Family:
             "params": {k: param_text(v) for k, v in (params or {}).items()},
             "inputs": {k: _input_json(v) for k, v in inputs.items()},
             "expected": {
-                d: {r: evaluate(call, inputs, DTYPES[d], r, grads) for r in reductions}
+                d: {r: evaluate(call, inputs, DTYPES[d], r, grads, self.names) for r in reductions}
                 for d in dtypes
             },
         }
@@ -158,7 +162,7 @@ class Family:
         """
         if torch_raises is not None:
             try:
-                evaluate(call, inputs, torch.float64, "mean", ())
+                evaluate(call, inputs, torch.float64, "mean", (), self.names)
             except Exception as e:  # noqa: BLE001 - any exception the tool raises
                 if torch_raises not in str(e):
                     raise ValueError(f"{id}: torch raised {e!r}, not {torch_raises!r}") from e

@@ -9,6 +9,7 @@
 //! its tolerance, 2 on any error (usage, unknown names, bad values, unreadable or
 //! unwritable files), with the message on stderr and nothing on stdout.
 
+mod edt;
 mod eval;
 mod explain;
 mod gradcheck;
@@ -47,6 +48,7 @@ enum Command {
     Plot(plot::Args),
     Gradcheck(gradcheck::Args),
     Tour(tour::Args),
+    Edt(edt::Args),
 }
 
 /// A failed run: the message printed after `error: ` on stderr.
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         Command::Plot(args) => plot::run(&args).map(|()| true),
         Command::Gradcheck(args) => gradcheck::run(&args),
         Command::Tour(args) => tour::run(&args).map(|()| true),
+        Command::Edt(args) => edt::run(&args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -48,6 +48,11 @@
 //! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GaussianNll`] |
 //! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`MarginRanking`] |
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
+//! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
+//!
+//! ## Distance transforms
+//! [`distance`] computes exact Euclidean distance transforms of masks (SciPy's numbers, in
+//! linear time) and the signed distance maps [`Boundary`] uses.
 //!
 //! ## Class-imbalance weights
 //! [`weights`] turns class counts or labels into the vectors the losses take as class
@@ -60,6 +65,7 @@
 mod api;
 mod catalogue;
 mod classification;
+pub mod distance;
 mod error;
 mod eval;
 mod evaluator;
@@ -72,6 +78,7 @@ mod reduction;
 mod registry;
 mod regression;
 pub mod sample;
+mod segmentation;
 mod tensor;
 pub mod weights;
 
@@ -102,5 +109,9 @@ pub use registry::{catalogue, evaluate, find};
 pub use regression::{
     GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mse, Pointwise, PoissonNll, Quantile,
     SmoothL1, L2,
+};
+pub use segmentation::{
+    Activation, BceDice, Boundary, CeDice, Dice, FocalTversky, GeneralizedDice, Jaccard,
+    LovaszHinge, LovaszSoftmax, SegInputs, SegTarget, Tversky,
 };
 pub use tensor::{Shape, Tensor, MAX_RANK};

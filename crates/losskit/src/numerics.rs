@@ -37,6 +37,20 @@ pub fn sigmoid<T: Real>(x: T) -> T {
     }
 }
 
+/// `σ(x)` by the same identity as [`sigmoid`], with the vectorised exponential
+/// ([`Real::exp_fast`], within an ulp of `exp`): for kernels that apply a sigmoid to every
+/// element of a large input (the segmentation losses' activation).
+#[inline(always)]
+pub fn sigmoid_fast<T: Real>(x: T) -> T {
+    let e = (-x.abs()).exp_fast();
+    let d = T::ONE + e;
+    if x >= T::ZERO {
+        T::ONE / d
+    } else {
+        e / d
+    }
+}
+
 /// The probabilities and log-probabilities of a Bernoulli variable with logit `x`: what every
 /// sigmoid-based loss needs, from one exponential and one `ln_1p`.
 ///

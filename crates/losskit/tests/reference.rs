@@ -18,7 +18,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// Families whose reference file must exist (and cover every loss of the family).
-const REQUIRED: &[Family] = &[Family::Regression, Family::Classification];
+const REQUIRED: &[Family] = &[
+    Family::Regression,
+    Family::Classification,
+    Family::Segmentation,
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -3,3 +3,4 @@
 mod binary;
 mod multiclass;
 mod regression;
+mod segmentation;
