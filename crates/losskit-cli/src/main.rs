@@ -9,6 +9,7 @@
 //! its tolerance, 2 on any error (usage, unknown names, bad values, unreadable or
 //! unwritable files), with the message on stderr and nothing on stdout.
 
+mod bench;
 mod edt;
 mod eval;
 mod explain;
@@ -48,6 +49,7 @@ enum Command {
     Plot(plot::Args),
     Gradcheck(gradcheck::Args),
     Tour(tour::Args),
+    Bench(bench::Args),
     Edt(edt::Args),
 }
 
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Command::Plot(args) => plot::run(&args).map(|()| true),
         Command::Gradcheck(args) => gradcheck::run(&args),
         Command::Tour(args) => tour::run(&args).map(|()| true),
+        Command::Bench(args) => bench::run(&args).map(|()| true),
         Command::Edt(args) => edt::run(&args).map(|()| true),
     };
     match result {

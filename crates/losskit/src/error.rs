@@ -175,6 +175,14 @@ pub enum Error {
         /// The inputs that do have gradients.
         predictions: Vec<&'static str>,
     },
+    /// `mean` of an in-batch metric loss (`batch_hard_triplet`, `supcon`) where no anchor of a
+    /// non-empty batch has what the loss needs (a positive, a negative).
+    NoAnchor {
+        /// The loss.
+        loss: &'static str,
+        /// What every anchor lacks, e.g. "a positive (another row with its label)".
+        why: &'static str,
+    },
     /// A reduction the loss does not define (e.g. `batchmean` outside `kl_div`).
     UnsupportedReduction {
         /// The loss.
@@ -320,6 +328,10 @@ impl fmt::Display for Error {
                 f,
                 "{loss}: `{arg}` has no gradient (it is not a prediction); gradients exist for {}",
                 Names(predictions)
+            ),
+            Error::NoAnchor { loss, why } => write!(
+                f,
+                "{loss}: reduction `mean` is undefined: no anchor in the batch has {why}; use `sum` or a batch with repeated labels"
             ),
             Error::UnsupportedReduction { loss, reduction, supported } => write!(
                 f,
@@ -561,6 +573,10 @@ mod tests {
                     supported: vec!["mean", "sum", "none"],
                 },
                 "huber: reduction `batchmean` is not supported; it takes `mean`, `sum`, `none`",
+            ),
+            (
+                Error::NoAnchor { loss: "supcon", why: "a positive (another row with its label)" },
+                "supcon: reduction `mean` is undefined: no anchor in the batch has a positive (another row with its label); use `sum` or a batch with repeated labels",
             ),
         ];
         for (err, text) in cases {

@@ -239,6 +239,26 @@ pub fn evaluate_with(
     reduction: ReductionMode,
     grads: &[&str],
 ) -> Result<Evaluation> {
+    evaluate_repeated(info, inputs, params, reduction, grads, 1, &mut Vec::new())
+}
+
+/// As [`evaluate_with`], running the loss `repeats` times (at least once) on the same
+/// converted inputs and into the same gradient buffers, and pushing the wall time of each run
+/// onto `times`: what `losskit bench` measures. Only the loss's own evaluation is timed (the
+/// checks, conversions and buffer allocation happen once, before); the returned
+/// [`Evaluation`] is that of the last run.
+///
+/// # Errors
+/// As [`evaluate_with`].
+pub fn evaluate_repeated(
+    info: &'static LossInfo,
+    inputs: &[NamedArray<'_>],
+    params: &Params,
+    reduction: ReductionMode,
+    grads: &[&str],
+    repeats: usize,
+    times: &mut Vec<std::time::Duration>,
+) -> Result<Evaluation> {
     let loss = info.name;
     if !info.reductions.contains(&reduction) {
         return Err(Error::UnsupportedReduction {
@@ -323,6 +343,7 @@ pub fn evaluate_with(
             &grad_specs,
             Dtype::F64,
             info.eval.f64,
+            (repeats, times),
         )
     } else {
         run::<f32>(
@@ -333,6 +354,7 @@ pub fn evaluate_with(
             &grad_specs,
             Dtype::F32,
             info.eval.f32,
+            (repeats, times),
         )
     }
 }
@@ -346,6 +368,7 @@ fn run<T: Real + Wrap>(
     grad_specs: &[&'static crate::catalogue::InputSpec],
     dtype: Dtype,
     f: EvalFn<T>,
+    (repeats, times): (usize, &mut Vec<std::time::Duration>),
 ) -> Result<Evaluation> {
     let mut items = Vec::with_capacity(given.len());
     for (spec, arr) in given {
@@ -378,7 +401,11 @@ fn run<T: Real + Wrap>(
             .map_or(0, |(_, _, s)| s.numel());
         out.grads.push((spec.name, vec![T::ZERO; n]));
     }
-    f(&call, &mut out)?;
+    for _ in 0..repeats.max(1) {
+        let start = std::time::Instant::now();
+        f(&call, &mut out)?;
+        times.push(start.elapsed());
+    }
     Ok(Evaluation {
         loss: info.name,
         reduction,

@@ -48,6 +48,7 @@
 //! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GaussianNll`] |
 //! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`MarginRanking`] |
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
+//! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`] |
 //! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
 //!
 //! ## Distance transforms
@@ -72,6 +73,7 @@ mod evaluator;
 pub mod gradcheck;
 pub mod guide;
 pub mod math;
+mod metric;
 pub mod numerics;
 mod real;
 mod reduction;
@@ -100,8 +102,12 @@ pub use classification::{
 };
 pub use error::{Error, Result};
 pub use eval::{
-    evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray, ParamValue, Params,
-    SampleArrays,
+    evaluate_repeated, evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray,
+    ParamValue, Params, SampleArrays,
+};
+pub use metric::{
+    BatchHardTriplet, Contrastive, CosineEmbedding, InfoNce, LabeledInputs, NtXent, PairInputs,
+    SupCon, TripletInputs, TripletMargin, ViewInputs,
 };
 pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};

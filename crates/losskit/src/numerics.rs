@@ -5,16 +5,19 @@
 //! so the same input gives the same bits whatever the number of threads.
 
 use core::ops::Range;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::real::Real;
 
 /// `softplus(x) = ln(1 + eˣ)`, finite for every finite `x`.
 ///
 /// Computed as `max(x, 0) + ln(1 + e^{−|x|})`: the exponent is never positive, so nothing
-/// overflows, and `ln_1p` keeps the small tail accurate.
+/// overflows, and `ln_1p` keeps the small tail accurate. The exponential and `ln_1p` are the
+/// branch-free [`Real::exp_fast`] / [`Real::ln_1p_fast`], so loops over it vectorise
+/// (within 2 ulp each of the libm functions).
 #[inline(always)]
 pub fn softplus<T: Real>(x: T) -> T {
-    x.max(T::ZERO) + (-x.abs()).exp().ln_1p()
+    x.max(T::ZERO) + (-x.abs()).exp_fast().ln_1p_fast()
 }
 
 /// `ln σ(x) = −softplus(−x)`, finite for every finite `x`.
@@ -29,7 +32,7 @@ pub fn log_sigmoid<T: Real>(x: T) -> T {
 /// which keeps its relative accuracy where `1 − σ(x)` would cancel to 0.
 #[inline(always)]
 pub fn sigmoid<T: Real>(x: T) -> T {
-    let e = (-x.abs()).exp();
+    let e = (-x.abs()).exp_fast();
     if x >= T::ZERO {
         T::ONE / (T::ONE + e)
     } else {
@@ -42,13 +45,8 @@ pub fn sigmoid<T: Real>(x: T) -> T {
 /// element of a large input (the segmentation losses' activation).
 #[inline(always)]
 pub fn sigmoid_fast<T: Real>(x: T) -> T {
-    let e = (-x.abs()).exp_fast();
-    let d = T::ONE + e;
-    if x >= T::ZERO {
-        T::ONE / d
-    } else {
-        e / d
-    }
+    // `sigmoid` itself now uses the vectorised exponential: the same operations, the same bits.
+    sigmoid(x)
 }
 
 /// The probabilities and log-probabilities of a Bernoulli variable with logit `x`: what every
@@ -82,8 +80,8 @@ pub struct Logistic<T> {
 #[inline(always)]
 pub fn logistic<T: Real>(x: T) -> Logistic<T> {
     // e^{−|x|} ∈ [0, 1] never overflows; both tails are built from it.
-    let e = (-x.abs()).exp();
-    let l = e.ln_1p();
+    let e = (-x.abs()).exp_fast();
+    let l = e.ln_1p_fast();
     let d = T::ONE + e;
     let (big, small) = (T::ONE / d, e / d);
     let pos = x >= T::ZERO;
@@ -101,29 +99,46 @@ pub fn logistic<T: Real>(x: T) -> Logistic<T> {
 /// Exact when one argument is −∞ (the other is returned); −∞ when both are (the log of 0).
 #[inline(always)]
 pub fn log_add_exp<T: Real>(a: T, b: T) -> T {
-    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    // Selects only, no branch: loops over it vectorise. A NaN operand makes `a >= b` false
+    // and lands in `hi` or `lo`, so the result is NaN.
+    let ge = a >= b;
+    let (hi, lo) = (if ge { a } else { b }, if ge { b } else { a });
+    let v = hi + (lo - hi).exp_fast().ln_1p_fast();
     if hi == lo {
         // Also covers two equal infinities, where `lo − hi` would be NaN.
-        return hi + T::LN_2;
+        hi + T::LN_2
+    } else {
+        v
     }
-    hi + (lo - hi).exp().ln_1p()
 }
 
 /// `ln cosh(x)`, finite for every finite `x` and accurate to a few ulp everywhere.
 ///
 /// `cosh` overflows at |x| ≈ 89 in f32 and 710 in f64; `|x| + ln(1 + e^{−2|x|}) − ln 2` never
 /// does, but near 0 it cancels (absolute error ≈ ε where the value is x²/2). Below |x| = 1
-/// the identity `cosh x − 1 = 2 sinh²(x/2)` gives `ln_1p(2 sinh²(x/2))`, which keeps full
-/// relative accuracy down to the smallest x.
+/// the identity `cosh x − 1 = (e^{−|x|} − 1)² / (2e^{−|x|})` gives
+/// `ln_1p(F²/(2(1 + F)))` with `F = expm1(−|x|)`, which keeps full relative accuracy down to
+/// the smallest x. One `expm1` and one `ln_1p` (the branch-free [`Real::exp_m1_fast`] /
+/// [`Real::ln_1p_fast`]) serve both ranges, selected without a branch.
 #[inline(always)]
 pub fn log_cosh<T: Real>(x: T) -> T {
+    log_cosh_tanh(x).0
+}
+
+/// `ln cosh(x)` (as [`log_cosh`]) and its derivative `tanh x`, sharing one `expm1`:
+/// with `F = e^{−|x|} − 1` and `G = 1 + F = e^{−|x|}`, `tanh|x| = −F(F + 2)/(1 + G²)`.
+/// `±∞` give `(∞, ±1)`; NaN gives NaN in both.
+#[inline(always)]
+pub fn log_cosh_tanh<T: Real>(x: T) -> (T, T) {
     let a = x.abs();
-    if a < T::ONE {
-        let s = (T::HALF * a).sinh();
-        (T::TWO * s * s).ln_1p()
-    } else {
-        a + (-(a + a)).exp().ln_1p() - T::LN_2
-    }
+    let f = (-a).exp_m1_fast();
+    let g = T::ONE + f;
+    let small = a < T::ONE;
+    let arg = if small { f * f / (T::TWO * g) } else { g * g };
+    let l = arg.ln_1p_fast();
+    let v = if small { l } else { a + l - T::LN_2 };
+    let th = -(f * (f + T::TWO)) / (T::ONE + g * g);
+    (v, if x < T::ZERO { -th } else { th })
 }
 
 /// `ln Σ exp(xᵢ)` over a row, with the row's maximum taken out first so no term overflows.
@@ -139,7 +154,63 @@ pub fn log_sum_exp<T: Real>(row: &[T]) -> T {
     m + s.ln()
 }
 
-pub use crate::math::{exp_f32, exp_f64, ln_f32, ln_f64};
+pub use crate::math::{
+    exp_f32, exp_f64, exp_m1_f32, exp_m1_f64, ln_1p_f32, ln_1p_f64, ln_f32, ln_f64, tanh_f32,
+    tanh_f64,
+};
+
+/// `m^γ` for `m ≥ 0` given `ln m`, with exact repeated products for the integer exponents 0 to
+/// 4 (the focal loss's usual γ): `m^0 = 1` even at `m = 0` (where `γ·ln m` would be NaN),
+/// `m²` is one rounding. Other exponents are `exp(γ·ln m)`, with `exp` from `exp`.
+/// `kind` is [`PowKind::of`] of γ, computed once per call, so the choice is the same for every
+/// element and the compiler moves it out of the loop.
+#[inline(always)]
+pub fn pow_with_log<T: Real>(kind: PowKind, m: T, ln_m: T, gamma: T, exp: impl Fn(T) -> T) -> T {
+    match kind {
+        PowKind::Zero => T::ONE,
+        PowKind::One => m,
+        PowKind::Two => m * m,
+        PowKind::Three => m * m * m,
+        PowKind::Four => {
+            let m2 = m * m;
+            m2 * m2
+        }
+        PowKind::General => exp(gamma * ln_m),
+    }
+}
+
+/// Which evaluation of `m^γ` [`pow_with_log`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowKind {
+    /// γ = 0.
+    Zero,
+    /// γ = 1.
+    One,
+    /// γ = 2.
+    Two,
+    /// γ = 3.
+    Three,
+    /// γ = 4.
+    Four,
+    /// Any other γ: `exp(γ·ln m)`.
+    General,
+}
+
+impl PowKind {
+    /// The kind of the exponent `gamma`.
+    pub fn of(gamma: f64) -> PowKind {
+        [
+            (0.0, PowKind::Zero),
+            (1.0, PowKind::One),
+            (2.0, PowKind::Two),
+            (3.0, PowKind::Three),
+            (4.0, PowKind::Four),
+        ]
+        .into_iter()
+        .find(|&(g, _)| g == gamma)
+        .map_or(PowKind::General, |(_, k)| k)
+    }
+}
 
 /// A chunk's partial sum and whether every element in it was valid: the accumulator of the
 /// checked reductions, combined in a fixed order by [`chunked_fold`].
@@ -169,24 +240,108 @@ pub(crate) trait SimdCall {
     fn call(self) -> Self::Output;
 }
 
-/// Runs `k` compiled for AVX2 on x86-64 CPUs that have it, for the baseline otherwise.
+/// The instruction sets the vectorised kernels are compiled for, narrowest first.
 ///
-/// The loops of the kernels vectorise 8 `f32` lanes wide instead of the baseline's 4. They
-/// are written so the result is the same at every width: their lane arrays fix the order of
-/// every sum, and no fused multiply-adds are introduced (FMA is not enabled, and Rust does
-/// not contract `a * b + c`).
+/// Every level gives the same bits: the kernels fix the order of every sum in lane arrays,
+/// and no multiply-add is fused (Rust never contracts `a * b + c`, and the kernels call no
+/// `mul_add`), so enabling FMA changes the speed of nothing but `mul_add` and the results of
+/// nothing. The tests run the whole suite at each level (`LOSSKIT_SIMD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SimdLevel {
+    /// The target's baseline (SSE2 on x86-64): 4 `f32` lanes.
+    Baseline,
+    /// AVX2 and FMA: 8 `f32` lanes.
+    Avx2,
+    /// AVX-512F: 16 `f32` lanes.
+    Avx512,
+}
+
+impl SimdLevel {
+    /// The name `LOSSKIT_SIMD` and `losskit bench` use: `baseline`, `avx2`, `avx512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdLevel::Baseline => "baseline",
+            SimdLevel::Avx2 => "avx2",
+            SimdLevel::Avx512 => "avx512",
+        }
+    }
+
+    /// The level of a name (see [`name`](SimdLevel::name)).
+    pub fn from_name(name: &str) -> Option<SimdLevel> {
+        [SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512]
+            .into_iter()
+            .find(|l| l.name() == name)
+    }
+
+    /// The widest level this CPU supports.
+    pub fn detected() -> SimdLevel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return SimdLevel::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return SimdLevel::Avx2;
+            }
+        }
+        SimdLevel::Baseline
+    }
+}
+
+/// The cap set by [`set_max_simd_level`] (or read from `LOSSKIT_SIMD`); `u8::MAX` until the
+/// first call reads the environment.
+static MAX_LEVEL: AtomicU8 = AtomicU8::new(u8::MAX);
+
+/// Caps the instruction set the kernels use (the CPU's own limit still applies). For tests
+/// and benchmarks: every level gives the same results. The environment variable
+/// `LOSSKIT_SIMD=baseline|avx2|avx512` sets the initial cap.
+pub fn set_max_simd_level(level: SimdLevel) {
+    MAX_LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+/// The level the kernels run at now: the widest the CPU has, within the cap.
+pub fn simd_level() -> SimdLevel {
+    let mut cap = MAX_LEVEL.load(Ordering::Relaxed);
+    if cap == u8::MAX {
+        let env = std::env::var("LOSSKIT_SIMD").ok();
+        let level = env
+            .as_deref()
+            .and_then(SimdLevel::from_name)
+            .unwrap_or(SimdLevel::Avx512);
+        cap = level as u8;
+        MAX_LEVEL.store(cap, Ordering::Relaxed);
+    }
+    #[cfg(test)]
+    if BASELINE_ONLY.load(Ordering::Relaxed) {
+        return SimdLevel::Baseline;
+    }
+    let detected = SimdLevel::detected();
+    [SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512]
+        .into_iter()
+        .filter(|&l| l as u8 <= cap && l <= detected)
+        .max()
+        .unwrap_or(SimdLevel::Baseline)
+}
+
+/// Runs `k` compiled for the widest instruction set of [`simd_level`]: AVX-512F, AVX2+FMA,
+/// or the baseline.
+///
+/// The loops of the kernels vectorise 8 or 16 `f32` lanes wide instead of the baseline's 4.
+/// They are written so the result is the same at every width: their lane arrays fix the order
+/// of every sum, and no fused multiply-adds are introduced (Rust does not contract
+/// `a * b + c`).
 #[inline(always)]
 pub(crate) fn simd<K: SimdCall>(k: K) -> K::Output {
     #[cfg(target_arch = "x86_64")]
-    {
-        #[cfg(test)]
-        let baseline = BASELINE_ONLY.load(std::sync::atomic::Ordering::Relaxed);
-        #[cfg(not(test))]
-        let baseline = false;
-        if !baseline && std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, the only feature `x86::avx2` is compiled for.
-            return unsafe { x86::avx2(k) };
-        }
+    match simd_level() {
+        // SAFETY: `simd_level` returns a level only when the CPU supports its features
+        // (`SimdLevel::detected`), which are exactly those each function is compiled for.
+        SimdLevel::Avx512 => return unsafe { x86::avx512(k) },
+        // SAFETY: as above.
+        SimdLevel::Avx2 => return unsafe { x86::avx2(k) },
+        SimdLevel::Baseline => {}
     }
     k.call()
 }
@@ -201,12 +356,21 @@ pub(crate) static BASELINE_ONLY: std::sync::atomic::AtomicBool =
 mod x86 {
     use super::SimdCall;
 
-    /// `k.call()`, with AVX2 code generation.
+    /// `k.call()`, with AVX2 and FMA code generation.
     ///
     /// # Safety
-    /// The CPU must support AVX2.
-    #[target_feature(enable = "avx2")]
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn avx2<K: SimdCall>(k: K) -> K::Output {
+        k.call()
+    }
+
+    /// `k.call()`, with AVX-512F code generation.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn avx512<K: SimdCall>(k: K) -> K::Output {
         k.call()
     }
 }
@@ -518,5 +682,33 @@ mod tests {
             let s = lane_sum(len, |i| (i + 1) as f64);
             assert_eq!(s, (len * (len + 1) / 2) as f64);
         }
+    }
+    #[test]
+    fn pow_takes_the_integer_fast_paths() {
+        let e = |v: f64| v.exp();
+        for (g, k) in [
+            (0.0, PowKind::Zero),
+            (1.0, PowKind::One),
+            (2.0, PowKind::Two),
+            (3.0, PowKind::Three),
+            (4.0, PowKind::Four),
+            (2.5, PowKind::General),
+        ] {
+            assert_eq!(PowKind::of(g), k);
+            for m in [0.0f64, 1e-300, 0.3, 1.0] {
+                let v = pow_with_log(k, m, m.ln(), g, e);
+                let want = m.powf(g);
+                assert!(
+                    (v - want).abs() <= 4.0 * f64::EPSILON * want,
+                    "{m}^{g}: {v} vs {want}"
+                );
+            }
+        }
+        // 0^0 = 1 although 0·ln 0 is NaN.
+        assert_eq!(
+            pow_with_log(PowKind::Zero, 0.0f64, f64::NEG_INFINITY, 0.0, e),
+            1.0
+        );
+        assert!(pow_with_log(PowKind::Two, f64::NAN, f64::NAN, 2.0, e).is_nan());
     }
 }

@@ -73,6 +73,15 @@ pub trait Real:
     /// `ln x` by a branch-free polynomial that vectorises: within 1 ulp of
     /// [`ln`](Real::ln), same special values. See [`math::ln_f32`](crate::math::ln_f32).
     fn ln_fast(self) -> Self;
+    /// `eˣ − 1` by a branch-free polynomial that vectorises: within 2 ulp of `exp_m1`.
+    /// See [`math::exp_m1_f32`](crate::math::exp_m1_f32).
+    fn exp_m1_fast(self) -> Self;
+    /// `ln(1 + x)` without a branch per element: within 2 ulp of
+    /// [`ln_1p`](Real::ln_1p). See [`math::ln_1p_f32`](crate::math::ln_1p_f32).
+    fn ln_1p_fast(self) -> Self;
+    /// `tanh x` without a branch per element: within 3 ulp of [`tanh`](Real::tanh). See
+    /// [`math::tanh_f32`](crate::math::tanh_f32).
+    fn tanh_fast(self) -> Self;
     /// `|x|`.
     fn abs(self) -> Self;
     /// `√x`.
@@ -96,7 +105,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ident, $name:literal, $fast:ident, $ln:ident) => {
+    ($t:ident, $name:literal, $fast:ident, $ln:ident, $em1:ident, $ln1p:ident, $tanh:ident) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -135,6 +144,18 @@ macro_rules! impl_real {
             #[inline(always)]
             fn ln_fast(self) -> Self {
                 crate::math::$ln(self)
+            }
+            #[inline(always)]
+            fn exp_m1_fast(self) -> Self {
+                crate::math::$em1(self)
+            }
+            #[inline(always)]
+            fn ln_1p_fast(self) -> Self {
+                crate::math::$ln1p(self)
+            }
+            #[inline(always)]
+            fn tanh_fast(self) -> Self {
+                crate::math::$tanh(self)
             }
             #[inline(always)]
             fn abs(self) -> Self {
@@ -180,5 +201,5 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, "f32", exp_f32, ln_f32);
-impl_real!(f64, "f64", exp_f64, ln_f64);
+impl_real!(f32, "f32", exp_f32, ln_f32, exp_m1_f32, ln_1p_f32, tanh_f32);
+impl_real!(f64, "f64", exp_f64, ln_f64, exp_m1_f64, ln_1p_f64, tanh_f64);

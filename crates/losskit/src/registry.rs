@@ -11,6 +11,7 @@ const FAMILIES: &[&[LossInfo]] = &[
     crate::regression::CATALOGUE,
     crate::classification::BINARY_CATALOGUE,
     crate::classification::MULTICLASS_CATALOGUE,
+    crate::metric::CATALOGUE,
     crate::segmentation::CATALOGUE,
 ];
 

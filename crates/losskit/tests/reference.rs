@@ -21,6 +21,7 @@ use serde_json::Value;
 const REQUIRED: &[Family] = &[
     Family::Regression,
     Family::Classification,
+    Family::MetricLearning,
     Family::Segmentation,
 ];
 

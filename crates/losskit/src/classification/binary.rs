@@ -12,7 +12,7 @@ use core::ops::Range;
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{dispatch, Call, Out};
-use crate::numerics::{chunked_fold, chunked_fold_mut, Lanes, Partial};
+use crate::numerics::{chunked_fold, chunked_fold_mut, simd, Lanes, Partial, SimdCall};
 use crate::real::Real;
 use crate::reduction::weight_total;
 use crate::reduction::Reduction;
@@ -427,6 +427,62 @@ fn grad_seg<T: Real, K: Kernel<T>>(
     ok
 }
 
+/// One chunk of [`value`] (`g: None`) or [`value_and_grad`], for [`simd`]: the loops are
+/// generated inside the target-feature function, so they vectorise at its width.
+struct Chunk<'a, 'p, T, K> {
+    k: &'a K,
+    plan: &'a Plan<'p, T>,
+    r: Range<usize>,
+    g: Option<&'a mut [T]>,
+    scale: T,
+}
+
+impl<T: Real, K: Kernel<T>> SimdCall for Chunk<'_, '_, T, K> {
+    type Output = Partial;
+    #[inline(always)]
+    fn call(self) -> Partial {
+        let Chunk {
+            k,
+            plan,
+            r,
+            g,
+            scale,
+        } = self;
+        let (mut lanes, mut ok) = ([0.0f64; 8], true);
+        let start = r.start;
+        match g {
+            // `inline(always)`: the closures must be generated inside the target-feature
+            // function `simd` runs this in, or they would run at the baseline width.
+            None => plan.segments(
+                r,
+                #[inline(always)]
+                |s, seg| {
+                    let x = &plan.x[s.clone()];
+                    let t = &plan.t[s][..x.len()];
+                    ok &=
+                        with_sources!(seg, x.len(), |fw, fp| sum_seg(k, x, t, fw, fp, &mut lanes));
+                },
+            ),
+            Some(g) => plan.segments(
+                r,
+                #[inline(always)]
+                |s, seg| {
+                    let g = &mut g[s.start - start..s.end - start];
+                    let x = &plan.x[s.clone()][..g.len()];
+                    let t = &plan.t[s][..g.len()];
+                    ok &= with_sources!(seg, g.len(), |fw, fp| grad_seg(
+                        k, x, t, g, fw, fp, scale, &mut lanes
+                    ));
+                },
+            ),
+        }
+        Partial {
+            sum: Lanes(lanes).total(),
+            ok,
+        }
+    }
+}
+
 pub(crate) fn value<T: Real, K: Kernel<T>>(
     k: &K,
     inputs: &BinaryInputs<'_, T>,
@@ -440,16 +496,13 @@ pub(crate) fn value<T: Real, K: Kernel<T>>(
         plan.x.len(),
         Partial::ZERO,
         |r| {
-            let (mut lanes, mut ok) = ([0.0f64; 8], true);
-            plan.segments(r, |s, seg| {
-                let x = &plan.x[s.clone()];
-                let t = &plan.t[s][..x.len()];
-                ok &= with_sources!(seg, x.len(), |fw, fp| sum_seg(k, x, t, fw, fp, &mut lanes));
-            });
-            Partial {
-                sum: Lanes(lanes).total(),
-                ok,
-            }
+            simd(Chunk {
+                k,
+                plan: &plan,
+                r,
+                g: None,
+                scale: T::ONE,
+            })
         },
         Partial::combine,
     );
@@ -476,20 +529,13 @@ pub(crate) fn value_and_grad<T: Real, K: Kernel<T>>(
         grad,
         Partial::ZERO,
         |r, g| {
-            let start = r.start;
-            let (mut lanes, mut ok) = ([0.0f64; 8], true);
-            plan.segments(r, |s, seg| {
-                let g = &mut g[s.start - start..s.end - start];
-                let x = &plan.x[s.clone()][..g.len()];
-                let t = &plan.t[s][..g.len()];
-                ok &= with_sources!(seg, g.len(), |fw, fp| grad_seg(
-                    k, x, t, g, fw, fp, scale, &mut lanes
-                ));
-            });
-            Partial {
-                sum: Lanes(lanes).total(),
-                ok,
-            }
+            simd(Chunk {
+                k,
+                plan: &plan,
+                r,
+                g: Some(g),
+                scale,
+            })
         },
         Partial::combine,
     );

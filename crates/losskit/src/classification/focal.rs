@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::eval::{Call, Out};
-use crate::numerics::{log_add_exp, logistic};
+use crate::numerics::{log_add_exp, logistic, pow_with_log, PowKind};
 use crate::real::Real;
 use crate::reduction::Reduction;
 
@@ -85,6 +85,8 @@ const NAME: &str = "focal";
 pub struct Focal {
     alpha: f64,
     gamma: f64,
+    /// How `(1 − p_t)^γ` is computed, decided once from `gamma`.
+    pow: PowKind,
 }
 
 /// torchvision's defaults: `alpha = 0.25`, `gamma = 2`.
@@ -93,6 +95,7 @@ impl Default for Focal {
         Focal {
             alpha: 0.25,
             gamma: 2.0,
+            pow: PowKind::Two,
         }
     }
 }
@@ -119,7 +122,11 @@ impl Focal {
                 expected: ">= 0 and finite",
             });
         }
-        Ok(Focal { alpha, gamma })
+        Ok(Focal {
+            alpha,
+            gamma,
+            pow: PowKind::of(gamma),
+        })
     }
 
     /// The balance between the classes (negative: none).
@@ -147,21 +154,37 @@ impl<T: Real> Kernel<T> for Focal {
         let ce = weighted(neg, -b.log_q) + weighted(y, -b.log_p);
         let dce = neg * b.p - y * b.q;
         // ln(1 − p_t) and r = σ(x)σ(−x)/(1 − p_t), without forming 1 − p_t by subtraction.
-        let (log_m, r) = if y == T::ONE {
-            (b.log_q, b.p)
-        } else if y == T::ZERO {
-            (b.log_p, b.q)
+        // Every case is computed and one selected (no branch per element, so the loop
+        // vectorises); the soft-label case is the only one that needs the logs of the label.
+        let lm = log_add_exp(neg.ln_fast() + b.log_p, y.ln_fast() + b.log_q);
+        let soft_r = (b.log_p + b.log_q - lm).exp_fast();
+        let (hard1, hard0) = (y == T::ONE, y == T::ZERO);
+        let log_m = if hard1 {
+            b.log_q
+        } else if hard0 {
+            b.log_p
         } else {
-            let lm = log_add_exp(neg.ln() + b.log_p, y.ln() + b.log_q);
-            (lm, (b.log_p + b.log_q - lm).exp())
+            lm
+        };
+        // 1 − p_t itself, for the integer-γ products.
+        let m = if hard1 {
+            b.q
+        } else if hard0 {
+            b.p
+        } else {
+            lm.exp_fast()
+        };
+        let r = if hard1 {
+            b.p
+        } else if hard0 {
+            b.q
+        } else {
+            soft_r
         };
         let gamma = T::from_f64(self.gamma);
-        // (1 − p_t)^γ in log space; γ = 0 is 1 even where 1 − p_t = 0 (0·ln 0 would be NaN).
-        let f = if self.gamma == 0.0 {
-            T::ONE
-        } else {
-            (gamma * log_m).exp()
-        };
+        // (1 − p_t)^γ: repeated products for γ ∈ {0, …, 4} (γ = 0 is 1 even where 1 − p_t = 0,
+        // where 0·ln 0 would be NaN), exp(γ·ln(1 − p_t)) otherwise.
+        let f = pow_with_log(self.pow, m, log_m, gamma, T::exp_fast);
         let alpha_t = if self.alpha < 0.0 {
             T::ONE
         } else {

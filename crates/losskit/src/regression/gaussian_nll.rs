@@ -239,7 +239,7 @@ impl GaussianNll {
             T::ZERO
         };
         (
-            T::HALF * (v.ln() + e * q) + c,
+            T::HALF * (v.ln_fast() + e * q) + c,
             q,
             T::HALF * (T::ONE - e * q) / v,
         )

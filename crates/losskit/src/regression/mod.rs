@@ -13,7 +13,7 @@ pub use gaussian_nll::{GaussianInputs, GaussianNll};
 pub use pointwise::Pointwise;
 
 use crate::error::{Error, Result};
-use crate::numerics::log_cosh;
+use crate::numerics::{log_cosh, log_cosh_tanh};
 use crate::real::Real;
 use crate::reduction::Reduction;
 use pointwise::{pointwise_api, Kernel};
@@ -413,8 +413,7 @@ impl<T: Real> Kernel<T> for LogCosh {
     }
     #[inline(always)]
     fn loss_grad(&self, x: T, t: T) -> (T, T) {
-        let e = x - t;
-        (log_cosh(e), e.tanh())
+        log_cosh_tanh(x - t)
     }
 }
 pointwise_api!(LogCosh);

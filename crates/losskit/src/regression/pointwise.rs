@@ -4,7 +4,7 @@
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{dispatch, Call, Out};
-use crate::numerics::{chunked_fold, chunked_fold_mut, Lanes, Partial};
+use crate::numerics::{chunked_fold, chunked_fold_mut, simd, Lanes, Partial, SimdCall};
 use crate::real::Real;
 use crate::reduction::weight_total;
 use crate::reduction::Reduction;
@@ -218,6 +218,44 @@ fn grad_chunk<T: Real, K: Kernel<T>>(
     }
 }
 
+/// One chunk of [`value`] (`g: None`) or [`value_and_grad`], for [`simd`]: the loops are
+/// generated inside the target-feature function, so they vectorise at its width.
+struct Chunk<'a, T, K> {
+    k: &'a K,
+    x: &'a [T],
+    t: &'a [T],
+    w: Option<&'a [T]>,
+    g: Option<&'a mut [T]>,
+    scale: T,
+}
+
+impl<T: Real, K: Kernel<T>> SimdCall for Chunk<'_, T, K> {
+    type Output = Partial;
+    #[inline(always)]
+    fn call(self) -> Partial {
+        let Chunk {
+            k,
+            x,
+            t,
+            w,
+            g,
+            scale,
+        } = self;
+        match (g, w) {
+            (None, None) => sum_chunk(k, x, t, |_| T::ONE),
+            (None, Some(w)) => {
+                let w = &w[..x.len()];
+                sum_chunk(k, x, t, |i| w[i])
+            }
+            (Some(g), None) => grad_chunk(k, x, t, g, |_| T::ONE, scale),
+            (Some(g), Some(w)) => {
+                let w = &w[..x.len()];
+                grad_chunk(k, x, t, g, |i| w[i], scale)
+            }
+        }
+    }
+}
+
 pub(crate) fn value<T: Real, K: Kernel<T>>(
     k: &K,
     inputs: &Pointwise<'_, T>,
@@ -233,14 +271,14 @@ pub(crate) fn value<T: Real, K: Kernel<T>>(
         x.len(),
         Partial::ZERO,
         |r| {
-            let (x, t) = (&x[r.clone()], &t[r.clone()]);
-            match w {
-                None => sum_chunk(k, x, t, |_| T::ONE),
-                Some(w) => {
-                    let w = &w[r][..x.len()];
-                    sum_chunk(k, x, t, |i| w[i])
-                }
-            }
+            simd(Chunk {
+                k,
+                x: &x[r.clone()],
+                t: &t[r.clone()],
+                w: w.map(|w| &w[r.clone()]),
+                g: None,
+                scale: T::ONE,
+            })
         },
         Partial::combine,
     );
@@ -274,14 +312,14 @@ pub(crate) fn value_and_grad<T: Real, K: Kernel<T>>(
         grad,
         Partial::ZERO,
         |r, g| {
-            let (x, t) = (&x[r.clone()], &t[r.clone()]);
-            match w {
-                None => grad_chunk(k, x, t, g, |_| T::ONE, scale),
-                Some(w) => {
-                    let w = &w[r][..x.len()];
-                    grad_chunk(k, x, t, g, |i| w[i], scale)
-                }
-            }
+            simd(Chunk {
+                k,
+                x: &x[r.clone()],
+                t: &t[r.clone()],
+                w: w.map(|w| &w[r.clone()]),
+                g: Some(g),
+                scale,
+            })
         },
         Partial::combine,
     );

@@ -1,0 +1,308 @@
+//! The metric-learning family's catalogue entries.
+
+use crate::catalogue::{
+    Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
+};
+use crate::evaluator;
+use crate::sample::{Rng, Sample};
+
+use super::contrastive_ce::{eval_info_nce, eval_nt_xent, eval_supcon};
+use super::pairs::{eval_contrastive, eval_cosine_embedding};
+use super::triplet::{eval_batch_hard_triplet, eval_triplet_margin};
+
+const fn emb(name: &'static str, shape: &'static str) -> InputSpec {
+    InputSpec {
+        name,
+        role: Role::Prediction,
+        kind: InputKind::Float,
+        required: true,
+        shape,
+    }
+}
+
+const PAIR: &[InputSpec] = &[
+    emb("x1", "[N, D]"),
+    emb("x2", "same as `x1`"),
+    InputSpec {
+        name: "target",
+        role: Role::Target,
+        kind: InputKind::Float,
+        required: true,
+        shape: "[N]",
+    },
+];
+
+const LABELED: &[InputSpec] = &[
+    emb("embeddings", "[N, D]"),
+    InputSpec {
+        name: "labels",
+        role: Role::Target,
+        kind: InputKind::Index,
+        required: true,
+        shape: "[N] (integers)",
+    },
+];
+
+const fn temperature(default: f64) -> ParamSpec {
+    ParamSpec {
+        name: "temperature",
+        kind: ParamKind::Float {
+            default,
+            range: Range::POSITIVE,
+        },
+        doc: "divides the cosine similarities; small values sharpen the softmax onto the hardest negatives",
+    }
+}
+
+/// The embedding dimension of the samples.
+const D: usize = 16;
+
+fn rows(size: usize, min: usize) -> usize {
+    (size / D).max(min)
+}
+
+fn sample_pair(size: usize, rng: &mut Rng, target: fn(&mut Rng) -> f64) -> Sample {
+    let n = rows(size, 1);
+    let t = (0..n).map(|_| target(rng)).collect();
+    Sample::new()
+        .float("x1", &[n, D], rng.normals(n * D, 1.0))
+        .float("x2", &[n, D], rng.normals(n * D, 1.0))
+        .float("target", &[n], t)
+}
+
+fn sample_contrastive(size: usize, rng: &mut Rng) -> Sample {
+    sample_pair(size, rng, |r| r.below(2) as f64)
+}
+
+fn sample_cosine(size: usize, rng: &mut Rng) -> Sample {
+    sample_pair(size, rng, |r| if r.below(2) == 0 { -1.0 } else { 1.0 })
+}
+
+fn sample_triplet(size: usize, rng: &mut Rng) -> Sample {
+    let n = rows(size, 1);
+    Sample::new()
+        .float("anchor", &[n, D], rng.normals(n * D, 1.0))
+        .float("positive", &[n, D], rng.normals(n * D, 1.0))
+        .float("negative", &[n, D], rng.normals(n * D, 1.0))
+}
+
+/// Two views: the second is the first plus three times as much noise (cosine about 0.3),
+/// not so close that the loss is a cancellation near 0 at a small temperature.
+fn sample_views(size: usize, rng: &mut Rng, names: [&'static str; 2]) -> Sample {
+    let n = rows(size / 2, 2);
+    let a = rng.normals(n * D, 1.0);
+    let b = a.iter().map(|&v| v + 3.0 * rng.normal()).collect();
+    Sample::new()
+        .float(names[0], &[n, D], a)
+        .float(names[1], &[n, D], b)
+}
+
+fn sample_nt_xent(size: usize, rng: &mut Rng) -> Sample {
+    sample_views(size, rng, ["z1", "z2"])
+}
+
+fn sample_info_nce(size: usize, rng: &mut Rng) -> Sample {
+    sample_views(size, rng, ["query", "key"])
+}
+
+/// Embeddings with labels `i % classes`, so every anchor has a positive and a negative.
+fn sample_labeled(size: usize, rng: &mut Rng) -> Sample {
+    let n = rows(size, 4);
+    let classes = (n / 4).max(2) as i64;
+    Sample::new()
+        .float("embeddings", &[n, D], rng.normals(n * D, 1.0))
+        .index("labels", &[n], (0..n as i64).map(|i| i % classes).collect())
+}
+
+pub(crate) const CATALOGUE: &[LossInfo] = &[
+    LossInfo {
+        name: "contrastive",
+        family: Family::MetricLearning,
+        summary: "pulls similar pairs together, pushes dissimilar pairs at least `margin` apart (Euclidean)",
+        inputs: PAIR,
+        params: &[ParamSpec {
+            name: "margin",
+            kind: ParamKind::Float { default: 1.0, range: Range::NON_NEGATIVE },
+            doc: "the distance beyond which a dissimilar pair costs nothing",
+        }],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = y·d² + (1 − y)·max(0, margin − d)², d = ‖x1 − x2‖₂, y ∈ {0, 1} (1: similar)",
+        gradient: "∂ℓ/∂x1 = 2(x1 − x2) for y = 1, −2·max(0, margin − d)·(x1 − x2)/d for y = 0 (0 at d = 0); ∂ℓ/∂x2 = −∂ℓ/∂x1",
+        when_to_use: "siamese networks on labelled pairs (verification, dimensionality reduction) with a known useful distance scale",
+        pitfalls: &[
+            "target 1 means similar here; some code uses 0 for similar: check before training",
+            "no ½ (the spec's form): half of Hadsell et al.'s loss, and of some libraries'",
+            "margin is in embedding units: normalise the embeddings or rescale it",
+        ],
+        reference: "Hadsell, Chopra, LeCun 2006; the formula in float64 torch autograd",
+        eval: evaluator!(eval_contrastive),
+        sample: sample_contrastive,
+    },
+    LossInfo {
+        name: "triplet_margin",
+        family: Family::MetricLearning,
+        summary: "anchor closer to its positive than to its negative by `margin`, p-norm distances",
+        inputs: &[
+            emb("anchor", "[N, D]"),
+            emb("positive", "same as `anchor`"),
+            emb("negative", "same as `anchor`"),
+        ],
+        params: &[
+            ParamSpec {
+                name: "margin",
+                kind: ParamKind::Float { default: 1.0, range: Range::ANY },
+                doc: "the gap wanted between the negative and the positive distance",
+            },
+            ParamSpec {
+                name: "p",
+                kind: ParamKind::Float { default: 2.0, range: Range::POSITIVE },
+                doc: "the norm of the distance",
+            },
+            ParamSpec {
+                name: "eps",
+                kind: ParamKind::Float { default: 1e-6, range: Range::NON_NEGATIVE },
+                doc: "added to every component of the difference before the norm (PyTorch's pairwise_distance)",
+            },
+            ParamSpec {
+                name: "swap",
+                kind: ParamKind::Bool { default: false },
+                doc: "use min(d(a, n), d(p, n)) as the negative distance (Balntas et al. 2016)",
+            },
+        ],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = max(0, margin + d(a, p) − d(a, n)), d(x, y) = ‖x − y + eps‖_p",
+        gradient: "where ℓ > 0: ∇a = ∇d(a,p) − ∇d(a,n), ∇p = −∇d(a,p), ∇n = ∇d(a,n), ∂‖v‖_p/∂v = sign(v)|v|^(p−1)/‖v‖^(p−1) (0 at v = 0)",
+        when_to_use: "embedding learning on triplets you sample yourself (FaceNet); use batch_hard_triplet to mine them in the batch",
+        pitfalls: &[
+            "random triplets are mostly easy (zero loss): mine hard or semi-hard ones",
+            "eps is added to the difference, not to the norm: the distance of identical rows is eps·D^(1/p), not 0",
+        ],
+        reference: "torch.nn.functional.triplet_margin_loss",
+        eval: evaluator!(eval_triplet_margin),
+        sample: sample_triplet,
+    },
+    LossInfo {
+        name: "cosine_embedding",
+        family: Family::MetricLearning,
+        summary: "similar pairs to cosine 1, dissimilar pairs below cosine `margin`",
+        inputs: &[
+            emb("x1", "[N, D]"),
+            emb("x2", "same as `x1`"),
+            InputSpec {
+                name: "target",
+                role: Role::Target,
+                kind: InputKind::Float,
+                required: true,
+                shape: "[N], values −1 or +1",
+            },
+        ],
+        params: &[ParamSpec {
+            name: "margin",
+            kind: ParamKind::Float { default: 0.0, range: Range::ANY },
+            doc: "the cosine below which a dissimilar pair costs nothing",
+        }],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "cos = x1·x2 / √((‖x1‖² + 1e-12)(‖x2‖² + 1e-12)); ℓ = 1 − cos for y = 1, max(0, cos − margin) for y = −1",
+        gradient: "∂cos/∂x1 = x2/den − cos·x1/(‖x1‖² + 1e-12), times −1 (y = 1) or [cos > margin] (y = −1)",
+        when_to_use: "pairs compared by angle (text and image embeddings), when the norm should not matter",
+        pitfalls: &[
+            "targets are ±1: {0, 1} labels are an error here (PyTorch silently gives 0 loss for y = 0)",
+            "a zero vector has cosine 0 and a very large (finite) gradient: keep embeddings away from 0",
+        ],
+        reference: "torch.nn.functional.cosine_embedding_loss",
+        eval: evaluator!(eval_cosine_embedding),
+        sample: sample_cosine,
+    },
+    LossInfo {
+        name: "nt_xent",
+        family: Family::MetricLearning,
+        summary: "SimCLR: two views, each row's other view is its positive, the 2N − 2 other rows its negatives",
+        inputs: &[emb("z1", "[N, D], N ≥ 2"), emb("z2", "same as `z1`")],
+        params: &[temperature(0.5)],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "u = rows of [z1; z2] / ‖·‖, s_ij = u_i·u_j/τ; ℓ_i = −s_{i,p(i)} + ln Σ_{j≠i} exp(s_ij), mean over the 2N anchors",
+        gradient: "∂L/∂s_ij = w(softmax_i(s)_j − [j = p(i)]) + the same from anchor j; then through the normalisation",
+        when_to_use: "self-supervised pre-training on two augmentations of each image (SimCLR); large batches help",
+        pitfalls: &[
+            "the batch supplies the negatives: the loss depends on the batch size, compare runs at equal N",
+            "temperature matters a lot (0.1–0.5 typical); very small values need the per-row log-sum-exp (done here)",
+            "memory here is O(N·D); PyTorch's version stores the (2N)² similarity matrix and its gradient",
+        ],
+        reference: "Chen et al. 2020 (SimCLR); pytorch-metric-learning NTXentLoss",
+        eval: evaluator!(eval_nt_xent),
+        sample: sample_nt_xent,
+    },
+    LossInfo {
+        name: "info_nce",
+        family: Family::MetricLearning,
+        summary: "query/key cross-entropy with in-batch negatives; CLIP's symmetric loss with `symmetric`",
+        inputs: &[emb("query", "[N, D], N ≥ 2"), emb("key", "same as `query`")],
+        params: &[
+            temperature(0.07),
+            ParamSpec {
+                name: "symmetric",
+                kind: ParamKind::Bool { default: false },
+                doc: "average the query→key and key→query losses (CLIP)",
+            },
+        ],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "s = normalize(q)·normalize(k)ᵀ/τ; ℓ_i = −s_ii + ln Σ_j exp(s_ij) (symmetric: mean with the same over the column j = i)",
+        gradient: "∂L/∂s_ij = w(softmax_j(s_i·) − [i = j]) (+ the column softmax term when symmetric); then through the normalisation",
+        when_to_use: "contrastive learning with paired data (image–text, query–document, MoCo-style query/key)",
+        pitfalls: &[
+            "duplicate keys in a batch become false negatives",
+            "temperature 0.07 is MoCo/CLIP's start; CLIP learns it, pass the current value",
+        ],
+        reference: "van den Oord et al. 2018; Radford et al. 2021 (CLIP); the formula in float64 torch autograd",
+        eval: evaluator!(eval_info_nce),
+        sample: sample_info_nce,
+    },
+    LossInfo {
+        name: "batch_hard_triplet",
+        family: Family::MetricLearning,
+        summary: "triplet loss on every anchor's hardest positive and hardest negative in the batch",
+        inputs: LABELED,
+        params: &[
+            ParamSpec {
+                name: "margin",
+                kind: ParamKind::Float { default: 0.3, range: Range::NON_NEGATIVE },
+                doc: "the gap wanted between the hardest negative and the hardest positive distance (unused when soft)",
+            },
+            ParamSpec {
+                name: "soft",
+                kind: ParamKind::Bool { default: false },
+                doc: "Hermans et al.'s soft margin softplus(d_ap − d_an) instead of the hinge",
+            },
+        ],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "per anchor with a positive and a negative: d_ap = max positive distance, d_an = min negative distance, ℓ = max(0, margin + d_ap − d_an) (soft: softplus(d_ap − d_an)); mean over those anchors",
+        gradient: "through the mined pairs: ±(x_i − x_j)/‖x_i − x_j‖ times [ℓ > 0] (soft: σ(d_ap − d_an)); 0 at distance 0",
+        when_to_use: "re-identification and retrieval with P classes × K samples per batch (Hermans et al. 2017)",
+        pitfalls: &[
+            "the batch needs several samples per class: with unique labels there is no positive (an error with mean)",
+            "distances are Euclidean on the raw embeddings: normalise them first if the scale should not matter",
+            "label noise makes the hardest positive an outlier: soft margin or smaller batches help",
+        ],
+        reference: "Hermans, Beyer, Leibe 2017; pytorch-metric-learning TripletMarginLoss + BatchHardMiner",
+        eval: evaluator!(eval_batch_hard_triplet),
+        sample: sample_labeled,
+    },
+    LossInfo {
+        name: "supcon",
+        family: Family::MetricLearning,
+        summary: "supervised contrastive: every other row with the anchor's label is a positive",
+        inputs: LABELED,
+        params: &[temperature(0.1)],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "u = embeddings/‖·‖, s_ij = u_i·u_j/τ; for anchors with positives P(i): ℓ_i = −mean_{p∈P(i)} s_ip + ln Σ_{a≠i} exp(s_ia); mean over those anchors",
+        gradient: "∂L/∂s_ij = w_i(softmax_i(s)_j − [j ∈ P(i)]/|P(i)|) + the same from anchor j; then through the normalisation",
+        when_to_use: "supervised representation learning that uses all same-class samples of the batch as positives",
+        pitfalls: &[
+            "needs repeated labels in the batch; anchors alone in their class are skipped (an error with mean if all are)",
+            "small temperatures (0.05–0.1) are typical and fine here in f32",
+        ],
+        reference: "Khosla et al. 2020 (L_out); pytorch-metric-learning SupConLoss",
+        eval: evaluator!(eval_supcon),
+        sample: sample_labeled,
+    },
+];

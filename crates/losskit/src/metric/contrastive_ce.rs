@@ -1,0 +1,579 @@
+//! The in-batch contrastive losses, a softmax cross-entropy over cosine similarities in
+//! which the other rows of the batch are the negatives: [`NtXent`] (SimCLR), [`InfoNce`]
+//! (query/key, CLIP when symmetric) and [`SupCon`] (labels decide the positives).
+//!
+//! All three run on the block engine in `blocks`: per-row online log-sum-exp over
+//! similarity tiles, the gradient formed from recomputed tiles. Memory is O(N·D) for the
+//! normalised rows and their gradient plus O(threads·128·1024) for the tiles; the N×N
+//! similarity matrix is never stored.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::evaluator::{Call, Out};
+use crate::real::Real;
+use crate::reduction::Reduction;
+
+use super::blocks::{normalize, normalize_backward, Coef, Pair, Pos};
+use super::triplet::labeled_dims;
+use super::{
+    check_buffers, dispatch_all, divisor, rows_dims, same_shape, LabeledInputs, ViewInputs,
+};
+
+fn check_temperature(loss: &'static str, t: f64) -> Result<f64> {
+    if !(t.is_finite() && t > 0.0) {
+        return Err(Error::InvalidParam {
+            loss,
+            param: "temperature",
+            value: t,
+            expected: "> 0 and finite",
+        });
+    }
+    Ok(t)
+}
+
+/// `(N, D)` of two views of one batch, at least two rows (one row has no negatives).
+fn view_dims<T>(
+    loss: &'static str,
+    names: [&'static str; 2],
+    because: &'static str,
+    inputs: &ViewInputs<'_, T>,
+) -> Result<(usize, usize)> {
+    let (n, d) = rows_dims(loss, names[0], &inputs.first)?;
+    same_shape(loss, names[1], &inputs.second, inputs.first.dims(), because)?;
+    if n == 1 {
+        return Err(Error::BadShape {
+            loss,
+            arg: names[0],
+            actual: inputs.first.dims().to_vec(),
+            expected: "at least 2 rows `[N, D]`: with N = 1 there are no negatives",
+        });
+    }
+    Ok((n, d))
+}
+
+fn to_t<T: Real>(v: &[f64]) -> Vec<T> {
+    v.iter().map(|&x| T::from_f64(x)).collect()
+}
+
+/// Writes the per-row losses (`None`: not an anchor, 0) into `per` when it is not empty and
+/// returns their f64 sum, in row order.
+fn collect<T: Real>(per: &mut [T], losses: impl Iterator<Item = Option<f64>>) -> f64 {
+    let mut sum = 0.0;
+    for (i, l) in losses.enumerate() {
+        let l = l.unwrap_or(0.0);
+        sum += l;
+        if let Some(o) = per.get_mut(i) {
+            *o = T::from_f64(l);
+        }
+    }
+    sum
+}
+
+const NT_XENT: &str = "nt_xent";
+
+/// NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR: two augmented views
+/// of a batch, each row's positive its other view, every other row a negative.
+///
+/// # Definition
+/// With the $2N$ rows $u_k = z_k / \max(\lVert z_k\rVert, 10^{-12})$ of $[z_1; z_2]$,
+/// $s_{ij} = u_i\cdot u_j/\tau$ and $p(i)$ the other view of row $i$,
+/// $$\ell_i = -s_{i,p(i)} + \ln \sum_{j \ne i} e^{s_{ij}},\qquad i = 1..2N$$
+/// `mean` averages over the $2N$ anchors; `none` gives `[2N]` (`z1`'s rows, then `z2`'s).
+///
+/// # Gradient
+/// $\partial L/\partial s_{ij} = w_i(\mathrm{softmax}_i(s)_j - [j = p(i)])$ from anchor $i$
+/// plus the same from anchor $j$ (the similarity is symmetric), then through $u = z/\lVert z\rVert$:
+/// $\nabla_z = (\nabla_u - u(u\cdot\nabla_u))/\lVert z\rVert$.
+///
+/// # Numerical stability and memory
+/// Each row's log-sum-exp is kept online (running maximum, running sum in f64) over tiles
+/// of 1024 columns, so temperatures down to 10⁻³ stay finite in f32. The similarity matrix
+/// is never stored: rows go in blocks of 128, a block's tiles are recomputed for the
+/// gradient (three block products per tile pair in all, the count of a dense forward and
+/// backward), and the extra memory is the normalised rows, their gradient, and one
+/// 128 × 1024 tile per thread. A zero row normalises to 0 (finite value and gradient).
+/// Block boundaries depend only on the shape, so the bits do not depend on the thread count.
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `temperature` | 0.5 | > 0 |
+///
+/// # Errors
+/// `z1` not `[N, D]` or with one row (no negatives) ([`Error::BadShape`]); `z2` of another
+/// shape ([`Error::ShapeMismatch`]); `Mean` over an empty batch ([`Error::EmptyMean`]);
+/// buffers of the wrong length ([`Error::BufferLength`]).
+///
+/// # Example
+/// ```
+/// use losskit::{NtXent, Reduction, Tensor, ViewInputs};
+/// let z1 = [1.0f64, 0.0, 0.0, 1.0];
+/// let z2 = [1.0f64, 0.0, 0.0, 1.0];
+/// let inputs = ViewInputs::new(Tensor::new(&z1, &[2, 2])?, Tensor::new(&z2, &[2, 2])?);
+/// let v = NtXent::new(1.0)?.value(&inputs, Reduction::Mean)?;
+/// // every anchor: positive similarity 1, two negatives at 0
+/// assert!((v - ((1.0f64.exp() + 2.0).ln() - 1.0)).abs() < 1e-15);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// T. Chen et al., "A Simple Framework for Contrastive Learning of Visual Representations",
+/// ICML 2020. Equals pytorch-metric-learning `NTXentLoss(temperature)` on
+/// `cat([z1, z2])` with labels `arange(N)` twice (`MeanReducer` over the 2N pairs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NtXent {
+    temperature: f64,
+}
+
+impl Default for NtXent {
+    /// `temperature = 0.5` (SimCLR's CIFAR-10 setting).
+    fn default() -> Self {
+        NtXent { temperature: 0.5 }
+    }
+}
+
+impl NtXent {
+    /// NT-Xent at `temperature`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `temperature` is finite and > 0.
+    pub fn new(temperature: f64) -> Result<Self> {
+        Ok(NtXent {
+            temperature: check_temperature(NT_XENT, temperature)?,
+        })
+    }
+
+    fn dims<T>(inputs: &ViewInputs<'_, T>) -> Result<(usize, usize)> {
+        view_dims(NT_XENT, ["z1", "z2"], "the shape of `z1`", inputs)
+    }
+
+    fn per_rows(n: usize) -> usize {
+        2 * n
+    }
+
+    fn run<T: Real>(
+        &self,
+        inputs: &ViewInputs<'_, T>,
+        reduction: Option<Reduction>,
+        per: &mut [T],
+        grads: Option<(&mut [T], &mut [T])>,
+    ) -> Result<T> {
+        let (n, d) = Self::dims(inputs)?;
+        let denom = match reduction {
+            Some(r) => divisor(NT_XENT, r, 2 * n, true, "")?,
+            None => 1.0,
+        };
+        let mut z = Vec::with_capacity(2 * n * d);
+        z.extend_from_slice(inputs.first.data());
+        z.extend_from_slice(inputs.second.data());
+        let (u, norms) = normalize(&z, d);
+        drop(z);
+        let pair = Pair {
+            x: &u,
+            y: &u,
+            d,
+            inv_tau: 1.0 / self.temperature,
+            exclude_diag: true,
+            pos: Pos::Shift(n),
+        };
+        let (lse, possum) = pair.row_stats();
+        let sum = collect(per, lse.iter().zip(&possum).map(|(l, p)| Some(l - p)));
+        if let Some((g1, g2)) = grads {
+            let a = vec![T::from_f64(1.0 / denom); 2 * n];
+            let lse_t = to_t::<T>(&lse);
+            let coef = Coef {
+                row: Some((&lse_t, &a, &a)),
+                col: Some((&lse_t, &a, &a)),
+            };
+            let mut g = vec![T::ZERO; 2 * n * d];
+            pair.grad(&coef, &mut g);
+            normalize_backward(&mut g, &u, &norms, d);
+            g1.copy_from_slice(&g[..n * d]);
+            g2.copy_from_slice(&g[n * d..]);
+        }
+        Ok(T::from_f64(sum / denom))
+    }
+}
+
+const INFO_NCE: &str = "info_nce";
+
+/// InfoNCE with in-batch negatives: row $i$ of `key` is the positive of row $i$ of `query`,
+/// the other keys its negatives; CLIP's loss with `symmetric`.
+///
+/// # Definition
+/// With $\hat q_i$, $\hat k_j$ the L2-normalised rows and $s_{ij} = \hat q_i\cdot\hat k_j/\tau$,
+/// $$\ell_i = -s_{ii} + \ln\sum_j e^{s_{ij}}$$
+/// i.e. `cross_entropy(normalize(q) @ normalize(k).T / τ, arange(N))`. With `symmetric`,
+/// $\ell_i = \tfrac12\big[(-s_{ii} + \ln\sum_j e^{s_{ij}}) + (-s_{ii} + \ln\sum_j e^{s_{ji}})\big]$,
+/// the mean of the query→key and key→query directions. `none` gives `[N]`.
+///
+/// # Gradient
+/// $\partial L/\partial s_{ij} = w(\mathrm{softmax}_j(s_{i\cdot}) - [i = j])$ (plus the
+/// column softmax term when symmetric), through the normalisation as in [`NtXent`].
+///
+/// # Numerical stability and memory
+/// As [`NtXent`]: online per-row log-sum-exp, tiles recomputed for the gradient, no N×N
+/// matrix; finite in f32 down to τ = 10⁻³. The query and key gradients are two passes
+/// (row blocks of `query`, then of `key`), so five block products per tile pair in all
+/// (six when symmetric), against three for a dense forward and backward.
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `temperature` | 0.07 | > 0 |
+/// | `symmetric` | false | |
+///
+/// # Errors
+/// As [`NtXent`], for `query` and `key`.
+///
+/// # Example
+/// ```
+/// use losskit::{InfoNce, Reduction, Tensor, ViewInputs};
+/// let q = [1.0f32, 0.0, 0.0, 1.0];
+/// let k = [2.0f32, 0.0, 0.0, 3.0];
+/// let inputs = ViewInputs::new(Tensor::new(&q, &[2, 2])?, Tensor::new(&k, &[2, 2])?);
+/// let v = InfoNce::new(1.0, true)?.value(&inputs, Reduction::Mean)?;
+/// assert!((v - (1.0f32 + (-1.0f32).exp()).ln()).abs() < 1e-6);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// A. van den Oord et al., "Representation Learning with Contrastive Predictive Coding",
+/// 2018; A. Radford et al., "Learning Transferable Visual Models From Natural Language
+/// Supervision" (CLIP), 2021. The reference is the formula above in float64 torch autograd.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InfoNce {
+    temperature: f64,
+    symmetric: bool,
+}
+
+impl Default for InfoNce {
+    /// `temperature = 0.07` (MoCo, CLIP's initial value), one direction.
+    fn default() -> Self {
+        InfoNce {
+            temperature: 0.07,
+            symmetric: false,
+        }
+    }
+}
+
+impl InfoNce {
+    /// InfoNCE at `temperature`, both directions averaged when `symmetric`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `temperature` is finite and > 0.
+    pub fn new(temperature: f64, symmetric: bool) -> Result<Self> {
+        Ok(InfoNce {
+            temperature: check_temperature(INFO_NCE, temperature)?,
+            symmetric,
+        })
+    }
+
+    fn dims<T>(inputs: &ViewInputs<'_, T>) -> Result<(usize, usize)> {
+        view_dims(INFO_NCE, ["query", "key"], "the shape of `query`", inputs)
+    }
+
+    fn per_rows(n: usize) -> usize {
+        n
+    }
+
+    fn run<T: Real>(
+        &self,
+        inputs: &ViewInputs<'_, T>,
+        reduction: Option<Reduction>,
+        per: &mut [T],
+        grads: Option<(&mut [T], &mut [T])>,
+    ) -> Result<T> {
+        let (n, d) = Self::dims(inputs)?;
+        let denom = match reduction {
+            Some(r) => divisor(INFO_NCE, r, n, true, "")?,
+            None => 1.0,
+        };
+        let (q, qn) = normalize(inputs.first.data(), d);
+        let (k, kn) = normalize(inputs.second.data(), d);
+        let qk = Pair {
+            x: &q,
+            y: &k,
+            d,
+            inv_tau: 1.0 / self.temperature,
+            exclude_diag: false,
+            pos: Pos::Shift(0),
+        };
+        let kq = Pair { x: &k, y: &q, ..qk };
+        let (lse_q, pos_q) = qk.row_stats();
+        let lse_k = if self.symmetric {
+            Some(kq.row_stats().0)
+        } else {
+            None
+        };
+        let losses = (0..n).map(|i| {
+            let fwd = lse_q[i] - pos_q[i];
+            Some(match &lse_k {
+                Some(lk) => 0.5 * (fwd + (lk[i] - pos_q[i])),
+                None => fwd,
+            })
+        });
+        let sum = collect(per, losses);
+        if let Some((gq, gk)) = grads {
+            let w = if self.symmetric { 0.5 } else { 1.0 } / denom;
+            let a = vec![T::from_f64(w); n];
+            let lq = to_t::<T>(&lse_q);
+            let lk = lse_k.as_deref().map(to_t::<T>);
+            let q_stats = Some((lq.as_slice(), a.as_slice(), a.as_slice()));
+            let k_stats = lk.as_deref().map(|l| (l, a.as_slice(), a.as_slice()));
+            qk.grad(
+                &Coef {
+                    row: q_stats,
+                    col: k_stats,
+                },
+                gq,
+            );
+            kq.grad(
+                &Coef {
+                    row: k_stats,
+                    col: q_stats,
+                },
+                gk,
+            );
+            normalize_backward(gq, &q, &qn, d);
+            normalize_backward(gk, &k, &kn, d);
+        }
+        Ok(T::from_f64(sum / denom))
+    }
+}
+
+const SUPCON: &str = "supcon";
+
+/// Supervised contrastive loss (Khosla et al. 2020, $\mathcal L_{out}$): every other row
+/// with the anchor's label is a positive, every other row is in the denominator.
+///
+/// # Definition
+/// With $u_i$ the L2-normalised embeddings, $s_{ij} = u_i\cdot u_j/\tau$ and $P(i)$ the other
+/// rows with label $y_i$, for every anchor with $|P(i)| > 0$
+/// $$\ell_i = -\frac{1}{|P(i)|}\sum_{p\in P(i)} s_{ip} + \ln\sum_{a\ne i} e^{s_{ia}}$$
+/// `mean` averages over those anchors; `none` gives `[N]` with 0 for anchors without a
+/// positive.
+///
+/// # Gradient
+/// $\partial L/\partial s_{ij} = w_i(\mathrm{softmax}_i(s)_j - [j\in P(i)]/|P(i)|)$ plus the
+/// same from anchor $j$, through the normalisation as in [`NtXent`].
+///
+/// # Numerical stability and memory
+/// As [`NtXent`] (the labels are compared inside the tiles; no N×N mask is built).
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `temperature` | 0.1 | > 0 |
+///
+/// # Errors
+/// `embeddings` not `[N, D]` ([`Error::BadShape`]); `labels` not `[N]`
+/// ([`Error::ShapeMismatch`]); `Mean` when no anchor has a positive ([`Error::NoAnchor`];
+/// pytorch-metric-learning returns 0) or over an empty batch ([`Error::EmptyMean`]).
+///
+/// # Example
+/// ```
+/// use losskit::{LabeledInputs, Reduction, SupCon, Tensor};
+/// let e = [1.0f64, 0.0, 1.0, 0.0, 0.0, 1.0];
+/// let inputs = LabeledInputs::new(Tensor::new(&e, &[3, 2])?, &[0i64, 0, 1]);
+/// let v = SupCon::new(1.0)?.value(&inputs, Reduction::Mean)?;
+/// // anchors 0 and 1: positive at similarity 1, the other row at 0
+/// assert!((v - ((1.0f64.exp() + 1.0).ln() - 1.0)).abs() < 1e-15);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// P. Khosla et al., "Supervised Contrastive Learning", NeurIPS 2020. Equals
+/// pytorch-metric-learning `SupConLoss(temperature)` (whose default reducer also averages
+/// over the anchors with a positive). It returns 0 when the batch has no negative at all;
+/// this loss still averages the anchors' terms there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SupCon {
+    temperature: f64,
+}
+
+impl Default for SupCon {
+    /// `temperature = 0.1` (pytorch-metric-learning's default).
+    fn default() -> Self {
+        SupCon { temperature: 0.1 }
+    }
+}
+
+impl SupCon {
+    /// SupCon at `temperature`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `temperature` is finite and > 0.
+    pub fn new(temperature: f64) -> Result<Self> {
+        Ok(SupCon {
+            temperature: check_temperature(SUPCON, temperature)?,
+        })
+    }
+
+    fn run<T: Real>(
+        &self,
+        inputs: &LabeledInputs<'_, T>,
+        reduction: Option<Reduction>,
+        per: &mut [T],
+        grad: Option<&mut [T]>,
+    ) -> Result<T> {
+        let (n, d) = labeled_dims(SUPCON, inputs)?;
+        let lab = inputs.labels.data();
+        let mut counts: HashMap<i64, usize> = HashMap::new();
+        for &l in lab {
+            *counts.entry(l).or_default() += 1;
+        }
+        let positives: Vec<usize> = lab.iter().map(|l| counts[l] - 1).collect();
+        let anchors = positives.iter().filter(|&&c| c > 0).count();
+        let denom = match reduction {
+            Some(r) => divisor(
+                SUPCON,
+                r,
+                anchors,
+                n == 0,
+                "a positive (another row with its label)",
+            )?,
+            None => 1.0,
+        };
+        let (u, norms) = normalize(inputs.embeddings.data(), d);
+        let pair = Pair {
+            x: &u,
+            y: &u,
+            d,
+            inv_tau: 1.0 / self.temperature,
+            exclude_diag: true,
+            pos: Pos::Labels(lab),
+        };
+        let (lse, possum) = pair.row_stats();
+        let losses =
+            (0..n).map(|i| (positives[i] > 0).then(|| lse[i] - possum[i] / positives[i] as f64));
+        let sum = collect(per, losses);
+        if let Some(g) = grad {
+            let w = 1.0 / denom;
+            let a: Vec<T> = positives
+                .iter()
+                .map(|&c| T::from_f64(if c > 0 { w } else { 0.0 }))
+                .collect();
+            let b: Vec<T> = positives
+                .iter()
+                .map(|&c| T::from_f64(if c > 0 { w / c as f64 } else { 0.0 }))
+                .collect();
+            let lse_t = to_t::<T>(&lse);
+            let coef = Coef {
+                row: Some((&lse_t, &a, &b)),
+                col: Some((&lse_t, &a, &b)),
+            };
+            pair.grad(&coef, g);
+            normalize_backward(g, &u, &norms, d);
+        }
+        Ok(T::from_f64(sum / denom))
+    }
+}
+
+views_api!(
+    NtXent,
+    NT_XENT,
+    "z1",
+    "z2",
+    "The per-anchor losses `[2N]` (`z1`'s rows, then `z2`'s) into `out`."
+);
+views_api!(
+    InfoNce,
+    INFO_NCE,
+    "query",
+    "key",
+    "The per-query losses `[N]` into `out`."
+);
+labeled_api!(
+    SupCon,
+    SUPCON,
+    "The per-anchor losses `[N]` into `out` (0 for an anchor without a positive)."
+);
+
+pub(crate) fn eval_nt_xent<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+    NtXent::new(call.params.float("temperature"))?.evaluate(call, out)
+}
+
+pub(crate) fn eval_info_nce<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+    InfoNce::new(
+        call.params.float("temperature"),
+        call.params.bool("symmetric"),
+    )?
+    .evaluate(call, out)
+}
+
+pub(crate) fn eval_supcon<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+    SupCon::new(call.params.float("temperature"))?.evaluate(call, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Tensor;
+
+    #[test]
+    fn tiny_temperatures_stay_finite_in_f32() {
+        let mut rng = crate::sample::Rng::new(5);
+        let z: Vec<f32> = rng.normals(64 * 8, 1.0).iter().map(|&v| v as f32).collect();
+        let (z1, z2) = z.split_at(32 * 8);
+        let inputs = ViewInputs::new(
+            Tensor::new(z1, &[32, 8]).unwrap(),
+            Tensor::new(z2, &[32, 8]).unwrap(),
+        );
+        let (mut g1, mut g2) = (vec![0.0f32; 256], vec![0.0f32; 256]);
+        for t in [1e-3, 1e-2] {
+            let v = NtXent::new(t)
+                .unwrap()
+                .value_and_grad(&inputs, Reduction::Mean, &mut g1, &mut g2)
+                .unwrap();
+            assert!(
+                v.is_finite() && g1.iter().chain(&g2).all(|g| g.is_finite()),
+                "{t}"
+            );
+            let v = InfoNce::new(t, true)
+                .unwrap()
+                .value_and_grad(&inputs, Reduction::Mean, &mut g1, &mut g2)
+                .unwrap();
+            assert!(
+                v.is_finite() && g1.iter().chain(&g2).all(|g| g.is_finite()),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_batches_are_errors() {
+        let z = [1.0f32, 2.0];
+        let one = Tensor::new(&z, &[1, 2]).unwrap();
+        let e = NtXent::default()
+            .value(&ViewInputs::new(one, one), Reduction::Mean)
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("with N = 1 there are no negatives"),
+            "{e}"
+        );
+        assert!(InfoNce::default()
+            .value(&ViewInputs::new(one, one), Reduction::Sum)
+            .is_err());
+        assert!(
+            NtXent::new(0.0).is_err()
+                && InfoNce::new(-1.0, false).is_err()
+                && SupCon::new(f64::NAN).is_err()
+        );
+        let e2 = [1.0f64, 0.0, 0.0, 1.0];
+        let t = Tensor::new(&e2, &[2, 2]).unwrap();
+        let err = SupCon::default()
+            .value(&LabeledInputs::new(t, &[0i64, 1]), Reduction::Mean)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no anchor in the batch has a positive"),
+            "{err}"
+        );
+        assert_eq!(
+            SupCon::default().value(&LabeledInputs::new(t, &[0i64, 1]), Reduction::Sum),
+            Ok(0.0)
+        );
+    }
+}

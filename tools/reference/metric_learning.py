@@ -1,0 +1,275 @@
+"""Reference cases of the metric-learning losses (`tests/reference/metric_learning.json`).
+
+Expected numbers come from the reference library itself where one exists, in float32 and
+float64:
+- torch `triplet_margin_loss` and `cosine_embedding_loss` (every reduction);
+- pytorch-metric-learning: `NTXentLoss` on `cat([z1, z2])` with labels `arange(N)` twice,
+  `SupConLoss`, and `TripletMarginLoss(distance=LpDistance(normalize_embeddings=False))` on
+  the triplets of `BatchHardMiner(distance=LpDistance(normalize_embeddings=False))`. Their
+  `mean` is the library's default reducer (`MeanReducer` for NT-Xent and the triplets,
+  `AvgNonZeroReducer` for SupCon); `sum` and `none` come from the same loss with
+  `DoNothingReducer` (per anchor, scattered to `[N]` for the mined triplets);
+- otherwise the spec's formula in float64 torch autograd, for both passes (`contrastive`,
+  `info_nce`, and `nt_xent` at every reduction as a second check of pml's).
+
+Inputs avoid the kinks (zero distances, ties in the mining, hinge exactly at 0), where the
+subgradients are chosen by losskit and tested in the unit tests; batches of the batch-hard
+cases stay at N ≤ 25 so torch's `cdist` computes the distances directly rather than through
+‖a‖² + ‖b‖² − 2a·b.
+
+Run: python tools/reference/generate.py metric_learning
+"""
+
+import numpy as np
+import pytorch_metric_learning
+
+from common import REDUCE, Family, f32, rng
+
+F = "torch.nn.functional"
+PML = "__import__('pytorch_metric_learning', fromlist=['losses', 'miners', 'distances', 'reducers'])"
+PML_TOOL = f"pytorch-metric-learning {pytorch_metric_learning.__version__}"
+
+fam = Family("metric_learning", tools={"pytorch-metric-learning": pytorch_metric_learning.__version__})
+
+
+def emb(r, n, d, scale=1.0):
+    return f32(r.normal(0.0, scale, size=(n, d)))
+
+
+# ----------------------------------------------------------------------------------------
+# contrastive: the formula (no library has the spec's form), float64 autograd.
+def contrastive_call(margin):
+    return (
+        f"{REDUCE}((lambda d, y: y * d ** 2 + (1 - y) * torch.clamp({margin!r} - d, min=0) ** 2)"
+        "(torch.linalg.vector_norm(x1.double() - x2.double(), dim=1), target.double()))"
+    )
+
+
+for name, n, d, margin, scale in [
+    ("basic", 8, 5, 1.0, 0.3),
+    ("margin=2.5/wide", 10, 3, 2.5, 1.0),
+    ("margin=0", 6, 4, 0.0, 0.5),
+]:
+    r = rng(f"contrastive/{name}")
+    x1, x2 = emb(r, n, d, scale), emb(r, n, d, scale)
+    t = f32(r.integers(0, 2, size=n))
+    params = {} if margin == 1.0 else {"margin": margin}
+    fam.case(f"contrastive/{name}", "contrastive", contrastive_call(margin),
+             {"x1": x1, "x2": x2, "target": t}, params=params, grads=("x1", "x2"))
+
+r = rng("contrastive/errors")
+x1, x2 = emb(r, 3, 2), emb(r, 3, 2)
+fam.error("contrastive/target=2", "contrastive",
+          {"x1": x1, "x2": x2, "target": f32([1, 2, 0])}, "expected 0 (dissimilar) or 1 (similar)")
+fam.error("contrastive/shape", "contrastive",
+          {"x1": x1, "x2": emb(r, 3, 3), "target": f32([1, 0, 0])}, "`x2` has shape [3, 3], expected [3, 2]")
+fam.error("contrastive/margin<0", "contrastive", {"x1": x1, "x2": x2, "target": f32([1, 0, 0])},
+          "`margin` must be >= 0", params={"margin": -1.0})
+
+# ----------------------------------------------------------------------------------------
+# triplet_margin: torch.
+for name, n, d, params in [
+    ("default", 9, 6, {}),
+    ("margin=0.5/p=1", 7, 4, {"margin": 0.5, "p": 1.0}),
+    ("p=3", 6, 5, {"p": 3.0}),
+    ("swap", 12, 3, {"swap": True}),
+    ("eps=0/margin=2", 5, 8, {"eps": 0.0, "margin": 2.0}),
+]:
+    r = rng(f"triplet_margin/{name}")
+    a, p, ng = emb(r, n, d), emb(r, n, d), emb(r, n, d)
+    args = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    call = f"{F}.triplet_margin_loss(anchor, positive, negative{', ' + args if args else ''}, reduction=R)"
+    fam.case(f"triplet_margin/{name}", "triplet_margin", call,
+             {"anchor": a, "positive": p, "negative": ng}, params=params,
+             grads=("anchor", "positive", "negative"))
+
+r = rng("triplet_margin/errors")
+a = emb(r, 2, 3)
+fam.error("triplet_margin/p=0", "triplet_margin", {"anchor": a, "positive": a, "negative": a},
+          "`p` must be > 0", params={"p": 0.0})
+fam.error("triplet_margin/shape", "triplet_margin",
+          {"anchor": a, "positive": a, "negative": emb(r, 3, 3)}, "`negative` has shape [3, 3], expected [2, 3]",
+          call=f"{F}.triplet_margin_loss(anchor, positive, negative, reduction=R)",
+          torch_raises="")
+
+# ----------------------------------------------------------------------------------------
+# cosine_embedding: torch.
+for name, n, d, margin, zero_row in [
+    ("basic", 10, 6, 0.0, False),
+    ("margin=0.3", 8, 4, 0.3, False),
+    ("margin=-0.4/zero-vector", 6, 3, -0.4, True),
+]:
+    r = rng(f"cosine_embedding/{name}")
+    x1, x2 = emb(r, n, d), emb(r, n, d)
+    if zero_row:
+        x1[1] = 0.0
+    t = f32(np.where(r.integers(0, 2, size=n) == 1, 1.0, -1.0))
+    params = {} if margin == 0.0 else {"margin": margin}
+    fam.case(f"cosine_embedding/{name}", "cosine_embedding",
+             f"{F}.cosine_embedding_loss(x1, x2, target, margin={margin!r}, reduction=R)",
+             {"x1": x1, "x2": x2, "target": t}, params=params, grads=("x1", "x2"))
+
+r = rng("cosine_embedding/errors")
+x1 = emb(r, 3, 2)
+fam.error("cosine_embedding/target=0", "cosine_embedding",
+          {"x1": x1, "x2": x1, "target": f32([1, 0, -1])}, "expected -1 or +1")
+
+# ----------------------------------------------------------------------------------------
+# nt_xent: pml NTXentLoss (mean; sum and none per anchor through DoNothingReducer), and the
+# formula in float64 autograd at every reduction.
+NTX_PML = (
+    "(lambda l: {{'none': lambda: l, 'sum': lambda: l.sum(), 'mean': lambda: l.mean()}}[R]())"
+    "({pml}.losses.NTXentLoss(temperature={t!r}, reducer={pml}.reducers.DoNothingReducer())"
+    "(torch.cat([z1, z2]), torch.arange(z1.shape[0]).repeat(2))['loss']['losses'])"
+)
+NTX_FORMULA = (
+    "{reduce}((lambda u, n: (lambda s: torch.logsumexp(s.masked_fill(torch.eye(2 * n, dtype=torch.bool), float('-inf')), dim=1)"
+    " - s[torch.arange(2 * n), (torch.arange(2 * n) + n) % (2 * n)])(u @ u.T / {t!r}))"
+    "(" + F + ".normalize(torch.cat([z1, z2]).double(), dim=1), z1.shape[0]))"
+)
+SIMILARITY_WHY = (
+    "cosine similarities are block products (matrixmultiply vs the tool's BLAS), summed in "
+    "another order, then divided by the temperature, and the loss lse − s cancels: a few ε·√D, "
+    "times 1/τ"
+)
+
+
+def tol_for(t):
+    """The tolerance of a similarity-softmax case at temperature t (see SIMILARITY_WHY)."""
+    k = max(64.0, 8.0 / t)
+    return {"f32": {"rel": k, "abs": k}, "f64": {"rel": k, "abs": k}, "why": SIMILARITY_WHY}
+
+
+for name, n, d, t, noise in [
+    ("t=0.5", 6, 8, 0.5, 0.5),
+    ("t=0.1", 16, 12, 0.1, 0.3),
+    ("t=1/big-batch", 150, 4, 1.0, 1.0),
+]:
+    r = rng(f"nt_xent/{name}")
+    z1 = emb(r, n, d)
+    z2 = f32(z1 + noise * r.normal(size=z1.shape))
+    params = {} if t == 0.5 else {"temperature": t}
+    inputs = {"z1": z1, "z2": z2}
+    fam.case(f"nt_xent/{name}/pml", "nt_xent", NTX_PML.format(pml=PML, t=t), inputs, params=params,
+             grads=("z1", "z2"), tool=PML_TOOL, tolerance=tol_for(t))
+    fam.case(f"nt_xent/{name}/formula", "nt_xent", NTX_FORMULA.format(reduce=REDUCE, t=t), inputs,
+             params=params, grads=("z1", "z2"), tolerance=tol_for(t))
+
+r = rng("nt_xent/t=0.01")
+z1 = emb(r, 5, 3)
+fam.case("nt_xent/t=0.01/formula", "nt_xent", NTX_FORMULA.format(reduce=REDUCE, t=0.01),
+         {"z1": z1, "z2": f32(z1 + 0.2 * r.normal(size=z1.shape))}, params={"temperature": 0.01},
+         grads=("z1", "z2"), tolerance=tol_for(0.01))
+
+r = rng("nt_xent/errors")
+z = emb(r, 1, 4)
+fam.error("nt_xent/N=1", "nt_xent", {"z1": z, "z2": z}, "with N = 1 there are no negatives")
+fam.error("nt_xent/temperature=0", "nt_xent", {"z1": emb(r, 3, 2), "z2": emb(r, 3, 2)},
+          "`temperature` must be > 0", params={"temperature": 0.0})
+fam.error("nt_xent/shape", "nt_xent", {"z1": emb(r, 3, 2), "z2": emb(r, 2, 2)}, "`z2` has shape [2, 2], expected [3, 2]")
+
+# ----------------------------------------------------------------------------------------
+# info_nce: the formula (cross-entropy of the normalised similarity matrix), float64 autograd.
+INFO = (
+    "{reduce}((lambda s: {expr})(" + F + ".normalize(query.double(), dim=1) @ "
+    + F + ".normalize(key.double(), dim=1).T / {t!r}))"
+)
+CE = F + ".cross_entropy({m}, torch.arange(s.shape[0]), reduction='none')"
+ONE_WAY = CE.format(m="s")
+BOTH_WAYS = f"0.5 * ({CE.format(m='s')} + {CE.format(m='s.T')})"
+
+for name, n, d, t, sym, noise in [
+    ("default", 12, 8, 0.07, False, 0.3),
+    ("symmetric", 10, 6, 0.07, True, 0.3),
+    ("t=0.5/symmetric", 7, 3, 0.5, True, 1.0),
+    ("t=1e-3", 6, 4, 1e-3, False, 0.05),
+    ("t=0.2/big-batch", 140, 5, 0.2, False, 0.5),
+]:
+    r = rng(f"info_nce/{name}")
+    q = emb(r, n, d)
+    k = f32(q + noise * r.normal(size=q.shape))
+    params = {}
+    if t != 0.07:
+        params["temperature"] = t
+    if sym:
+        params["symmetric"] = True
+    call = INFO.format(reduce=REDUCE, expr=BOTH_WAYS if sym else ONE_WAY, t=t)
+    fam.case(f"info_nce/{name}", "info_nce", call, {"query": q, "key": k}, params=params,
+             grads=("query", "key"), tolerance=tol_for(t))
+
+r = rng("info_nce/errors")
+q = emb(r, 1, 4)
+fam.error("info_nce/N=1", "info_nce", {"query": q, "key": q}, "with N = 1 there are no negatives")
+fam.error("info_nce/temperature<0", "info_nce", {"query": emb(r, 2, 2), "key": emb(r, 2, 2)},
+          "`temperature` must be > 0", params={"temperature": -0.1})
+
+# ----------------------------------------------------------------------------------------
+# batch_hard_triplet: pml TripletMarginLoss on BatchHardMiner's triplets.
+BH = (
+    "(lambda idx: (lambda l: {{'none': lambda: torch.zeros(embeddings.shape[0], dtype=l.dtype).index_add(0, idx[0], l),"
+    " 'sum': lambda: l.sum(), 'mean': lambda: l.mean()}}[R]())"
+    "({pml}.losses.TripletMarginLoss(margin={m!r}, smooth_loss={soft}, "
+    "distance={pml}.distances.LpDistance(normalize_embeddings=False), reducer={pml}.reducers.DoNothingReducer())"
+    "(embeddings, labels, idx)['loss']['losses']))"
+    "({pml}.miners.BatchHardMiner(distance={pml}.distances.LpDistance(normalize_embeddings=False))(embeddings, labels))"
+)
+
+for name, n, d, classes, params, singles in [
+    ("default", 16, 6, 4, {}, 0),
+    ("margin=1/singletons", 12, 4, 3, {"margin": 1.0}, 2),
+    ("soft", 20, 5, 5, {"soft": True}, 0),
+    ("margin=0.05/int32", 24, 8, 6, {"margin": 0.05}, 0),
+]:
+    r = rng(f"batch_hard_triplet/{name}")
+    x = emb(r, n, d)
+    y = np.arange(n) % classes
+    if singles:
+        y[:singles] = 100 + np.arange(singles)  # anchors without a positive
+    y = r.permutation(y).astype(np.int32 if "int32" in name else np.int64)
+    margin = 0.0 if params.get("soft") else params.get("margin", 0.3)
+    fam.case(f"batch_hard_triplet/{name}", "batch_hard_triplet",
+             BH.format(pml=PML, m=margin, soft=bool(params.get("soft"))),
+             {"embeddings": x, "labels": y}, params=params, grads=("embeddings",), tool=PML_TOOL)
+
+r = rng("batch_hard_triplet/errors")
+x = emb(r, 4, 3)
+fam.error("batch_hard_triplet/no-positive", "batch_hard_triplet",
+          {"embeddings": x, "labels": np.arange(4, dtype=np.int64)},
+          "no anchor in the batch has both a positive")
+fam.error("batch_hard_triplet/float-labels", "batch_hard_triplet",
+          {"embeddings": x, "labels": f32([0, 0, 1, 1])}, "`labels` has dtype float")
+fam.error("batch_hard_triplet/labels-length", "batch_hard_triplet",
+          {"embeddings": x, "labels": np.array([0, 0, 1], dtype=np.int64)}, "`labels` has shape [3], expected [4]")
+
+# ----------------------------------------------------------------------------------------
+# supcon: pml SupConLoss (its AvgNonZeroReducer for mean; DoNothingReducer per anchor).
+SC = (
+    "(lambda l, m: {{'none': lambda: l, 'sum': lambda: l.sum(), 'mean': lambda: m}}[R]())"
+    "({pml}.losses.SupConLoss(temperature={t!r}, reducer={pml}.reducers.DoNothingReducer())(embeddings, labels)['loss']['losses'],"
+    " {pml}.losses.SupConLoss(temperature={t!r})(embeddings, labels))"
+)
+
+for name, n, d, classes, t, singles in [
+    ("default", 16, 8, 4, 0.1, 0),
+    ("t=0.5/singletons", 12, 5, 3, 0.5, 3),
+    ("t=0.05/big-batch", 160, 6, 20, 0.05, 0),
+]:
+    r = rng(f"supcon/{name}")
+    x = emb(r, n, d)
+    y = np.arange(n) % classes
+    if singles:
+        y[:singles] = 100 + np.arange(singles)
+    y = r.permutation(y).astype(np.int64)
+    params = {} if t == 0.1 else {"temperature": t}
+    fam.case(f"supcon/{name}", "supcon", SC.format(pml=PML, t=t), {"embeddings": x, "labels": y},
+             params=params, grads=("embeddings",), tool=PML_TOOL, tolerance=tol_for(t))
+
+r = rng("supcon/errors")
+x = emb(r, 3, 2)
+fam.error("supcon/no-positive", "supcon", {"embeddings": x, "labels": np.array([0, 1, 2], dtype=np.int64)},
+          "no anchor in the batch has a positive")
+fam.error("supcon/temperature=0", "supcon", {"embeddings": x, "labels": np.array([0, 0, 2], dtype=np.int64)},
+          "`temperature` must be > 0", params={"temperature": 0.0})
+
+if __name__ == "__main__":
+    fam.write()
