@@ -19,6 +19,7 @@ mod list;
 mod npy;
 mod plot;
 mod recommend;
+mod tour;
 mod weights;
 
 use std::io::{self, Write};
@@ -47,6 +48,7 @@ enum Command {
     Lint(lint::Args),
     Plot(plot::Args),
     Gradcheck(gradcheck::Args),
+    Tour(tour::Args),
     Bench(bench::Args),
     Edt(edt::Args),
 }
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Plot(args) => plot::run(&args).map(|()| true),
         Command::Gradcheck(args) => gradcheck::run(&args),
+        Command::Tour(args) => tour::run(&args).map(|()| true),
         Command::Bench(args) => bench::run(&args).map(|()| true),
         Command::Edt(args) => edt::run(&args).map(|()| true),
     };

@@ -11,8 +11,8 @@ use crate::{emit, Failure};
 
 /// DejaVu Sans (Bitstream Vera licence, `assets/LICENSE-DejaVu.txt`): PNG text must not depend
 /// on the fonts a machine happens to have.
-const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+pub(crate) const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+pub(crate) const FAMILY: &str = "sans-serif";
 
 const LONG_ABOUT: &str = "\
 Plot loss curves (and with `--grad` their gradients) of one or several losses over the \
