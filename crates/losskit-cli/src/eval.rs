@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use losskit::{Dtype, Evaluation, FloatArray, NamedArray, Params, ReductionMode};
 
-use crate::npy::{self, Array, Staged};
+use crate::npy::{self, Array, Data, Staged};
 use crate::{emit, Failure};
 
 const LONG_ABOUT: &str = "\
@@ -129,6 +129,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         _ => {}
     }
     check_outputs(loss, args)?;
+    check_not_inputs(loss, args)?;
 
     let arrays = args
         .inputs
@@ -189,8 +190,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             data: losses,
         });
     }
-    write_all(loss, &outputs)?;
-    emit(&line)
+    write_all(loss, &outputs, &line)
 }
 
 /// Refuses two outputs aimed at one file (the second would silently replace the first) and
@@ -226,18 +226,44 @@ fn check_outputs(loss: &str, args: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Refuses an output that would replace one of the inputs (the same file, symbolic links
+/// followed): the run would destroy what it read.
+fn check_not_inputs(loss: &str, args: &Args) -> Result<(), Failure> {
+    let outs = args
+        .grads
+        .iter()
+        .map(|(n, p)| (format!("`--grad {n}`"), p))
+        .chain(args.out.iter().map(|p| ("`--out`".to_owned(), p)));
+    for (flag, out) in outs {
+        if let Some((name, _)) = args.inputs.iter().find(|(_, p)| npy::same_file(p, out)) {
+            return Err(Failure(format!(
+                "{loss}: {flag} would overwrite input `{name}` ({}); write it to another file",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A gradient in the dtype of the input it belongs to (the compute type may differ when, say,
-/// `var` is float64 and `input` float32).
+/// `var` is float64 and `input` float32; half-precision gradients come back as such).
 fn in_dtype_of(grad: FloatArray, input: &Array) -> FloatArray {
-    match (grad, input.is_f64()) {
-        (FloatArray::F32(g), true) => FloatArray::F64(g.into_iter().map(f64::from).collect()),
-        (FloatArray::F64(g), false) => FloatArray::F32(g.into_iter().map(|x| x as f32).collect()),
+    match (grad, &input.data) {
+        (FloatArray::F32(g), Data::F64(_)) => {
+            FloatArray::F64(g.into_iter().map(f64::from).collect())
+        }
+        (FloatArray::F64(g), Data::F32(_)) => {
+            FloatArray::F32(g.into_iter().map(|x| x as f32).collect())
+        }
         (g, _) => g,
     }
 }
 
-/// Stages every output, then moves them all into place: on any failure nothing is left.
-fn write_all(loss: &str, outputs: &[Output<'_>]) -> Result<(), Failure> {
+/// Stages every output beside its destination, prints `line`, then moves them all into place
+/// at once ([`npy::commit_all`]): on any failure before the line, nothing is printed and no
+/// output is left. The renames come last; they fail only if the directory changed since
+/// staging, and then every output is taken back out (the error still exits 2).
+fn write_all(loss: &str, outputs: &[Output<'_>], line: &str) -> Result<(), Failure> {
     let fail = |o: &Output<'_>, e: std::io::Error| {
         Failure(format!(
             "{loss}: cannot write {} to {}: {e}",
@@ -248,12 +274,10 @@ fn write_all(loss: &str, outputs: &[Output<'_>]) -> Result<(), Failure> {
     let mut staged = Vec::with_capacity(outputs.len());
     for o in outputs {
         let bytes = npy::encode(&o.dims, &o.data).map_err(|e| fail(o, e))?;
-        staged.push((o, Staged::write(o.path, &bytes).map_err(|e| fail(o, e))?));
+        staged.push(Staged::write(o.path, &bytes).map_err(|e| fail(o, e))?);
     }
-    for (o, s) in staged {
-        s.commit().map_err(|e| fail(o, e))?;
-    }
-    Ok(())
+    emit(line)?;
+    npy::commit_all(staged).map_err(|(i, e)| fail(&outputs[i], e))
 }
 
 /// The result as one line of JSON, fields in the documented order.

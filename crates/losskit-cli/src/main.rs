@@ -11,7 +11,7 @@
 mod eval;
 mod explain;
 mod list;
-mod npy;
+use losskit_cli::npy;
 mod weights;
 
 use std::io::{self, Write};

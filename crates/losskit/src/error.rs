@@ -91,6 +91,34 @@ pub enum Error {
         /// The domain, e.g. "a value in [0, 1]".
         expected: &'static str,
     },
+    /// [`InvalidValue`](Error::InvalidValue) for an integer element (a class index, a count),
+    /// printed exactly (an `f64` would round `2^62 + 1`).
+    InvalidInteger {
+        /// The loss.
+        loss: &'static str,
+        /// The argument.
+        arg: &'static str,
+        /// The element's position (row-major multi-index).
+        index: Vec<usize>,
+        /// The element's value (counts above `i64::MAX` saturate; none reach there).
+        value: i128,
+        /// The domain, e.g. "a class index in [0, C)".
+        expected: &'static str,
+    },
+    /// `batchmean` over an empty batch (a first dimension of 0): undefined, so an error.
+    EmptyBatchMean {
+        /// The loss.
+        loss: &'static str,
+    },
+    /// An input with more dimensions than [`MAX_RANK`](crate::MAX_RANK).
+    TooManyDims {
+        /// The loss.
+        loss: &'static str,
+        /// The argument.
+        arg: &'static str,
+        /// Its number of dimensions.
+        rank: usize,
+    },
     /// A class-imbalance weight that would be infinite: a class with no samples (or, for
     /// `pos_weight`, a label with no positive samples), or no samples at all.
     /// See [`weights`](crate::weights).
@@ -201,16 +229,43 @@ impl fmt::Display for Names<'_> {
     }
 }
 
+/// A shape for a message: in full up to 12 dimensions, else the first 8 and the count (a
+/// message stays one short line whatever the input).
+struct Dims<'a>(&'a [usize]);
+
+impl fmt::Display for Dims<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.len() <= 12 {
+            write!(f, "{:?}", self.0)
+        } else {
+            let head: Vec<String> = self.0[..8].iter().map(usize::to_string).collect();
+            write!(f, "[{}, … ({} dimensions)]", head.join(", "), self.0.len())
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::InvalidShape { dims, reason } => {
-                write!(f, "invalid shape {dims:?}: {reason}")
+                write!(f, "invalid shape {}: {reason}", Dims(dims))
             }
+            Error::EmptyBatchMean { loss } => write!(
+                f,
+                "{loss}: reduction `batchmean` over an empty batch is undefined; use `sum` or a non-empty batch"
+            ),
+            Error::TooManyDims { loss, arg, rank } => write!(
+                f,
+                "{loss}: `{arg}` has {rank} dimensions; at most {} are supported",
+                crate::MAX_RANK
+            ),
             Error::DataLength { dims, len } => write!(
                 f,
-                "data of length {len} does not fit shape {dims:?} ({} elements)",
-                dims.iter().product::<usize>()
+                "data of length {len} does not fit shape {} ({} elements)",
+                Dims(dims),
+                dims.iter()
+                    .try_fold(1usize, |n, &d| n.checked_mul(d))
+                    .map_or_else(|| "too many".to_owned(), |n| n.to_string())
             ),
             Error::ShapeMismatch { loss, arg, actual, expected, because } => write!(
                 f,
@@ -231,6 +286,10 @@ impl fmt::Display for Error {
                 write!(f, "{loss}: `{param}` must be {expected}, got {value}")
             }
             Error::InvalidValue { loss, arg, index, value, expected } => write!(
+                f,
+                "{loss}: `{arg}` at {index:?} is {value}, expected {expected}"
+            ),
+            Error::InvalidInteger { loss, arg, index, value, expected } => write!(
                 f,
                 "{loss}: `{arg}` at {index:?} is {value}, expected {expected}"
             ),

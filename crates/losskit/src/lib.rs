@@ -102,3 +102,6 @@ pub use regression::{
     SmoothL1, L2,
 };
 pub use tensor::{Shape, Tensor, MAX_RANK};
+/// The `half` crate, whose `f16` and `bf16` are the element types of [`ArrayData::F16`] and
+/// [`ArrayData::BF16`].
+pub use half;

@@ -99,7 +99,9 @@ fn row<T: Real, W: ClassW<T>, const SQUARED: bool, const GRAD: bool>(
     let mut gy = T::ZERO;
     for (i, &xi) in x.iter().enumerate() {
         let z = margin - xy + xi;
-        let on = z > T::ZERO && i != y;
+        // `!(z <= 0)` rather than `z > 0`: a NaN score makes the term NaN (PyTorch's
+        // `if (z > 0)` drops it and returns a finite loss).
+        let on = !(z <= T::ZERO) && i != y;
         let h = if on { z } else { T::ZERO };
         acc[i % 8] += if SQUARED { h * h } else { h };
         if GRAD {
@@ -107,6 +109,8 @@ fn row<T: Real, W: ClassW<T>, const SQUARED: bool, const GRAD: bool>(
                 T::ZERO
             } else if SQUARED {
                 gs * (z + z)
+            } else if z.is_nan() {
+                z
             } else {
                 gs
             };
