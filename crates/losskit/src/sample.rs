@@ -155,6 +155,13 @@ pub(crate) fn probability_rows(rng: &mut Rng, n: usize, c: usize) -> Vec<f64> {
     out
 }
 
+/// The logarithms of [`probability_rows`]: valid log-probability inputs.
+pub(crate) fn log_probability_rows(rng: &mut Rng, n: usize, c: usize) -> Vec<f64> {
+    let mut p = probability_rows(rng, n, c);
+    p.iter_mut().for_each(|v| *v = v.ln());
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use crate::evaluator;
 use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum, Partial};
 use crate::real::Real;
 use crate::reduction::{Reduction, ReductionMode};
-use crate::sample::{probability_rows, rows, Rng, Sample};
+use crate::sample::{log_probability_rows, probability_rows, rows, Rng, Sample};
 use crate::tensor::Tensor;
 
 const NAME: &str = "kl_div";
@@ -373,10 +373,7 @@ pub(crate) const INFO: LossInfo = LossInfo {
 /// Log-probabilities and probabilities, both `[N, 10]`.
 fn sample_inputs(size: usize, rng: &mut Rng) -> Sample {
     let (n, c) = (rows(size, 10), 10);
-    let logp = probability_rows(rng, n, c)
-        .into_iter()
-        .map(f64::ln)
-        .collect();
+    let logp = log_probability_rows(rng, n, c);
     Sample::new().float("input", &[n, c], logp).float(
         "target",
         &[n, c],

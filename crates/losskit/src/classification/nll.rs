@@ -17,7 +17,7 @@ use super::multiclass::{
 };
 use super::softmax::{ClassW, Ones, PerClass};
 use crate::eval::dispatch;
-use crate::sample::{probability_rows, rows, Rng, Sample};
+use crate::sample::{log_probability_rows, rows, Rng, Sample};
 
 const NAME: &str = "nll";
 const INPUTS: &[&str] = &["input", "target", "weight"];
@@ -308,10 +308,7 @@ pub(crate) const INFO: LossInfo = LossInfo {
 /// Log-probabilities `[N, 10]` (log-softmax of normal logits) and class indices `[N]`.
 fn sample_inputs(size: usize, rng: &mut Rng) -> Sample {
     let (n, c) = (rows(size, 10), 10);
-    let logp = probability_rows(rng, n, c)
-        .into_iter()
-        .map(f64::ln)
-        .collect();
+    let logp = log_probability_rows(rng, n, c);
     Sample::new()
         .float("input", &[n, c], logp)
         .index("target", &[n], rng.classes(n, c))
