@@ -609,9 +609,7 @@ fn decode(kind: Kind, bytes: &[u8]) -> Result<Data, ReadError> {
                 .map(|&b| match b {
                     0 => Ok(false),
                     1 => Ok(true),
-                    b => Err(ReadError::Malformed(format!(
-                        "invalid value for bool: {b}"
-                    ))),
+                    b => Err(ReadError::Malformed(format!("invalid value for bool: {b}"))),
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -953,16 +951,31 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert_eq!(m, "malformed .npy file: unexpected key 'extra' at byte 56 of the header dict (NumPy writes exactly 'descr', 'fortran_order' and 'shape')");
-        let m = read_bytes(&npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }", &[0; 4]))
-            .unwrap_err()
-            .to_string();
-        assert_eq!(m, "malformed .npy file: structured dtypes (a list as 'descr') are not supported");
-        let m = read_bytes(&npy("{'descr': '<f4' 'fortran_order': False, 'shape': (1,), }", &[0; 4]))
-            .unwrap_err()
-            .to_string();
-        assert_eq!(m, "malformed .npy file: expected '}' at byte 16 of the header dict, found '''");
+        let m = read_bytes(&npy(
+            "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }",
+            &[0; 4],
+        ))
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            m,
+            "malformed .npy file: structured dtypes (a list as 'descr') are not supported"
+        );
+        let m = read_bytes(&npy(
+            "{'descr': '<f4' 'fortran_order': False, 'shape': (1,), }",
+            &[0; 4],
+        ))
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            m,
+            "malformed .npy file: expected '}' at byte 16 of the header dict, found '''"
+        );
         // Twice the same key, a missing key, a header over NumPy's limit.
-        assert!(parse_header(b"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': ()}").is_err());
+        assert!(parse_header(
+            b"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': ()}"
+        )
+        .is_err());
         assert!(parse_header(b"{'descr': '<f4', 'shape': ()}").is_err());
         let mut long = MAGIC.to_vec();
         long.extend([2, 0]);
@@ -972,24 +985,38 @@ mod tests {
             "malformed .npy file: its header is 20000 bytes long, more than NumPy's limit of 10000"
         );
         // What NumPy itself writes parses, with either quote and Python 2's `L`.
-        let h = parse_header(b"{\"descr\": \"<f8\", \"shape\": (3L, 2), \"fortran_order\": False}  \n").unwrap();
+        let h =
+            parse_header(b"{\"descr\": \"<f8\", \"shape\": (3L, 2), \"fortran_order\": False}  \n")
+                .unwrap();
         assert_eq!(h.shape, vec![3, 2]);
     }
 
     #[test]
     fn a_size_that_disagrees_with_the_header_is_refused_before_reading() {
-        let m = read_bytes(&npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", &[0; 12]))
-            .unwrap_err()
-            .to_string();
+        let m = read_bytes(&npy(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+            &[0; 12],
+        ))
+        .unwrap_err()
+        .to_string();
         assert_eq!(m, "the file is longer than its header says: shape [2] of `<f4` is 8 bytes of data but 12 bytes follow the header");
         // A stream (size unknown) that goes on past the data is refused too, after reading
         // one byte more than the data.
-        let bytes = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", &[0; 9]);
-        assert!(matches!(read_from(bytes.as_slice(), None), Err(ReadError::Trailing { .. })));
+        let bytes = npy(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+            &[0; 9],
+        );
+        assert!(matches!(
+            read_from(bytes.as_slice(), None),
+            Err(ReadError::Trailing { .. })
+        ));
         // A header declaring 2^40 elements on a short file: refused from its size alone.
-        let m = read_bytes(&npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,), }", &[0; 8]))
-            .unwrap_err()
-            .to_string();
+        let m = read_bytes(&npy(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,), }",
+            &[0; 8],
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(m.starts_with("the file is truncated"), "{m}");
     }
 
@@ -997,9 +1024,15 @@ mod tests {
     #[test]
     fn dev_zero_fails_at_once() {
         let m = read(Path::new("/dev/zero")).unwrap_err().to_string();
-        assert_eq!(m, "not a .npy file (it does not start with the NumPy magic string)");
+        assert_eq!(
+            m,
+            "not a .npy file (it does not start with the NumPy magic string)"
+        );
         // An endless stream after a valid header is read only as far as the header declares.
-        let mut head = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", &[]);
+        let mut head = npy(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
+            &[],
+        );
         head.truncate(head.len());
         let endless = head.as_slice().chain(io::repeat(0));
         let a = read_from(endless, None);
@@ -1010,13 +1043,19 @@ mod tests {
     fn half_precision_round_trips() {
         let h = FloatArray::F16(vec![f16::from_f32(1.5), f16::from_f32(-0.25)]);
         let back = read_bytes(&encode(&[2], &h).unwrap()).unwrap();
-        assert_eq!(back.data, Data::F16(vec![f16::from_f32(1.5), f16::from_f32(-0.25)]));
+        assert_eq!(
+            back.data,
+            Data::F16(vec![f16::from_f32(1.5), f16::from_f32(-0.25)])
+        );
         let b = FloatArray::BF16(vec![bf16::from_f32(1.0), bf16::from_f32(2.5)]);
         let bytes = encode(&[1, 2], &b).unwrap();
         // What `np.save` writes for an `ml_dtypes.bfloat16` array: `<V2`, these bytes.
         assert!(bytes.windows(5).any(|w| w == b"'<V2'"));
         assert!(bytes.ends_with(&[0x80, 0x3f, 0x20, 0x40]));
-        assert_eq!(read_bytes(&bytes).unwrap().data, Data::BF16(vec![bf16::from_f32(1.0), bf16::from_f32(2.5)]));
+        assert_eq!(
+            read_bytes(&bytes).unwrap().data,
+            Data::BF16(vec![bf16::from_f32(1.0), bf16::from_f32(2.5)])
+        );
     }
 
     #[test]

@@ -107,10 +107,22 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
 fn same_bits(a: &npy::Data, b: &npy::Data) -> bool {
     use npy::Data as D;
     match (a, b) {
-        (D::F32(x), D::F32(y)) => x.iter().map(|v| v.to_bits()).eq(y.iter().map(|v| v.to_bits())),
-        (D::F64(x), D::F64(y)) => x.iter().map(|v| v.to_bits()).eq(y.iter().map(|v| v.to_bits())),
-        (D::F16(x), D::F16(y)) => x.iter().map(|v| v.to_bits()).eq(y.iter().map(|v| v.to_bits())),
-        (D::BF16(x), D::BF16(y)) => x.iter().map(|v| v.to_bits()).eq(y.iter().map(|v| v.to_bits())),
+        (D::F32(x), D::F32(y)) => x
+            .iter()
+            .map(|v| v.to_bits())
+            .eq(y.iter().map(|v| v.to_bits())),
+        (D::F64(x), D::F64(y)) => x
+            .iter()
+            .map(|v| v.to_bits())
+            .eq(y.iter().map(|v| v.to_bits())),
+        (D::F16(x), D::F16(y)) => x
+            .iter()
+            .map(|v| v.to_bits())
+            .eq(y.iter().map(|v| v.to_bits())),
+        (D::BF16(x), D::BF16(y)) => x
+            .iter()
+            .map(|v| v.to_bits())
+            .eq(y.iter().map(|v| v.to_bits())),
         _ => a == b,
     }
 }
@@ -280,7 +292,11 @@ fn evaluate_inner(u: &mut Unstructured<'_>) -> arbitrary::Result<String> {
         if !start_valid && u.ratio(1u8, 4u8)? {
             dtype = u.int_in_range(0u8..=7)?;
         }
-        arrays.push((spec.name.to_owned(), dims, Owned::from_values(dtype, &values)));
+        arrays.push((
+            spec.name.to_owned(),
+            dims,
+            Owned::from_values(dtype, &values),
+        ));
     }
     if u.ratio(1u8, 20u8)? {
         arrays.push(("bogus".to_owned(), vec![1], Owned::F32(vec![1.0])));
@@ -348,21 +364,42 @@ fn evaluate_inner(u: &mut Unstructured<'_>) -> arbitrary::Result<String> {
                 info.name
             );
             for (name, g) in &e.grads {
-                let input = named.iter().find(|a| a.name == *name).expect("grad of an input");
-                assert_eq!(g.len(), input.data.len(), "{}: gradient of {name}", info.name);
+                let input = named
+                    .iter()
+                    .find(|a| a.name == *name)
+                    .expect("grad of an input");
+                assert_eq!(
+                    g.len(),
+                    input.data.len(),
+                    "{}: gradient of {name}",
+                    info.name
+                );
                 let half_ok = match input.data {
                     ArrayData::F16(_) => matches!(g, FloatArray::F16(_)),
                     ArrayData::BF16(_) => matches!(g, FloatArray::BF16(_)),
                     _ => matches!(g, FloatArray::F32(_) | FloatArray::F64(_)),
                 };
-                assert!(half_ok, "{}: gradient of {name} in the wrong dtype", info.name);
+                assert!(
+                    half_ok,
+                    "{}: gradient of {name} in the wrong dtype",
+                    info.name
+                );
             }
             Ok(format!("{} ok {}", info.name, reduction.name()))
         }
         Err(e) => {
             let msg = e.to_string();
-            assert!(!msg.contains('\n'), "{}: multi-line message {msg:?}", info.name);
-            assert!(msg.len() < 2000, "{}: message of {} bytes", info.name, msg.len());
+            assert!(
+                !msg.contains('\n'),
+                "{}: multi-line message {msg:?}",
+                info.name
+            );
+            assert!(
+                msg.len() < 2000,
+                "{}: message of {} bytes",
+                info.name,
+                msg.len()
+            );
             Ok(format!("{} {}", info.name, signature(&msg)))
         }
     }
@@ -386,10 +423,19 @@ pub fn cli_binary() -> Option<PathBuf> {
 pub fn cli_fixture(dir: &Path) -> std::io::Result<()> {
     let f32s = |v: Vec<f32>| FloatArray::F32(v);
     let files: Vec<(&str, Vec<u8>)> = vec![
-        ("a.npy", npy::encode(&[4], &f32s(vec![0.5, -1.0, 2.0, 0.0]))?),
+        (
+            "a.npy",
+            npy::encode(&[4], &f32s(vec![0.5, -1.0, 2.0, 0.0]))?,
+        ),
         ("b.npy", npy::encode(&[4], &f32s(vec![1.0, 0.0, 1.0, 0.0]))?),
-        ("m.npy", npy::encode(&[2, 3], &f32s(vec![0.1, 0.2, 0.3, -1.0, 2.0, 0.0]))?),
-        ("d.npy", npy::encode(&[4], &FloatArray::F64(vec![0.5, 1.0, f64::NAN, 2.0]))?),
+        (
+            "m.npy",
+            npy::encode(&[2, 3], &f32s(vec![0.1, 0.2, 0.3, -1.0, 2.0, 0.0]))?,
+        ),
+        (
+            "d.npy",
+            npy::encode(&[4], &FloatArray::F64(vec![0.5, 1.0, f64::NAN, 2.0]))?,
+        ),
         (
             "h.npy",
             npy::encode(&[4], &FloatArray::F16(vec![f16::from_f32(100.0); 4]))?,
@@ -406,7 +452,10 @@ pub fn cli_fixture(dir: &Path) -> std::io::Result<()> {
             b.extend(1i64.to_le_bytes());
             b
         }),
-        ("bad.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr': [[[[[".to_vec()),
+        (
+            "bad.npy",
+            b"\x93NUMPY\x01\x00\x10\x00{'descr': [[[[[".to_vec(),
+        ),
         ("txt.npy", b"hello".to_vec()),
     ];
     // A fresh directory each time: outputs of earlier runs must not change this one.
@@ -422,22 +471,76 @@ pub fn cli_fixture(dir: &Path) -> std::io::Result<()> {
 }
 
 const FLAGS: [&str; 24] = [
-    "--input", "--param", "--grad", "--out", "--reduction", "--counts", "--labels",
-    "--num-classes", "--scheme", "--beta", "--absent", "--json", "--normalize", "--pos-weight",
-    "--targets", "--total", "--dtype", "--help", "--family", "--version", "-h", "--", "-", "--x",
+    "--input",
+    "--param",
+    "--grad",
+    "--out",
+    "--reduction",
+    "--counts",
+    "--labels",
+    "--num-classes",
+    "--scheme",
+    "--beta",
+    "--absent",
+    "--json",
+    "--normalize",
+    "--pos-weight",
+    "--targets",
+    "--total",
+    "--dtype",
+    "--help",
+    "--family",
+    "--version",
+    "-h",
+    "--",
+    "-",
+    "--x",
 ];
 const WORDS: [&str; 26] = [
-    "input", "target", "var", "weight", "pos_weight", "x1", "x2", "y", "mean", "sum", "none",
-    "batchmean", "true", "false", "f32", "f64", "inverse", "effective", "inverse_sqrt", "zero",
-    "error", "regression", "classification", "1", "0", "",
+    "input",
+    "target",
+    "var",
+    "weight",
+    "pos_weight",
+    "x1",
+    "x2",
+    "y",
+    "mean",
+    "sum",
+    "none",
+    "batchmean",
+    "true",
+    "false",
+    "f32",
+    "f64",
+    "inverse",
+    "effective",
+    "inverse_sqrt",
+    "zero",
+    "error",
+    "regression",
+    "classification",
+    "1",
+    "0",
+    "",
 ];
 const FILES: [&str; 13] = [
-    "a.npy", "b.npy", "m.npy", "d.npy", "h.npy", "s.npy", "e.npy", "l.npy", "bad.npy",
-    "txt.npy", "sub", "sub/", "zero.npy",
+    "a.npy", "b.npy", "m.npy", "d.npy", "h.npy", "s.npy", "e.npy", "l.npy", "bad.npy", "txt.npy",
+    "sub", "sub/", "zero.npy",
 ];
 const NUMBERS: [&str; 12] = [
-    "0", "1", "-1", "0.5", "nan", "inf", "1e400", "4611686018427387905", "3,4", "900,90,10",
-    "1,,2", "-0",
+    "0",
+    "1",
+    "-1",
+    "0.5",
+    "nan",
+    "inf",
+    "1e400",
+    "4611686018427387905",
+    "3,4",
+    "900,90,10",
+    "1,,2",
+    "-0",
 ];
 
 /// The argument list `data` describes (without the program name).
@@ -446,7 +549,9 @@ pub fn cli_args(data: &[u8]) -> Vec<String> {
     let mut args = Vec::new();
     let catalogue: Vec<&losskit::LossInfo> = losskit::catalogue().collect();
     let sub = *u
-        .choose(&["eval", "eval", "eval", "weights", "weights", "list", "explain", "nope"])
+        .choose(&[
+            "eval", "eval", "eval", "weights", "weights", "list", "explain", "nope",
+        ])
         .unwrap_or(&"eval");
     args.push(sub.to_owned());
     if matches!(sub, "eval" | "explain") {
@@ -518,8 +623,14 @@ pub fn cli(binary: &Path, dir: &Path, data: &[u8]) -> String {
         "losskit {args:?} exited with {status}: {stderr}"
     );
     if code == Some(2) {
-        assert!(stdout.is_empty(), "losskit {args:?} failed but printed {stdout:?}");
-        assert!(stderr.starts_with("error: "), "losskit {args:?}: {stderr:?}");
+        assert!(
+            stdout.is_empty(),
+            "losskit {args:?} failed but printed {stdout:?}"
+        );
+        assert!(
+            stderr.starts_with("error: "),
+            "losskit {args:?}: {stderr:?}"
+        );
     }
     let leftovers: Vec<String> = std::fs::read_dir(dir)
         .expect("fixture dir")

@@ -105,6 +105,17 @@ pub enum Error {
         /// The domain, e.g. "a class index in [0, C)".
         expected: &'static str,
     },
+    /// [`InvalidParam`](Error::InvalidParam) for an integer parameter, printed exactly.
+    InvalidIntParam {
+        /// The loss.
+        loss: &'static str,
+        /// The parameter.
+        param: &'static str,
+        /// The value given.
+        value: i128,
+        /// The range.
+        expected: &'static str,
+    },
     /// `batchmean` over an empty batch (a first dimension of 0): undefined, so an error.
     EmptyBatchMean {
         /// The loss.
@@ -249,6 +260,9 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidShape { dims, reason } => {
                 write!(f, "invalid shape {}: {reason}", Dims(dims))
+            }
+            Error::InvalidIntParam { loss, param, value, expected } => {
+                write!(f, "{loss}: `{param}` must be {expected}, got {value}")
             }
             Error::EmptyBatchMean { loss } => write!(
                 f,

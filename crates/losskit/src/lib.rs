@@ -94,6 +94,9 @@ pub use eval::{
     evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray, ParamValue, Params,
     SampleArrays,
 };
+/// The `half` crate, whose `f16` and `bf16` are the element types of [`ArrayData::F16`] and
+/// [`ArrayData::BF16`].
+pub use half;
 pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
 pub use registry::{catalogue, evaluate, find};
@@ -102,6 +105,3 @@ pub use regression::{
     SmoothL1, L2,
 };
 pub use tensor::{Shape, Tensor, MAX_RANK};
-/// The `half` crate, whose `f16` and `bf16` are the element types of [`ArrayData::F16`] and
-/// [`ArrayData::BF16`].
-pub use half;

@@ -377,10 +377,10 @@ impl ClassWeights {
         let mut counts = Vec::new();
         counts
             .try_reserve_exact(classes)
-            .map_err(|_| Error::InvalidParam {
+            .map_err(|_| Error::InvalidIntParam {
                 loss: LOSS,
                 param: "num_classes",
-                value: classes as f64,
+                value: classes as i128,
                 expected: "small enough to hold a count per class in memory",
             })?;
         counts.resize(classes, 0u64);
@@ -1036,7 +1036,7 @@ mod tests {
             ),
             (
                 msg(d.from_counts(&[1, u64::MAX])),
-                "weights: `counts` at [1] is 18446744073709552000, expected a count whose sum with the previous ones fits in 64 bits",
+                "weights: `counts` at [1] is 18446744073709551615, expected a count whose sum with the previous ones fits in 64 bits",
             ),
             (
                 msg(ClassWeights::new(Scheme::InverseSqrt).unwrap().from_labels(&[0i64, 2, 0], Some(3))),
@@ -1064,11 +1064,11 @@ mod tests {
             ),
             (
                 msg(d.from_labels(&[0i64, 1, i64::MAX, 1], None)),
-                "weights: `labels` at [2] is 9223372036854776000, expected a class index below the number of labels when `num_classes` is inferred; pass `num_classes`",
+                "weights: `labels` at [2] is 9223372036854775807, expected a class index below the number of labels when `num_classes` is inferred; pass `num_classes`",
             ),
             (
                 msg(d.from_labels(&[0i64], Some(usize::MAX))),
-                "weights: `num_classes` must be small enough to hold a count per class in memory, got 18446744073709552000",
+                "weights: `num_classes` must be small enough to hold a count per class in memory, got 18446744073709551615",
             ),
             (
                 msg(PosWeight::new().from_counts(&[], 10)),

@@ -3,7 +3,12 @@
 
 use losskit::half::{bf16, f16};
 use losskit::sample::{Rng, SampleData};
-use losskit::{evaluate, evaluate_with, ArrayData, Dtype, FloatArray, NamedArray, Params, ReductionMode, Role};
+use losskit::{
+    evaluate, evaluate_with, ArrayData, Dtype, FloatArray, NamedArray, Params, ReductionMode, Role,
+};
+
+/// An array's floats in f16 and bf16, or its indices.
+type Halves = Result<(Vec<f16>, Vec<bf16>), Vec<i64>>;
 
 fn named<'a>(name: &'a str, data: ArrayData<'a>, dims: &'a [usize]) -> NamedArray<'a> {
     NamedArray { name, data, dims }
@@ -16,7 +21,10 @@ fn log_cosh_of_an_f16_100_is_finite() {
     let dims = [1];
     let e = evaluate(
         "log_cosh",
-        &[named("input", ArrayData::F16(&x), &dims), named("target", ArrayData::F16(&y), &dims)],
+        &[
+            named("input", ArrayData::F16(&x), &dims),
+            named("target", ArrayData::F16(&y), &dims),
+        ],
         &[] as &[(&str, &str)],
         ReductionMode::Mean,
         &["input"],
@@ -39,7 +47,10 @@ fn focal_at_an_f16_logit_of_9_39_is_finite() {
     let dims = [2];
     let e = evaluate(
         "focal",
-        &[named("input", ArrayData::F16(&x), &dims), named("target", ArrayData::F16(&y), &dims)],
+        &[
+            named("input", ArrayData::F16(&x), &dims),
+            named("target", ArrayData::F16(&y), &dims),
+        ],
         &[] as &[(&str, &str)],
         ReductionMode::Sum,
         &["input"],
@@ -56,14 +67,19 @@ fn focal_at_an_f16_logit_of_9_39_is_finite() {
     let yf: Vec<f32> = y.iter().map(|v| v.to_f32()).collect();
     let e32 = evaluate(
         "focal",
-        &[named("input", ArrayData::F32(&xf), &dims), named("target", ArrayData::F32(&yf), &dims)],
+        &[
+            named("input", ArrayData::F32(&xf), &dims),
+            named("target", ArrayData::F32(&yf), &dims),
+        ],
         &[] as &[(&str, &str)],
         ReductionMode::Sum,
         &["input"],
     )
     .unwrap();
     assert_eq!(e32.value, e.value);
-    let FloatArray::F32(g32) = &e32.grads[0].1 else { panic!() };
+    let FloatArray::F32(g32) = &e32.grads[0].1 else {
+        panic!()
+    };
     let rounded: Vec<f16> = g32.iter().map(|&x| f16::from_f32(x)).collect();
     assert_eq!(&rounded, g);
 }
@@ -72,12 +88,17 @@ fn focal_at_an_f16_logit_of_9_39_is_finite() {
 fn a_sum_over_262144_f16_values_is_exact_to_f32_accuracy() {
     // Dice-style: Σ p·t over 2^18 elements, here through mse's sum of squares.
     let n = 1 << 18;
-    let x: Vec<f16> = (0..n).map(|i| f16::from_f32(((i % 1000) as f32) / 1000.0)).collect();
+    let x: Vec<f16> = (0..n)
+        .map(|i| f16::from_f32(((i % 1000) as f32) / 1000.0))
+        .collect();
     let y = vec![f16::ZERO; n];
     let dims = [n];
     let e = evaluate(
         "mse",
-        &[named("input", ArrayData::F16(&x), &dims), named("target", ArrayData::F16(&y), &dims)],
+        &[
+            named("input", ArrayData::F16(&x), &dims),
+            named("target", ArrayData::F16(&y), &dims),
+        ],
         &[] as &[(&str, &str)],
         ReductionMode::Sum,
         &[],
@@ -85,7 +106,10 @@ fn a_sum_over_262144_f16_values_is_exact_to_f32_accuracy() {
     .unwrap();
     let exact: f64 = x.iter().map(|v| f64::from(v.to_f32() * v.to_f32())).sum();
     let v = e.value.unwrap();
-    assert!(((v - exact) / exact).abs() < 2.0 * f64::from(f32::EPSILON), "{v} vs {exact}");
+    assert!(
+        ((v - exact) / exact).abs() < 2.0 * f64::from(f32::EPSILON),
+        "{v} vs {exact}"
+    );
     // An f16 accumulator would have stopped growing at 2048 (its spacing there is 2).
     assert!(v > 60_000.0);
 }
@@ -102,7 +126,7 @@ fn every_loss_takes_f16_and_bf16_predictions_and_returns_their_gradients() {
             .collect();
         for bf in [false, true] {
             // Float arrays in half precision, indices as int64.
-            let owned: Vec<(&str, Vec<usize>, Result<(Vec<f16>, Vec<bf16>), Vec<i64>>)> = sample
+            let owned: Vec<(&str, Vec<usize>, Halves)> = sample
                 .arrays
                 .iter()
                 .map(|a| {

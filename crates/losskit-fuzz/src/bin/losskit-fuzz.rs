@@ -98,10 +98,13 @@ fn parse_args() -> Result<Config, String> {
     Ok(c)
 }
 
+/// A target's function: bytes in, signature out.
+type RunFn = Box<dyn Fn(&[u8]) -> String>;
+
 /// One target, runnable on bytes.
 struct Target {
     name: &'static str,
-    run: Box<dyn Fn(&[u8]) -> String>,
+    run: RunFn,
 }
 
 fn make_target(name: &'static str, scratch: &Path) -> Target {
@@ -267,7 +270,10 @@ fn main() {
                 let _ = std::fs::create_dir_all(&crashes);
                 let path = crashes.join(format!("{name}-hang-{:016x}", fnv(&data)));
                 let _ = std::fs::write(&path, &data);
-                eprintln!("losskit-fuzz: an input ran for 30 s; saved to {}", path.display());
+                eprintln!(
+                    "losskit-fuzz: an input ran for 30 s; saved to {}",
+                    path.display()
+                );
                 std::process::abort();
             }
         });
@@ -394,7 +400,11 @@ fn main() {
     }
 }
 
-fn report(stats: &HashMap<&str, (u64, usize, usize)>, corpora: &[Vec<Vec<u8>>], targets: &[Target]) {
+fn report(
+    stats: &HashMap<&str, (u64, usize, usize)>,
+    corpora: &[Vec<Vec<u8>>],
+    targets: &[Target],
+) {
     for (t, c) in targets.iter().zip(corpora) {
         let (execs, new, crashes) = stats.get(t.name).copied().unwrap_or_default();
         let bytes: usize = c.iter().map(Vec::len).sum();

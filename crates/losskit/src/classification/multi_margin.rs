@@ -99,9 +99,9 @@ fn row<T: Real, W: ClassW<T>, const SQUARED: bool, const GRAD: bool>(
     let mut gy = T::ZERO;
     for (i, &xi) in x.iter().enumerate() {
         let z = margin - xy + xi;
-        // `!(z <= 0)` rather than `z > 0`: a NaN score makes the term NaN (PyTorch's
+        // NaN counts as active: a NaN score makes the term NaN (PyTorch's
         // `if (z > 0)` drops it and returns a finite loss).
-        let on = !(z <= T::ZERO) && i != y;
+        let on = (z > T::ZERO || z.is_nan()) && i != y;
         let h = if on { z } else { T::ZERO };
         acc[i % 8] += if SQUARED { h * h } else { h };
         if GRAD {
@@ -158,13 +158,13 @@ impl MultiMargin {
     /// The exponent of the hinge: 1 (linear) or 2 (squared).
     ///
     /// # Errors
-    /// [`Error::InvalidParam`] unless `p` is 1 or 2.
+    /// [`Error::InvalidIntParam`] unless `p` is 1 or 2.
     pub fn p(mut self, p: i64) -> Result<Self> {
         if p != 1 && p != 2 {
-            return Err(Error::InvalidParam {
+            return Err(Error::InvalidIntParam {
                 loss: NAME,
                 param: "p",
-                value: p as f64,
+                value: i128::from(p),
                 expected: "1 or 2",
             });
         }
