@@ -121,28 +121,30 @@ fn nested_header_brackets_fail_at_once_in_one_line_naming_the_file() {
     );
 }
 
+/// `eval mse` on x, y with `--reduction none`, the gradient to g.npy and the losses to `out`.
+fn mse_none_with_grad(out: &str) -> Vec<&str> {
+    vec![
+        "eval",
+        "mse",
+        "--input",
+        "input=x.npy",
+        "--input",
+        "target=y.npy",
+        "--reduction",
+        "none",
+        "--grad",
+        "input=g.npy",
+        "--out",
+        out,
+    ]
+}
+
 #[test]
 fn a_failing_output_leaves_no_other_output_behind() {
     let t = fixture();
     let d = t.path();
     let before = names(d);
-    let m = fails(
-        d,
-        &[
-            "eval",
-            "mse",
-            "--input",
-            "input=x.npy",
-            "--input",
-            "target=y.npy",
-            "--reduction",
-            "none",
-            "--grad",
-            "input=g.npy",
-            "--out",
-            "o.npy/",
-        ],
-    );
+    let m = fails(d, &mse_none_with_grad("o.npy/"));
     assert!(
         m.contains("cannot write the per-element losses to o.npy/"),
         "{m}"
@@ -151,23 +153,7 @@ fn a_failing_output_leaves_no_other_output_behind() {
     // With an existing g.npy, it is left as it was.
     fs::write(d.join("g.npy"), b"old").unwrap();
     fs::create_dir(d.join("dir")).unwrap();
-    fails(
-        d,
-        &[
-            "eval",
-            "mse",
-            "--input",
-            "input=x.npy",
-            "--input",
-            "target=y.npy",
-            "--reduction",
-            "none",
-            "--grad",
-            "input=g.npy",
-            "--out",
-            "dir",
-        ],
-    );
+    fails(d, &mse_none_with_grad("dir"));
     assert_eq!(fs::read(d.join("g.npy")).unwrap(), b"old");
 }
 

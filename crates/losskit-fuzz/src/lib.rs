@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Unstructured;
 use losskit::half::{bf16, f16};
 use losskit::sample::Rng;
-use losskit::{ArrayData, FloatArray, NamedArray, ParamKind, Params, ReductionMode, Role};
+use losskit::{ArrayData, FloatArray, NamedArray, ParamKind, Params, ReductionMode};
 use losskit_cli::npy;
 
 /// The targets by name, in the order the runner cycles through them.
@@ -331,12 +331,7 @@ fn evaluate_inner(u: &mut Unstructured<'_>) -> arbitrary::Result<String> {
         Err(e) => return Ok(signature(&e.to_string())),
     };
     let reduction = *u.choose(&ReductionMode::ALL)?;
-    let predictions: Vec<&str> = info
-        .inputs
-        .iter()
-        .filter(|s| s.role == Role::Prediction)
-        .map(|s| s.name)
-        .collect();
+    let predictions = info.predictions();
     let grads: Vec<&str> = predictions
         .iter()
         .copied()

@@ -4,7 +4,7 @@
 use losskit::half::{bf16, f16};
 use losskit::sample::{Rng, SampleData};
 use losskit::{
-    evaluate, evaluate_with, ArrayData, Dtype, FloatArray, NamedArray, Params, ReductionMode, Role,
+    evaluate, evaluate_with, ArrayData, Dtype, FloatArray, NamedArray, Params, ReductionMode,
 };
 
 /// An array's floats in f16 and bf16, or its indices.
@@ -118,12 +118,7 @@ fn a_sum_over_262144_f16_values_is_exact_to_f32_accuracy() {
 fn every_loss_takes_f16_and_bf16_predictions_and_returns_their_gradients() {
     for info in losskit::catalogue() {
         let sample = (info.sample)(16, &mut Rng::new(3));
-        let predictions: Vec<&str> = info
-            .inputs
-            .iter()
-            .filter(|s| s.role == Role::Prediction)
-            .map(|s| s.name)
-            .collect();
+        let predictions = info.predictions();
         for bf in [false, true] {
             // Float arrays in half precision, indices as int64.
             let owned: Vec<(&str, Vec<usize>, Halves)> = sample

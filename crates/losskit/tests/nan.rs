@@ -15,19 +15,14 @@ const SELECTS: [&str; 1] = ["nll"];
 const LINEAR: [(&str, &str); 2] = [("nll", "input"), ("kl_div", "input")];
 
 use losskit::sample::{Rng, SampleData};
-use losskit::{evaluate_with, Dtype, Params, ReductionMode, Role};
+use losskit::{evaluate_with, Dtype, Params, ReductionMode};
 
 #[test]
 fn a_nan_in_any_float_input_reaches_the_value_and_the_gradients() {
     let mut failures = Vec::new();
     for info in losskit::catalogue() {
         let base = (info.sample)(12, &mut Rng::new(7));
-        let predictions: Vec<&str> = info
-            .inputs
-            .iter()
-            .filter(|s| s.role == Role::Prediction)
-            .map(|s| s.name)
-            .collect();
+        let predictions = info.predictions();
         for (k, array) in base.arrays.iter().enumerate() {
             let SampleData::Float(values) = &array.data else {
                 continue;
