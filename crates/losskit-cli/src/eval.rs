@@ -12,9 +12,13 @@ use crate::{emit, Failure};
 const LONG_ABOUT: &str = "\
 Evaluate a loss, and optionally its gradients, on arrays saved as NumPy .npy files.
 
-Inputs are little-endian, C-order .npy files of dtype float32, float64, int32, int64, uint8 or \
-bool. The compute type is f64 if the first prediction input (`input` for most losses) is \
-float64, else f32; other float inputs are converted to it.
+Inputs are little-endian, C-order .npy files of dtype float16 (`<f2`), bfloat16 (`<V2`, as \
+np.save stores an ml_dtypes bfloat16 array: every 2-byte void array is read as bfloat16), \
+float32, float64, int32, int64, uint8 or bool. The compute type is f64 if the first \
+prediction input (`input` for most losses) is float64, else f32; other float inputs are \
+converted to it. A half-precision input's gradient is written in its own dtype. A file is \
+read header first (at most 10000 bytes, exactly the keys descr, fortran_order and shape), \
+then exactly the data its header declares; a file of any other size is refused.
 
 On success stdout holds exactly one JSON object on one line:
   {\"loss\":\"huber\",\"reduction\":\"mean\",\"dtype\":\"f32\",\"shape\":[4],\"value\":0.1875}
@@ -26,7 +30,10 @@ go to the file given with `--out`, which is then required (`--out` with any othe
 an error, since only `none` produces per-element losses).
 
 Outputs are written only after the whole evaluation succeeded, each first to a temporary file \
-beside its destination, so a failed run leaves no partial file.
+beside its destination; after the JSON line they are all renamed into place, so a failed run \
+leaves no partial file and no output of a failed run replaces an old one. A destination that \
+is a symbolic link is replaced by the file (the link's target is not written); one that is an \
+input file, a directory, a path ending in `/` or a device (`/dev/null`) is refused.
 
 Errors (unknown loss, input or parameter, a missing input, mismatched shapes, a value out of \
 its domain, an unreadable file...) exit with status 2, print nothing on stdout and one message \
