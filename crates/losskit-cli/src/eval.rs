@@ -82,11 +82,11 @@ fn split_pair(s: &str, what: &str) -> Result<(String, String), String> {
     }
 }
 
-fn name_path(s: &str) -> Result<(String, PathBuf), String> {
+pub(crate) fn name_path(s: &str) -> Result<(String, PathBuf), String> {
     split_pair(s, "NAME=FILE").map(|(k, v)| (k, PathBuf::from(v)))
 }
 
-fn key_value(s: &str) -> Result<(String, String), String> {
+pub(crate) fn key_value(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err("expected KEY=VALUE, e.g. `delta=0.5`".to_owned()),
@@ -96,6 +96,37 @@ fn key_value(s: &str) -> Result<(String, String), String> {
 fn reduction() -> impl TypedValueParser<Value = ReductionMode> {
     PossibleValuesParser::new(ReductionMode::ALL.map(ReductionMode::name))
         .try_map(|s| s.parse::<ReductionMode>())
+}
+
+/// The `--input NAME=FILE` arrays of `loss`, read.
+pub(crate) fn read_inputs(loss: &str, inputs: &[(String, PathBuf)]) -> Result<Vec<Array>, Failure> {
+    inputs
+        .iter()
+        .map(|(name, path)| {
+            npy::read(path).map_err(|e| {
+                Failure(format!(
+                    "{loss}: cannot read `{name}` from {}: {e}",
+                    path.display()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The arrays of [`read_inputs`] under their names.
+pub(crate) fn named<'a>(
+    inputs: &'a [(String, PathBuf)],
+    arrays: &'a [Array],
+) -> Vec<NamedArray<'a>> {
+    inputs
+        .iter()
+        .zip(arrays)
+        .map(|((name, _), a)| NamedArray {
+            name,
+            data: a.data(),
+            dims: &a.dims,
+        })
+        .collect()
 }
 
 /// One output file and what goes into it.
@@ -138,28 +169,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     check_outputs(loss, args)?;
     check_not_inputs(loss, args)?;
 
-    let arrays = args
-        .inputs
-        .iter()
-        .map(|(name, path)| {
-            npy::read(path).map_err(|e| {
-                Failure(format!(
-                    "{loss}: cannot read `{name}` from {}: {e}",
-                    path.display()
-                ))
-            })
-        })
-        .collect::<Result<Vec<Array>, Failure>>()?;
-    let named: Vec<NamedArray<'_>> = args
-        .inputs
-        .iter()
-        .zip(&arrays)
-        .map(|((name, _), a)| NamedArray {
-            name,
-            data: a.data(),
-            dims: &a.dims,
-        })
-        .collect();
+    let arrays = read_inputs(loss, &args.inputs)?;
+    let named = named(&args.inputs, &arrays);
     let grad_names: Vec<&str> = args.grads.iter().map(|(n, _)| n.as_str()).collect();
 
     let result = losskit::evaluate_with(info, &named, &params, args.reduction, &grad_names)?;

@@ -5,12 +5,17 @@
 //! ([`losskit::catalogue`], [`losskit::find`]) and dynamic layer ([`losskit::evaluate_with`]),
 //! so a loss added to the catalogue is reachable here without a line of CLI code.
 //!
-//! Exit status: 0 on success, 2 on any error (usage, unknown names, bad values, unreadable or
+//! Exit status: 0 on success, 1 when `lint` finds a mistake or `gradcheck` a gradient above
+//! its tolerance, 2 on any error (usage, unknown names, bad values, unreadable or
 //! unwritable files), with the message on stderr and nothing on stdout.
 
 mod eval;
 mod explain;
+mod gradcheck;
+mod lint;
 mod list;
+mod plot;
+mod recommend;
 use losskit_cli::npy;
 mod weights;
 
@@ -22,7 +27,9 @@ use clap::{Parser, Subcommand};
 /// Loss functions and their gradients from the command line.
 #[derive(Debug, Parser)]
 #[command(name = "losskit", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Exit status: 0 on success, 2 on any error (the message goes to stderr).")]
+#[command(
+    after_help = "Exit status: 0 on success, 1 when `lint` finds a mistake or `gradcheck` a gradient above its tolerance, 2 on any error (the message goes to stderr)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,6 +41,10 @@ enum Command {
     List(list::Args),
     Explain(explain::Args),
     Weights(weights::Args),
+    Recommend(recommend::Args),
+    Lint(lint::Args),
+    Plot(plot::Args),
+    Gradcheck(gradcheck::Args),
 }
 
 /// A failed run: the message printed after `error: ` on stderr.
@@ -62,13 +73,19 @@ fn main() -> ExitCode {
     // clap prints its own usage errors (exit status 2) and `--help`/`--version` (0).
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Eval(args) => eval::run(&args),
-        Command::List(args) => list::run(&args),
-        Command::Explain(args) => explain::run(&args),
-        Command::Weights(args) => weights::run(&args),
+        Command::Eval(args) => eval::run(&args).map(|()| true),
+        Command::List(args) => list::run(&args).map(|()| true),
+        Command::Explain(args) => explain::run(&args).map(|()| true),
+        Command::Weights(args) => weights::run(&args).map(|()| true),
+        Command::Recommend(args) => recommend::run(&args).map(|()| true),
+        Command::Lint(args) => lint::run(&args),
+        Command::Plot(args) => plot::run(&args).map(|()| true),
+        Command::Gradcheck(args) => gradcheck::run(&args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        // `lint` found something, `gradcheck` saw an error above the tolerance.
+        Ok(false) => ExitCode::from(1),
         Err(Failure(message)) => {
             // If stderr itself is gone there is no one left to tell.
             let _ = writeln!(io::stderr().lock(), "error: {message}");

@@ -223,6 +223,45 @@ pub enum Error {
         /// The reductions it takes.
         supported: Vec<&'static str>,
     },
+    /// A task name the decision guide ([`guide`](crate::guide)) does not know.
+    UnknownTask {
+        /// The name given.
+        name: String,
+        /// The tasks it knows.
+        known: Vec<&'static str>,
+    },
+    /// Two conditions given to the decision guide that contradict each other.
+    ConflictingConditions {
+        /// One condition.
+        first: &'static str,
+        /// The other.
+        second: &'static str,
+        /// Why they cannot both hold.
+        why: &'static str,
+    },
+    /// A condition that means nothing for the task it was given with.
+    ConditionNotApplicable {
+        /// The condition.
+        condition: &'static str,
+        /// The task.
+        task: &'static str,
+        /// The tasks it applies to.
+        applies_to: &'static str,
+    },
+    /// A gradient check ([`gradcheck`](crate::gradcheck)) met a loss or gradient that is not
+    /// finite.
+    NonFiniteLoss {
+        /// The loss (`custom` for a user's loss).
+        loss: String,
+        /// The input.
+        arg: String,
+        /// The flat index of the element.
+        index: usize,
+        /// The value met.
+        value: f64,
+        /// Where: at the point, next to it, in the analytic gradient.
+        what: &'static str,
+    },
 }
 
 /// `` `a`, `b`, `c` ``.
@@ -360,6 +399,20 @@ impl fmt::Display for Error {
                 "{loss}: reduction `{reduction}` is not supported; it takes {}",
                 Names(supported)
             ),
+            Error::UnknownTask { name, known } => {
+                write!(f, "recommend: unknown task `{name}`; tasks are {}", Names(known))
+            }
+            Error::ConflictingConditions { first, second, why } => {
+                write!(f, "recommend: `{first}` contradicts `{second}`: {why}")
+            }
+            Error::ConditionNotApplicable { condition, task, applies_to } => write!(
+                f,
+                "recommend: `{condition}` does not apply to task `{task}` (only to {applies_to})"
+            ),
+            Error::NonFiniteLoss { loss, arg, index, value, what } => write!(
+                f,
+                "{loss}: gradcheck met {value} {what} (`{arg}` element {index}); central differences need a finite loss around the point"
+            ),
         }
     }
 }
@@ -396,6 +449,36 @@ mod tests {
     #[test]
     fn messages_are_exact() {
         let cases: Vec<(Error, &str)> = vec![
+            (
+                Error::UnknownTask { name: "clasification".into(), known: vec!["binary", "multiclass"] },
+                "recommend: unknown task `clasification`; tasks are `binary`, `multiclass`",
+            ),
+            (
+                Error::ConflictingConditions {
+                    first: "--gaussian",
+                    second: "--outliers",
+                    why: "Gaussian errors have no outliers",
+                },
+                "recommend: `--gaussian` contradicts `--outliers`: Gaussian errors have no outliers",
+            ),
+            (
+                Error::ConditionNotApplicable {
+                    condition: "--small-objects",
+                    task: "regression",
+                    applies_to: "segmentation",
+                },
+                "recommend: `--small-objects` does not apply to task `regression` (only to segmentation)",
+            ),
+            (
+                Error::NonFiniteLoss {
+                    loss: "custom".into(),
+                    arg: "x".into(),
+                    index: 2,
+                    value: f64::INFINITY,
+                    what: "next to the point checked",
+                },
+                "custom: gradcheck met inf next to the point checked (`x` element 2); central differences need a finite loss around the point",
+            ),
             (
                 Error::InvalidShape { dims: vec![1; 9], reason: "more than 8 dimensions" },
                 "invalid shape [1, 1, 1, 1, 1, 1, 1, 1, 1]: more than 8 dimensions",

@@ -63,6 +63,8 @@ mod classification;
 mod error;
 mod eval;
 mod evaluator;
+pub mod gradcheck;
+pub mod guide;
 pub mod math;
 pub mod numerics;
 mod real;

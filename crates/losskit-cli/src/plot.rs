@@ -1,0 +1,557 @@
+//! `losskit plot`: loss (and gradient) curves of one or several losses and parameter sets
+//! over each family's natural axis, as SVG or PNG (plotters), or a terminal preview.
+
+use std::path::PathBuf;
+
+use losskit::sample::{Rng, SampleData};
+use losskit::{ArrayData, Family, FloatArray, LossInfo, NamedArray, Params, ReductionMode};
+use plotters::prelude::*;
+
+use crate::{emit, Failure};
+
+/// DejaVu Sans (Bitstream Vera licence, `assets/LICENSE-DejaVu.txt`): PNG text must not depend
+/// on the fonts a machine happens to have.
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const FAMILY: &str = "sans-serif";
+
+const LONG_ABOUT: &str = "\
+Plot loss curves (and with `--grad` their gradients) of one or several losses over the \
+natural axis of their family:
+  regression (pointwise)      residual e = input - target
+  margin (binary logits, hinge, soft margin, ranking, 2-class softmax)   margin y*z, target 1
+  probability (bce)           predicted probability of the true label
+  log-probability (nll, kl_div)   log-probability of class 0 (2 classes)
+  distance (contrastive, triplet_margin)   distance to the positive, negative at 1
+  overlap (dice, jaccard, tversky, focal_tversky, generalized_dice, bce_dice)   logit on the \
+object's pixels, its negative on the background
+  box offset (iou, giou, diou, ciou, eiou)   horizontal offset of a unit box from its target
+Other losses (and those whose inputs differ from what their axis assumes) are plotted along \
+the first element of their first prediction input, the other inputs held at a generated sample. Losses plotted together must share an axis.
+
+SPEC is LOSS or LOSS:KEY=VALUE[,KEY=VALUE...] (`huber:delta=0.5`, `focal:gamma=2,alpha=-1`).
+`--out FILE.svg` or `FILE.png` writes the figure (labelled axes, a legend; with `--grad` a \
+second panel of d loss / d prediction); without `--out` a text preview goes to stdout.
+Errors (unknown loss or parameter, losses without a common axis, another file extension) \
+exit with status 2.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  losskit plot huber:delta=0.5 huber:delta=2 mse mae --grad --out regression.svg
+  losskit plot focal:gamma=0 focal:gamma=2 focal:gamma=5 --out focal.png
+  losskit plot hinge soft_margin bce_with_logits";
+
+/// Loss and gradient curves as SVG/PNG, or a terminal preview.
+#[derive(Debug, clap::Args)]
+#[command(long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+pub struct Args {
+    /// LOSS or LOSS:KEY=VALUE[,KEY=VALUE...].
+    #[arg(value_name = "SPEC", required = true)]
+    pub specs: Vec<String>,
+    /// Also plot the gradient with respect to the prediction.
+    #[arg(long)]
+    pub grad: bool,
+    /// FILE.svg or FILE.png; without it, a text preview on stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The range of the axis, `LO,HI` (default: the family's).
+    #[arg(
+        long,
+        value_name = "LO,HI",
+        value_delimiter = ',',
+        num_args = 2,
+        allow_negative_numbers = true
+    )]
+    pub range: Option<Vec<f64>>,
+}
+
+/// The axis a loss is plotted on, and how a point of it becomes the loss's inputs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Axis {
+    Residual,
+    LogRate,
+    Margin,
+    Probability,
+    LogProbability,
+    /// Embedding distance (metric learning).
+    Distance,
+    /// Predicted logit on an object's pixels (segmentation overlap losses).
+    Overlap,
+    /// Offset of a predicted box from its target (box losses).
+    BoxOffset,
+    /// The first element of the first prediction, others from the sample (one loss only).
+    Sample(&'static str),
+}
+
+impl Axis {
+    fn of(info: &LossInfo) -> Axis {
+        match info.name {
+            "poisson_nll" => Axis::LogRate,
+            "bce" => Axis::Probability,
+            "nll" | "kl_div" => Axis::LogProbability,
+            "bce_with_logits" | "focal" | "hinge" | "squared_hinge" | "soft_margin"
+            | "margin_ranking" | "cross_entropy" | "softmax_focal" | "multi_margin" => Axis::Margin,
+            "contrastive" | "triplet_margin" => Axis::Distance,
+            "dice" | "jaccard" | "tversky" | "focal_tversky" | "generalized_dice" | "bce_dice" => {
+                Axis::Overlap
+            }
+            "iou" | "giou" | "diou" | "ciou" | "eiou" => Axis::BoxOffset,
+            _ if info.family == Family::Regression => Axis::Residual,
+            _ => Axis::Sample(info.name),
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Axis::Residual => "residual e = input − target".into(),
+            Axis::LogRate => "input (log rate), target 2".into(),
+            Axis::Margin => "margin y·z (logit z of the true class, target 1)".into(),
+            Axis::Probability => "predicted probability p of the true label".into(),
+            Axis::LogProbability => "log-probability of class 0 (target class 0)".into(),
+            Axis::Distance => "distance to the positive (negative at distance 1)".into(),
+            Axis::Overlap => "logit on the object's pixels (−logit on the background)".into(),
+            Axis::BoxOffset => "horizontal offset of the predicted box (box widths)".into(),
+            Axis::Sample(name) => format!("{name}: first prediction element (others fixed)"),
+        }
+    }
+
+    fn range(self) -> (f64, f64) {
+        match self {
+            Axis::Residual => (-3.0, 3.0),
+            Axis::LogRate => (-2.0, 3.0),
+            Axis::Margin => (-4.0, 4.0),
+            Axis::Probability => (0.01, 0.99),
+            Axis::LogProbability => (-5.0, -0.01),
+            Axis::Distance => (0.0, 2.5),
+            Axis::Overlap => (-4.0, 4.0),
+            Axis::BoxOffset => (-2.0, 2.0),
+            Axis::Sample(_) => (-3.0, 3.0),
+        }
+    }
+}
+
+/// Owned input arrays of one point.
+type Arrays = Vec<(&'static str, Vec<usize>, Owned)>;
+
+enum Owned {
+    F(Vec<f64>),
+    I(Vec<i64>),
+}
+
+/// The inputs of `info` at axis point `x`; `base` is the generated sample of a `Sample` axis.
+fn inputs(info: &LossInfo, axis: Axis, x: f64, base: &Arrays) -> Arrays {
+    let f = |name, dims: &[usize], v: Vec<f64>| (name, dims.to_vec(), Owned::F(v));
+    let i = |name, dims: &[usize], v: Vec<i64>| (name, dims.to_vec(), Owned::I(v));
+    let log1m = |x: f64| (-x.exp()).ln_1p();
+    match (axis, info.name) {
+        (Axis::LogRate, _) => vec![f("input", &[1], vec![x]), f("target", &[1], vec![2.0])],
+        (Axis::Residual, "gaussian_nll") => vec![
+            f("input", &[1], vec![x]),
+            f("target", &[1], vec![0.0]),
+            f("var", &[1], vec![1.0]),
+        ],
+        (Axis::Residual, _) => vec![f("input", &[1], vec![x]), f("target", &[1], vec![0.0])],
+        (Axis::Probability, _) => vec![f("input", &[1], vec![x]), f("target", &[1], vec![1.0])],
+        (Axis::Margin, "margin_ranking") => vec![
+            f("x1", &[1], vec![x]),
+            f("x2", &[1], vec![0.0]),
+            f("target", &[1], vec![1.0]),
+        ],
+        (Axis::Margin, "cross_entropy" | "softmax_focal" | "multi_margin") => {
+            vec![
+                f("input", &[1, 2], vec![x, 0.0]),
+                i("target", &[1], vec![0]),
+            ]
+        }
+        (Axis::Margin, _) => vec![f("input", &[1], vec![x]), f("target", &[1], vec![1.0])],
+        (Axis::LogProbability, "kl_div") => vec![
+            f("input", &[1, 2], vec![x, log1m(x)]),
+            f("target", &[1, 2], vec![0.7, 0.3]),
+        ],
+        (Axis::LogProbability, _) => {
+            vec![
+                f("input", &[1, 2], vec![x, log1m(x)]),
+                i("target", &[1], vec![0]),
+            ]
+        }
+        (Axis::Distance, "contrastive") => vec![
+            f("x1", &[1, 1], vec![0.0]),
+            f("x2", &[1, 1], vec![x]),
+            f("target", &[1], vec![1.0]),
+        ],
+        (Axis::Distance, _) => vec![
+            f("anchor", &[1, 1], vec![0.0]),
+            f("positive", &[1, 1], vec![x]),
+            f("negative", &[1, 1], vec![1.0]),
+        ],
+        (Axis::Overlap, _) => vec![
+            f("input", &[1, 1, 4], vec![x, x, -x, -x]),
+            f("target", &[1, 1, 4], vec![1.0, 1.0, 0.0, 0.0]),
+        ],
+        (Axis::BoxOffset, _) => vec![
+            f("input", &[1, 4], vec![x, 0.0, x + 1.0, 1.0]),
+            f("target", &[1, 4], vec![0.0, 0.0, 1.0, 1.0]),
+        ],
+        (Axis::Sample(_), _) => {
+            let first = info.predictions()[0];
+            base.iter()
+                .map(|(name, dims, d)| {
+                    let d = match d {
+                        Owned::F(v) if *name == first => {
+                            let mut v = v.clone();
+                            v[0] = x;
+                            Owned::F(v)
+                        }
+                        Owned::F(v) => Owned::F(v.clone()),
+                        Owned::I(v) => Owned::I(v.clone()),
+                    };
+                    (*name, dims.clone(), d)
+                })
+                .collect()
+        }
+    }
+}
+
+/// A point of a curve: axis value, loss, gradient.
+type Point = (f64, f64, f64);
+/// Which of a point's values a panel shows.
+type Pick = fn(&Point) -> f64;
+/// The panels: the loss, then (with `--grad`) the gradient.
+const PANELS: [(&str, Pick); 2] = [("loss", |p| p.1), ("d loss / d prediction", |p| p.2)];
+
+/// `axis` if the loss evaluates on it (the axes of the metric-learning, segmentation and
+/// detection losses assume their specified input names), else the sample axis.
+fn usable(info: &'static LossInfo, params: &Params, axis: Axis) -> Axis {
+    let (lo, hi) = axis.range();
+    match axis {
+        Axis::Distance | Axis::Overlap | Axis::BoxOffset
+            if point(info, params, axis, 0.5 * (lo + hi), &Vec::new()).is_err() =>
+        {
+            Axis::Sample(info.name)
+        }
+        _ => axis,
+    }
+}
+
+struct Curve {
+    label: String,
+    points: Vec<Point>,
+}
+
+fn parse_spec(spec: &str) -> Result<(&'static LossInfo, Params), Failure> {
+    let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
+    let info = losskit::find(name.trim())?;
+    let mut pairs = Vec::new();
+    for kv in rest.split(',').filter(|s| !s.trim().is_empty()) {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            Failure(format!(
+                "plot: `{kv}` in `{spec}` is not KEY=VALUE (e.g. `huber:delta=0.5`)"
+            ))
+        })?;
+        pairs.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    Ok((info, Params::parse(info, &pairs)?))
+}
+
+fn curve(
+    spec: &str,
+    info: &'static LossInfo,
+    params: &Params,
+    axis: Axis,
+    lo: f64,
+    hi: f64,
+) -> Result<Curve, Failure> {
+    let base: Arrays = match axis {
+        Axis::Sample(_) => (info.sample)(8, &mut Rng::new(0))
+            .arrays
+            .into_iter()
+            .map(|a| {
+                let d = match a.data {
+                    SampleData::Float(v) => Owned::F(v),
+                    SampleData::Index(v) => Owned::I(v),
+                };
+                (a.name, a.dims, d)
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let n = 401;
+    let mut points = Vec::with_capacity(n);
+    let mut last_error = None;
+    for k in 0..n {
+        let x = lo + (hi - lo) * k as f64 / (n - 1) as f64;
+        match point(info, params, axis, x, &base) {
+            Ok((v, g)) => {
+                if v.is_finite() && g.is_finite() {
+                    points.push((x, v, g));
+                }
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    if points.len() < 2 {
+        return Err(match last_error {
+            Some(e) => Failure(format!(
+                "plot: `{spec}` cannot be evaluated on its axis: {e}"
+            )),
+            None => Failure(format!(
+                "plot: `{spec}` is not finite anywhere on [{lo}, {hi}]"
+            )),
+        });
+    }
+    Ok(Curve {
+        label: spec.to_string(),
+        points,
+    })
+}
+
+/// The loss and its gradient (first element of the first prediction) at axis point `x`.
+fn point(
+    info: &'static LossInfo,
+    params: &Params,
+    axis: Axis,
+    x: f64,
+    base: &Arrays,
+) -> Result<(f64, f64), losskit::Error> {
+    let arrays = inputs(info, axis, x, base);
+    let named: Vec<NamedArray<'_>> = arrays
+        .iter()
+        .map(|(name, dims, d)| NamedArray {
+            name,
+            dims,
+            data: match d {
+                Owned::F(v) => ArrayData::F64(v),
+                Owned::I(v) => ArrayData::I64(v),
+            },
+        })
+        .collect();
+    let first = info.predictions()[0];
+    let e = losskit::evaluate_with(info, &named, params, ReductionMode::Sum, &[first])?;
+    let g = match &e.grads[0].1 {
+        FloatArray::F64(g) => g[0],
+        FloatArray::F32(g) => f64::from(g[0]),
+    };
+    Ok((e.value.unwrap_or(f64::NAN), g))
+}
+
+/// Runs `losskit plot`.
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let mut parsed = Vec::new();
+    for spec in &args.specs {
+        let (info, params) = parse_spec(spec)?;
+        let axis = usable(info, &params, Axis::of(info));
+        parsed.push((spec.as_str(), info, params, axis));
+    }
+    let axis = parsed[0].3;
+    if let Some((spec, _, _, other)) = parsed.iter().find(|p| p.3 != axis) {
+        return Err(Failure(format!(
+            "plot: `{}` is plotted against {} but `{spec}` against {}; plot them separately",
+            parsed[0].0,
+            axis.label(),
+            other.label()
+        )));
+    }
+    let (lo, hi) = match &args.range {
+        Some(r) if r.len() == 2 && r[0] < r[1] && r[0].is_finite() && r[1].is_finite() => {
+            (r[0], r[1])
+        }
+        Some(r) => {
+            return Err(Failure(format!(
+                "plot: `--range` must be LO,HI with LO < HI, got {r:?}"
+            )))
+        }
+        None => axis.range(),
+    };
+    let curves = parsed
+        .iter()
+        .map(|(spec, info, params, _)| curve(spec, info, params, axis, lo, hi))
+        .collect::<Result<Vec<_>, _>>()?;
+    match &args.out {
+        None => emit(&preview(&curves, &axis.label(), args.grad)),
+        Some(path) => {
+            // Text is measured (SVG) and drawn (PNG) with the bundled font.
+            plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
+                .map_err(|_| Failure("plot: the bundled font cannot be read".into()))?;
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            let result = match ext.as_deref() {
+                Some("svg") => draw(
+                    SVGBackend::new(path, (960, if args.grad { 900 } else { 560 })),
+                    &curves,
+                    &axis.label(),
+                    args.grad,
+                    (lo, hi),
+                ),
+                Some("png") => draw(
+                    BitMapBackend::new(path, (1280, if args.grad { 1200 } else { 760 })),
+                    &curves,
+                    &axis.label(),
+                    args.grad,
+                    (lo, hi),
+                ),
+                _ => {
+                    return Err(Failure(format!(
+                        "plot: `--out {}` must end in .svg or .png",
+                        path.display()
+                    )))
+                }
+            };
+            result.map_err(|e| Failure(format!("plot: cannot write {}: {e}", path.display())))?;
+            emit(&format!("wrote {}\n", path.display()))
+        }
+    }
+}
+
+const COLORS: [RGBColor; 8] = [
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0xe3, 0x77, 0xc2),
+    RGBColor(0x17, 0xbe, 0xcf),
+];
+
+fn y_range(curves: &[Curve], pick: Pick) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for c in curves {
+        for p in &c.points {
+            lo = lo.min(pick(p));
+            hi = hi.max(pick(p));
+        }
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-3);
+    (lo - pad, hi + pad)
+}
+
+fn draw<DB: DrawingBackend>(
+    backend: DB,
+    curves: &[Curve],
+    axis: &str,
+    grad: bool,
+    (lo, hi): (f64, f64),
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE)?;
+    let panels: Vec<_> = if grad {
+        root.split_evenly((2, 1))
+    } else {
+        vec![root.clone()]
+    };
+    for (panel, (ylabel, pick)) in panels.iter().zip(PANELS) {
+        let (ylo, yhi) = y_range(curves, pick);
+        let mut chart = ChartBuilder::on(panel)
+            .caption(
+                if ylabel == "loss" { "loss" } else { "gradient" },
+                (FAMILY, 24),
+            )
+            .margin(14)
+            .x_label_area_size(48)
+            .y_label_area_size(70)
+            .build_cartesian_2d(lo..hi, ylo..yhi)?;
+        chart
+            .configure_mesh()
+            .x_desc(axis)
+            .y_desc(ylabel)
+            .label_style((FAMILY, 15))
+            .axis_desc_style((FAMILY, 17))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
+        for (k, c) in curves.iter().enumerate() {
+            let color = COLORS[k % COLORS.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    c.points.iter().map(|p| (p.0, pick(p))),
+                    color.stroke_width(2),
+                ))?
+                .label(c.label.as_str())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 3), (x + 18, y + 3)], color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FAMILY, 16))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperMiddle)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// A text plot: one character per curve on a 72 × 16 grid, per panel.
+fn preview(curves: &[Curve], axis: &str, grad: bool) -> String {
+    const W: usize = 72;
+    const H: usize = 16;
+    const MARKS: [char; 8] = ['*', '+', 'o', 'x', '#', '@', '%', '&'];
+    let mut out = String::new();
+    let kinds = &PANELS[..if grad { 2 } else { 1 }];
+    let (xlo, xhi) = (
+        curves[0].points[0].0,
+        curves[0].points.last().map_or(1.0, |p| p.0),
+    );
+    for &(name, pick) in kinds {
+        let (ylo, yhi) = y_range(curves, pick);
+        let mut grid = vec![vec![' '; W]; H];
+        for (k, c) in curves.iter().enumerate() {
+            for p in &c.points {
+                let col = ((p.0 - xlo) / (xhi - xlo) * (W - 1) as f64).round() as usize;
+                let row = ((yhi - pick(p)) / (yhi - ylo) * (H - 1) as f64).round() as usize;
+                grid[row.min(H - 1)][col.min(W - 1)] = MARKS[k % MARKS.len()];
+            }
+        }
+        out.push_str(&format!("{name}\n"));
+        for (r, line) in grid.iter().enumerate() {
+            let tick = if r == 0 {
+                format!("{yhi:>9.3}")
+            } else if r == H - 1 {
+                format!("{ylo:>9.3}")
+            } else {
+                " ".repeat(9)
+            };
+            out.push_str(&format!(
+                "{tick} |{}\n",
+                line.iter().collect::<String>().trim_end()
+            ));
+        }
+        out.push_str(&format!("{} +{}\n", " ".repeat(9), "-".repeat(W)));
+        out.push_str(&format!(
+            "{} {:<w$}{:>8.3}\n",
+            " ".repeat(9),
+            format!("{xlo:.3}"),
+            xhi,
+            w = W - 8
+        ));
+    }
+    out.push_str(&format!("x: {axis}\n"));
+    for (k, c) in curves.iter().enumerate() {
+        out.push_str(&format!("  {} {}\n", MARKS[k % MARKS.len()], c.label));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_axis_a_loss_cannot_take_falls_back_to_its_sample() {
+        let info = losskit::find("cross_entropy").unwrap();
+        let params = Params::defaults(info);
+        // cross_entropy has no `anchor`: the distance axis is not usable for it.
+        let axis = usable(info, &params, Axis::Distance);
+        assert_eq!(axis, Axis::Sample("cross_entropy"));
+        let c = curve("cross_entropy", info, &params, axis, -3.0, 3.0).unwrap();
+        assert_eq!(c.points.len(), 401);
+        // Along the first logit of a generated row the loss is convex and its gradient rises.
+        assert!(c.points.windows(2).all(|w| w[1].2 >= w[0].2 - 1e-12));
+        assert_eq!(usable(info, &params, Axis::Margin), Axis::Margin);
+    }
+}

@@ -1,0 +1,473 @@
+//! Gradient checks: analytic gradients against central finite differences, in f64, for any
+//! catalogue loss and for a loss you write yourself.
+//!
+//! A custom loss is a claim about two functions, its value and its gradient; before it is
+//! trusted, the gradient should be checked against the value. [`check_custom`] does that for
+//! anything implementing [`CustomLoss`] (or a pair of closures, [`check_fn`]); [`check`] and
+//! [`check_arrays`] do the same for every loss of the catalogue, on the inputs its
+//! [`sample`](crate::LossInfo::sample) generates or on arrays you give.
+//!
+//! # Method
+//! For every element $x_i$ of every prediction input, with $h = 10^{-5}\max(1, |x_i|)$,
+//! $$\hat g_i = \frac{f(x + h e_i) - f(x - h e_i)}{2h},$$
+//! whose error is $O(h^2 f''')$ plus rounding $O(\varepsilon |f| / h)$, about $10^{-10}$
+//! relative in f64. The reported error of element $i$ is
+//! $$r_i = \frac{|g_i - \hat g_i|}{\max(|g_i|, |\hat g_i|, s)},$$
+//! with the floor $s = \max(10^{-3} \max_j |\hat g_j|,\ 10^{3}\,\varepsilon\,(1 + |f|)/h)$: an
+//! element whose gradient is tiny next to the rest, or below what the differences can resolve,
+//! is compared in absolute terms (as `atol` does in PyTorch's check). An input's result is its worst element.
+//!
+//! Kinks (`mae` at 0, `hinge` at the margin) have no derivative: when an element fails and
+//! its one-sided differences disagree by an amount that does not shrink with $h$ (a jump in
+//! the derivative within $h$ of the point, not curvature), it is counted as `kinks` and left
+//! out rather than reported as a wrong gradient.
+//!
+//! # Example
+//! ```
+//! use losskit::gradcheck::{check, check_fn, Options};
+//!
+//! // A catalogue loss on its generated inputs.
+//! let report = check("huber", &[("delta", "0.5")], &Options::default())?;
+//! assert!(report.passed(), "{report:?}");
+//!
+//! // Your own loss: sum of x⁴, with a wrong gradient (3x³ instead of 4x³).
+//! let x = [0.5, -1.0, 2.0];
+//! let value = |x: &[f64]| x.iter().map(|v| v.powi(4)).sum::<f64>();
+//! let wrong = |x: &[f64], g: &mut [f64]| {
+//!     for (g, v) in g.iter_mut().zip(x) {
+//!         *g = 3.0 * v.powi(3);
+//!     }
+//! };
+//! let r = check_fn(value, wrong, &x, &Options::default())?;
+//! assert!(r.worst > 0.2 && !r.passed(Options::default().tol));
+//! # Ok::<(), losskit::Error>(())
+//! ```
+//!
+//! # References
+//! The same test as `torch.autograd.gradcheck` (central differences against the analytic
+//! Jacobian), with a relative error per element instead of PyTorch's `atol + rtol·|ĝ|`.
+
+use crate::catalogue::{LossInfo, Role};
+use crate::error::{Error, Result};
+use crate::eval::{evaluate_with, ArrayData, FloatArray, NamedArray, Params};
+use crate::registry::find;
+use crate::sample::{Rng, SampleData};
+
+/// What a check runs on and how strict it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// The largest relative error accepted (default `1e-6`).
+    pub tol: f64,
+    /// The seed of the generated inputs (default 0).
+    pub seed: u64,
+    /// About how many prediction elements to generate (default 48).
+    pub size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            tol: 1e-6,
+            seed: 0,
+            size: 48,
+        }
+    }
+}
+
+/// The result for one input (or for a custom loss's one argument).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputCheck {
+    /// The input's name (`"x"` for a custom loss).
+    pub input: String,
+    /// The worst relative error over its elements (0 when none was checked).
+    pub worst: f64,
+    /// The flat index of the worst element.
+    pub index: usize,
+    /// The analytic gradient at that element.
+    pub analytic: f64,
+    /// The central difference at that element.
+    pub numeric: f64,
+    /// How many elements were compared.
+    pub checked: usize,
+    /// How many elements sat on a kink (non-differentiable point) and were left out.
+    pub kinks: usize,
+}
+
+impl InputCheck {
+    /// Whether the worst error is within `tol`.
+    pub fn passed(&self, tol: f64) -> bool {
+        self.worst <= tol
+    }
+}
+
+/// The result of a check of one catalogue loss.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The loss.
+    pub loss: &'static str,
+    /// The loss value at the point checked.
+    pub value: f64,
+    /// The tolerance used.
+    pub tol: f64,
+    /// One result per prediction input.
+    pub inputs: Vec<InputCheck>,
+}
+
+impl Report {
+    /// Whether every input is within the tolerance.
+    pub fn passed(&self) -> bool {
+        self.inputs.iter().all(|i| i.passed(self.tol))
+    }
+
+    /// The worst relative error over every input.
+    pub fn worst(&self) -> f64 {
+        self.inputs.iter().map(|i| i.worst).fold(0.0, f64::max)
+    }
+}
+
+/// A loss you wrote: its value and its gradient at a point `x` (everything else, targets
+/// included, lives in `self`).
+pub trait CustomLoss {
+    /// The loss at `x`.
+    fn value(&self, x: &[f64]) -> f64;
+    /// The gradient at `x`, written into `grad` (as long as `x`).
+    fn gradient(&self, x: &[f64], grad: &mut [f64]);
+}
+
+/// Checks the gradient of `loss` at `x` against central differences of its value.
+///
+/// # Errors
+/// [`Error::NonFiniteLoss`] when the value is not finite at `x` or next to it, or the gradient
+/// is not finite; [`Error::BadShape`] when `x` is empty.
+pub fn check_custom<L: CustomLoss + ?Sized>(
+    loss: &L,
+    x: &[f64],
+    options: &Options,
+) -> Result<InputCheck> {
+    if x.is_empty() {
+        return Err(Error::BadShape {
+            loss: "gradcheck",
+            arg: "x",
+            actual: vec![0],
+            expected: "at least one element",
+        });
+    }
+    let mut analytic = vec![0.0; x.len()];
+    loss.gradient(x, &mut analytic);
+    let mut point = x.to_vec();
+    let mut f = |p: &[f64]| Ok(loss.value(p));
+    compare("custom", "x", &mut f, &mut point, &analytic, options)
+}
+
+/// [`check_custom`] for a value closure and a gradient closure.
+///
+/// # Errors
+/// As [`check_custom`].
+pub fn check_fn(
+    value: impl Fn(&[f64]) -> f64,
+    gradient: impl Fn(&[f64], &mut [f64]),
+    x: &[f64],
+    options: &Options,
+) -> Result<InputCheck> {
+    struct Pair<V, G>(V, G);
+    impl<V: Fn(&[f64]) -> f64, G: Fn(&[f64], &mut [f64])> CustomLoss for Pair<V, G> {
+        fn value(&self, x: &[f64]) -> f64 {
+            (self.0)(x)
+        }
+        fn gradient(&self, x: &[f64], grad: &mut [f64]) {
+            (self.1)(x, grad)
+        }
+    }
+    check_custom(&Pair(value, gradient), x, options)
+}
+
+/// Checks the catalogue loss `name` (parameters as `KEY=VALUE` text) on inputs generated by
+/// its [`sample`](crate::LossInfo::sample) with `options.seed` and `options.size`.
+///
+/// # Errors
+/// An unknown loss or parameter, a parameter out of range, and whatever [`check_arrays`]
+/// reports.
+pub fn check(name: &str, params: &[(&str, &str)], options: &Options) -> Result<Report> {
+    let info = find(name)?;
+    let params = Params::parse(info, params)?;
+    let sample = (info.sample)(options.size, &mut Rng::new(options.seed));
+    let owned: Vec<(&str, Vec<usize>, Owned)> = sample
+        .arrays
+        .iter()
+        .map(|a| {
+            let data = match &a.data {
+                SampleData::Float(v) => Owned::F64(v.clone()),
+                SampleData::Index(v) => Owned::I64(v.clone()),
+            };
+            (a.name, a.dims.clone(), data)
+        })
+        .collect();
+    let named: Vec<NamedArray<'_>> = owned
+        .iter()
+        .map(|(name, dims, d)| NamedArray {
+            name,
+            dims,
+            data: match d {
+                Owned::F64(v) => ArrayData::F64(v),
+                Owned::I64(v) => ArrayData::I64(v),
+            },
+        })
+        .collect();
+    check_arrays(info, &named, &params, options)
+}
+
+enum Owned {
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+}
+
+/// Checks the loss `info` on the arrays given, in f64 (float inputs are widened), with its
+/// first reduction (`mean`), for every prediction input.
+///
+/// # Errors
+/// Whatever the loss rejects at the arrays given; [`Error::NonFiniteLoss`] when the loss is
+/// not finite at the point or next to it.
+pub fn check_arrays(
+    info: &'static LossInfo,
+    inputs: &[NamedArray<'_>],
+    params: &Params,
+    options: &Options,
+) -> Result<Report> {
+    let reduction = info.reductions[0];
+    // Predictions widened to f64 (what is perturbed); the rest as given.
+    let mut points: Vec<(usize, Vec<f64>)> = Vec::new();
+    for (k, a) in inputs.iter().enumerate() {
+        if info
+            .input(a.name)
+            .is_some_and(|s| s.role == Role::Prediction)
+        {
+            points.push((k, widen(a.data)));
+        }
+    }
+    let run = |points: &[(usize, Vec<f64>)], grads: &[&str]| {
+        let arrays: Vec<NamedArray<'_>> = inputs
+            .iter()
+            .enumerate()
+            .map(|(k, a)| match points.iter().find(|(j, _)| *j == k) {
+                Some((_, v)) => NamedArray {
+                    name: a.name,
+                    dims: a.dims,
+                    data: ArrayData::F64(v),
+                },
+                None => *a,
+            })
+            .collect();
+        evaluate_with(info, &arrays, params, reduction, grads)
+    };
+    let names: Vec<&str> = points.iter().map(|&(k, _)| inputs[k].name).collect();
+    let at = run(&points, &names)?;
+    let value = at.value.unwrap_or(f64::NAN);
+    let mut checks = Vec::with_capacity(points.len());
+    for (slot, (input, grad)) in at.grads.iter().enumerate() {
+        let analytic: Vec<f64> = match grad {
+            FloatArray::F64(g) => g.clone(),
+            FloatArray::F32(g) => g.iter().map(|&v| f64::from(v)).collect(),
+        };
+        let mut point = points[slot].1.clone();
+        let mut others = points.clone();
+        let mut f = |p: &[f64]| {
+            others[slot].1.copy_from_slice(p);
+            Ok(run(&others, &[])?.value.unwrap_or(f64::NAN))
+        };
+        checks.push(compare(
+            info.name, input, &mut f, &mut point, &analytic, options,
+        )?);
+    }
+    Ok(Report {
+        loss: info.name,
+        value,
+        tol: options.tol,
+        inputs: checks,
+    })
+}
+
+fn widen(data: ArrayData<'_>) -> Vec<f64> {
+    match data {
+        ArrayData::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        ArrayData::F64(v) => v.to_vec(),
+        ArrayData::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        ArrayData::I64(v) => v.iter().map(|&x| x as f64).collect(),
+        ArrayData::U8(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        ArrayData::Bool(v) => v.iter().map(|&x| f64::from(u8::from(x))).collect(),
+    }
+}
+
+/// The core of every check: central differences of `f` around `x`, element by element,
+/// against `analytic`.
+fn compare(
+    loss: &str,
+    input: &str,
+    f: &mut dyn FnMut(&[f64]) -> Result<f64>,
+    x: &mut [f64],
+    analytic: &[f64],
+    options: &Options,
+) -> Result<InputCheck> {
+    let non_finite = |index: usize, value: f64, what: &'static str| Error::NonFiniteLoss {
+        loss: loss.to_owned(),
+        arg: input.to_owned(),
+        index,
+        value,
+        what,
+    };
+    let f0 = f(x)?;
+    if !f0.is_finite() {
+        return Err(non_finite(0, f0, "at the point checked"));
+    }
+    if let Some(i) = analytic.iter().position(|g| !g.is_finite()) {
+        return Err(non_finite(i, analytic[i], "in the analytic gradient"));
+    }
+    let mut at = |x: &mut [f64], i: usize, step: f64| -> Result<f64> {
+        let x0 = x[i];
+        x[i] = x0 + step;
+        let v = f(x);
+        x[i] = x0;
+        let v = v?;
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(non_finite(i, v, "next to the point checked"))
+        }
+    };
+    let n = x.len();
+    let mut numeric = vec![0.0; n];
+    let mut steps = vec![0.0; n];
+    for i in 0..n {
+        let h = 1e-5 * x[i].abs().max(1.0);
+        steps[i] = h;
+        numeric[i] = (at(x, i, h)? - at(x, i, -h)?) / (2.0 * h);
+    }
+    let scale = numeric.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+    let mut result = InputCheck {
+        input: input.to_owned(),
+        worst: 0.0,
+        index: 0,
+        analytic: analytic[0],
+        numeric: numeric[0],
+        checked: 0,
+        kinks: 0,
+    };
+    for i in 0..n {
+        let (a, g, h) = (analytic[i], numeric[i], steps[i]);
+        let floor = (1e-3 * scale).max(1e3 * f64::EPSILON * (1.0 + f0.abs()) / h);
+        let r = (a - g).abs() / a.abs().max(g.abs()).max(floor);
+        if r > options.tol && on_kink(&mut at, x, i, h, f0, 1e-2 * a.abs().max(g.abs()).max(floor))?
+        {
+            result.kinks += 1;
+            continue;
+        }
+        result.checked += 1;
+        if result.checked == 1 || r > result.worst {
+            (result.worst, result.index, result.analytic, result.numeric) = (r, i, a, g);
+        }
+    }
+    Ok(result)
+}
+
+/// The loss at `x` with element `i` moved by a step.
+type Probe<'a> = dyn FnMut(&mut [f64], usize, f64) -> Result<f64> + 'a;
+
+/// Whether the derivative jumps within `h` of `x[i]`: the one-sided differences disagree
+/// by a `significant` amount that does not halve with the step (it would, for a smooth
+/// function; rounding noise is not significant).
+fn on_kink(
+    at: &mut Probe<'_>,
+    x: &mut [f64],
+    i: usize,
+    h: f64,
+    f0: f64,
+    significant: f64,
+) -> Result<bool> {
+    let gap = |at: &mut Probe<'_>, x: &mut [f64], h: f64| -> Result<f64> {
+        let forward = (at(x, i, h)? - f0) / h;
+        let backward = (f0 - at(x, i, -h)?) / h;
+        Ok((forward - backward).abs())
+    };
+    let (g1, g2) = (gap(at, x, h)?, gap(at, x, h / 2.0)?);
+    Ok(g2 > 0.75 * g1 && g1 > significant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_custom_gradient_is_caught_and_a_right_one_passes() {
+        let x = [0.3, -1.2, 2.0, 0.7];
+        let value = |x: &[f64]| x.iter().map(|v| v.sin() * v).sum::<f64>();
+        let right = |x: &[f64], g: &mut [f64]| {
+            for (g, v) in g.iter_mut().zip(x) {
+                *g = v.sin() + v * v.cos();
+            }
+        };
+        let ok = check_fn(value, right, &x, &Options::default()).unwrap();
+        assert!(ok.passed(1e-6), "{ok:?}");
+        assert_eq!((ok.checked, ok.kinks), (4, 0));
+        // Off by a sign in one term, at one element only.
+        let wrong = |x: &[f64], g: &mut [f64]| {
+            right(x, g);
+            g[2] = x[2].sin() - x[2] * x[2].cos();
+        };
+        let bad = check_fn(value, wrong, &x, &Options::default()).unwrap();
+        assert!(!bad.passed(1e-6) && bad.worst > 0.1, "{bad:?}");
+        assert_eq!(bad.index, 2);
+    }
+
+    #[test]
+    fn kinks_are_set_aside_not_reported() {
+        // |x| at exactly 0 (the subgradient 1 there is a convention, not a derivative).
+        let r = check_fn(
+            |x: &[f64]| x.iter().map(|v| v.abs()).sum(),
+            |x: &[f64], g: &mut [f64]| {
+                for (g, v) in g.iter_mut().zip(x) {
+                    *g = if *v >= 0.0 { 1.0 } else { -1.0 };
+                }
+            },
+            &[0.0, 1.5, -2.0],
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!((r.checked, r.kinks), (2, 1));
+        assert!(r.passed(1e-9), "{r:?}");
+    }
+
+    #[test]
+    fn a_non_finite_custom_loss_is_an_error_not_a_pass() {
+        let e = check_fn(
+            |x: &[f64]| x[0].ln(),
+            |x: &[f64], g: &mut [f64]| g[0] = 1.0 / x[0],
+            &[0.0],
+            &Options::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::NonFiniteLoss { .. }), "{e}");
+        assert!(check_fn(
+            |_: &[f64]| 0.0,
+            |_: &[f64], _: &mut [f64]| {},
+            &[],
+            &Options::default()
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn every_catalogue_loss_passes_on_its_samples() {
+        for info in crate::catalogue() {
+            for seed in [1, 2] {
+                let options = Options {
+                    seed,
+                    ..Options::default()
+                };
+                let r = check(info.name, &[], &options)
+                    .unwrap_or_else(|e| panic!("{}: {e}", info.name));
+                assert!(r.passed(), "{}: {r:?}", info.name);
+                assert_eq!(r.inputs.len(), info.predictions().len(), "{}", info.name);
+                assert!(r.inputs.iter().all(|i| i.checked > 0), "{r:?}");
+            }
+        }
+    }
+}
