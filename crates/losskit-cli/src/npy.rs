@@ -712,6 +712,14 @@ impl Staged {
         Ok(staged)
     }
 
+    /// Moves this one file into place ([`commit_all`] of one).
+    ///
+    /// # Errors
+    /// When the rename fails (nothing has changed then).
+    pub fn commit(self) -> io::Result<()> {
+        commit_all(vec![self]).map_err(|(_, e)| e)
+    }
+
     /// The destination.
     pub fn dest(&self) -> &Path {
         &self.dest
