@@ -69,6 +69,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         Data::I64(v) => v.iter().map(|&x| x != 0).collect(),
         Data::U8(v) => v.iter().map(|&x| x != 0).collect(),
         Data::Bool(v) => v.clone(),
+        Data::F16(v) => v.iter().map(|&x| f32::from(x) != 0.0).collect(),
+        Data::BF16(v) => v.iter().map(|&x| f32::from(x) != 0.0).collect(),
     };
     let t = Tensor::new(&mask, &arr.dims)?;
     let spacing = args.spacing.as_deref();

@@ -6,15 +6,19 @@ use std::path::{Path, PathBuf};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use losskit::{Dtype, Evaluation, FloatArray, NamedArray, Params, ReductionMode};
 
-use crate::npy::{self, Array, Staged};
+use crate::npy::{self, Array, Data, Staged};
 use crate::{emit, Failure};
 
 const LONG_ABOUT: &str = "\
 Evaluate a loss, and optionally its gradients, on arrays saved as NumPy .npy files.
 
-Inputs are little-endian, C-order .npy files of dtype float32, float64, int32, int64, uint8 or \
-bool. The compute type is f64 if the first prediction input (`input` for most losses) is \
-float64, else f32; other float inputs are converted to it.
+Inputs are little-endian, C-order .npy files of dtype float16 (`<f2`), bfloat16 (`<V2`, as \
+np.save stores an ml_dtypes bfloat16 array: every 2-byte void array is read as bfloat16), \
+float32, float64, int32, int64, uint8 or bool. The compute type is f64 if the first \
+prediction input (`input` for most losses) is float64, else f32; other float inputs are \
+converted to it. A half-precision input's gradient is written in its own dtype. A file is \
+read header first (at most 10000 bytes, exactly the keys descr, fortran_order and shape), \
+then exactly the data its header declares; a file of any other size is refused.
 
 On success stdout holds exactly one JSON object on one line:
   {\"loss\":\"huber\",\"reduction\":\"mean\",\"dtype\":\"f32\",\"shape\":[4],\"value\":0.1875}
@@ -26,7 +30,10 @@ go to the file given with `--out`, which is then required (`--out` with any othe
 an error, since only `none` produces per-element losses).
 
 Outputs are written only after the whole evaluation succeeded, each first to a temporary file \
-beside its destination, so a failed run leaves no partial file.
+beside its destination; after the JSON line they are all renamed into place, so a failed run \
+leaves no partial file and no output of a failed run replaces an old one. A destination that \
+is a symbolic link is replaced by the file (the link's target is not written); one that is an \
+input file, a directory, a path ending in `/` or a device (`/dev/null`) is refused.
 
 Errors (unknown loss, input or parameter, a missing input, mismatched shapes, a value out of \
 its domain, an unreadable file...) exit with status 2, print nothing on stdout and one message \
@@ -160,6 +167,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         _ => {}
     }
     check_outputs(loss, args)?;
+    check_not_inputs(loss, args)?;
 
     let arrays = read_inputs(loss, &args.inputs)?;
     let named = named(&args.inputs, &arrays);
@@ -200,8 +208,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             data: losses,
         });
     }
-    write_all(loss, &outputs)?;
-    emit(&line)
+    write_all(loss, &outputs, &line)
 }
 
 /// Refuses two outputs aimed at one file (the second would silently replace the first) and
@@ -237,18 +244,44 @@ fn check_outputs(loss: &str, args: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Refuses an output that would replace one of the inputs (the same file, symbolic links
+/// followed): the run would destroy what it read.
+fn check_not_inputs(loss: &str, args: &Args) -> Result<(), Failure> {
+    let outs = args
+        .grads
+        .iter()
+        .map(|(n, p)| (format!("`--grad {n}`"), p))
+        .chain(args.out.iter().map(|p| ("`--out`".to_owned(), p)));
+    for (flag, out) in outs {
+        if let Some((name, _)) = args.inputs.iter().find(|(_, p)| npy::same_file(p, out)) {
+            return Err(Failure(format!(
+                "{loss}: {flag} would overwrite input `{name}` ({}); write it to another file",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A gradient in the dtype of the input it belongs to (the compute type may differ when, say,
-/// `var` is float64 and `input` float32).
+/// `var` is float64 and `input` float32; half-precision gradients come back as such).
 fn in_dtype_of(grad: FloatArray, input: &Array) -> FloatArray {
-    match (grad, input.is_f64()) {
-        (FloatArray::F32(g), true) => FloatArray::F64(g.into_iter().map(f64::from).collect()),
-        (FloatArray::F64(g), false) => FloatArray::F32(g.into_iter().map(|x| x as f32).collect()),
+    match (grad, &input.data) {
+        (FloatArray::F32(g), Data::F64(_)) => {
+            FloatArray::F64(g.into_iter().map(f64::from).collect())
+        }
+        (FloatArray::F64(g), Data::F32(_)) => {
+            FloatArray::F32(g.into_iter().map(|x| x as f32).collect())
+        }
         (g, _) => g,
     }
 }
 
-/// Stages every output, then moves them all into place: on any failure nothing is left.
-fn write_all(loss: &str, outputs: &[Output<'_>]) -> Result<(), Failure> {
+/// Stages every output beside its destination, prints `line`, then moves them all into place
+/// at once ([`npy::commit_all`]): on any failure before the line, nothing is printed and no
+/// output is left. The renames come last; they fail only if the directory changed since
+/// staging, and then every output is taken back out (the error still exits 2).
+fn write_all(loss: &str, outputs: &[Output<'_>], line: &str) -> Result<(), Failure> {
     let fail = |o: &Output<'_>, e: std::io::Error| {
         Failure(format!(
             "{loss}: cannot write {} to {}: {e}",
@@ -259,12 +292,10 @@ fn write_all(loss: &str, outputs: &[Output<'_>]) -> Result<(), Failure> {
     let mut staged = Vec::with_capacity(outputs.len());
     for o in outputs {
         let bytes = npy::encode(&o.dims, &o.data).map_err(|e| fail(o, e))?;
-        staged.push((o, Staged::write(o.path, &bytes).map_err(|e| fail(o, e))?));
+        staged.push(Staged::write(o.path, &bytes).map_err(|e| fail(o, e))?);
     }
-    for (o, s) in staged {
-        s.commit().map_err(|e| fail(o, e))?;
-    }
-    Ok(())
+    emit(line)?;
+    npy::commit_all(staged).map_err(|(i, e)| fail(&outputs[i], e))
 }
 
 /// The result as one line of JSON, fields in the documented order.

@@ -16,11 +16,12 @@ mod explain;
 mod gradcheck;
 mod lint;
 mod list;
-mod npy;
 mod plot;
 mod recommend;
 mod tour;
 mod weights;
+
+use losskit_cli::npy;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

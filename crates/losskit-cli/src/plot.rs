@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use losskit::sample::{Rng, SampleData};
-use losskit::{ArrayData, Family, FloatArray, LossInfo, NamedArray, Params, ReductionMode};
+use losskit::{ArrayData, Family, LossInfo, NamedArray, Params, ReductionMode};
 use plotters::prelude::*;
 
 use crate::{emit, Failure};
@@ -326,10 +326,7 @@ fn point(
         .collect();
     let first = info.predictions()[0];
     let e = losskit::evaluate_with(info, &named, params, ReductionMode::Sum, &[first])?;
-    let g = match &e.grads[0].1 {
-        FloatArray::F64(g) => g[0],
-        FloatArray::F32(g) => f64::from(g[0]),
-    };
+    let g = e.grads[0].1.to_f64()[0];
     Ok((e.value.unwrap_or(f64::NAN), g))
 }
 

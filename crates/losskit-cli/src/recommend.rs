@@ -106,6 +106,8 @@ fn read_f64(path: &Path, arg: &str) -> Result<(Vec<f64>, Vec<usize>), Failure> {
         Data::I64(v) => v.iter().map(|&x| x as f64).collect(),
         Data::U8(v) => v.iter().map(|&x| f64::from(x)).collect(),
         Data::Bool(v) => v.iter().map(|&x| f64::from(u8::from(x))).collect(),
+        Data::F16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        Data::BF16(v) => v.iter().map(|&x| f64::from(x)).collect(),
     };
     Ok((v, a.dims))
 }

@@ -33,7 +33,10 @@ zero` it gets weight 0 and the others are computed over the classes that have sa
 
 Counts come from `--counts 900,90,10` or from `--labels FILE`, a .npy of integer class \
 indices (int32, int64, uint8 or bool) of any shape; C is the largest label plus one unless \
-`--num-classes` is given.
+`--num-classes` is given, so pass it when the last classes may have no label. With \
+`--counts`, `--num-classes C` adds classes with 0 samples up to C (under `--absent error` \
+that is an error naming the first one; `--absent zero` gives them weight 0); fewer than the \
+counts given is an error.
 
 `--pos-weight`: per label, negatives / positives (PyTorch's `pos_weight` of \
 BCEWithLogitsLoss), from `--targets FILE`, a .npy of 0/1 targets of shape [N] or [N, L] \
@@ -77,8 +80,10 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
 
-    /// With `--labels`: the number of classes (default: the largest label plus one).
-    #[arg(long, value_name = "C", requires = "labels")]
+    /// The number of classes C: with `--labels`, needed when a class at the end has no label
+    /// (default: the largest label plus one); with `--counts`, classes after the counts given
+    /// have 0 samples (the `--absent` rule applies to them). Fewer than the counts is an error.
+    #[arg(long, value_name = "C")]
     pub num_classes: Option<usize>,
 
     /// How a class's weight follows from its count.
@@ -189,22 +194,39 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         AbsentArg::Error => Absent::Error,
         AbsentArg::Zero => Absent::Zero,
     };
+    if let Some(out) = &args.out {
+        let inputs = [("--labels", &args.labels), ("--targets", &args.targets)];
+        if let Some((flag, _)) = inputs
+            .iter()
+            .find(|(_, p)| p.as_ref().is_some_and(|p| npy::same_file(p, out)))
+        {
+            return Err(Failure(format!(
+                "{NAME}: `--out` would overwrite the `{flag}` file ({}); write it to another file",
+                out.display()
+            )));
+        }
+    }
     let table = if args.pos_weight {
         pos_weights(args, absent)?
     } else {
         class_weights(args, absent)?
     };
-    if let Some(path) = &args.out {
-        write(path, table.weights(), args.dtype)?;
-    }
+    let staged = match &args.out {
+        Some(path) => Some(stage(path, table.weights(), args.dtype)?),
+        None => None,
+    };
     if args.json {
-        emit(&format!("{}\n", table.json()))
+        emit(&format!("{}\n", table.json()))?;
     } else {
         emit(&format!(
             "{}{}\n",
             table.text(),
             hint(&table, args.out.as_deref(), args.dtype)
-        ))
+        ))?;
+    }
+    match (staged, &args.out) {
+        (Some(s), Some(path)) => npy::commit_all(vec![s]).map_err(|(_, e)| write_failure(path, e)),
+        _ => Ok(()),
     }
 }
 
@@ -229,7 +251,20 @@ fn class_weights(args: &Args, absent: Absent) -> Result<Table, Failure> {
         .normalize(args.normalize)
         .absent(absent);
     let table = match (&args.counts, &args.labels) {
-        (Some(Counts(counts)), _) => weights.from_counts(counts),
+        (Some(Counts(counts)), _) => match args.num_classes {
+            Some(c) if c < counts.len() => {
+                return Err(Failure(format!(
+                    "{NAME}: `--num-classes {c}` is fewer than the {} counts given",
+                    counts.len()
+                )))
+            }
+            Some(c) => {
+                let mut padded = counts.clone();
+                padded.resize(c, 0);
+                weights.from_counts(&padded)
+            }
+            None => weights.from_counts(counts),
+        },
         (None, Some(path)) => {
             let array = read(path, "labels")?;
             let labels = class_indices(&array)?;
@@ -246,6 +281,11 @@ fn class_weights(args: &Args, absent: Absent) -> Result<Table, Failure> {
 }
 
 fn pos_weights(args: &Args, absent: Absent) -> Result<Table, Failure> {
+    if args.num_classes.is_some() {
+        return Err(Failure(format!(
+            "{NAME}: `--num-classes` counts classes, for class weights; `--pos-weight` takes its labels from the columns of `--targets` or the `--counts` given"
+        )));
+    }
     let weights = PosWeight::new().absent(absent);
     match (&args.counts, &args.targets) {
         (Some(Counts(positives)), _) => {
@@ -267,6 +307,8 @@ fn pos_weights(args: &Args, absent: Absent) -> Result<Table, Failure> {
                 Data::I64(v) => from_targets(weights, &widen(v, |x| x as f64), dims),
                 Data::U8(v) => from_targets(weights, &widen(v, f64::from), dims),
                 Data::Bool(v) => from_targets(weights, &widen(v, |x| f64::from(u8::from(x))), dims),
+                Data::F16(v) => from_targets(weights, &widen(v, f64::from), dims),
+                Data::BF16(v) => from_targets(weights, &widen(v, f64::from), dims),
             }?;
             // `from_targets` accepted `[N]` or `[N, L]`, N >= 1.
             let total = dims.first().map_or(0, |&n| n as u64);
@@ -300,7 +342,7 @@ fn class_indices(array: &Array) -> Result<Cow<'_, [i64]>, Failure> {
         Data::I32(v) => Cow::Owned(v.iter().map(|&x| i64::from(x)).collect()),
         Data::U8(v) => Cow::Owned(v.iter().map(|&x| i64::from(x)).collect()),
         Data::Bool(v) => Cow::Owned(v.iter().map(|&x| i64::from(x)).collect()),
-        Data::F32(_) | Data::F64(_) => {
+        Data::F32(_) | Data::F64(_) | Data::F16(_) | Data::BF16(_) => {
             return Err(losskit::Error::Dtype {
                 loss: NAME,
                 arg: "labels",
@@ -335,22 +377,22 @@ fn failure(e: losskit::Error) -> Failure {
     }
 }
 
-fn write(path: &Path, weights: &[f64], dtype: DtypeArg) -> Result<(), Failure> {
+fn write_failure(path: &Path, e: std::io::Error) -> Failure {
+    Failure(format!(
+        "{NAME}: cannot write the weights to {}: {e}",
+        path.display()
+    ))
+}
+
+/// The weights as a `.npy` staged beside `path` (moved into place after stdout's line).
+fn stage(path: &Path, weights: &[f64], dtype: DtypeArg) -> Result<Staged, Failure> {
     let data = match dtype {
         DtypeArg::F32 => FloatArray::F32(weights.iter().map(|&w| w as f32).collect()),
         DtypeArg::F64 => FloatArray::F64(weights.to_vec()),
     };
-    let fail = |e: std::io::Error| {
-        Failure(format!(
-            "{NAME}: cannot write the weights to {}: {e}",
-            path.display()
-        ))
-    };
+    let fail = |e| write_failure(path, e);
     let bytes = npy::encode(&[weights.len()], &data).map_err(fail)?;
-    Staged::write(path, &bytes)
-        .map_err(fail)?
-        .commit()
-        .map_err(fail)
+    Staged::write(path, &bytes).map_err(fail)
 }
 
 impl Table {

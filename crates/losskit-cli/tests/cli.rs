@@ -1008,7 +1008,7 @@ fn dtype_and_file_errors() {
         "error: huber: `input` has dtype int64, expected float32 or float64\n",
     );
     eval_fails(d, &["huber", "--input", "input=u16.npy", "--input", "target=y.npy"],
-        "error: huber: cannot read `input` from u16.npy: dtype `<u2` is not supported; .npy inputs must be float32, float64, int32, int64, uint8 or bool\n");
+        "error: huber: cannot read `input` from u16.npy: dtype `<u2` is not supported; .npy inputs must be float16, bfloat16, float32, float64, int32, int64, uint8 or bool\n");
     eval_fails(d, &["huber", "--input", "input=x.npy", "--input", "target=big_endian.npy"],
         "error: huber: cannot read `target` from big_endian.npy: dtype `>f4` is big-endian; save it little-endian, e.g. `np.save(path, arr.astype(arr.dtype.newbyteorder('<')))`\n");
     eval_fails(d, &["huber", "--input", "input=fortran.npy", "--input", "target=y.npy"],

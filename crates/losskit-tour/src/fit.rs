@@ -88,7 +88,7 @@ impl Loss {
             .into_iter()
             .map(|(_, g)| match g {
                 FloatArray::F64(v) => v,
-                FloatArray::F32(v) => v.into_iter().map(f64::from).collect(),
+                other => other.to_f64(),
             })
             .collect();
         Ok((value, grads))

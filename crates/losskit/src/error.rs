@@ -107,6 +107,45 @@ pub enum Error {
         /// What is wrong, e.g. "x2 < x1 (an inverted box)".
         problem: &'static str,
     },
+    /// [`InvalidValue`](Error::InvalidValue) for an integer element (a class index, a count),
+    /// printed exactly (an `f64` would round `2^62 + 1`).
+    InvalidInteger {
+        /// The loss.
+        loss: &'static str,
+        /// The argument.
+        arg: &'static str,
+        /// The element's position (row-major multi-index).
+        index: Vec<usize>,
+        /// The element's value (counts above `i64::MAX` saturate; none reach there).
+        value: i128,
+        /// The domain, e.g. "a class index in [0, C)".
+        expected: &'static str,
+    },
+    /// [`InvalidParam`](Error::InvalidParam) for an integer parameter, printed exactly.
+    InvalidIntParam {
+        /// The loss.
+        loss: &'static str,
+        /// The parameter.
+        param: &'static str,
+        /// The value given.
+        value: i128,
+        /// The range.
+        expected: &'static str,
+    },
+    /// `batchmean` over an empty batch (a first dimension of 0): undefined, so an error.
+    EmptyBatchMean {
+        /// The loss.
+        loss: &'static str,
+    },
+    /// An input with more dimensions than [`MAX_RANK`](crate::MAX_RANK).
+    TooManyDims {
+        /// The loss.
+        loss: &'static str,
+        /// The argument.
+        arg: &'static str,
+        /// Its number of dimensions.
+        rank: usize,
+    },
     /// A class-imbalance weight that would be infinite: a class with no samples (or, for
     /// `pos_weight`, a label with no positive samples), or no samples at all.
     /// See [`weights`](crate::weights).
@@ -264,16 +303,46 @@ impl fmt::Display for Names<'_> {
     }
 }
 
+/// A shape for a message: in full up to 12 dimensions, else the first 8 and the count (a
+/// message stays one short line whatever the input).
+struct Dims<'a>(&'a [usize]);
+
+impl fmt::Display for Dims<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.len() <= 12 {
+            write!(f, "{:?}", self.0)
+        } else {
+            let head: Vec<String> = self.0[..8].iter().map(usize::to_string).collect();
+            write!(f, "[{}, … ({} dimensions)]", head.join(", "), self.0.len())
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::InvalidShape { dims, reason } => {
-                write!(f, "invalid shape {dims:?}: {reason}")
+                write!(f, "invalid shape {}: {reason}", Dims(dims))
             }
+            Error::InvalidIntParam { loss, param, value, expected } => {
+                write!(f, "{loss}: `{param}` must be {expected}, got {value}")
+            }
+            Error::EmptyBatchMean { loss } => write!(
+                f,
+                "{loss}: reduction `batchmean` over an empty batch is undefined; use `sum` or a non-empty batch"
+            ),
+            Error::TooManyDims { loss, arg, rank } => write!(
+                f,
+                "{loss}: `{arg}` has {rank} dimensions; at most {} are supported",
+                crate::MAX_RANK
+            ),
             Error::DataLength { dims, len } => write!(
                 f,
-                "data of length {len} does not fit shape {dims:?} ({} elements)",
-                dims.iter().product::<usize>()
+                "data of length {len} does not fit shape {} ({} elements)",
+                Dims(dims),
+                dims.iter()
+                    .try_fold(1usize, |n, &d| n.checked_mul(d))
+                    .map_or_else(|| "too many".to_owned(), |n| n.to_string())
             ),
             Error::ShapeMismatch { loss, arg, actual, expected, because } => write!(
                 f,
@@ -300,6 +369,10 @@ impl fmt::Display for Error {
             Error::InvalidBox { loss, arg, row, coords, format, problem } => write!(
                 f,
                 "{loss}: `{arg}` row {row} is {coords:?} in format `{format}`: {problem}"
+            ),
+            Error::InvalidInteger { loss, arg, index, value, expected } => write!(
+                f,
+                "{loss}: `{arg}` at {index:?} is {value}, expected {expected}"
             ),
             Error::ZeroCount { loss, arg, class: Some(c), scheme: "pos_weight" } => write!(
                 f,

@@ -30,6 +30,10 @@ pub enum ArrayData<'a> {
     U8(&'a [u8]),
     /// bool.
     Bool(&'a [bool]),
+    /// IEEE float16 (NumPy's `<f2`): computed in f32, gradients returned as float16.
+    F16(&'a [half::f16]),
+    /// bfloat16 (`ml_dtypes.bfloat16`): computed in f32, gradients returned as bfloat16.
+    BF16(&'a [half::bf16]),
 }
 
 impl ArrayData<'_> {
@@ -42,6 +46,8 @@ impl ArrayData<'_> {
             ArrayData::I64(_) => "int64",
             ArrayData::U8(_) => "uint8",
             ArrayData::Bool(_) => "bool",
+            ArrayData::F16(_) => "float16",
+            ArrayData::BF16(_) => "bfloat16",
         }
     }
 
@@ -54,6 +60,8 @@ impl ArrayData<'_> {
             ArrayData::I64(d) => d.len(),
             ArrayData::U8(d) => d.len(),
             ArrayData::Bool(d) => d.len(),
+            ArrayData::F16(d) => d.len(),
+            ArrayData::BF16(d) => d.len(),
         }
     }
 
@@ -63,7 +71,10 @@ impl ArrayData<'_> {
     }
 
     fn is_float(&self) -> bool {
-        matches!(self, ArrayData::F32(_) | ArrayData::F64(_))
+        matches!(
+            self,
+            ArrayData::F32(_) | ArrayData::F64(_) | ArrayData::F16(_) | ArrayData::BF16(_)
+        )
     }
 
     fn to_real<T: Real>(self) -> Cow<'static, [T]> {
@@ -77,6 +88,9 @@ impl ArrayData<'_> {
                 .iter()
                 .map(|&x| if x { T::ONE } else { T::ZERO })
                 .collect(),
+            // Exact: every half value is an f32.
+            ArrayData::F16(d) => d.iter().map(|&x| T::from_f64(f64::from(x))).collect(),
+            ArrayData::BF16(d) => d.iter().map(|&x| T::from_f64(f64::from(x))).collect(),
         };
         Cow::Owned(v)
     }
@@ -87,7 +101,9 @@ impl ArrayData<'_> {
             ArrayData::U8(d) => d.iter().map(|&x| i64::from(x)).collect(),
             ArrayData::Bool(d) => d.iter().map(|&x| i64::from(x)).collect(),
             ArrayData::I64(d) => d.to_vec(),
-            ArrayData::F32(_) | ArrayData::F64(_) => Vec::new(),
+            ArrayData::F32(_) | ArrayData::F64(_) | ArrayData::F16(_) | ArrayData::BF16(_) => {
+                Vec::new()
+            }
         };
         Cow::Owned(v)
     }
@@ -130,6 +146,37 @@ pub enum FloatArray {
     F32(Vec<f32>),
     /// f64 elements.
     F64(Vec<f64>),
+    /// float16 elements: the gradient of a float16 input, rounded from the f32 computation.
+    F16(Vec<half::f16>),
+    /// bfloat16 elements: the gradient of a bfloat16 input, rounded from the f32 computation.
+    BF16(Vec<half::bf16>),
+}
+
+impl FloatArray {
+    /// The elements widened to `f64` (exact for every variant).
+    pub fn to_f64(&self) -> Vec<f64> {
+        match self {
+            FloatArray::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            FloatArray::F64(v) => v.clone(),
+            FloatArray::F16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            FloatArray::BF16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        }
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            FloatArray::F32(v) => v.len(),
+            FloatArray::F64(v) => v.len(),
+            FloatArray::F16(v) => v.len(),
+            FloatArray::BF16(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Params {
@@ -155,7 +202,7 @@ impl Params {
     ///
     /// # Errors
     /// [`Error::UnknownParam`] for a key the loss does not take; [`Error::ParamParse`] for a
-    /// value of the wrong type (numbers: `1.5`, `1e-3`; booleans: `true`/`false`; words: one
+    /// value of the wrong type (numbers: `1.5`, `1e-3`; booleans: exactly `true` or `false`; words: one
     /// of the parameter's options).
     pub fn parse<K: AsRef<str>, V: AsRef<str>>(
         info: &LossInfo,
@@ -184,8 +231,8 @@ impl Params {
                         ParamValue::Int(text.parse::<i64>().map_err(|_| bad("an integer"))?)
                     }
                     ParamKind::Bool { .. } => ParamValue::Bool(match text {
-                        "true" | "1" => true,
-                        "false" | "0" => false,
+                        "true" => true,
+                        "false" => false,
                         _ => return Err(bad("`true` or `false`")),
                     }),
                     ParamKind::Choice { options, .. } => {
@@ -323,6 +370,13 @@ pub fn evaluate_repeated(
                 expected,
             });
         }
+        if arr.dims.len() > crate::tensor::MAX_RANK {
+            return Err(Error::TooManyDims {
+                loss,
+                arg: spec.name,
+                rank: arr.dims.len(),
+            });
+        }
         if arr.data.len() != Shape::new(arr.dims)?.numel() {
             return Err(Error::DataLength {
                 dims: arr.dims.to_vec(),
@@ -416,7 +470,20 @@ fn run<T: Real + Wrap>(
         grads: out
             .grads
             .into_iter()
-            .map(|(n, g)| (n, T::wrap(g)))
+            .map(|(n, g)| {
+                // A half-precision input gets its gradient back in its own dtype.
+                let data = given.iter().find(|(s, _)| s.name == n).map(|(_, a)| a.data);
+                let g = match data {
+                    Some(ArrayData::F16(_)) => {
+                        FloatArray::F16(g.iter().map(|x| half::f16::from_f64(x.to_f64())).collect())
+                    }
+                    Some(ArrayData::BF16(_)) => FloatArray::BF16(
+                        g.iter().map(|x| half::bf16::from_f64(x.to_f64())).collect(),
+                    ),
+                    _ => T::wrap(g),
+                };
+                (n, g)
+            })
             .collect(),
     })
 }

@@ -49,7 +49,7 @@
 
 use crate::catalogue::{LossInfo, Role};
 use crate::error::{Error, Result};
-use crate::eval::{evaluate_with, ArrayData, FloatArray, NamedArray, Params};
+use crate::eval::{evaluate_with, ArrayData, NamedArray, Params};
 use crate::registry::find;
 use crate::sample::{Rng, SampleData};
 
@@ -282,10 +282,7 @@ pub fn check_arrays(
     let value = at.value.unwrap_or(f64::NAN);
     let mut checks = Vec::with_capacity(points.len());
     for (slot, (input, grad)) in at.grads.iter().enumerate() {
-        let analytic: Vec<f64> = match grad {
-            FloatArray::F64(g) => g.clone(),
-            FloatArray::F32(g) => g.iter().map(|&v| f64::from(v)).collect(),
-        };
+        let analytic: Vec<f64> = grad.to_f64();
         let mut point = points[slot].1.clone();
         let mut others = points.clone();
         let mut f = |p: &[f64]| {
@@ -312,6 +309,8 @@ fn widen(data: ArrayData<'_>) -> Vec<f64> {
         ArrayData::I64(v) => v.iter().map(|&x| x as f64).collect(),
         ArrayData::U8(v) => v.iter().map(|&x| f64::from(x)).collect(),
         ArrayData::Bool(v) => v.iter().map(|&x| f64::from(u8::from(x))).collect(),
+        ArrayData::F16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        ArrayData::BF16(v) => v.iter().map(|&x| f64::from(x)).collect(),
     }
 }
 

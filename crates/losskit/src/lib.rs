@@ -108,6 +108,9 @@ pub use eval::{
     evaluate_repeated, evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray,
     ParamValue, Params, SampleArrays,
 };
+/// The `half` crate, whose `f16` and `bf16` are the element types of [`ArrayData::F16`] and
+/// [`ArrayData::BF16`].
+pub use half;
 pub use metric::{
     BatchHardTriplet, Contrastive, CosineEmbedding, InfoNce, LabeledInputs, NtXent, PairInputs,
     SupCon, TripletInputs, TripletMargin, ViewInputs,

@@ -212,6 +212,20 @@ impl PowKind {
     }
 }
 
+/// `max(z, 0)` and its derivative (1 above 0; 0 below and at 0, the subgradient the
+/// reference libraries take), with a NaN kept in both: `f64::max(NaN, 0)` would turn it into
+/// 0 and hide a NaN input. The hinge of every margin loss.
+#[inline(always)]
+pub fn hinge(z: f64) -> (f64, f64) {
+    if z > 0.0 {
+        (z, 1.0)
+    } else if z.is_nan() {
+        (z, z)
+    } else {
+        (0.0, 0.0)
+    }
+}
+
 /// A chunk's partial sum and whether every element in it was valid: the accumulator of the
 /// checked reductions, combined in a fixed order by [`chunked_fold`].
 #[derive(Clone, Copy)]

@@ -264,7 +264,7 @@ impl ClassWeights {
     /// - [`Error::BadShape`] when `counts` is empty;
     /// - [`Error::ZeroCount`] for the first class with count 0 under [`Absent::Error`], or
     ///   when every count is 0;
-    /// - [`Error::InvalidValue`] when the counts' sum overflows `u64`.
+    /// - [`Error::InvalidInteger`] when the counts' sum overflows `u64`.
     ///
     /// # Example
     /// ```
@@ -295,7 +295,7 @@ impl ClassWeights {
     /// - [`Error::BadShape`] when `labels` is empty;
     /// - [`Error::InvalidParam`] when `num_classes` is `Some(0)` or too large to allocate a
     ///   count per class;
-    /// - [`Error::InvalidValue`] for the first label that is negative or not below
+    /// - [`Error::InvalidInteger`] for the first label that is negative or not below
     ///   `num_classes` (with its position and value), or, when `num_classes` is inferred, a
     ///   largest label not below the number of labels (some class would be absent; pass
     ///   `num_classes`);
@@ -328,11 +328,11 @@ impl ClassWeights {
                 expected: "at least one label",
             });
         }
-        let bad = |flat: usize, value: i64, expected: &'static str| Error::InvalidValue {
+        let bad = |flat: usize, value: i64, expected: &'static str| Error::InvalidInteger {
             loss: LOSS,
             arg: "labels",
             index: labels.shape().unravel(flat),
-            value: value as f64,
+            value: i128::from(value),
             expected,
         };
         let classes = match num_classes {
@@ -377,10 +377,10 @@ impl ClassWeights {
         let mut counts = Vec::new();
         counts
             .try_reserve_exact(classes)
-            .map_err(|_| Error::InvalidParam {
+            .map_err(|_| Error::InvalidIntParam {
                 loss: LOSS,
                 param: "num_classes",
-                value: classes as f64,
+                value: classes as i128,
                 expected: "small enough to hold a count per class in memory",
             })?;
         counts.resize(classes, 0u64);
@@ -468,11 +468,11 @@ fn one_minus_pow(ln_beta: f64, n: f64) -> f64 {
 fn checked_total(counts: &[u64], arg: &'static str) -> Result<u64> {
     let mut total = 0u64;
     for (c, &n) in counts.iter().enumerate() {
-        total = total.checked_add(n).ok_or(Error::InvalidValue {
+        total = total.checked_add(n).ok_or(Error::InvalidInteger {
             loss: LOSS,
             arg,
             index: vec![c],
-            value: n as f64,
+            value: i128::from(n),
             expected: "a count whose sum with the previous ones fits in 64 bits",
         })?;
     }
@@ -610,7 +610,7 @@ impl PosWeight {
     /// # Errors
     /// - [`Error::BadShape`] when `positives` is empty;
     /// - [`Error::InvalidParam`] when `total` is 0;
-    /// - [`Error::InvalidValue`] for a label with more positives than `total`;
+    /// - [`Error::InvalidInteger`] for a label with more positives than `total`;
     /// - [`Error::ZeroCount`] for the first label with no positives under [`Absent::Error`].
     ///
     /// # Example
@@ -638,11 +638,11 @@ impl PosWeight {
             });
         }
         if let Some(l) = positives.iter().position(|&p| p > total) {
-            return Err(Error::InvalidValue {
+            return Err(Error::InvalidInteger {
                 loss: LOSS,
                 arg: "positives",
                 index: vec![l],
-                value: positives[l] as f64,
+                value: i128::from(positives[l]),
                 expected: "at most `total`",
             });
         }
@@ -1036,7 +1036,7 @@ mod tests {
             ),
             (
                 msg(d.from_counts(&[1, u64::MAX])),
-                "weights: `counts` at [1] is 18446744073709552000, expected a count whose sum with the previous ones fits in 64 bits",
+                "weights: `counts` at [1] is 18446744073709551615, expected a count whose sum with the previous ones fits in 64 bits",
             ),
             (
                 msg(ClassWeights::new(Scheme::InverseSqrt).unwrap().from_labels(&[0i64, 2, 0], Some(3))),
@@ -1064,11 +1064,11 @@ mod tests {
             ),
             (
                 msg(d.from_labels(&[0i64, 1, i64::MAX, 1], None)),
-                "weights: `labels` at [2] is 9223372036854776000, expected a class index below the number of labels when `num_classes` is inferred; pass `num_classes`",
+                "weights: `labels` at [2] is 9223372036854775807, expected a class index below the number of labels when `num_classes` is inferred; pass `num_classes`",
             ),
             (
                 msg(d.from_labels(&[0i64], Some(usize::MAX))),
-                "weights: `num_classes` must be small enough to hold a count per class in memory, got 18446744073709552000",
+                "weights: `num_classes` must be small enough to hold a count per class in memory, got 18446744073709551615",
             ),
             (
                 msg(PosWeight::new().from_counts(&[], 10)),

@@ -198,6 +198,7 @@ fn as_f64(a: &FloatArray) -> Vec<f64> {
     match a {
         FloatArray::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
         FloatArray::F64(v) => v.clone(),
+        other => other.to_f64(),
     }
 }
 

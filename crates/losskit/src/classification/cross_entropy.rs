@@ -290,10 +290,10 @@ impl CrossEntropy {
             }
             ClassTarget::Probabilities(target) => {
                 if self.ignore_index >= 0 {
-                    return Err(Error::InvalidParam {
+                    return Err(Error::InvalidIntParam {
                         loss: NAME,
                         param: "ignore_index",
-                        value: self.ignore_index as f64,
+                        value: i128::from(self.ignore_index),
                         expected: "< 0 with probability targets (it applies to class indices only; PyTorch rejects it too)",
                     });
                 }
@@ -828,7 +828,7 @@ mod tests {
         assert_eq!(e.to_string(), "cross_entropy: `target` at [1] is 7, expected a class index in [0, C) (C = `input`'s class dimension) or `ignore_index`");
         let inputs = ClassInputs::new(Tensor::new(&x, &[2, 5]).unwrap(), &[-4i64, 0]);
         assert!(
-            matches!(ce.value(&inputs, Reduction::Sum), Err(Error::InvalidValue { value, .. }) if value == -4.0)
+            matches!(ce.value(&inputs, Reduction::Sum), Err(Error::InvalidInteger { value, .. }) if value == -4)
         );
         let inputs = ClassInputs::new(Tensor::new(&x, &[2, 5]).unwrap(), &[1i64, 2, 3]);
         assert_eq!(ce.value(&inputs, Reduction::Sum).unwrap_err().to_string(), "cross_entropy: `target` has shape [3], expected [2] (`input`'s shape without its class dimension 1); nothing is broadcast");

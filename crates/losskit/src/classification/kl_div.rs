@@ -86,7 +86,8 @@ impl fmt::Display for KlReduction {
 /// # Errors
 /// Evaluation rejects a `target` whose shape differs from `input`'s
 /// ([`Error::ShapeMismatch`]), a negative probability target without `log_target`
-/// ([`Error::InvalidValue`]), `Mean` or `BatchMean` over no elements ([`Error::EmptyMean`])
+/// ([`Error::InvalidValue`]), `Mean` over no elements ([`Error::EmptyMean`]) or `BatchMean` over an empty batch
+/// ([`Error::EmptyBatchMean`])
 /// and buffers of the wrong length ([`Error::BufferLength`]).
 ///
 /// # Example
@@ -180,10 +181,11 @@ impl KlDiv {
                 None => return Ok(1.0),
             },
         };
-        if d == 0 {
-            return Err(Error::EmptyMean { loss: NAME });
+        match (d, reduction) {
+            (0, KlReduction::BatchMean) => Err(Error::EmptyBatchMean { loss: NAME }),
+            (0, _) => Err(Error::EmptyMean { loss: NAME }),
+            _ => Ok(d as f64),
         }
-        Ok(d as f64)
     }
 
     fn invalid<T: Real>(t: &Tensor<'_, T>) -> Error {
@@ -424,7 +426,7 @@ mod tests {
         let e = Tensor::new(&empty, &[0, 3]).unwrap();
         assert_eq!(
             kl.value(e, e, KlReduction::BatchMean).unwrap_err().to_string(),
-            "kl_div: reduction `mean` over an empty input is undefined; use `sum` or a non-empty batch"
+            "kl_div: reduction `batchmean` over an empty batch is undefined; use `sum` or a non-empty batch"
         );
         assert_eq!(KlReduction::BatchMean.to_string(), "batchmean");
     }

@@ -99,7 +99,9 @@ fn row<T: Real, W: ClassW<T>, const SQUARED: bool, const GRAD: bool>(
     let mut gy = T::ZERO;
     for (i, &xi) in x.iter().enumerate() {
         let z = margin - xy + xi;
-        let on = z > T::ZERO && i != y;
+        // NaN counts as active: a NaN score makes the term NaN (PyTorch's
+        // `if (z > 0)` drops it and returns a finite loss).
+        let on = (z > T::ZERO || z.is_nan()) && i != y;
         let h = if on { z } else { T::ZERO };
         acc[i % 8] += if SQUARED { h * h } else { h };
         if GRAD {
@@ -107,6 +109,8 @@ fn row<T: Real, W: ClassW<T>, const SQUARED: bool, const GRAD: bool>(
                 T::ZERO
             } else if SQUARED {
                 gs * (z + z)
+            } else if z.is_nan() {
+                z
             } else {
                 gs
             };
@@ -154,13 +158,13 @@ impl MultiMargin {
     /// The exponent of the hinge: 1 (linear) or 2 (squared).
     ///
     /// # Errors
-    /// [`Error::InvalidParam`] unless `p` is 1 or 2.
+    /// [`Error::InvalidIntParam`] unless `p` is 1 or 2.
     pub fn p(mut self, p: i64) -> Result<Self> {
         if p != 1 && p != 2 {
-            return Err(Error::InvalidParam {
+            return Err(Error::InvalidIntParam {
                 loss: NAME,
                 param: "p",
-                value: p as f64,
+                value: i128::from(p),
                 expected: "1 or 2",
             });
         }

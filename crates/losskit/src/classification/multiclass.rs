@@ -312,11 +312,11 @@ pub(crate) fn scan_targets<T: Real>(
     }
     if bad {
         if let Some(i) = ys.iter().position(|&y| !skip(y) && (y as u64) >= c as u64) {
-            return Err(Error::InvalidValue {
+            return Err(Error::InvalidInteger {
                 loss,
                 arg: "target",
                 index: target.shape().unravel(i),
-                value: ys[i] as f64,
+                value: i128::from(ys[i]),
                 expected: if ignore.is_some() {
                     INDEX_DOMAIN
                 } else {

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::evaluator::{Call, Out};
-use crate::numerics::Partial;
+use crate::numerics::{hinge, Partial};
 use crate::real::Real;
 use crate::reduction::Reduction;
 
@@ -289,8 +289,10 @@ impl PairKernel for Contrastive {
             (sq, 2.0)
         } else {
             let dist = sq.sqrt();
-            let h = (self.margin - dist).max(0.0);
-            let c = if h > 0.0 && dist > 0.0 {
+            let (h, dh) = hinge(self.margin - dist);
+            let c = if dh.is_nan() {
+                dh
+            } else if h > 0.0 && dist > 0.0 {
                 -2.0 * h / dist
             } else {
                 0.0
@@ -410,7 +412,7 @@ impl PairKernel for CosineEmbedding {
             (1.0 - cos, -1.0)
         } else {
             let z = cos - self.margin;
-            (z.max(0.0), if z > 0.0 { 1.0 } else { 0.0 })
+            hinge(z)
         };
         if !g1.is_empty() {
             let s = dl * scale.to_f64();

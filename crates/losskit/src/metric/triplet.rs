@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::evaluator::{Call, Out};
-use crate::numerics::{logistic, Partial};
+use crate::numerics::{hinge, logistic, Partial};
 use crate::real::Real;
 use crate::reduction::Reduction;
 
@@ -230,14 +230,14 @@ impl TripletMargin {
                         (d_an, 1.0, 0.0, 0.0)
                     };
                     let z = m + d_ap - d_neg;
-                    let loss = z.max(0.0);
+                    let (loss, dz) = hinge(z);
                     sum += loss;
                     let k = i - r0;
                     if let Some(o) = b[0].get_mut(k) {
                         *o = T::from_f64(loss);
                     }
                     if want {
-                        let c = if z > 0.0 { scale } else { 0.0 };
+                        let c = dz * scale;
                         let rows = k * d..(k + 1) * d;
                         let (b0, rest) = b.split_at_mut(2);
                         let (b2, b3) = rest.split_at_mut(1);
@@ -520,7 +520,7 @@ impl BatchHardTriplet {
             (-b.log_q, b.p)
         } else {
             let z = self.margin + t.d_ap - t.d_an;
-            (z.max(0.0), if z > 0.0 { 1.0 } else { 0.0 })
+            hinge(z)
         }
     }
 

@@ -230,7 +230,9 @@ impl GaussianNll {
 
     #[inline(always)]
     fn element<T: Real>(&self, x: T, t: T, var: T) -> (T, T, T) {
-        let v = var.max(T::from_f64(self.eps));
+        // Not `var.max(eps)`, which turns a NaN variance into `eps` and a finite loss.
+        let eps = T::from_f64(self.eps);
+        let v = if var < eps { eps } else { var };
         let e = x - t;
         let q = e / v;
         let c = if self.full {

@@ -3,7 +3,7 @@
 //! the gradient through the activation).
 
 use crate::error::{check_buffer, Error, Result};
-use crate::numerics::{simd, SimdCall};
+use crate::numerics::{hinge, simd, SimdCall};
 use crate::real::Real;
 use crate::reduction::Reduction;
 
@@ -276,9 +276,15 @@ impl Score for Ratio {
                     // Outside [0, 1] only for probabilities outside [0, 1]; clamped so the
                     // power stays real. The derivative at t = 0 is the subgradient 0 (γ < 1
                     // would give ∞ there).
-                    let tc = t.max(0.0);
+                    let (tc, _) = hinge(t);
                     *v = tc.powf(g);
-                    let k = if tc > 0.0 { g * tc.powf(g - 1.0) } else { 0.0 };
+                    let k = if tc > 0.0 {
+                        g * tc.powf(g - 1.0)
+                    } else if tc.is_nan() {
+                        tc
+                    } else {
+                        0.0
+                    };
                     *c = (k * dsp, k * dspg);
                 }
             }

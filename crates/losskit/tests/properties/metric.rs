@@ -41,7 +41,10 @@ fn run(loss: &str, inputs: &Inputs, params: &[(&str, &str)], r: ReductionMode) -
 fn f64s(a: &FloatArray) -> &[f64] {
     match a {
         FloatArray::F64(v) => v,
-        FloatArray::F32(_) => panic!("f64 expected"),
+        other => panic!(
+            "f64 expected, got {} elements of another dtype",
+            other.len()
+        ),
     }
 }
 
