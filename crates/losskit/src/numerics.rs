@@ -398,6 +398,10 @@ pub(crate) const CHUNK: usize = 1 << 14;
 #[cfg(feature = "parallel")]
 const PARALLEL_MIN: usize = 1 << 17;
 
+/// Elements per block of the element-wise loops: a multiple of 8 (so lane `k % 8` of a block
+/// is lane `k % 8` of the whole run), small enough for the block buffer to stay in L1.
+pub(crate) const BLOCK: usize = 128;
+
 /// Eight `f64` accumulators, filled round-robin, combined pairwise at the end: independent
 /// add chains for speed, `f64` for accuracy.
 #[derive(Clone, Copy, Default)]
@@ -408,6 +412,22 @@ impl Lanes {
     #[inline(always)]
     pub(crate) fn add(&mut self, l: usize, v: f64) {
         self.0[l & 7] += v;
+    }
+
+    /// Adds a block of element losses, the `k`-th to lane `k % 8`, in order: the same sums,
+    /// to the bit, as adding them one by one with [`Lanes::add`] from lane 0.
+    #[inline(always)]
+    pub(crate) fn add_block<T: Real>(&mut self, block: &[T]) {
+        let c = block.chunks_exact(8);
+        let rest = c.remainder();
+        for b in c {
+            for l in 0..8 {
+                self.0[l] += b[l].to_f64();
+            }
+        }
+        for (l, v) in rest.iter().enumerate() {
+            self.0[l] += v.to_f64();
+        }
     }
 
     /// The total.

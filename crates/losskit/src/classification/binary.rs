@@ -12,7 +12,7 @@ use core::ops::Range;
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{dispatch, Call, Out};
-use crate::numerics::{chunked_fold, chunked_fold_mut, simd, Lanes, Partial, SimdCall};
+use crate::numerics::{chunked_fold, chunked_fold_mut, simd, Lanes, Partial, SimdCall, BLOCK};
 use crate::real::Real;
 use crate::reduction::weight_total;
 use crate::reduction::Reduction;
@@ -356,9 +356,11 @@ fn invalid<T: Real, K: Kernel<T>>(k: &K, inputs: &BinaryInputs<'_, T>) -> Error 
 }
 
 /// `Σ w(i)·ℓᵢ` over one segment into eight `f64` lanes (segments of a chunk share them, in
-/// order), returning whether every element was in the domain. Written with `chunks_exact` so
-/// the loop has no bounds checks (as the regression driver; a closure indexing the slices ran
-/// at half the speed on baseline x86-64). `w = |_| 1` folds away.
+/// order), returning whether every element was in the domain. Block-wise: a plain indexed
+/// loop with no loop-carried dependency writes the element losses of [`BLOCK`] elements into a
+/// stack buffer, so the compiler vectorises the whole element map (transcendentals included),
+/// then the buffer goes into the lanes in element order ([`Lanes::add_block`]): the same bits
+/// as element by element. `w = |_| 1` folds away.
 #[inline(always)]
 fn sum_seg<T: Real, K: Kernel<T>>(
     k: &K,
@@ -366,22 +368,21 @@ fn sum_seg<T: Real, K: Kernel<T>>(
     t: &[T],
     w: impl Fn(usize) -> T,
     p: impl Fn(usize) -> T,
-    lanes: &mut [f64; 8],
+    lanes: &mut Lanes,
 ) -> bool {
     let n = x.len();
     let t = &t[..n];
     let mut ok = true;
-    let mut base = 0;
-    for (xs, ts) in x.chunks_exact(8).zip(t.chunks_exact(8)) {
-        for l in 0..8 {
-            ok &= k.valid(xs[l], ts[l]);
-            lanes[l] += weighted(w(base + l), k.loss(xs[l], ts[l], p(base + l))).to_f64();
+    let mut buf = [T::ZERO; BLOCK];
+    for (c, (xb, tb)) in x.chunks(BLOCK).zip(t.chunks(BLOCK)).enumerate() {
+        let base = c * BLOCK;
+        let m = xb.len();
+        let (tb, lb) = (&tb[..m], &mut buf[..m]);
+        for i in 0..m {
+            ok &= k.valid(xb[i], tb[i]);
+            lb[i] = weighted(w(base + i), k.loss(xb[i], tb[i], p(base + i)));
         }
-        base += 8;
-    }
-    for i in base..n {
-        ok &= k.valid(x[i], t[i]);
-        lanes[i - base] += weighted(w(i), k.loss(x[i], t[i], p(i))).to_f64();
+        lanes.add_block(lb);
     }
     ok
 }
@@ -397,32 +398,29 @@ fn grad_seg<T: Real, K: Kernel<T>>(
     w: impl Fn(usize) -> T,
     p: impl Fn(usize) -> T,
     scale: T,
-    lanes: &mut [f64; 8],
+    lanes: &mut Lanes,
 ) -> bool {
     let n = g.len();
     let (x, t) = (&x[..n], &t[..n]);
     let mut ok = true;
-    let mut base = 0;
-    for ((xs, ts), gs) in x
-        .chunks_exact(8)
-        .zip(t.chunks_exact(8))
-        .zip(g.chunks_exact_mut(8))
+    let mut buf = [T::ZERO; BLOCK];
+    for (c, ((xb, tb), gb)) in x
+        .chunks(BLOCK)
+        .zip(t.chunks(BLOCK))
+        .zip(g.chunks_mut(BLOCK))
+        .enumerate()
     {
-        for l in 0..8 {
-            ok &= k.valid(xs[l], ts[l]);
-            let (v, d) = k.loss_grad(xs[l], ts[l], p(base + l));
-            let wi = w(base + l);
-            gs[l] = weighted(wi, d) * scale;
-            lanes[l] += weighted(wi, v).to_f64();
+        let base = c * BLOCK;
+        let m = xb.len();
+        let (tb, gb, lb) = (&tb[..m], &mut gb[..m], &mut buf[..m]);
+        for i in 0..m {
+            ok &= k.valid(xb[i], tb[i]);
+            let (v, d) = k.loss_grad(xb[i], tb[i], p(base + i));
+            let wi = w(base + i);
+            gb[i] = weighted(wi, d) * scale;
+            lb[i] = weighted(wi, v);
         }
-        base += 8;
-    }
-    for i in base..n {
-        ok &= k.valid(x[i], t[i]);
-        let (v, d) = k.loss_grad(x[i], t[i], p(i));
-        let wi = w(i);
-        g[i] = weighted(wi, d) * scale;
-        lanes[i - base] += weighted(wi, v).to_f64();
+        lanes.add_block(lb);
     }
     ok
 }
@@ -448,7 +446,7 @@ impl<T: Real, K: Kernel<T>> SimdCall for Chunk<'_, '_, T, K> {
             g,
             scale,
         } = self;
-        let (mut lanes, mut ok) = ([0.0f64; 8], true);
+        let (mut lanes, mut ok) = (Lanes::default(), true);
         let start = r.start;
         match g {
             // `inline(always)`: the closures must be generated inside the target-feature
@@ -477,7 +475,7 @@ impl<T: Real, K: Kernel<T>> SimdCall for Chunk<'_, '_, T, K> {
             ),
         }
         Partial {
-            sum: Lanes(lanes).total(),
+            sum: lanes.total(),
             ok,
         }
     }
