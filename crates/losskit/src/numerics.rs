@@ -421,12 +421,12 @@ impl Lanes {
         let c = block.chunks_exact(8);
         let rest = c.remainder();
         for b in c {
-            for l in 0..8 {
-                self.0[l] += b[l].to_f64();
+            for (a, v) in self.0.iter_mut().zip(b) {
+                *a += v.to_f64();
             }
         }
-        for (l, v) in rest.iter().enumerate() {
-            self.0[l] += v.to_f64();
+        for (a, v) in self.0.iter_mut().zip(rest) {
+            *a += v.to_f64();
         }
     }
 
