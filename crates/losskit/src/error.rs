@@ -247,7 +247,7 @@ pub enum Error {
         /// The reductions it takes.
         supported: Vec<&'static str>,
     },
-    /// A task name the decision guide ([`guide`](crate::guide)) does not know.
+    /// A task name the decision guide (`losskit::guide`) does not know.
     UnknownTask {
         /// The name given.
         name: String,
