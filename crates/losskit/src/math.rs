@@ -93,19 +93,7 @@ pub fn ln_f32(x: f32) -> f32 {
     let small = m < FRAC_1_SQRT_2;
     e -= i32::from(small);
     let f = if small { m + m - 1.0 } else { m - 1.0 };
-    let z = f * f;
-    let mut y = 7.037_683_6e-2;
-    y = y * f - 1.151_461e-1;
-    y = y * f + 1.167_699_9e-1;
-    y = y * f - 1.242_014_1e-1;
-    y = y * f + 1.424_932_3e-1;
-    y = y * f - 1.666_805_8e-1;
-    y = y * f + 2.000_071_4e-1;
-    y = y * f - 2.499_999_4e-1;
-    y = y * f + 3.333_333e-1;
-    let ef = e as f32;
-    let y = y * f * z - 2.121_944_4e-4 * ef - 0.5 * z;
-    let r = f + y + 0.693_359_4 * ef;
+    let r = ln_reduced_f32(f, e as f32);
     if x > 0.0 && x < f32::INFINITY {
         r
     } else if x == 0.0 {
@@ -117,6 +105,37 @@ pub fn ln_f32(x: f32) -> f32 {
     }
 }
 
+/// `ln(1 + f) + k·ln 2` for `f ∈ [√½ − 1, √2 − 1]`: the polynomial of [`ln_f32`] after its
+/// range reduction (Cephes `logf`).
+#[inline(always)]
+fn ln_reduced_f32(f: f32, k: f32) -> f32 {
+    let z = f * f;
+    let mut y = 7.037_683_6e-2;
+    y = y * f - 1.151_461e-1;
+    y = y * f + 1.167_699_9e-1;
+    y = y * f - 1.242_014_1e-1;
+    y = y * f + 1.424_932_3e-1;
+    y = y * f - 1.666_805_8e-1;
+    y = y * f + 2.000_071_4e-1;
+    y = y * f - 2.499_999_4e-1;
+    y = y * f + 3.333_333e-1;
+    let y = y * f * z - 2.121_944_4e-4 * k - 0.5 * z;
+    f + y + 0.693_359_4 * k
+}
+
+/// `ln(1 + e)` in f32 for `e ∈ [0, 1]` (NaN kept): what the logistic and log-cosh kernels need
+/// of `e = e^{−|x|}`, without [`ln_1p_f32`]'s division, bit manipulation or special cases.
+/// Within 2 ulp of `f64::ln_1p` on the whole range (unit tests).
+///
+/// Method: below `√2 − 1`, `ln(1 + e)` is [`ln_f32`]'s polynomial at `f = e` itself (exact,
+/// so nothing is lost to rounding `1 + e`); above, `ln 2 + ln(1 + f)` with `f = (e − 1)/2`.
+#[inline(always)]
+pub fn ln_1p_unit_f32(e: f32) -> f32 {
+    let big = e > core::f32::consts::SQRT_2 - 1.0;
+    let f = if big { (e - 1.0) * 0.5 } else { e };
+    ln_reduced_f32(f, if big { 1.0 } else { 0.0 })
+}
+
 /// `ln x` in f64 by a branch-free polynomial that the compiler vectorises; the f64 twin of
 /// [`ln_f32`] (within 1 ulp in the tests' sweep).
 ///
@@ -125,8 +144,6 @@ pub fn ln_f32(x: f32) -> f32 {
 #[inline(always)]
 pub fn ln_f64(x: f64) -> f64 {
     const FRAC_1_SQRT_2: f64 = core::f64::consts::FRAC_1_SQRT_2;
-    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     let sub = x < f64::MIN_POSITIVE;
     let xs = if sub { x * 18_014_398_509_481_984.0 } else { x }; // 2⁵⁴
     let bits = xs.to_bits() as i64;
@@ -135,6 +152,24 @@ pub fn ln_f64(x: f64) -> f64 {
     let small = m < FRAC_1_SQRT_2;
     k -= i64::from(small);
     let f = if small { m + m - 1.0 } else { m - 1.0 };
+    let v = ln_reduced_f64(f, k as f64);
+    if x > 0.0 && x < f64::INFINITY {
+        v
+    } else if x == 0.0 {
+        f64::NEG_INFINITY
+    } else if x == f64::INFINITY {
+        x
+    } else {
+        f64::NAN
+    }
+}
+
+/// `ln(1 + f) + k·ln 2` for `f ∈ [√½ − 1, √2 − 1]`: [`ln_f64`] after its range reduction
+/// (fdlibm `log`: `ln(1 + f) = 2 atanh(s)`, `s = f/(2 + f)`).
+#[inline(always)]
+fn ln_reduced_f64(f: f64, kf: f64) -> f64 {
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     let s = f / (2.0 + f);
     let z = s * s;
     let w = z * z;
@@ -147,17 +182,16 @@ pub fn ln_f64(x: f64) -> f64 {
                 + w * (1.818_357_216_161_805e-1 + w * 1.479_819_860_511_658_6e-1)));
     let r = t2 + t1;
     let hfsq = 0.5 * f * f;
-    let kf = k as f64;
-    let v = kf * LN2_HI - ((hfsq - (s * (hfsq + r) + kf * LN2_LO)) - f);
-    if x > 0.0 && x < f64::INFINITY {
-        v
-    } else if x == 0.0 {
-        f64::NEG_INFINITY
-    } else if x == f64::INFINITY {
-        x
-    } else {
-        f64::NAN
-    }
+    kf * LN2_HI - ((hfsq - (s * (hfsq + r) + kf * LN2_LO)) - f)
+}
+
+/// `ln(1 + e)` in f64 for `e ∈ [0, 1]` (NaN kept); the twin of [`ln_1p_unit_f32`] (one
+/// division, where [`ln_1p_f64`] has two).
+#[inline(always)]
+pub fn ln_1p_unit_f64(e: f64) -> f64 {
+    let big = e > core::f64::consts::SQRT_2 - 1.0;
+    let f = if big { (e - 1.0) * 0.5 } else { e };
+    ln_reduced_f64(f, if big { 1.0 } else { 0.0 })
 }
 
 /// Defines `eˣ − 1` for one type: the reduction of [`exp_f32`], the Taylor polynomial of
@@ -581,6 +615,30 @@ mod tests {
         specials64(ln_1p_f64, f64::ln_1p);
         assert_eq!(ln_1p_f64(-1.0), f64::NEG_INFINITY);
         assert!(ln_1p_f32(-1.5).is_nan() && ln_1p_f64(-2.0).is_nan());
+    }
+
+    #[test]
+    fn ln_1p_unit_is_within_two_ulp_on_the_unit_interval() {
+        let (mut w32, mut w64) = (0u64, 0u64);
+        for i in 0..=1_000_000u32 {
+            let e = i as f64 / 1e6;
+            let e32 = e as f32;
+            w32 = w32.max(ulp_dist32(
+                ln_1p_unit_f32(e32),
+                f64::from(e32).ln_1p() as f32,
+            ));
+            w64 = w64.max(ulp_dist64(ln_1p_unit_f64(e), e.ln_1p()));
+        }
+        // Tiny and subnormal e: ln(1 + e) rounds to e.
+        for e in [1e-30f64, 1e-300, 5e-324, f64::MIN_POSITIVE] {
+            w64 = w64.max(ulp_dist64(ln_1p_unit_f64(e), e.ln_1p()));
+        }
+        for e in [1e-30f32, 1e-40, f32::MIN_POSITIVE] {
+            w32 = w32.max(ulp_dist32(ln_1p_unit_f32(e), e.ln_1p()));
+        }
+        assert!(w32 <= 2 && w64 <= 2, "{w32} {w64}");
+        assert_eq!((ln_1p_unit_f32(0.0), ln_1p_unit_f64(0.0)), (0.0, 0.0));
+        assert!(ln_1p_unit_f32(f32::NAN).is_nan() && ln_1p_unit_f64(f64::NAN).is_nan());
     }
 
     #[test]

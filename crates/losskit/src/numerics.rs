@@ -13,11 +13,19 @@ use crate::real::Real;
 ///
 /// Computed as `max(x, 0) + ln(1 + e^{−|x|})`: the exponent is never positive, so nothing
 /// overflows, and `ln_1p` keeps the small tail accurate. The exponential and `ln_1p` are the
-/// branch-free [`Real::exp_fast`] / [`Real::ln_1p_fast`], so loops over it vectorise
+/// branch-free [`Real::exp_fast`] / [`Real::ln_1p_unit_fast`], so loops over it vectorise
 /// (within 2 ulp each of the libm functions).
 #[inline(always)]
 pub fn softplus<T: Real>(x: T) -> T {
-    x.max(T::ZERO) + (-x.abs()).exp_fast().ln_1p_fast()
+    x.max(T::ZERO) + ln_1p_recip((-x.abs()).exp_fast()).0
+}
+
+/// `(ln(1 + e), 1/(1 + e))` for `e ∈ [0, 1]` (or NaN): the log by
+/// [`Real::ln_1p_unit_fast`] (no division in f32), the reciprocal the one division the
+/// sigmoid (or tanh) built on it needs.
+#[inline(always)]
+fn ln_1p_recip<T: Real>(e: T) -> (T, T) {
+    (e.ln_1p_unit_fast(), T::ONE / (T::ONE + e))
 }
 
 /// `ln σ(x) = −softplus(−x)`, finite for every finite `x`.
@@ -33,10 +41,11 @@ pub fn log_sigmoid<T: Real>(x: T) -> T {
 #[inline(always)]
 pub fn sigmoid<T: Real>(x: T) -> T {
     let e = (-x.abs()).exp_fast();
+    let r = T::ONE / (T::ONE + e);
     if x >= T::ZERO {
-        T::ONE / (T::ONE + e)
+        r
     } else {
-        e / (T::ONE + e)
+        e * r
     }
 }
 
@@ -81,9 +90,9 @@ pub struct Logistic<T> {
 pub fn logistic<T: Real>(x: T) -> Logistic<T> {
     // e^{−|x|} ∈ [0, 1] never overflows; both tails are built from it.
     let e = (-x.abs()).exp_fast();
-    let l = e.ln_1p_fast();
-    let d = T::ONE + e;
-    let (big, small) = (T::ONE / d, e / d);
+    // One division for all four: ln(1 + e) and 1/(1 + e) share it.
+    let (l, big) = ln_1p_recip(e);
+    let small = e * big;
     let pos = x >= T::ZERO;
     Logistic {
         p: if pos { big } else { small },
@@ -103,7 +112,7 @@ pub fn log_add_exp<T: Real>(a: T, b: T) -> T {
     // and lands in `hi` or `lo`, so the result is NaN.
     let ge = a >= b;
     let (hi, lo) = (if ge { a } else { b }, if ge { b } else { a });
-    let v = hi + (lo - hi).exp_fast().ln_1p_fast();
+    let v = hi + (lo - hi).exp_fast().ln_1p_unit_fast();
     if hi == lo {
         // Also covers two equal infinities, where `lo − hi` would be NaN.
         hi + T::LN_2
@@ -116,28 +125,72 @@ pub fn log_add_exp<T: Real>(a: T, b: T) -> T {
 ///
 /// `cosh` overflows at |x| ≈ 89 in f32 and 710 in f64; `|x| + ln(1 + e^{−2|x|}) − ln 2` never
 /// does, but near 0 it cancels (absolute error ≈ ε where the value is x²/2). Below |x| = 1
-/// the identity `cosh x − 1 = (e^{−|x|} − 1)² / (2e^{−|x|})` gives
-/// `ln_1p(F²/(2(1 + F)))` with `F = expm1(−|x|)`, which keeps full relative accuracy down to
-/// the smallest x. One `expm1` and one `ln_1p` (the branch-free [`Real::exp_m1_fast`] /
-/// [`Real::ln_1p_fast`]) serve both ranges, selected without a branch.
+/// the value is `ln_1p(cosh|x| − 1)` with `cosh|x| − 1` from its Taylor series (all terms
+/// positive: full relative accuracy down to the smallest x); from 1 on it is
+/// `|x| − ln 2 + ln_1p(e^{−2|x|})`. Both ranges are computed and one selected, without a branch
+/// (see [`log_cosh_tanh`]).
 #[inline(always)]
 pub fn log_cosh<T: Real>(x: T) -> T {
     log_cosh_tanh(x).0
 }
 
-/// `ln cosh(x)` (as [`log_cosh`]) and its derivative `tanh x`, sharing one `expm1`:
-/// with `F = e^{−|x|} − 1` and `G = 1 + F = e^{−|x|}`, `tanh|x| = −F(F + 2)/(1 + G²)`.
-/// `±∞` give `(∞, ±1)`; NaN gives NaN in both.
+/// `Σ c[k]·zᵏ` by Horner's rule; `c` is a constant, so the loop unrolls into fused steps.
+#[inline(always)]
+fn horner<T: Real>(z: T, c: &[f64]) -> T {
+    c.iter()
+        .rev()
+        .fold(T::ZERO, |acc, &ck| acc * z + T::from_f64(ck))
+}
+
+/// `1/(2k)!` for k = 1, 2, …: `cosh a − 1 = a²·Σ c[k]·(a²)ᵏ`. Nine terms leave a relative
+/// truncation below 10⁻¹⁸ on |a| < 1 (f64); six, below 10⁻¹¹ (f32).
+const COSH_M1: [f64; 9] = [
+    1.0 / 2.0,
+    1.0 / 24.0,
+    1.0 / 720.0,
+    1.0 / 40_320.0,
+    1.0 / 3_628_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 87_178_291_200.0,
+    1.0 / 20_922_789_888_000.0,
+    1.0 / 6_402_373_705_728_000.0,
+];
+
+/// `1/(2k + 3)!` for k = 0, 1, …: `sinh a = a + a³·Σ c[k]·(a²)ᵏ`, truncated as [`COSH_M1`].
+const SINH_TAIL: [f64; 9] = [
+    1.0 / 6.0,
+    1.0 / 120.0,
+    1.0 / 5_040.0,
+    1.0 / 362_880.0,
+    1.0 / 39_916_800.0,
+    1.0 / 6_227_020_800.0,
+    1.0 / 1_307_674_368_000.0,
+    1.0 / 355_687_428_096_000.0,
+    1.0 / 121_645_100_408_832_000.0,
+];
+
+/// `ln cosh(x)` (as [`log_cosh`]) and its derivative `tanh x`, with one exponential, one log
+/// and one division between them.
+///
+/// Below |x| = 1, `c = cosh|x| − 1` and `sinh|x|` come from their Taylor series in `x²` (no
+/// exponential, no cancellation); from 1 on, `c = e^{−2|x|}` with `g = e^{−|x|}`, where
+/// `cosh|x| = e^{|x|}(1 + g²)/2`. Either way `ln cosh` is `ln_1p(c)` (plus `|x| − ln 2` above
+/// 1) and `tanh|x|` is a numerator (`sinh|x|`, or `1 − g²`) times `1/(1 + c)`, the reciprocal
+/// `ln_1p` already computed. `±∞` give `(∞, ±1)`; NaN gives NaN in both.
 #[inline(always)]
 pub fn log_cosh_tanh<T: Real>(x: T) -> (T, T) {
     let a = x.abs();
-    let f = (-a).exp_m1_fast();
-    let g = T::ONE + f;
     let small = a < T::ONE;
-    let arg = if small { f * f / (T::TWO * g) } else { g * g };
-    let l = arg.ln_1p_fast();
+    // Six terms of each series are enough for f32's 24 bits.
+    let terms = if core::mem::size_of::<T>() == 4 { 6 } else { 9 };
+    let z = a * a;
+    let cm1 = z * horner(z, &COSH_M1[..terms]);
+    let sinh = a + a * z * horner(z, &SINH_TAIL[..terms]);
+    let g = (-a).exp_fast();
+    let g2 = g * g;
+    let (l, r) = ln_1p_recip(if small { cm1 } else { g2 });
     let v = if small { l } else { a + l - T::LN_2 };
-    let th = -(f * (f + T::TWO)) / (T::ONE + g * g);
+    let th = if small { sinh } else { T::ONE - g2 } * r;
     (v, if x < T::ZERO { -th } else { th })
 }
 
@@ -252,6 +305,18 @@ pub(crate) trait SimdCall {
     type Output;
     /// Runs the kernel.
     fn call(self) -> Self::Output;
+}
+
+/// A closure as a [`SimdCall`], for kernels whose chunk is a few lines: mark the closure
+/// `#[inline(always)]` so its body is generated inside the target-feature function.
+pub(crate) struct SimdFn<F>(pub(crate) F);
+
+impl<R, F: FnOnce() -> R> SimdCall for SimdFn<F> {
+    type Output = R;
+    #[inline(always)]
+    fn call(self) -> R {
+        (self.0)()
+    }
 }
 
 /// The instruction sets the vectorised kernels are compiled for, narrowest first.
@@ -438,6 +503,24 @@ impl Lanes {
     }
 }
 
+/// Adds `f(0), …, f(n − 1)` to `lanes`, the `k`-th to lane `k % 8`, in order (the same bits
+/// as [`Lanes::add`] one by one from lane 0), computing them [`BLOCK`] at a time into a stack
+/// buffer: the loop that calls `f` has no loop-carried dependency, so it vectorises
+/// (transcendentals included), and only the buffer's sum runs in lane order.
+#[inline(always)]
+pub(crate) fn block_sum<T: Real>(n: usize, lanes: &mut Lanes, mut f: impl FnMut(usize) -> T) {
+    let mut buf = [T::ZERO; BLOCK];
+    let mut start = 0;
+    while start < n {
+        let lb = &mut buf[..BLOCK.min(n - start)];
+        for (i, v) in lb.iter_mut().enumerate() {
+            *v = f(start + i);
+        }
+        lanes.add_block(lb);
+        start += lb.len();
+    }
+}
+
 /// Folds `f(chunk)` over the fixed chunks of `0..n`, in chunk order.
 ///
 /// With the `parallel` feature, long inputs compute their chunks on several threads; the
@@ -482,6 +565,40 @@ where
     out.chunks_mut(CHUNK)
         .enumerate()
         .map(|(c, o)| f(c * CHUNK..c * CHUNK + o.len(), o))
+        .fold(init, combine)
+}
+
+/// Like [`chunked_fold_mut`] with two outputs as long as the input, cut at the same
+/// boundaries.
+pub(crate) fn chunked_fold_mut2<T, P, F, C>(
+    a: &mut [T],
+    b: &mut [T],
+    init: P,
+    f: F,
+    combine: C,
+) -> P
+where
+    T: Send,
+    P: Send,
+    F: Fn(Range<usize>, &mut [T], &mut [T]) -> P + Sync,
+    C: Fn(P, P) -> P,
+{
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(feature = "parallel")]
+    if a.len() >= PARALLEL_MIN {
+        use rayon::prelude::*;
+        let partial: Vec<P> = a
+            .par_chunks_mut(CHUNK)
+            .zip(b.par_chunks_mut(CHUNK))
+            .enumerate()
+            .map(|(c, (x, y))| f(c * CHUNK..c * CHUNK + x.len(), x, y))
+            .collect();
+        return partial.into_iter().fold(init, combine);
+    }
+    a.chunks_mut(CHUNK)
+        .zip(b.chunks_mut(CHUNK))
+        .enumerate()
+        .map(|(c, (x, y))| f(c * CHUNK..c * CHUNK + x.len(), x, y))
         .fold(init, combine)
 }
 

@@ -79,6 +79,11 @@ pub trait Real:
     /// `ln(1 + x)` without a branch per element: within 2 ulp of
     /// [`ln_1p`](Real::ln_1p). See [`math::ln_1p_f32`](crate::math::ln_1p_f32).
     fn ln_1p_fast(self) -> Self;
+    /// `ln(1 + x)` for `x ∈ [0, 1]` (or NaN) only, with neither division nor special cases in
+    /// f32 (one division in f64): within 2 ulp of [`ln_1p`](Real::ln_1p). For `x = e^{−|z|}`
+    /// in the logistic and log-cosh kernels. See
+    /// [`math::ln_1p_unit_f32`](crate::math::ln_1p_unit_f32).
+    fn ln_1p_unit_fast(self) -> Self;
     /// `tanh x` without a branch per element: within 3 ulp of [`tanh`](Real::tanh). See
     /// [`math::tanh_f32`](crate::math::tanh_f32).
     fn tanh_fast(self) -> Self;
@@ -108,7 +113,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ident, $name:literal, $fast:ident, $ln:ident, $em1:ident, $ln1p:ident, $tanh:ident, $atan:ident) => {
+    ($t:ident, $name:literal, $fast:ident, $ln:ident, $em1:ident, $ln1p:ident, $ln1pu:ident, $tanh:ident, $atan:ident) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -155,6 +160,10 @@ macro_rules! impl_real {
             #[inline(always)]
             fn ln_1p_fast(self) -> Self {
                 crate::math::$ln1p(self)
+            }
+            #[inline(always)]
+            fn ln_1p_unit_fast(self) -> Self {
+                crate::math::$ln1pu(self)
             }
             #[inline(always)]
             fn tanh_fast(self) -> Self {
@@ -208,5 +217,25 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, "f32", exp_f32, ln_f32, exp_m1_f32, ln_1p_f32, tanh_f32, atan_f32);
-impl_real!(f64, "f64", exp_f64, ln_f64, exp_m1_f64, ln_1p_f64, tanh_f64, atan_f64);
+impl_real!(
+    f32,
+    "f32",
+    exp_f32,
+    ln_f32,
+    exp_m1_f32,
+    ln_1p_f32,
+    ln_1p_unit_f32,
+    tanh_f32,
+    atan_f32
+);
+impl_real!(
+    f64,
+    "f64",
+    exp_f64,
+    ln_f64,
+    exp_m1_f64,
+    ln_1p_f64,
+    ln_1p_unit_f64,
+    tanh_f64,
+    atan_f64
+);

@@ -606,10 +606,14 @@ pub(crate) fn evaluate<T: Real, K: Kernel<T>>(
 /// Generates the typed API of a binary loss.
 macro_rules! binary_api {
     ($ty:ident) => {
+        binary_api!($ty, binary);
+    };
+    // `$driver`: a module with `value`, `value_and_grad` and `per_element` over `&$ty`.
+    ($ty:ident, $driver:ident) => {
         typed_api!(
             $ty,
             BinaryInputs,
-            binary,
+            $driver,
             "[`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when `target` differs in shape from `input`, or `weight` is neither `input`'s shape nor a trailing part of it;"
         );
     };
@@ -620,7 +624,7 @@ pub(crate) use binary_api;
 mod tests {
     use super::*;
     use crate::numerics::CHUNK;
-    use crate::{BceWithLogits, Focal};
+    use crate::BceWithLogits;
 
     /// A deterministic spread of logits and soft labels.
     fn data(n: usize) -> (Vec<f64>, Vec<f64>) {
@@ -711,7 +715,7 @@ mod tests {
             )
             .weight(w)
         };
-        let k = Focal::default();
+        let k = BceWithLogits::default();
         let (_, _, per) = all(&k, &inputs(&[1.0, 3.0]), Reduction::Sum);
         let (mean, _, _) = all(&k, &inputs(&[1.0, 3.0]), Reduction::Mean);
         assert!((mean - per.iter().sum::<f64>() / 8.0).abs() < 1e-15);
@@ -808,15 +812,20 @@ mod tests {
         let x = [0.0f64; 3];
         let mut g = [0.0; 2];
         let e = value_and_grad(
-            &Focal::default(),
+            &BceWithLogits::default(),
             &BinaryInputs::new(&x, &x),
             Reduction::Sum,
             &mut g,
         );
         assert_eq!(
             e.unwrap_err().to_string(),
-            "focal: the buffer for the gradient of `input` has length 2, expected 3"
+            "bce_with_logits: the buffer for the gradient of `input` has length 2, expected 3"
         );
-        assert!(per_element(&Focal::default(), &BinaryInputs::new(&x, &x), &mut g).is_err());
+        assert!(per_element(
+            &BceWithLogits::default(),
+            &BinaryInputs::new(&x, &x),
+            &mut g
+        )
+        .is_err());
     }
 }

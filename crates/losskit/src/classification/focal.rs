@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::eval::{Call, Out};
-use crate::numerics::{log_add_exp, logistic, pow_with_log, PowKind};
+use crate::numerics::{logistic, pow_with_log, PowKind};
 use crate::real::Real;
 use crate::reduction::Reduction;
 
@@ -31,11 +31,11 @@ const NAME: &str = "focal";
 /// $-\alpha\,\sigma(-x)^\gamma\big[\sigma(-x) + \gamma\,\sigma(x)\,\mathrm{BCE}\big]$.
 ///
 /// # Numerical stability
-/// $1 - p_t$ is never formed by subtraction: for hard targets it is $\sigma(-z_t)$
-/// ($z_t = \pm x$), and the modulating factor is $\exp(\gamma \ln \sigma(-z_t))$, computed
-/// from the log-sigmoid. For soft targets $\ln m$ is
-/// $\operatorname{logaddexp}\big(\ln(1 - y) + \ln\sigma(x),\ \ln y + \ln\sigma(-x)\big)$.
-/// So the gradient is finite for every $\gamma \ge 0$ at every logit, including
+/// $1 - p_t$ is never formed by subtraction: it is $m = (1 - y)\,\sigma(x) + y\,\sigma(-x)$, a
+/// sum of non-negative terms, which for hard targets is exactly $\sigma(-z_t)$ ($z_t = \pm x$).
+/// For a non-integer $\gamma$ the modulating factor is $\exp(\gamma \ln m)$ with $\ln m$ the
+/// log-sigmoid $\ln \sigma(-z_t)$ for hard targets (finite where $\sigma$ underflows); for soft
+/// targets $m \ge \min(y, 1 - y) > 0$ and its log is plain. So the gradient is finite for every $\gamma \ge 0$ at every logit, including
 /// $\gamma < 1$ at saturated logits, where $(1 - p_t)^{\gamma - 1}$ is infinite.
 ///
 /// # Deliberate differences from torchvision
@@ -140,7 +140,55 @@ impl Focal {
     }
 }
 
-impl<T: Real> Kernel<T> for Focal {
+/// [`Focal`] with the evaluation of `(1 − p_t)^γ` fixed at compile time (`P` is a
+/// [`PowKind`] as `u8`), so the element loops over it have no branch per element and
+/// vectorise; [`with_kernel!`] picks the instance once per call.
+#[derive(Clone, Copy)]
+struct Fixed<const P: u8>(Focal);
+
+/// Runs `$body` with `$k` bound to the [`Fixed`] instance of `$focal`'s exponent.
+macro_rules! with_kernel {
+    ($focal:expr, |$k:ident| $body:expr) => {{
+        let f: Focal = *$focal;
+        match f.pow {
+            PowKind::Zero => {
+                let $k = &Fixed::<0>(f);
+                $body
+            }
+            PowKind::One => {
+                let $k = &Fixed::<1>(f);
+                $body
+            }
+            PowKind::Two => {
+                let $k = &Fixed::<2>(f);
+                $body
+            }
+            PowKind::Three => {
+                let $k = &Fixed::<3>(f);
+                $body
+            }
+            PowKind::Four => {
+                let $k = &Fixed::<4>(f);
+                $body
+            }
+            PowKind::General => {
+                let $k = &Fixed::<5>(f);
+                $body
+            }
+        }
+    }};
+}
+
+const KINDS: [PowKind; 6] = [
+    PowKind::Zero,
+    PowKind::One,
+    PowKind::Two,
+    PowKind::Three,
+    PowKind::Four,
+    PowKind::General,
+];
+
+impl<T: Real, const P: u8> Kernel<T> for Fixed<P> {
     const NAME: &'static str = NAME;
     #[inline(always)]
     fn loss(&self, x: T, t: T, pw: T) -> T {
@@ -148,50 +196,47 @@ impl<T: Real> Kernel<T> for Focal {
     }
     #[inline(always)]
     fn loss_grad(&self, x: T, y: T, _pw: T) -> (T, T) {
+        let Focal { alpha, gamma, .. } = self.0;
         let b = logistic(x);
         let neg = T::ONE - y;
         // BCE as two non-negative softplus terms; a zero coefficient drops its term (x = ±∞).
         let ce = weighted(neg, -b.log_q) + weighted(y, -b.log_p);
         let dce = neg * b.p - y * b.q;
-        // ln(1 − p_t) and r = σ(x)σ(−x)/(1 − p_t), without forming 1 − p_t by subtraction.
-        // Every case is computed and one selected (no branch per element, so the loop
-        // vectorises); the soft-label case is the only one that needs the logs of the label.
-        let lm = log_add_exp(neg.ln_fast() + b.log_p, y.ln_fast() + b.log_q);
-        let soft_r = (b.log_p + b.log_q - lm).exp_fast();
+        // 1 − p_t = (1 − y)σ(x) + yσ(−x): a sum of non-negative terms, never a difference,
+        // and exactly σ(∓x) for a hard label. For a soft label it is at least min(y, 1 − y),
+        // so its log and r = σ(x)σ(−x)/(1 − p_t) are plain; for a hard label ln(1 − p_t) is
+        // the log-sigmoid (finite where σ underflows) and r = σ(±x). Every case is computed
+        // and one selected: no branch per element, so the loop vectorises.
+        let m = neg * b.p + y * b.q;
         let (hard1, hard0) = (y == T::ONE, y == T::ZERO);
+        let kind = KINDS[P as usize];
+        // Only the general exponent reads the log; for the integer ones it folds away.
         let log_m = if hard1 {
             b.log_q
         } else if hard0 {
             b.log_p
         } else {
-            lm
-        };
-        // 1 − p_t itself, for the integer-γ products.
-        let m = if hard1 {
-            b.q
-        } else if hard0 {
-            b.p
-        } else {
-            lm.exp_fast()
+            m.ln_fast()
         };
         let r = if hard1 {
             b.p
         } else if hard0 {
             b.q
         } else {
-            soft_r
+            b.p * b.q / m
         };
-        let gamma = T::from_f64(self.gamma);
+        let gamma = T::from_f64(gamma);
         // (1 − p_t)^γ: repeated products for γ ∈ {0, …, 4} (γ = 0 is 1 even where 1 − p_t = 0,
         // where 0·ln 0 would be NaN), exp(γ·ln(1 − p_t)) otherwise.
-        let f = pow_with_log(self.pow, m, log_m, gamma, T::exp_fast);
-        let alpha_t = if self.alpha < 0.0 {
+        let f = pow_with_log(kind, m, log_m, gamma, T::exp_fast);
+        let alpha_t = if alpha < 0.0 {
             T::ONE
         } else {
-            let a = T::from_f64(self.alpha);
+            let a = T::from_f64(alpha);
             a * y + (T::ONE - a) * neg
         };
-        // r = 0 only at x = ±∞, where BCE·r → 0 even when BCE = ∞.
+        // r = 0 only at x = ±∞ (or where σ(x)σ(−x) underflows), where BCE·r → 0 even when
+        // BCE = ∞.
         let ce_r = if r == T::ZERO { T::ZERO } else { ce * r };
         let d = alpha_t * f * (dce + gamma * (neg - y) * ce_r);
         (alpha_t * (ce * f), d)
@@ -204,11 +249,41 @@ impl<T: Real> Kernel<T> for Focal {
         ("target", t, "a target in [0, 1]")
     }
 }
-binary_api!(Focal);
+
+/// The binary driver over the [`Fixed`] kernel of a [`Focal`].
+mod driver {
+    use super::*;
+
+    pub(super) fn value<T: Real>(
+        f: &Focal,
+        inputs: &BinaryInputs<'_, T>,
+        reduction: Reduction,
+    ) -> Result<T> {
+        with_kernel!(f, |k| binary::value(k, inputs, reduction))
+    }
+
+    pub(super) fn value_and_grad<T: Real>(
+        f: &Focal,
+        inputs: &BinaryInputs<'_, T>,
+        reduction: Reduction,
+        grad: &mut [T],
+    ) -> Result<T> {
+        with_kernel!(f, |k| binary::value_and_grad(k, inputs, reduction, grad))
+    }
+
+    pub(super) fn per_element<T: Real>(
+        f: &Focal,
+        inputs: &BinaryInputs<'_, T>,
+        out: &mut [T],
+    ) -> Result<()> {
+        with_kernel!(f, |k| binary::per_element(k, inputs, out))
+    }
+}
+binary_api!(Focal, driver);
 
 pub(crate) fn eval_focal<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
     let loss = Focal::new(call.params.float("alpha"), call.params.float("gamma"))?;
-    binary::evaluate(&loss, call, out)
+    with_kernel!(&loss, |k| binary::evaluate(k, call, out))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{dispatch2, Call, Out};
-use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum, logistic};
+use crate::numerics::{block_sum, chunked_fold, chunked_fold_mut, logistic, simd, Lanes, SimdFn};
 use crate::real::Real;
 use crate::reduction::Reduction;
 
@@ -454,12 +454,17 @@ impl MarginRanking {
             |r| {
                 let a = &a[r.clone()];
                 let (b, t) = (&b[r.clone()][..a.len()], &t[r][..a.len()]);
-                let mut ok = true;
-                let s = lane_sum(a.len(), |i| {
-                    ok &= is_sign(t[i]);
-                    relu(-t[i] * (a[i] - b[i]) + m).to_f64()
-                });
-                (s, ok)
+                simd(SimdFn(
+                    #[inline(always)]
+                    || {
+                        let (mut lanes, mut ok) = (Lanes::default(), true);
+                        block_sum(a.len(), &mut lanes, |i| {
+                            ok &= is_sign(t[i]);
+                            relu(-t[i] * (a[i] - b[i]) + m)
+                        });
+                        (lanes.total(), ok)
+                    },
+                ))
             },
             |x, y| (x.0 + y.0, x.1 && y.1),
         );
@@ -497,14 +502,19 @@ impl MarginRanking {
                     &b[r.clone()][..g.len()],
                     &t[r][..g.len()],
                 );
-                let mut ok = true;
-                let s = lane_sum(g.len(), |i| {
-                    ok &= is_sign(t[i]);
-                    let z = -t[i] * (a[i] - b[i]) + m;
-                    g[i] = -t[i] * active(z) * scale;
-                    relu(z).to_f64()
-                });
-                (s, ok)
+                simd(SimdFn(
+                    #[inline(always)]
+                    || {
+                        let (mut lanes, mut ok) = (Lanes::default(), true);
+                        block_sum(g.len(), &mut lanes, |i| {
+                            ok &= is_sign(t[i]);
+                            let z = -t[i] * (a[i] - b[i]) + m;
+                            g[i] = -t[i] * active(z) * scale;
+                            relu(z)
+                        });
+                        (lanes.total(), ok)
+                    },
+                ))
             },
             |x, y| (x.0 + y.0, x.1 && y.1),
         );
