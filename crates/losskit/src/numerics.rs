@@ -174,9 +174,9 @@ const SINH_TAIL: [f64; 9] = [
 ///
 /// Below |x| = 1, `c = cosh|x| − 1` and `sinh|x|` come from their Taylor series in `x²` (no
 /// exponential, no cancellation); from 1 on, `c = e^{−2|x|}` with `g = e^{−|x|}`, where
-/// `cosh|x| = e^{|x|}(1 + g²)/2`. Either way `ln cosh` is `ln_1p(c)` (plus `|x| − ln 2` above
-/// 1) and `tanh|x|` is a numerator (`sinh|x|`, or `1 − g²`) times `1/(1 + c)`, the reciprocal
-/// `ln_1p` already computed. `±∞` give `(∞, ±1)`; NaN gives NaN in both.
+/// `cosh|x| = e^{|x|}(1 + g²)/2`. Either way `ln cosh` is `ln_1p(c)` (plus `|x| − ln 2` from
+/// 1 on) and `tanh|x|` is a numerator (`sinh|x|`, or `1 − g²`) times `1/(1 + c)`, the
+/// reciprocal computed beside `ln_1p`. `±∞` give `(∞, ±1)`; NaN gives NaN in both.
 #[inline(always)]
 pub fn log_cosh_tanh<T: Real>(x: T) -> (T, T) {
     let a = x.abs();
