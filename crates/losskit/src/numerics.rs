@@ -466,6 +466,8 @@ const PARALLEL_MIN: usize = 1 << 17;
 /// Elements per block of the element-wise loops: a multiple of 8 (so lane `k % 8` of a block
 /// is lane `k % 8` of the whole run), small enough for the block buffer to stay in L1.
 pub(crate) const BLOCK: usize = 128;
+// `Lanes::add_block`'s tree halves a block four times down to the 8 lanes.
+const _: () = assert!(BLOCK == 8 << 4);
 
 /// Eight `f64` accumulators, filled round-robin, combined pairwise at the end: independent
 /// add chains for speed, `f64` for accuracy.
@@ -479,10 +481,34 @@ impl Lanes {
         self.0[l & 7] += v;
     }
 
-    /// Adds a block of element losses, the `k`-th to lane `k % 8`, in order: the same sums,
-    /// to the bit, as adding them one by one with [`Lanes::add`] from lane 0.
+    /// Adds a block of element losses, the `k`-th to lane `k % 8`.
+    ///
+    /// A full block of [`BLOCK`] is first summed pairwise into 8 partial sums by a fixed tree
+    /// (halves, then quarters, …: element `k` and `k + BLOCK/2` share lane `k % 8`), then each
+    /// is added to its lane: four dependent additions per lane and block instead of sixteen,
+    /// so the lane sums no longer hold up the element loop, and the pairwise sums are more
+    /// accurate. A shorter block (the end of a segment) goes element by element, as
+    /// [`Lanes::add`] from lane 0. Either way the order depends only on where the blocks
+    /// start, which the callers fix by the input's length: the same bits at every SIMD width
+    /// and thread count.
     #[inline(always)]
     pub(crate) fn add_block<T: Real>(&mut self, block: &[T]) {
+        if let Ok(full) = <&[T; BLOCK]>::try_from(block) {
+            let mut v = [0.0f64; BLOCK];
+            for (a, b) in v.iter_mut().zip(full) {
+                *a = b.to_f64();
+            }
+            for half in [BLOCK / 2, BLOCK / 4, BLOCK / 8, BLOCK / 16] {
+                let (lo, hi) = v.split_at_mut(half);
+                for (a, b) in lo.iter_mut().zip(&hi[..half]) {
+                    *a += *b;
+                }
+            }
+            for (a, b) in self.0.iter_mut().zip(&v[..8]) {
+                *a += *b;
+            }
+            return;
+        }
         let c = block.chunks_exact(8);
         let rest = c.remainder();
         for b in c {
@@ -503,10 +529,9 @@ impl Lanes {
     }
 }
 
-/// Adds `f(0), …, f(n − 1)` to `lanes`, the `k`-th to lane `k % 8`, in order (the same bits
-/// as [`Lanes::add`] one by one from lane 0), computing them [`BLOCK`] at a time into a stack
-/// buffer: the loop that calls `f` has no loop-carried dependency, so it vectorises
-/// (transcendentals included), and only the buffer's sum runs in lane order.
+/// Adds `f(0), …, f(n − 1)` to `lanes`, the `k`-th to lane `k % 8` (by [`Lanes::add_block`]),
+/// computing them [`BLOCK`] at a time into a stack buffer: the loop that calls `f` has no
+/// loop-carried dependency, so it vectorises (transcendentals included).
 #[inline(always)]
 pub(crate) fn block_sum<T: Real>(n: usize, lanes: &mut Lanes, mut f: impl FnMut(usize) -> T) {
     let mut buf = [T::ZERO; BLOCK];

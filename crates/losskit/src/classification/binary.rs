@@ -359,8 +359,8 @@ fn invalid<T: Real, K: Kernel<T>>(k: &K, inputs: &BinaryInputs<'_, T>) -> Error 
 /// order), returning whether every element was in the domain. Block-wise: a plain indexed
 /// loop with no loop-carried dependency writes the element losses of [`BLOCK`] elements into a
 /// stack buffer, so the compiler vectorises the whole element map (transcendentals included),
-/// then the buffer goes into the lanes in element order ([`Lanes::add_block`]): the same bits
-/// as element by element. `w = |_| 1` folds away.
+/// then the buffer goes into the lanes ([`Lanes::add_block`], an order fixed by the block
+/// boundaries, not by the thread count or SIMD width). `w = |_| 1` folds away.
 #[inline(always)]
 fn sum_seg<T: Real, K: Kernel<T>>(
     k: &K,

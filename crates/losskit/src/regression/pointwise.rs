@@ -148,8 +148,8 @@ fn denominator<T: Real>(
 /// `Σ w(i)·ℓᵢ` over one chunk, in eight `f64` lanes. Block-wise: a plain indexed loop with
 /// no loop-carried dependency writes the element losses of [`BLOCK`] elements into a stack
 /// buffer, so the compiler vectorises the whole element map (transcendentals included), then
-/// the buffer is added to the lanes in element order ([`Lanes::add_block`]): the same bits as
-/// element by element. Unweighted callers pass `|_| 1`, which the compiler folds away.
+/// the buffer is added to the lanes ([`Lanes::add_block`], an order fixed by the block
+/// boundaries, not by the thread count or SIMD width). Unweighted callers pass `|_| 1`, which the compiler folds away.
 #[inline(always)]
 fn sum_chunk<T: Real, K: Kernel<T>>(k: &K, x: &[T], t: &[T], w: impl Fn(usize) -> T) -> Partial {
     // A local copy: the compiler cannot keep parameters behind a reference in registers
