@@ -21,6 +21,7 @@ pub use overlap::{Dice, FocalTversky, GeneralizedDice, Jaccard, Tversky};
 pub(crate) use catalogue::CATALOGUE;
 
 use crate::error::{Error, Result};
+use crate::numerics::{simd, SimdFn};
 use crate::real::Real;
 use crate::tensor::Tensor;
 
@@ -169,9 +170,19 @@ pub(crate) trait Target<T: Real>: Copy + Sync {
     /// ΣP (ΣP² when `SQ`), ΣG and ΣPG over row `pr` (class `k` of sample `n`), in f64 lanes.
     fn stats<const SQ: bool>(&self, pr: &[T], n: usize, k: usize) -> [f64; 3];
 
-    /// `d[p] = a + b·G[p]` (`2a·P[p] + b·G[p]` when `SQ`): the gradient with respect to the
-    /// probabilities of row `pr`.
-    fn dp_row<const SQ: bool>(&self, pr: &[T], n: usize, k: usize, a: T, b: T, d: &mut [T]);
+    /// `d[p] = put(d[p], P[p], a + b·G[p])` (`2a·P[p] + b·G[p]` when `SQ`): the gradient with
+    /// respect to the probabilities of row `pr`, stored (`put = |_, _, v| v`) or combined
+    /// with what `d` holds.
+    fn dp_row<const SQ: bool>(
+        &self,
+        pr: &[T],
+        n: usize,
+        k: usize,
+        a: T,
+        b: T,
+        d: &mut [T],
+        put: impl Fn(T, T, T) -> T,
+    );
 }
 
 #[inline(always)]
@@ -199,10 +210,17 @@ fn stats_of<T: Real, const SQ: bool>(pr: &[T], g: impl Fn(usize) -> T) -> [f64; 
 }
 
 #[inline(always)]
-fn dp_of<T: Real, const SQ: bool>(pr: &[T], a: T, b: T, d: &mut [T], g: impl Fn(usize) -> T) {
+fn dp_of<T: Real, const SQ: bool>(
+    pr: &[T],
+    a: T,
+    b: T,
+    d: &mut [T],
+    g: impl Fn(usize) -> T,
+    put: impl Fn(T, T, T) -> T,
+) {
     let a2 = a + a;
     for (p, (o, &q)) in d.iter_mut().zip(pr).enumerate() {
-        *o = if SQ { a2 * q } else { a } + b * g(p);
+        *o = put(*o, q, if SQ { a2 * q } else { a } + b * g(p));
     }
 }
 
@@ -225,10 +243,19 @@ impl<T: Real> Target<T> for MaskG<'_, T> {
         stats_of::<T, SQ>(pr, |p| row[p])
     }
     #[inline(always)]
-    fn dp_row<const SQ: bool>(&self, pr: &[T], n: usize, k: usize, a: T, b: T, d: &mut [T]) {
+    fn dp_row<const SQ: bool>(
+        &self,
+        pr: &[T],
+        n: usize,
+        k: usize,
+        a: T,
+        b: T,
+        d: &mut [T],
+        put: impl Fn(T, T, T) -> T,
+    ) {
         let row = &self.d[(n * self.c + k) * self.s..][..pr.len()];
         let d = &mut d[..pr.len()];
-        dp_of::<T, SQ>(pr, a, b, d, |p| row[p]);
+        dp_of::<T, SQ>(pr, a, b, d, |p| row[p], put);
     }
 }
 
@@ -255,11 +282,27 @@ impl<T: Real> Target<T> for IndexG<'_> {
         stats_of::<T, SQ>(pr, |p| if row[p] == k { T::ONE } else { T::ZERO })
     }
     #[inline(always)]
-    fn dp_row<const SQ: bool>(&self, pr: &[T], n: usize, k: usize, a: T, b: T, d: &mut [T]) {
+    fn dp_row<const SQ: bool>(
+        &self,
+        pr: &[T],
+        n: usize,
+        k: usize,
+        a: T,
+        b: T,
+        d: &mut [T],
+        put: impl Fn(T, T, T) -> T,
+    ) {
         let row = &self.y[n * self.s..][..pr.len()];
         let d = &mut d[..pr.len()];
         let k = k as i64;
-        dp_of::<T, SQ>(pr, a, b, d, |p| if row[p] == k { T::ONE } else { T::ZERO });
+        dp_of::<T, SQ>(
+            pr,
+            a,
+            b,
+            d,
+            |p| if row[p] == k { T::ONE } else { T::ZERO },
+            put,
+        );
     }
 }
 
@@ -353,12 +396,22 @@ pub(crate) fn check_target<'a, T: Real>(
 /// The position of the first element for which `bad` holds. Blocks without one are passed
 /// over by a branch-free fold that vectorises (a short-circuiting search does not).
 fn first_bad<V: Copy>(d: &[V], bad: impl Fn(V) -> bool) -> Option<usize> {
-    d.chunks(256)
-        .position(|ch| ch.iter().fold(false, |acc, &v| acc | bad(v)))
-        .and_then(|b| {
-            let start = b * 256;
-            d[start..].iter().position(|&v| bad(v)).map(|i| start + i)
-        })
+    // At the CPU's vector width ([`simd`]): the check reads the whole target, which costs as
+    // much as a loss pass when it runs 4 lanes wide.
+    simd(SimdFn(
+        #[inline(always)]
+        || {
+            d.chunks(256)
+                .position(
+                    #[inline(always)]
+                    |ch| ch.iter().fold(false, |acc, &v| acc | bad(v)),
+                )
+                .and_then(|b| {
+                    let start = b * 256;
+                    d[start..].iter().position(|&v| bad(v)).map(|i| start + i)
+                })
+        },
+    ))
 }
 
 /// The first class kept: 1 without the background (when there is more than one class, as

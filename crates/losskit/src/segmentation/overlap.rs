@@ -529,24 +529,60 @@ fn backward<T: Real, G: Target<T>>(
     add: Option<T>,
     scratch: &mut Vec<T>,
 ) {
-    let fill = |d: &mut [T]| {
-        d[..c0 * s].fill(T::ZERO);
+    // The rows of the kept classes, each through `put` (see `Target::dp_row`); a function,
+    // not a closure, so each `put` is a static call the row loop inlines.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn rows<T: Real, G: Target<T>>(
+        (s, c0): (usize, usize),
+        coef: &[(f64, f64)],
+        scale: f64,
+        sq: bool,
+        probs: &[T],
+        g: &G,
+        i: usize,
+        d: &mut [T],
+        put: impl Fn(T, T, T) -> T + Copy,
+    ) {
         for (j, &(a, b)) in coef.iter().enumerate() {
             let k = c0 + j;
             let (a, b) = (T::from_f64(a * scale), T::from_f64(b * scale));
             let pr = &probs[k * s..(k + 1) * s];
             let dk = &mut d[k * s..(k + 1) * s];
             if sq {
-                g.dp_row::<true>(pr, i, k, a, b, dk);
+                g.dp_row::<true>(pr, i, k, a, b, dk, put);
             } else {
-                g.dp_row::<false>(pr, i, k, a, b, dk);
+                g.dp_row::<false>(pr, i, k, a, b, dk, put);
             }
         }
+    }
+    let fill = |d: &mut [T]| {
+        d[..c0 * s].fill(T::ZERO);
+        rows((s, c0), coef, scale, sq, probs, g, i, d, |_, _, v| v);
         act.backward(probs, c, s, d);
     };
-    match add {
-        None => fill(out),
-        Some(w) => {
+    match (add, act) {
+        (None, _) => fill(out),
+        // An element-wise activation adds in the same pass: `out + w·(v·σ')`, the bits of
+        // the buffered path below; a left-out class adds nothing.
+        (Some(w), Activation::Sigmoid) => {
+            let put = move |o: T, q: T, v: T| o + w * (v * (q * (T::ONE - q)));
+            rows((s, c0), coef, scale, sq, probs, g, i, out, put);
+        }
+        (Some(w), Activation::None) => {
+            rows(
+                (s, c0),
+                coef,
+                scale,
+                sq,
+                probs,
+                g,
+                i,
+                out,
+                move |o: T, _, v: T| o + w * v,
+            );
+        }
+        (Some(w), Activation::Softmax) => {
             scratch.resize(c * s, T::ZERO);
             fill(scratch);
             for (o, &v) in out.iter_mut().zip(scratch.iter()) {
