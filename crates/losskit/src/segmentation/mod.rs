@@ -173,6 +173,7 @@ pub(crate) trait Target<T: Real>: Copy + Sync {
     /// `d[p] = put(d[p], P[p], a + b·G[p])` (`2a·P[p] + b·G[p]` when `SQ`): the gradient with
     /// respect to the probabilities of row `pr`, stored (`put = |_, _, v| v`) or combined
     /// with what `d` holds.
+    #[allow(clippy::too_many_arguments)]
     fn dp_row<const SQ: bool>(
         &self,
         pr: &[T],
