@@ -529,20 +529,25 @@ impl Lanes {
     }
 }
 
-/// Adds `f(0), …, f(n − 1)` to `lanes`, the `k`-th to lane `k % 8` (by [`Lanes::add_block`]),
-/// computing them [`BLOCK`] at a time into a stack buffer: the loop that calls `f` has no
-/// loop-carried dependency, so it vectorises (transcendentals included).
+/// Adds the element losses of `0..n` to `lanes`, the `k`-th to lane `k % 8` (by
+/// [`Lanes::add_block`]), [`BLOCK`] at a time: `fill(r, out)` writes the losses of the
+/// elements `r` into `out` (as long as `r`), with a plain loop over slices the caller cuts
+/// to `r`, so the loop has no loop-carried dependency and no bounds check and vectorises
+/// (transcendentals included). Mark `fill` `#[inline(always)]`.
 #[inline(always)]
-pub(crate) fn block_sum<T: Real>(n: usize, lanes: &mut Lanes, mut f: impl FnMut(usize) -> T) {
+pub(crate) fn block_sum<T: Real>(
+    n: usize,
+    lanes: &mut Lanes,
+    mut fill: impl FnMut(Range<usize>, &mut [T]),
+) {
     let mut buf = [T::ZERO; BLOCK];
     let mut start = 0;
     while start < n {
-        let lb = &mut buf[..BLOCK.min(n - start)];
-        for (i, v) in lb.iter_mut().enumerate() {
-            *v = f(start + i);
-        }
+        let m = BLOCK.min(n - start);
+        let lb = &mut buf[..m];
+        fill(start..start + m, lb);
         lanes.add_block(lb);
-        start += lb.len();
+        start += m;
     }
 }
 

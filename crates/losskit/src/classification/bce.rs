@@ -92,6 +92,16 @@ pub struct BceWithLogits {
 }
 
 impl BceWithLogits {
+    /// The loss of one logit `x` against one target `t ∈ [0, 1]` and its derivative with
+    /// respect to `x`, without weight or `pos_weight`: the element kernel of this loss (the
+    /// same bits as an element of [`value_and_grad`](Self::value_and_grad) with `Sum`), for
+    /// kernels that fuse it with another pass over the same logits (`bce_dice`) and for
+    /// framework adapters. The target is not checked.
+    #[inline(always)]
+    pub fn element<T: Real>(x: T, t: T) -> (T, T) {
+        element(x, t, T::ONE)
+    }
+
     /// Sets the positive-class weight: one value for every label, or one per label of the
     /// last dimension of `input` (checked when the loss is evaluated).
     ///
@@ -132,6 +142,17 @@ impl BceWithLogits {
 
 const NAME_LOGITS: &str = "bce_with_logits";
 
+/// The loss of one element and its derivative, with the positive-class weight `pw`.
+#[inline(always)]
+fn element<T: Real>(x: T, t: T, pw: T) -> (T, T) {
+    let b = logistic(x);
+    let (neg, pos) = (T::ONE - t, pw * t);
+    // −ln σ and −ln(1 − σ) are the two softplus terms; a zero coefficient drops its term,
+    // which is what makes x = ±∞ with the matching label 0 rather than 0·∞ = NaN.
+    let l = weighted(neg, -b.log_q) + weighted(pos, -b.log_p);
+    (l, neg * b.p - pos * b.q)
+}
+
 impl<T: Real> Kernel<T> for BceWithLogits {
     const NAME: &'static str = NAME_LOGITS;
     #[inline(always)]
@@ -140,12 +161,7 @@ impl<T: Real> Kernel<T> for BceWithLogits {
     }
     #[inline(always)]
     fn loss_grad(&self, x: T, t: T, pw: T) -> (T, T) {
-        let b = logistic(x);
-        let (neg, pos) = (T::ONE - t, pw * t);
-        // −ln σ and −ln(1 − σ) are the two softplus terms; a zero coefficient drops its term,
-        // which is what makes x = ±∞ with the matching label 0 rather than 0·∞ = NaN.
-        let l = weighted(neg, -b.log_q) + weighted(pos, -b.log_p);
-        (l, neg * b.p - pos * b.q)
+        element(x, t, pw)
     }
     #[inline(always)]
     fn valid(&self, _x: T, t: T) -> bool {

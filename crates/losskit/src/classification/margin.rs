@@ -458,10 +458,20 @@ impl MarginRanking {
                     #[inline(always)]
                     || {
                         let (mut lanes, mut ok) = (Lanes::default(), true);
-                        block_sum(a.len(), &mut lanes, |i| {
-                            ok &= is_sign(t[i]);
-                            relu(-t[i] * (a[i] - b[i]) + m)
-                        });
+                        block_sum(
+                            a.len(),
+                            &mut lanes,
+                            #[inline(always)]
+                            |r, lb| {
+                                let k = lb.len();
+                                let (a, b, t) =
+                                    (&a[r.clone()][..k], &b[r.clone()][..k], &t[r][..k]);
+                                for i in 0..k {
+                                    ok &= is_sign(t[i]);
+                                    lb[i] = relu(-t[i] * (a[i] - b[i]) + m);
+                                }
+                            },
+                        );
                         (lanes.total(), ok)
                     },
                 ))
@@ -506,12 +516,22 @@ impl MarginRanking {
                     #[inline(always)]
                     || {
                         let (mut lanes, mut ok) = (Lanes::default(), true);
-                        block_sum(g.len(), &mut lanes, |i| {
-                            ok &= is_sign(t[i]);
-                            let z = -t[i] * (a[i] - b[i]) + m;
-                            g[i] = -t[i] * active(z) * scale;
-                            relu(z)
-                        });
+                        block_sum(
+                            g.len(),
+                            &mut lanes,
+                            #[inline(always)]
+                            |r, lb| {
+                                let k = lb.len();
+                                let (a, b) = (&a[r.clone()][..k], &b[r.clone()][..k]);
+                                let (t, g) = (&t[r.clone()][..k], &mut g[r][..k]);
+                                for i in 0..k {
+                                    ok &= is_sign(t[i]);
+                                    let z = -t[i] * (a[i] - b[i]) + m;
+                                    g[i] = -t[i] * active(z) * scale;
+                                    lb[i] = relu(z);
+                                }
+                            },
+                        );
                         (lanes.total(), ok)
                     },
                 ))

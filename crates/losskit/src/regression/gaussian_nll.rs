@@ -268,30 +268,72 @@ impl GaussianNll {
             #[inline(always)]
             || {
                 let mut lanes = Lanes::default();
+                // A local copy: parameters behind `&self` would be reloaded after every store
+                // and keep the loop scalar.
+                let this = *self;
                 match (w, grad) {
-                    (None, None) => block_sum(n, &mut lanes, |i| self.element(x[i], t[i], v[i]).0),
-                    (Some(w), None) => {
-                        block_sum(n, &mut lanes, |i| w[i] * self.element(x[i], t[i], v[i]).0)
-                    }
-                    (None, Some((gx, gv, s))) => {
-                        let (gx, gv) = (&mut gx[..n], &mut gv[..n]);
-                        block_sum(n, &mut lanes, |i| {
-                            let (l, dx, dv) = self.element(x[i], t[i], v[i]);
-                            gx[i] = dx * s;
-                            gv[i] = dv * s;
-                            l
-                        })
-                    }
-                    (Some(w), Some((gx, gv, s))) => {
-                        let (gx, gv) = (&mut gx[..n], &mut gv[..n]);
-                        block_sum(n, &mut lanes, |i| {
-                            let (l, dx, dv) = self.element(x[i], t[i], v[i]);
-                            let ws = w[i] * s;
-                            gx[i] = dx * ws;
-                            gv[i] = dv * ws;
-                            w[i] * l
-                        })
-                    }
+                    (None, None) => block_sum(
+                        n,
+                        &mut lanes,
+                        #[inline(always)]
+                        |r, lb| {
+                            let k = lb.len();
+                            let (x, t, v) = (&x[r.clone()][..k], &t[r.clone()][..k], &v[r][..k]);
+                            for i in 0..k {
+                                lb[i] = this.element(x[i], t[i], v[i]).0;
+                            }
+                        },
+                    ),
+                    (Some(w), None) => block_sum(
+                        n,
+                        &mut lanes,
+                        #[inline(always)]
+                        |r, lb| {
+                            let k = lb.len();
+                            let (x, t, v) =
+                                (&x[r.clone()][..k], &t[r.clone()][..k], &v[r.clone()][..k]);
+                            let w = &w[r][..k];
+                            for i in 0..k {
+                                lb[i] = w[i] * this.element(x[i], t[i], v[i]).0;
+                            }
+                        },
+                    ),
+                    (None, Some((gx, gv, s))) => block_sum(
+                        n,
+                        &mut lanes,
+                        #[inline(always)]
+                        |r, lb| {
+                            let k = lb.len();
+                            let (x, t, v) =
+                                (&x[r.clone()][..k], &t[r.clone()][..k], &v[r.clone()][..k]);
+                            let (gx, gv) = (&mut gx[r.clone()][..k], &mut gv[r][..k]);
+                            for i in 0..k {
+                                let (l, dx, dv) = this.element(x[i], t[i], v[i]);
+                                gx[i] = dx * s;
+                                gv[i] = dv * s;
+                                lb[i] = l;
+                            }
+                        },
+                    ),
+                    (Some(w), Some((gx, gv, s))) => block_sum(
+                        n,
+                        &mut lanes,
+                        #[inline(always)]
+                        |r, lb| {
+                            let k = lb.len();
+                            let (x, t, v) =
+                                (&x[r.clone()][..k], &t[r.clone()][..k], &v[r.clone()][..k]);
+                            let w = &w[r.clone()][..k];
+                            let (gx, gv) = (&mut gx[r.clone()][..k], &mut gv[r][..k]);
+                            for i in 0..k {
+                                let (l, dx, dv) = this.element(x[i], t[i], v[i]);
+                                let ws = w[i] * s;
+                                gx[i] = dx * ws;
+                                gv[i] = dv * ws;
+                                lb[i] = w[i] * l;
+                            }
+                        },
+                    ),
                 }
                 lanes.total()
             },

@@ -1,17 +1,19 @@
 //! Cross-entropy plus Dice: [`BceDice`] and [`CeDice`]. The cross-entropy terms are the
-//! classification family's own losses, called through their public API
-//! ([`BceWithLogits`](crate::BceWithLogits), [`CrossEntropy`](crate::CrossEntropy)); the Dice
-//! terms are [`Dice`]'s kernel, adding its gradient into the same buffer.
+//! classification family's own kernels, called through their public API
+//! ([`BceWithLogits::element`](crate::BceWithLogits::element) inside the Dice kernel's pass
+//! over each sample, [`CrossEntropy`](crate::CrossEntropy) as a whole); the Dice terms are
+//! [`Dice`]'s kernel, adding its gradient into the same buffer.
 
 use std::borrow::Cow;
 
 use crate::error::{check_buffer, Error, Result};
+use crate::numerics::{block_sum, sigmoid_fast, simd, Lanes, SimdFn};
 use crate::real::Real;
 use crate::reduction::Reduction;
 use crate::tensor::Tensor;
-use crate::{BceWithLogits, BinaryInputs, ClassInputs, CrossEntropy};
+use crate::{BceWithLogits, ClassInputs, CrossEntropy};
 
-use super::overlap::{dice_options, run, Opts};
+use super::overlap::{dice_options, run, run_pre, Opts, Pre};
 use super::{check_target, layout, no_distance, Activation, Gt, SegInputs};
 
 fn check_lambda(loss: &'static str, param: &'static str, v: f64) -> Result<f64> {
@@ -192,35 +194,90 @@ impl BceDice {
         let mask = mask_of(BCE_DICE, inputs)?;
         let input = inputs.input();
         let target = Tensor::new(&mask, input.dims())?;
-        let bce_in = BinaryInputs::new(input, target);
-        let bce = BceWithLogits::default();
         let mean = reduction == Reduction::Mean;
-        let dice_in = SegInputs::mask(input, target);
-        let (b, d) = match grad {
-            None => {
-                let b = bce.value(&bce_in, reduction)?.to_f64();
-                let d = run(BCE_DICE, &self.opts, &self.dice(), &dice_in, mean, None)?;
-                (b, d.reduced)
-            }
-            Some(g) => {
-                let b = bce.value_and_grad(&bce_in, reduction, g)?.to_f64();
-                if self.bce_weight != 1.0 {
-                    let w = T::from_f64(self.bce_weight);
-                    g.iter_mut().for_each(|v| *v *= w);
-                }
-                let add = Some(T::from_f64(self.dice_weight));
-                let d = run(
-                    BCE_DICE,
-                    &self.opts,
-                    &self.dice(),
-                    &dice_in,
-                    mean,
-                    Some((g, add)),
-                )?;
-                (b, d.reduced)
-            }
+        if mean && input.is_empty() {
+            return Err(Error::EmptyMean { loss: BCE_DICE });
+        }
+        let m = if mean { input.len() as f64 } else { 1.0 };
+        let lay = layout(BCE_DICE, &input)?;
+        // The cross-entropy term rides on the Dice kernel's pass over each sample: one
+        // sigmoid and one read of the logits and the mask for both terms.
+        let bce = BcePre {
+            mask: &mask,
+            len: lay.c * lay.s,
+            scale: T::from_f64(self.bce_weight / m),
         };
-        Ok(T::from_f64(self.bce_weight * b + self.dice_weight * d))
+        let dice_in = SegInputs::mask(input, target);
+        let add = Some(T::from_f64(self.dice_weight));
+        let r = run_pre(
+            BCE_DICE,
+            &self.opts,
+            &self.dice(),
+            &dice_in,
+            mean,
+            grad.map(|g| (g, add)),
+            Some(&bce),
+        )?;
+        Ok(T::from_f64(
+            self.bce_weight * (r.pre / m) + self.dice_weight * r.reduced,
+        ))
+    }
+}
+
+/// `bce_dice`'s cross-entropy term on one sample: [`BceWithLogits::element`] of every
+/// element (its gradient times `scale`, written first; Dice's is added after) and the
+/// sigmoid the Dice term needs, in one vectorised pass.
+struct BcePre<'a, T> {
+    mask: &'a [T],
+    /// Elements per sample, C·S.
+    len: usize,
+    scale: T,
+}
+
+impl<T: Real> Pre<T> for BcePre<'_, T> {
+    fn sample(&self, i: usize, x: &[T], probs: &mut [T], grad: Option<&mut [T]>) -> f64 {
+        let n = self.len;
+        let (x, t, probs) = (&x[..n], &self.mask[i * n..(i + 1) * n], &mut probs[..n]);
+        let scale = self.scale;
+        simd(SimdFn(
+            #[inline(always)]
+            || {
+                let mut lanes = Lanes::default();
+                match grad {
+                    Some(g) => block_sum(
+                        n,
+                        &mut lanes,
+                        #[inline(always)]
+                        |r, lb| {
+                            let k = lb.len();
+                            let (x, t) = (&x[r.clone()][..k], &t[r.clone()][..k]);
+                            let (p, g) = (&mut probs[r.clone()][..k], &mut g[r][..k]);
+                            for i in 0..k {
+                                let (l, d) = BceWithLogits::element(x[i], t[i]);
+                                p[i] = sigmoid_fast(x[i]);
+                                g[i] = d * scale;
+                                lb[i] = l;
+                            }
+                        },
+                    ),
+                    None => block_sum(
+                        n,
+                        &mut lanes,
+                        #[inline(always)]
+                        |r, lb| {
+                            let k = lb.len();
+                            let (x, t) = (&x[r.clone()][..k], &t[r.clone()][..k]);
+                            let p = &mut probs[r][..k];
+                            for i in 0..k {
+                                p[i] = sigmoid_fast(x[i]);
+                                lb[i] = BceWithLogits::element(x[i], t[i]).0;
+                            }
+                        },
+                    ),
+                }
+                lanes.total()
+            },
+        ))
     }
 }
 

@@ -355,6 +355,18 @@ impl Score for Gdl {
 pub(crate) struct Run {
     pub(crate) reduced: f64,
     pub(crate) values: Vec<f64>,
+    /// The sum of what [`Pre`] returned over the samples (0 without one).
+    pub(crate) pre: f64,
+}
+
+/// Work on each sample's logits in the pass that computes its probabilities, in place of
+/// the activation's forward: `bce_dice`'s cross-entropy term, so its sigmoid and its reads
+/// of the logits and the mask serve both terms.
+pub(crate) trait Pre<T> {
+    /// Writes the probabilities of sample `i`'s logits `x` (the activation's forward, to
+    /// the bit) into `probs` and, with `grad`, writes its own gradient there (the overlap
+    /// term's is then added); returns its own sum over the sample.
+    fn sample(&self, i: usize, x: &[T], probs: &mut [T], grad: Option<&mut [T]>) -> f64;
 }
 
 /// The overlap kernel. `grad`: the buffer and, with `Some(k)`, "add k times the gradient"
@@ -366,6 +378,19 @@ pub(crate) fn run<T: Real, S: Score>(
     inputs: &SegInputs<'_, T>,
     mean: bool,
     grad: Option<(&mut [T], Option<T>)>,
+) -> Result<Run> {
+    run_pre(loss, o, sc, inputs, mean, grad, None)
+}
+
+/// [`run`] with a [`Pre`] in place of the activation's forward pass of each sample.
+pub(crate) fn run_pre<T: Real, S: Score>(
+    loss: &'static str,
+    o: &Opts,
+    sc: &S,
+    inputs: &SegInputs<'_, T>,
+    mean: bool,
+    grad: Option<(&mut [T], Option<T>)>,
+    pre: Option<&dyn Pre<T>>,
 ) -> Result<Run> {
     no_distance(loss, inputs)?;
     let input = inputs.input();
@@ -381,6 +406,7 @@ pub(crate) fn run<T: Real, S: Score>(
         mean,
         loss,
         grad,
+        pre,
     }))?;
     if !r.reduced.is_finite() || r.values.iter().any(|v| !v.is_finite()) {
         return Err(non_finite(loss, &input));
@@ -398,6 +424,7 @@ struct Kernel<'a, 'g, T, S, G> {
     mean: bool,
     loss: &'static str,
     grad: Option<(&'g mut [T], Option<T>)>,
+    pre: Option<&'a dyn Pre<T>>,
 }
 
 impl<T: Real, S: Score, G: Target<T>> SimdCall for Kernel<'_, '_, T, S, G> {
@@ -405,7 +432,7 @@ impl<T: Real, S: Score, G: Target<T>> SimdCall for Kernel<'_, '_, T, S, G> {
     #[inline(always)]
     fn call(self) -> Result<Run> {
         kernel(
-            self.o, self.sc, self.x, self.lay, self.g, self.mean, self.loss, self.grad,
+            self.o, self.sc, self.x, self.lay, self.g, self.mean, self.loss, self.grad, self.pre,
         )
     }
 }
@@ -421,6 +448,7 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
     mean: bool,
     loss: &'static str,
     mut grad: Option<(&mut [T], Option<T>)>,
+    pre: Option<&dyn Pre<T>>,
 ) -> Result<Run> {
     let (n, c, s) = (lay.n, lay.c, lay.s);
     let c0 = first_class(o.include_background, c);
@@ -436,10 +464,22 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
     let mut coef = vec![(0.0, 0.0); cp];
     let mut scratch = Vec::new();
     let sample = |i: usize| &x[i * c * s..(i + 1) * c * s];
+    let mut pre_sum = 0.0;
+    // The probabilities of sample `i`, through `pre` when there is one (the first pass).
+    let mut forward =
+        |i: usize, probs: &mut [T], grad: &mut Option<(&mut [T], Option<T>)>| match pre {
+            Some(p) => {
+                let gi = grad
+                    .as_mut()
+                    .map(|(b, _)| &mut b[i * c * s..(i + 1) * c * s]);
+                pre_sum += p.sample(i, sample(i), probs, gi);
+            }
+            None => o.activation.forward(sample(i), c, s, probs),
+        };
 
     if !o.batch {
         for i in 0..n {
-            o.activation.forward(sample(i), c, s, &mut probs);
+            forward(i, &mut probs, &mut grad);
             for (k, stk) in st.iter_mut().enumerate() {
                 *stk = row_stats(&probs[(c0 + k) * s..(c0 + k + 1) * s], &g, i, c0 + k, sq);
             }
@@ -467,7 +507,7 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
         }
     } else {
         for i in 0..n {
-            o.activation.forward(sample(i), c, s, &mut probs);
+            forward(i, &mut probs, &mut grad);
             for (k, stk) in st.iter_mut().enumerate() {
                 let r = row_stats(&probs[(c0 + k) * s..(c0 + k + 1) * s], &g, i, c0 + k, sq);
                 stk.sp += r.sp;
@@ -497,7 +537,11 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
         }
     }
     let reduced = values.iter().sum::<f64>() / div;
-    Ok(Run { reduced, values })
+    Ok(Run {
+        reduced,
+        values,
+        pre: pre_sum,
+    })
 }
 
 /// ΣP (or ΣP²), ΣG and ΣPG over one sample's row of class `k`, in f64 lanes.
