@@ -465,21 +465,42 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
     let mut scratch = Vec::new();
     let sample = |i: usize| &x[i * c * s..(i + 1) * c * s];
     let mut pre_sum = 0.0;
-    // The probabilities of sample `i`, through `pre` when there is one (the first pass).
-    let mut forward =
-        |i: usize, probs: &mut [T], grad: &mut Option<(&mut [T], Option<T>)>| match pre {
+    // The probabilities of sample `i`, through `pre` when there is one (the first pass); a
+    // function, not a closure, so it is generated inside the target-feature function (an
+    // out-of-line closure would run the softmax at the baseline width).
+    #[inline(always)]
+    fn forward<T: Real>(
+        pre: Option<&dyn Pre<T>>,
+        act: Activation,
+        x: &[T],
+        (i, c, s): (usize, usize, usize),
+        probs: &mut [T],
+        grad: &mut Option<(&mut [T], Option<T>)>,
+    ) -> f64 {
+        match pre {
             Some(p) => {
                 let gi = grad
                     .as_mut()
                     .map(|(b, _)| &mut b[i * c * s..(i + 1) * c * s]);
-                pre_sum += p.sample(i, sample(i), probs, gi);
+                p.sample(i, x, probs, gi)
             }
-            None => o.activation.forward(sample(i), c, s, probs),
-        };
+            None => {
+                act.forward(x, c, s, probs);
+                0.0
+            }
+        }
+    }
 
     if !o.batch {
         for i in 0..n {
-            forward(i, &mut probs, &mut grad);
+            pre_sum += forward(
+                pre,
+                o.activation,
+                sample(i),
+                (i, c, s),
+                &mut probs,
+                &mut grad,
+            );
             for (k, stk) in st.iter_mut().enumerate() {
                 *stk = row_stats(&probs[(c0 + k) * s..(c0 + k + 1) * s], &g, i, c0 + k, sq);
             }
@@ -507,7 +528,14 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
         }
     } else {
         for i in 0..n {
-            forward(i, &mut probs, &mut grad);
+            pre_sum += forward(
+                pre,
+                o.activation,
+                sample(i),
+                (i, c, s),
+                &mut probs,
+                &mut grad,
+            );
             for (k, stk) in st.iter_mut().enumerate() {
                 let r = row_stats(&probs[(c0 + k) * s..(c0 + k + 1) * s], &g, i, c0 + k, sq);
                 stk.sp += r.sp;
