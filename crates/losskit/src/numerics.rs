@@ -134,7 +134,8 @@ pub fn log_cosh<T: Real>(x: T) -> T {
     log_cosh_tanh(x).0
 }
 
-/// `Σ c[k]·zᵏ` by Horner's rule; `c` is a constant, so the loop unrolls into fused steps.
+/// `Σ c[k]·zᵏ` by Horner's rule; `c` is a constant, so the loop unrolls into straight-line
+/// multiply-then-add steps (no FMA: see [`SimdLevel`]).
 #[inline(always)]
 fn horner<T: Real>(z: T, c: &[f64]) -> T {
     c.iter()

@@ -10,11 +10,10 @@ use crate::error::{check_buffer, Error, Result};
 use crate::numerics::{block_sum, sigmoid_fast, simd, Lanes, SimdFn};
 use crate::real::Real;
 use crate::reduction::Reduction;
-use crate::tensor::Tensor;
 use crate::{BceWithLogits, ClassInputs, CrossEntropy};
 
-use super::overlap::{dice_options, run, run_pre, Opts, Pre};
-use super::{check_target, layout, no_distance, Activation, Gt, SegInputs};
+use super::overlap::{dice_options, run, run_checked, Opts, Pre};
+use super::{check_target, layout, no_distance, Activation, Gt, Layout, SegInputs};
 
 fn check_lambda(loss: &'static str, param: &'static str, v: f64) -> Result<f64> {
     if !(v >= 0.0 && v.is_finite()) {
@@ -28,11 +27,15 @@ fn check_lambda(loss: &'static str, param: &'static str, v: f64) -> Result<f64> 
     Ok(v)
 }
 
-/// The target as a mask of `input`'s shape (index targets expanded to one-hot).
-fn mask_of<'a, T: Real>(loss: &'static str, inputs: &SegInputs<'a, T>) -> Result<Cow<'a, [T]>> {
+/// The target as a mask of `input`'s shape (index targets expanded to one-hot), checked, with
+/// `input`'s layout.
+fn mask_of<'a, T: Real>(
+    loss: &'static str,
+    inputs: &SegInputs<'a, T>,
+) -> Result<(Layout, Cow<'a, [T]>)> {
     let input = inputs.input();
     let lay = layout(loss, &input)?;
-    Ok(match check_target(loss, &input, &lay, inputs.target())? {
+    let mask = match check_target(loss, &input, &lay, inputs.target())? {
         Gt::Mask(m) => Cow::Borrowed(m),
         Gt::Index(y) => {
             let mut m = vec![T::ZERO; input.len()];
@@ -44,7 +47,8 @@ fn mask_of<'a, T: Real>(loss: &'static str, inputs: &SegInputs<'a, T>) -> Result
             }
             Cow::Owned(m)
         }
-    })
+    };
+    Ok((lay, mask))
 }
 
 /// `value` and `value_and_grad` of a combined loss over its `go`.
@@ -191,29 +195,27 @@ impl BceDice {
         grad: Option<&mut [T]>,
     ) -> Result<T> {
         no_distance(BCE_DICE, inputs)?;
-        let mask = mask_of(BCE_DICE, inputs)?;
+        let (lay, mask) = mask_of(BCE_DICE, inputs)?;
         let input = inputs.input();
-        let target = Tensor::new(&mask, input.dims())?;
         let mean = reduction == Reduction::Mean;
         if mean && input.is_empty() {
             return Err(Error::EmptyMean { loss: BCE_DICE });
         }
         let m = if mean { input.len() as f64 } else { 1.0 };
-        let lay = layout(BCE_DICE, &input)?;
         // The cross-entropy term rides on the Dice kernel's pass over each sample: one
-        // sigmoid and one read of the logits and the mask for both terms.
+        // sigmoid and one read of the logits and the mask for both terms. The mask is checked
+        // (or built from checked indices) once, by `mask_of`; sigmoid needs no check.
         let bce = BcePre {
             mask: &mask,
             len: lay.c * lay.s,
             scale: T::from_f64(self.bce_weight / m),
         };
-        let dice_in = SegInputs::mask(input, target);
         let add = Some(T::from_f64(self.dice_weight));
-        let r = run_pre(
+        let r = run_checked(
             BCE_DICE,
             &self.opts,
             &self.dice(),
-            &dice_in,
+            (&input, &lay, Gt::Mask(&mask)),
             mean,
             grad.map(|g| (g, add)),
             Some(&bce),

@@ -6,10 +6,11 @@ use crate::error::{check_buffer, Error, Result};
 use crate::numerics::{hinge, simd, SimdCall};
 use crate::real::Real;
 use crate::reduction::Reduction;
+use crate::tensor::Tensor;
 
 use super::{
     check_target, divisor, first_class, layout, no_distance, non_finite, with_target, Activation,
-    Layout, SegInputs, Target,
+    Gt, Layout, SegInputs, Target,
 };
 
 /// The parameters every overlap loss shares.
@@ -379,29 +380,31 @@ pub(crate) fn run<T: Real, S: Score>(
     mean: bool,
     grad: Option<(&mut [T], Option<T>)>,
 ) -> Result<Run> {
-    run_pre(loss, o, sc, inputs, mean, grad, None)
-}
-
-/// [`run`] with a [`Pre`] in place of the activation's forward pass of each sample.
-pub(crate) fn run_pre<T: Real, S: Score>(
-    loss: &'static str,
-    o: &Opts,
-    sc: &S,
-    inputs: &SegInputs<'_, T>,
-    mean: bool,
-    grad: Option<(&mut [T], Option<T>)>,
-    pre: Option<&dyn Pre<T>>,
-) -> Result<Run> {
     no_distance(loss, inputs)?;
     let input = inputs.input();
     let lay = layout(loss, &input)?;
     o.activation.check(loss, lay.c, input.dims())?;
     let gt = check_target(loss, &input, &lay, inputs.target())?;
+    run_checked(loss, o, sc, (&input, &lay, gt), mean, grad, None)
+}
+
+/// [`run`] after its checks: `input` with its [`layout`] and the target [`check_target`]
+/// returned (an activation that needs a check, softmax, has had it); with a [`Pre`] in place
+/// of the activation's forward pass of each sample.
+pub(crate) fn run_checked<T: Real, S: Score>(
+    loss: &'static str,
+    o: &Opts,
+    sc: &S,
+    (input, lay, gt): (&Tensor<'_, T>, &Layout, Gt<'_, T>),
+    mean: bool,
+    grad: Option<(&mut [T], Option<T>)>,
+    pre: Option<&dyn Pre<T>>,
+) -> Result<Run> {
     let r = with_target!(gt, lay, |g| simd(Kernel {
         o,
         sc,
         x: input.data(),
-        lay: &lay,
+        lay,
         g,
         mean,
         loss,
@@ -409,7 +412,7 @@ pub(crate) fn run_pre<T: Real, S: Score>(
         pre,
     }))?;
     if !r.reduced.is_finite() || r.values.iter().any(|v| !v.is_finite()) {
-        return Err(non_finite(loss, &input));
+        return Err(non_finite(loss, input));
     }
     Ok(r)
 }
