@@ -230,6 +230,53 @@ pub enum Error {
         /// The inputs that do have gradients.
         predictions: Vec<&'static str>,
     },
+    /// A gradient asked for twice (two buffers, or the name twice, for one prediction).
+    DuplicateGrad {
+        /// The loss.
+        loss: &'static str,
+        /// The prediction.
+        arg: &'static str,
+    },
+    /// A caller-owned gradient buffer ([`evaluate_into`](crate::evaluate_into)) whose type is
+    /// not the prediction's dtype (f32 buffers need float32, f64 buffers float64; float16 and
+    /// bfloat16 predictions go through [`evaluate_with`](crate::evaluate_with), which converts).
+    GradDtype {
+        /// The loss.
+        loss: &'static str,
+        /// The prediction.
+        arg: &'static str,
+        /// The buffers' type, `"f32"` or `"f64"`.
+        buffer: &'static str,
+        /// The prediction's dtype.
+        actual: &'static str,
+    },
+    /// A caller-owned gradient buffer whose length is not its prediction's.
+    GradLength {
+        /// The loss.
+        loss: &'static str,
+        /// The prediction.
+        arg: &'static str,
+        /// The buffer's length.
+        actual: usize,
+        /// The prediction's length.
+        expected: usize,
+    },
+    /// A cotangent given with a reduction other than `none`.
+    CotangentReduction {
+        /// The loss.
+        loss: &'static str,
+        /// The reduction given.
+        reduction: &'static str,
+    },
+    /// A cotangent without one value per element of the unreduced loss.
+    CotangentLength {
+        /// The loss.
+        loss: &'static str,
+        /// The cotangent's length.
+        actual: usize,
+        /// The shape of the unreduced loss.
+        expected: Vec<usize>,
+    },
     /// `mean` of an in-batch metric loss (`batch_hard_triplet`, `supcon`) where no anchor of a
     /// non-empty batch has what the loss needs (a positive, a negative).
     NoAnchor {
@@ -417,6 +464,26 @@ impl fmt::Display for Error {
             Error::Dtype { loss, arg, actual, expected } => {
                 write!(f, "{loss}: `{arg}` has dtype {actual}, expected {expected}")
             }
+            Error::DuplicateGrad { loss, arg } => {
+                write!(f, "{loss}: the gradient of `{arg}` is asked for more than once")
+            }
+            Error::GradDtype { loss, arg, buffer, actual } => write!(
+                f,
+                "{loss}: `{arg}` is {actual} but the gradient buffers are {buffer}; caller-owned buffers take the prediction's own dtype (f32 for float32, f64 for float64; float16 and bfloat16 go through `evaluate_with`)"
+            ),
+            Error::GradLength { loss, arg, actual, expected } => write!(
+                f,
+                "{loss}: the gradient buffer for `{arg}` has length {actual}, expected {expected} (the length of `{arg}`)"
+            ),
+            Error::CotangentReduction { loss, reduction } => write!(
+                f,
+                "{loss}: a cotangent is taken with reduction `none` only, not `{reduction}`"
+            ),
+            Error::CotangentLength { loss, actual, expected } => write!(
+                f,
+                "{loss}: the cotangent has {actual} values, expected {} (one per element of the unreduced loss, shape {expected:?})",
+                expected.iter().product::<usize>()
+            ),
             Error::NotDifferentiable { loss, arg, predictions } => write!(
                 f,
                 "{loss}: `{arg}` has no gradient (it is not a prediction); gradients exist for {}",
@@ -669,6 +736,26 @@ mod tests {
                     predictions: vec!["input", "var"],
                 },
                 "gaussian_nll: `target` has no gradient (it is not a prediction); gradients exist for `input`, `var`",
+            ),
+            (
+                Error::DuplicateGrad { loss: "huber", arg: "input" },
+                "huber: the gradient of `input` is asked for more than once",
+            ),
+            (
+                Error::GradDtype { loss: "huber", arg: "input", buffer: "f32", actual: "float64" },
+                "huber: `input` is float64 but the gradient buffers are f32; caller-owned buffers take the prediction's own dtype (f32 for float32, f64 for float64; float16 and bfloat16 go through `evaluate_with`)",
+            ),
+            (
+                Error::GradLength { loss: "gaussian_nll", arg: "var", actual: 3, expected: 4 },
+                "gaussian_nll: the gradient buffer for `var` has length 3, expected 4 (the length of `var`)",
+            ),
+            (
+                Error::CotangentReduction { loss: "dice", reduction: "mean" },
+                "dice: a cotangent is taken with reduction `none` only, not `mean`",
+            ),
+            (
+                Error::CotangentLength { loss: "cross_entropy", actual: 5, expected: vec![2, 3] },
+                "cross_entropy: the cotangent has 5 values, expected 6 (one per element of the unreduced loss, shape [2, 3])",
             ),
             (
                 Error::UnsupportedReduction {

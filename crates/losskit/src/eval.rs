@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::catalogue::{InputKind, LossInfo, ParamKind, Role};
+use crate::catalogue::{InputKind, InputSpec, LossInfo, ParamKind, Role};
 use crate::error::{Error, Result};
 pub(crate) use crate::evaluator::{Call, EvalFn, Out, Resolved};
 pub use crate::evaluator::{ParamValue, Params};
@@ -306,6 +306,185 @@ pub fn evaluate_repeated(
     repeats: usize,
     times: &mut Vec<std::time::Duration>,
 ) -> Result<Evaluation> {
+    let checked = check(info, inputs, reduction, grads)?;
+    if checked.f64_compute {
+        run_owned::<f64>(info, &checked, params, reduction, (repeats, times))
+    } else {
+        run_owned::<f32>(info, &checked, params, reduction, (repeats, times))
+    }
+}
+
+/// Caller-owned gradient buffers and, for [`ReductionMode::None`], the upstream gradient:
+/// what [`evaluate_into`] writes into and reads.
+///
+/// # Example
+/// The vector-Jacobian product of the per-element Huber loss with a cotangent `u`:
+/// ```
+/// use losskit::{evaluate_into, find, ArrayData, Buffers, NamedArray, Params, ReductionMode};
+/// let info = find("huber")?;
+/// let (x, t, dims) = ([0.5f64, 3.0, -1.0], [0.0f64, 0.0, 0.0], [3usize]);
+/// let inputs = [
+///     NamedArray { name: "input", data: ArrayData::F64(&x), dims: &dims },
+///     NamedArray { name: "target", data: ArrayData::F64(&t), dims: &dims },
+/// ];
+/// let u = [2.0f64, -1.0, 0.0];
+/// let mut grad = [f64::NAN; 3]; // overwritten, never accumulated into
+/// let bufs = Buffers { grads: vec![("input", &mut grad[..])], cotangent: Some(&u) };
+/// let e = evaluate_into(info, &inputs, &Params::defaults(info), ReductionMode::None, bufs)?;
+/// assert!(e.grads.is_empty()); // the gradient is in `grad`
+/// // ∂(Σ uᵢ ℓᵢ)/∂x with ℓ' = x inside the unit band, ±1 outside:
+/// assert_eq!(grad, [2.0 * 0.5, -1.0 * 1.0, 0.0]);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Buffers<'a, T> {
+    /// One buffer per prediction input whose gradient is wanted, each exactly as long as that
+    /// input; overwritten (never accumulated into).
+    pub grads: Vec<(&'a str, &'a mut [T])>,
+    /// With [`ReductionMode::None`] only: the upstream gradient u, one value per element of
+    /// the unreduced loss (row-major, the loss's `none` shape). The gradients are then the
+    /// vector-Jacobian product ∂(Σ_i u_i ℓ_i)/∂x. `None` = all ones (the gradient of the sum,
+    /// as [`evaluate_with`] gives). Non-finite values are allowed and propagate.
+    pub cotangent: Option<&'a [T]>,
+}
+
+/// [`Buffers`] of either compute type (what [`Real`]'s sealed side turns them into).
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum TypedBuffers<'a> {
+    /// f32 buffers.
+    F32(Buffers<'a, f32>),
+    /// f64 buffers.
+    F64(Buffers<'a, f64>),
+}
+
+/// As [`evaluate_with`], with the gradients written into caller-owned buffers and, with
+/// [`ReductionMode::None`], an optional cotangent: the gradients are then the
+/// vector-Jacobian product ∂(Σ_i u_i ℓ_i)/∂x, for every loss (also those in which one
+/// prediction element moves several loss elements: a softmax over classes, `batch=true`, the
+/// in-batch metric losses, a broadcast `var`). No gradient is allocated.
+///
+/// The compute type is `T`: every prediction with a buffer, and the first prediction (which
+/// decides the compute type), must have dtype float32 for `f32` buffers, float64 for `f64`.
+/// The returned [`Evaluation`] has `grads` empty and everything else as [`evaluate_with`]
+/// gives; the gradients are bit-identical to its.
+///
+/// # Errors
+/// Every error of [`evaluate_with`], checked first; then [`Error::GradDtype`],
+/// [`Error::GradLength`], [`Error::DuplicateGrad`], [`Error::NotDifferentiable`] for a
+/// buffer of a non-prediction, [`Error::CotangentReduction`] for a cotangent with another
+/// reduction than `none`, and [`Error::CotangentLength`] for one without a value per loss
+/// element. On error the buffers hold unspecified values.
+///
+/// # Example
+/// See [`Buffers`].
+pub fn evaluate_into<T: Real>(
+    info: &'static LossInfo,
+    inputs: &[NamedArray<'_>],
+    params: &Params,
+    reduction: ReductionMode,
+    bufs: Buffers<'_, T>,
+) -> Result<Evaluation> {
+    match T::typed(bufs) {
+        TypedBuffers::F32(b) => into::<f32>(info, inputs, params, reduction, b, Dtype::F32),
+        TypedBuffers::F64(b) => into::<f64>(info, inputs, params, reduction, b, Dtype::F64),
+    }
+}
+
+fn into<T: Real + Wrap>(
+    info: &'static LossInfo,
+    inputs: &[NamedArray<'_>],
+    params: &Params,
+    reduction: ReductionMode,
+    bufs: Buffers<'_, T>,
+    dtype: Dtype,
+) -> Result<Evaluation> {
+    let loss = info.name;
+    let names: Vec<&str> = bufs.grads.iter().map(|(n, _)| *n).collect();
+    let checked = check(info, inputs, reduction, &names)?;
+    let want = match dtype {
+        Dtype::F32 => "float32",
+        Dtype::F64 => "float64",
+    };
+    let first = checked
+        .given
+        .iter()
+        .find(|(s, _)| s.role == Role::Prediction);
+    let buffered = checked
+        .given
+        .iter()
+        .filter(|(s, _)| checked.grad_specs.iter().any(|g| g.name == s.name));
+    for (spec, arr) in first.into_iter().chain(buffered) {
+        if arr.data.dtype() != want {
+            return Err(Error::GradDtype {
+                loss,
+                arg: spec.name,
+                buffer: dtype.name(),
+                actual: arr.data.dtype(),
+            });
+        }
+    }
+    let mut grads = Vec::with_capacity(bufs.grads.len());
+    for ((_, buf), spec) in bufs.grads.into_iter().zip(&checked.grad_specs) {
+        // A buffered prediction is given (an absent one would have no buffer to fill).
+        let expected = checked
+            .given
+            .iter()
+            .find(|(s, _)| s.name == spec.name)
+            .map_or(0, |(_, a)| a.data.len());
+        if buf.len() != expected {
+            return Err(Error::GradLength {
+                loss,
+                arg: spec.name,
+                actual: buf.len(),
+                expected,
+            });
+        }
+        grads.push((spec.name, buf));
+    }
+    if bufs.cotangent.is_some() && reduction != ReductionMode::None {
+        return Err(Error::CotangentReduction {
+            loss,
+            reduction: reduction.name(),
+        });
+    }
+    let f = T::pick(info.eval.f32, info.eval.f64);
+    let out = run(
+        info,
+        &checked.given,
+        params,
+        reduction,
+        f,
+        grads,
+        bufs.cotangent,
+        (1, &mut Vec::new()),
+    )?;
+    Ok(Evaluation {
+        loss,
+        reduction,
+        dtype,
+        shape: out.shape,
+        value: out.value,
+        per_element: out.per_element.map(T::wrap),
+        grads: Vec::new(),
+    })
+}
+
+/// What the catalogue lets [`check`] tell before computing.
+struct Checked<'i, 'a> {
+    given: Vec<(&'static InputSpec, &'i NamedArray<'a>)>,
+    grad_specs: Vec<&'static InputSpec>,
+    f64_compute: bool,
+}
+
+/// Every check the catalogue allows before computing: the reduction, the inputs' names,
+/// dtypes and lengths, the gradients asked for.
+fn check<'i, 'a>(
+    info: &'static LossInfo,
+    inputs: &'i [NamedArray<'a>],
+    reduction: ReductionMode,
+    grads: &[&str],
+) -> Result<Checked<'i, 'a>> {
     let loss = info.name;
     if !info.reductions.contains(&reduction) {
         return Err(Error::UnsupportedReduction {
@@ -315,7 +494,7 @@ pub fn evaluate_repeated(
         });
     }
     // Every name known and given once.
-    let mut given: Vec<(&'static crate::catalogue::InputSpec, &NamedArray<'_>)> = Vec::new();
+    let mut given: Vec<(&'static InputSpec, &NamedArray<'_>)> = Vec::new();
     for arr in inputs {
         let spec = info.input(arr.name).ok_or_else(|| Error::UnknownInput {
             loss,
@@ -338,10 +517,18 @@ pub fn evaluate_repeated(
             });
         }
     }
-    let mut grad_specs = Vec::new();
+    let mut grad_specs: Vec<&'static InputSpec> = Vec::new();
     for &g in grads {
         match info.input(g) {
-            Some(spec) if spec.role == Role::Prediction => grad_specs.push(spec),
+            Some(spec) if spec.role == Role::Prediction => {
+                if grad_specs.iter().any(|s| s.name == spec.name) {
+                    return Err(Error::DuplicateGrad {
+                        loss,
+                        arg: spec.name,
+                    });
+                }
+                grad_specs.push(spec);
+            }
             _ => {
                 return Err(Error::NotDifferentiable {
                     loss,
@@ -388,42 +575,99 @@ pub fn evaluate_repeated(
         .iter()
         .find(|(s, _)| s.role == Role::Prediction)
         .is_some_and(|(_, a)| matches!(a.data, ArrayData::F64(_)));
-    if f64_compute {
-        run::<f64>(
-            info,
-            &given,
-            params,
-            reduction,
-            &grad_specs,
-            Dtype::F64,
-            info.eval.f64,
-            (repeats, times),
-        )
-    } else {
-        run::<f32>(
-            info,
-            &given,
-            params,
-            reduction,
-            &grad_specs,
-            Dtype::F32,
-            info.eval.f32,
-            (repeats, times),
-        )
-    }
+    Ok(Checked {
+        given,
+        grad_specs,
+        f64_compute,
+    })
 }
 
+/// [`evaluate_repeated`] after the checks: allocates the gradients, runs into them, and
+/// returns them in the input's dtype.
+fn run_owned<T: Real + Wrap>(
+    info: &'static LossInfo,
+    checked: &Checked<'_, '_>,
+    params: &Params,
+    reduction: ReductionMode,
+    repeats: (usize, &mut Vec<std::time::Duration>),
+) -> Result<Evaluation> {
+    let given = &checked.given;
+    let mut owned: Vec<Vec<T>> = checked
+        .grad_specs
+        .iter()
+        .map(|spec| {
+            let n = given
+                .iter()
+                .find(|(s, _)| s.name == spec.name)
+                .map_or(0, |(_, a)| a.data.len());
+            vec![T::ZERO; n]
+        })
+        .collect();
+    let grads = checked
+        .grad_specs
+        .iter()
+        .map(|s| s.name)
+        .zip(owned.iter_mut().map(Vec::as_mut_slice))
+        .collect();
+    let f = T::pick(info.eval.f32, info.eval.f64);
+    let out = run(info, given, params, reduction, f, grads, None, repeats)?;
+    let dtype = if checked.f64_compute {
+        Dtype::F64
+    } else {
+        Dtype::F32
+    };
+    Ok(Evaluation {
+        loss: info.name,
+        reduction,
+        dtype,
+        shape: out.shape,
+        value: out.value,
+        per_element: out.per_element.map(T::wrap),
+        grads: checked
+            .grad_specs
+            .iter()
+            .zip(owned)
+            .map(|(spec, g)| {
+                // A half-precision input gets its gradient back in its own dtype.
+                let data = given
+                    .iter()
+                    .find(|(s, _)| s.name == spec.name)
+                    .map(|(_, a)| a.data);
+                let g = match data {
+                    Some(ArrayData::F16(_)) => {
+                        FloatArray::F16(g.iter().map(|x| half::f16::from_f64(x.to_f64())).collect())
+                    }
+                    Some(ArrayData::BF16(_)) => FloatArray::BF16(
+                        g.iter().map(|x| half::bf16::from_f64(x.to_f64())).collect(),
+                    ),
+                    _ => T::wrap(g),
+                };
+                (spec.name, g)
+            })
+            .collect(),
+    })
+}
+
+/// What [`run`] hands back: the evaluator's [`Out`] without the lent buffers.
+struct Ran<T> {
+    shape: Vec<usize>,
+    value: Option<f64>,
+    per_element: Option<Vec<T>>,
+}
+
+/// The one evaluation path: converts the inputs to `T`, zeroes the gradient buffers and runs
+/// the evaluator `repeats` times into them.
 #[allow(clippy::too_many_arguments)]
 fn run<T: Real + Wrap>(
     info: &'static LossInfo,
-    given: &[(&'static crate::catalogue::InputSpec, &NamedArray<'_>)],
+    given: &[(&'static InputSpec, &NamedArray<'_>)],
     params: &Params,
     reduction: ReductionMode,
-    grad_specs: &[&'static crate::catalogue::InputSpec],
-    dtype: Dtype,
     f: EvalFn<T>,
+    grads: Vec<(&'static str, &mut [T])>,
+    cotangent: Option<&[T]>,
     (repeats, times): (usize, &mut Vec<std::time::Duration>),
-) -> Result<Evaluation> {
+) -> Result<Ran<T>> {
     let mut items = Vec::with_capacity(given.len());
     for (spec, arr) in given {
         let shape = Shape::new(arr.dims)?;
@@ -445,46 +689,23 @@ fn run<T: Real + Wrap>(
         shape: Vec::new(),
         value: None,
         per_element: None,
-        grads: Vec::new(),
+        grads,
+        cotangent,
     };
-    for spec in grad_specs {
-        let n = call
-            .items
-            .iter()
-            .find(|(n, _, _)| *n == spec.name)
-            .map_or(0, |(_, _, s)| s.numel());
-        out.grads.push((spec.name, vec![T::ZERO; n]));
+    // Overwritten, never accumulated into: an evaluator may leave an element it has no
+    // gradient for (an ignored row) as it found it.
+    for (_, g) in &mut out.grads {
+        g.fill(T::ZERO);
     }
     for _ in 0..repeats.max(1) {
         let start = std::time::Instant::now();
         f(&call, &mut out)?;
         times.push(start.elapsed());
     }
-    Ok(Evaluation {
-        loss: info.name,
-        reduction,
-        dtype,
+    Ok(Ran {
         shape: out.shape,
         value: out.value,
-        per_element: out.per_element.map(T::wrap),
-        grads: out
-            .grads
-            .into_iter()
-            .map(|(n, g)| {
-                // A half-precision input gets its gradient back in its own dtype.
-                let data = given.iter().find(|(s, _)| s.name == n).map(|(_, a)| a.data);
-                let g = match data {
-                    Some(ArrayData::F16(_)) => {
-                        FloatArray::F16(g.iter().map(|x| half::f16::from_f64(x.to_f64())).collect())
-                    }
-                    Some(ArrayData::BF16(_)) => FloatArray::BF16(
-                        g.iter().map(|x| half::bf16::from_f64(x.to_f64())).collect(),
-                    ),
-                    _ => T::wrap(g),
-                };
-                (n, g)
-            })
-            .collect(),
+        per_element: out.per_element,
     })
 }
 
@@ -492,6 +713,8 @@ fn run<T: Real + Wrap>(
 pub(crate) trait Wrap: Sized + Clone + 'static {
     fn wrap(v: Vec<Self>) -> FloatArray;
     fn borrow_or_convert(d: ArrayData<'_>) -> Cow<'_, [Self]>;
+    /// The evaluator of this compute type out of a loss's two.
+    fn pick(f32: EvalFn<f32>, f64: EvalFn<f64>) -> EvalFn<Self>;
 }
 
 impl Wrap for f32 {
@@ -503,6 +726,9 @@ impl Wrap for f32 {
             ArrayData::F32(s) => Cow::Borrowed(s),
             other => other.to_real(),
         }
+    }
+    fn pick(f32: EvalFn<f32>, _: EvalFn<f64>) -> EvalFn<f32> {
+        f32
     }
 }
 
@@ -516,15 +742,110 @@ impl Wrap for f64 {
             other => other.to_real(),
         }
     }
+    fn pick(_: EvalFn<f32>, f64: EvalFn<f64>) -> EvalFn<f64> {
+        f64
+    }
 }
+
+/// The prediction axes a separable loss keeps: prediction element `x[i0, i1, …]` moves only
+/// the loss element indexed by its kept indices (bit `k` set: axis `k` kept). Each family
+/// declares it next to its dispatch; it is never guessed from the sizes (N may equal C).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Kept(u32);
+
+impl Kept {
+    /// Element-wise: the loss has the prediction's shape.
+    pub(crate) const ALL: Kept = Kept(u32::MAX);
+    /// One loss element for the whole prediction (`[1]` or `[]`).
+    pub(crate) const NONE: Kept = Kept(0);
+    /// One loss element per row (axis 0): boxes `[N, 4]`, embeddings `[N, D]`, images.
+    pub(crate) const ROWS: Kept = Kept(1);
+
+    /// Every axis but `axis` (the class axis of the multiclass losses).
+    pub(crate) const fn all_but(axis: usize) -> Kept {
+        Kept(!(1 << axis))
+    }
+
+    fn has(self, axis: usize) -> bool {
+        self.0 & (1 << axis) != 0
+    }
+}
+
+/// How a loss turns its gradient into a vector-Jacobian product with `reduction = none`.
+pub(crate) enum Vjp<F> {
+    /// Every prediction element moves one loss element: the gradient of the sum, times the
+    /// cotangent broadcast along the axes the loss reduces ([`apply_cotangent`]).
+    Separable(Kept),
+    /// A prediction element moves several loss elements: the kernel weights each loss
+    /// element's backward contribution by its cotangent (`F(u, gradient buffers…)`).
+    Coupled(F),
+}
+
+/// `g[i] *= u[loss element of i]` for a separable loss whose prediction has dimensions
+/// `dims`, the loss keeping the axes `kept`. A cotangent of ones changes no bit.
+pub(crate) fn apply_cotangent<T: Real>(g: &mut [T], dims: &[usize], kept: Kept, u: &[T]) {
+    let rank = dims.len();
+    let Some(last) = rank.checked_sub(1) else {
+        if let (Some(x), Some(&w)) = (g.first_mut(), u.first()) {
+            *x = *x * w;
+        }
+        return;
+    };
+    // The loss's stride along each prediction axis (0 along a reduced one).
+    let mut stride = [0usize; crate::tensor::MAX_RANK];
+    let mut s = 1;
+    for a in (0..rank).rev() {
+        if kept.has(a) {
+            stride[a] = s;
+            s *= dims[a];
+        }
+    }
+    debug_assert_eq!(s, u.len(), "kept axes and cotangent disagree");
+    let inner = dims[last];
+    if inner == 0 || u.len() != s {
+        return;
+    }
+    let mut idx = [0usize; crate::tensor::MAX_RANK];
+    for row in g.chunks_exact_mut(inner) {
+        let base: usize = (0..last).map(|a| idx[a] * stride[a]).sum();
+        if kept.has(last) {
+            for (x, &w) in row.iter_mut().zip(&u[base..base + inner]) {
+                *x = *x * w;
+            }
+        } else {
+            let w = u[base];
+            for x in row {
+                *x = *x * w;
+            }
+        }
+        for a in (0..last).rev() {
+            idx[a] += 1;
+            if idx[a] < dims[a] {
+                break;
+            }
+            idx[a] = 0;
+        }
+    }
+}
+
+/// The dimensions of the float input `name` (empty if absent).
+pub(crate) fn dims_of<T: Real>(call: &Call<'_, T>, name: &str) -> Vec<usize> {
+    call.float(name)
+        .map_or_else(Vec::new, |t| t.dims().to_vec())
+}
+
+/// A coupled loss's VJP with one prediction: `(cotangent, gradient)`.
+pub(crate) type Vjp1<'f, T> = Vjp<&'f dyn Fn(&[T], &mut [T]) -> Result<()>>;
 
 /// The shared tail of the evaluators of losses with one prediction, `input`: `mean`/`sum`
 /// through `value`, or `value_and_grad` when the gradient of `input` is asked for; `none`
-/// through `per_element` (and `value_and_grad` of the sum for the gradient).
+/// through `per_element`, and for the gradient `value_and_grad` of the sum (times the
+/// cotangent, [`Vjp::Separable`]) or the loss's own VJP ([`Vjp::Coupled`]).
 pub(crate) fn dispatch<T: Real>(
     call: &Call<'_, T>,
-    out: &mut Out<T>,
+    out: &mut Out<'_, T>,
     loss_shape: &[usize],
+    vjp: Vjp1<'_, T>,
     value: impl Fn(Reduction) -> Result<T>,
     value_and_grad: impl Fn(Reduction, &mut [T]) -> Result<T>,
     per_element: impl Fn(&mut [T]) -> Result<()>,
@@ -539,10 +860,19 @@ pub(crate) fn dispatch<T: Real>(
             out.value = Some(v.to_f64());
         }
         None => {
+            let u = out.cotangent(call.loss, loss_shape)?;
             let mut losses = vec![T::ZERO; loss_shape.iter().product()];
             per_element(&mut losses)?;
             if let Some(g) = out.grad("input") {
-                value_and_grad(Reduction::Sum, g)?;
+                match (u, vjp) {
+                    (Some(u), Vjp::Coupled(f)) => f(u, g)?,
+                    (u, vjp) => {
+                        value_and_grad(Reduction::Sum, g)?;
+                        if let (Some(u), Vjp::Separable(kept)) = (u, vjp) {
+                            apply_cotangent(g, &dims_of(call, "input"), kept, u);
+                        }
+                    }
+                }
             }
             out.per_element = Some(losses);
         }
@@ -550,15 +880,19 @@ pub(crate) fn dispatch<T: Real>(
     Ok(())
 }
 
+/// A coupled loss's VJP with two predictions: `(cotangent, gradient a, gradient b)`.
+pub(crate) type Vjp2<'f, T> = Vjp<&'f dyn Fn(&[T], &mut [T], &mut [T]) -> Result<()>>;
+
 /// [`dispatch`] for losses with two predictions (`gaussian_nll`'s `input` and `var`,
 /// `margin_ranking`'s `x1` and `x2`), whose fused pass fills both gradients: when either is
 /// asked for, both are computed and the asked ones kept.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dispatch2<T: Real>(
     call: &Call<'_, T>,
-    out: &mut Out<T>,
+    out: &mut Out<'_, T>,
     loss_shape: &[usize],
     predictions: [(&str, usize); 2],
+    vjp: Vjp2<'_, T>,
     value: impl Fn(Reduction) -> Result<T>,
     value_and_grad: impl Fn(Reduction, &mut [T], &mut [T]) -> Result<T>,
     per_element: impl Fn(&mut [T]) -> Result<()>,
@@ -575,10 +909,20 @@ pub(crate) fn dispatch2<T: Real>(
         Some(r) if wants => out.value = Some(value_and_grad(r, &mut ga, &mut gb)?.to_f64()),
         Some(r) => out.value = Some(value(r)?.to_f64()),
         None => {
+            let u = out.cotangent(call.loss, loss_shape)?;
             let mut losses = vec![T::ZERO; loss_shape.iter().product()];
             per_element(&mut losses)?;
             if wants {
-                value_and_grad(Reduction::Sum, &mut ga, &mut gb)?;
+                match (u, vjp) {
+                    (Some(u), Vjp::Coupled(f)) => f(u, &mut ga, &mut gb)?,
+                    (u, vjp) => {
+                        value_and_grad(Reduction::Sum, &mut ga, &mut gb)?;
+                        if let (Some(u), Vjp::Separable(kept)) = (u, vjp) {
+                            apply_cotangent(&mut ga, &dims_of(call, a), kept, u);
+                            apply_cotangent(&mut gb, &dims_of(call, b), kept, u);
+                        }
+                    }
+                }
             }
             out.per_element = Some(losses);
         }

@@ -76,7 +76,7 @@ impl Params {
 }
 
 /// The signature of one loss's evaluator in one compute type.
-pub(crate) type EvalFn<T> = fn(&Call<'_, T>, &mut Out<T>) -> Result<()>;
+pub(crate) type EvalFn<T> = fn(&Call<'_, T>, &mut Out<'_, T>) -> Result<()>;
 
 /// A loss's evaluator in both compute types; built by [`evaluator!`](crate::evaluator).
 #[derive(Clone, Copy)]
@@ -150,20 +150,45 @@ impl<T: Real> Call<'_, T> {
     }
 }
 
-/// What a loss's evaluator fills in.
-pub(crate) struct Out<T> {
+/// What a loss's evaluator fills in. The gradient buffers are lent by the caller (zeroed
+/// before the evaluator runs), which overwrites them.
+pub(crate) struct Out<'b, T> {
     pub(crate) shape: Vec<usize>,
     pub(crate) value: Option<f64>,
     pub(crate) per_element: Option<Vec<T>>,
-    pub(crate) grads: Vec<(&'static str, Vec<T>)>,
+    pub(crate) grads: Vec<(&'static str, &'b mut [T])>,
+    /// With `reduction = none` only: the upstream gradient, one value per loss element
+    /// (`None`: all ones, the gradient of the sum).
+    pub(crate) cotangent: Option<&'b [T]>,
 }
 
-impl<T> Out<T> {
+impl<'b, T> Out<'b, T> {
     /// The gradient buffer of input `name`, if that gradient was asked for.
     pub(crate) fn grad(&mut self, name: &str) -> Option<&mut [T]> {
         self.grads
             .iter_mut()
             .find(|(n, _)| *n == name)
-            .map(|(_, g)| g.as_mut_slice())
+            .map(|(_, g)| &mut **g)
+    }
+
+    /// The cotangent, checked against the shape of the unreduced loss.
+    ///
+    /// # Errors
+    /// [`Error::CotangentLength`] unless it has one value per loss element.
+    pub(crate) fn cotangent(
+        &self,
+        loss: &'static str,
+        loss_shape: &[usize],
+    ) -> Result<Option<&'b [T]>> {
+        match self.cotangent {
+            Some(u) if u.len() != loss_shape.iter().product::<usize>() => {
+                Err(Error::CotangentLength {
+                    loss,
+                    actual: u.len(),
+                    expected: loss_shape.to_vec(),
+                })
+            }
+            u => Ok(u),
+        }
     }
 }

@@ -105,8 +105,8 @@ pub use classification::{
 pub use detection::{BoxFormat, BoxInputs, Ciou, Diou, Eiou, Giou, Iou};
 pub use error::{Error, Result};
 pub use eval::{
-    evaluate_repeated, evaluate_with, ArrayData, Dtype, Evaluation, FloatArray, NamedArray,
-    ParamValue, Params, SampleArrays,
+    evaluate_into, evaluate_repeated, evaluate_with, ArrayData, Buffers, Dtype, Evaluation,
+    FloatArray, NamedArray, ParamValue, Params, SampleArrays,
 };
 /// The `half` crate, whose `f16` and `bf16` are the element types of [`ArrayData::F16`] and
 /// [`ArrayData::BF16`].

@@ -4,10 +4,23 @@ use core::fmt::{Debug, Display, LowerExp};
 use core::iter::Sum;
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
+pub(crate) mod sealed {
+    use crate::eval::{Buffers, TypedBuffers};
+
+    pub trait Sealed: Sized {
+        /// Caller-owned buffers of this type, as the compute type they select.
+        fn typed(b: Buffers<'_, Self>) -> TypedBuffers<'_>;
+    }
+    impl Sealed for f32 {
+        fn typed(b: Buffers<'_, f32>) -> TypedBuffers<'_> {
+            TypedBuffers::F32(b)
+        }
+    }
+    impl Sealed for f64 {
+        fn typed(b: Buffers<'_, f64>) -> TypedBuffers<'_> {
+            TypedBuffers::F64(b)
+        }
+    }
 }
 
 /// A floating-point type the losses compute in: `f32` or `f64`, nothing else.

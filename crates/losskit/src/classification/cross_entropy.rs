@@ -16,7 +16,7 @@ use super::multiclass::{
 };
 use super::soft_target;
 use super::softmax::{self, ClassW, Fin, Head, Mode, Ones, PerClass, Stats};
-use crate::eval::dispatch;
+use crate::eval::{dispatch, Vjp};
 
 const NAME: &str = "cross_entropy";
 
@@ -368,6 +368,7 @@ fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
         call,
         out,
         lay.loss_shape.dims(),
+        Vjp::Separable(lay.kept()),
         |r| ce.value(&inputs, r),
         |r, g| ce.value_and_grad(&inputs, r, g),
         |o| ce.per_element(&inputs, o),

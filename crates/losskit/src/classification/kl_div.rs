@@ -5,7 +5,7 @@ use core::fmt;
 use crate::catalogue::{Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Role};
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
-use crate::eval::{Call, Out};
+use crate::eval::{apply_cotangent, Call, Kept, Out};
 use crate::evaluator;
 use crate::numerics::{chunked_fold, chunked_fold_mut, lane_sum, Partial};
 use crate::real::Real;
@@ -320,10 +320,15 @@ fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
             out.value = Some(v.to_f64());
         }
         None => {
+            let u = out.cotangent(NAME, x.dims())?;
             let mut losses = vec![T::ZERO; x.len()];
             kl.per_element(x, t, &mut losses)?;
             if let Some(g) = out.grad("input") {
                 kl.value_and_grad(x, t, KlReduction::Sum, g)?;
+                // Element-wise: the gradient of the sum times the cotangent.
+                if let Some(u) = u {
+                    apply_cotangent(g, x.dims(), Kept::ALL, u);
+                }
             }
             out.per_element = Some(losses);
         }

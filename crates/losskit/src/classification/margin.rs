@@ -3,7 +3,7 @@
 
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
-use crate::eval::{dispatch2, Call, Out};
+use crate::eval::{dispatch2, Call, Kept, Out, Vjp};
 use crate::numerics::{block_sum, chunked_fold, chunked_fold_mut, logistic, simd, Lanes, SimdFn};
 use crate::real::Real;
 use crate::reduction::Reduction;
@@ -594,6 +594,7 @@ pub(crate) fn eval_margin_ranking<T: Real>(call: &Call<'_, T>, out: &mut Out<T>)
         out,
         inputs.x1.dims(),
         [("x1", n), ("x2", n)],
+        Vjp::Separable(Kept::ALL), // element-wise in both
         |r| loss.value(&inputs, r),
         |r, g1, g2| loss.value_and_grad(&inputs, r, g1, g2),
         |o| loss.per_element(&inputs, o),

@@ -15,7 +15,7 @@ use super::multiclass::{
     CLASS_WEIGHT,
 };
 use super::softmax::{ClassW, Ones, PerClass};
-use crate::eval::dispatch;
+use crate::eval::{dispatch, Vjp};
 
 const NAME: &str = "multi_margin";
 const INPUTS: &[&str] = &["input", "target", "weight"];
@@ -343,6 +343,7 @@ fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
         call,
         out,
         lay.loss_shape.dims(),
+        Vjp::Separable(lay.kept()),
         |r| loss.value(&inputs, r),
         |r, g| loss.value_and_grad(&inputs, r, g),
         |o| loss.per_element(&inputs, o),

@@ -184,6 +184,13 @@ impl Layout {
     pub(crate) fn elements(&self) -> usize {
         self.n * self.s
     }
+
+    /// The axes of `input` the unreduced loss keeps: all but the class axis (axis 1 of
+    /// `[N, C, d1, …]`, axis 0 of a single `[C]` sample). Separable: `input[n, :, d…]`
+    /// moves only `ℓ[n, d…]`, the softmax staying inside it.
+    pub(crate) fn kept(&self) -> crate::eval::Kept {
+        crate::eval::Kept::all_but(usize::from(!self.loss_shape.dims().is_empty()))
+    }
 }
 
 pub(crate) const INPUT_SHAPE_RULE: &str = "`[C]`, `[N, C]` or `[N, C, d1, ...]` with C >= 1";

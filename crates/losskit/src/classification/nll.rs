@@ -16,7 +16,7 @@ use super::multiclass::{
     ClassTarget, CLASS_WEIGHT, INDEX_TARGET,
 };
 use super::softmax::{ClassW, Ones, PerClass};
-use crate::eval::dispatch;
+use crate::eval::{dispatch, Vjp};
 use crate::sample::{log_probability_rows, rows, Rng, Sample};
 
 const NAME: &str = "nll";
@@ -264,6 +264,7 @@ fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
         call,
         out,
         lay.loss_shape.dims(),
+        Vjp::Separable(lay.kept()),
         |r| loss.value(&inputs, r),
         |r, g| loss.value_and_grad(&inputs, r, g),
         |o| loss.per_element(&inputs, o),

@@ -16,7 +16,7 @@ use super::multiclass::{
     ClassTarget, INDEX_TARGET, LOGITS,
 };
 use super::softmax::{self, Fin, Head, Mode, Ones, PerClass, Stats};
-use crate::eval::dispatch;
+use crate::eval::{dispatch, Vjp};
 
 const NAME: &str = "softmax_focal";
 const INPUTS: &[&str] = &["input", "target", "alpha"];
@@ -295,6 +295,7 @@ fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
         call,
         out,
         lay.loss_shape.dims(),
+        Vjp::Separable(lay.kept()),
         |r| loss.value(&inputs, r),
         |r, g| loss.value_and_grad(&inputs, r, g),
         |o| loss.per_element(&inputs, o),

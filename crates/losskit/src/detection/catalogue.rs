@@ -4,7 +4,7 @@ use crate::catalogue::{
     Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::error::{Error, Result};
-use crate::eval::{dispatch, Call, Out};
+use crate::eval::{dispatch, Call, Kept, Out, Vjp};
 use crate::evaluator;
 use crate::real::Real;
 use crate::sample::{Rng, Sample};
@@ -68,6 +68,7 @@ fn evaluate<T: Real, K: Terms>(loss: &K, call: &Call<'_, T>, out: &mut Out<T>) -
         call,
         out,
         &shape,
+        Vjp::Separable(Kept::ROWS), // one loss per box `[N, 4]`
         |r| kernel::value(loss, &inputs, r),
         |r, g| kernel::value_and_grad(loss, &inputs, r, g),
         |o| kernel::per_element(loss, &inputs, o),

@@ -52,6 +52,15 @@ fn view_dims<T>(
     Ok((n, d))
 }
 
+/// The per-anchor coefficient `w` of the backward pass, times anchor i's cotangent u_i when
+/// there is one (a vector-Jacobian product; u_i = 1 changes no bit).
+fn anchor_weights<T: Real>(w: f64, n: usize, u: Option<&[T]>) -> Vec<T> {
+    match u {
+        None => vec![T::from_f64(w); n],
+        Some(u) => u.iter().map(|&ui| T::from_f64(w * ui.to_f64())).collect(),
+    }
+}
+
 fn to_t<T: Real>(v: &[f64]) -> Vec<T> {
     v.iter().map(|&x| T::from_f64(x)).collect()
 }
@@ -158,6 +167,7 @@ impl NtXent {
         reduction: Option<Reduction>,
         per: &mut [T],
         grads: Option<(&mut [T], &mut [T])>,
+        weights: Option<&[T]>,
     ) -> Result<T> {
         let (n, d) = Self::dims(inputs)?;
         let denom = match reduction {
@@ -180,7 +190,7 @@ impl NtXent {
         let (lse, possum) = pair.row_stats();
         let sum = collect(per, lse.iter().zip(&possum).map(|(l, p)| Some(l - p)));
         if let Some((g1, g2)) = grads {
-            let a = vec![T::from_f64(1.0 / denom); 2 * n];
+            let a = anchor_weights(1.0 / denom, 2 * n, weights);
             let lse_t = to_t::<T>(&lse);
             let coef = Coef {
                 row: Some((&lse_t, &a, &a)),
@@ -284,6 +294,7 @@ impl InfoNce {
         reduction: Option<Reduction>,
         per: &mut [T],
         grads: Option<(&mut [T], &mut [T])>,
+        weights: Option<&[T]>,
     ) -> Result<T> {
         let (n, d) = Self::dims(inputs)?;
         let denom = match reduction {
@@ -317,7 +328,8 @@ impl InfoNce {
         let sum = collect(per, losses);
         if let Some((gq, gk)) = grads {
             let w = if self.symmetric { 0.5 } else { 1.0 } / denom;
-            let a = vec![T::from_f64(w); n];
+            // Query i's and key i's rows both belong to loss i (symmetric: its halves).
+            let a = anchor_weights(w, n, weights);
             let lq = to_t::<T>(&lse_q);
             let lk = lse_k.as_deref().map(to_t::<T>);
             let q_stats = Some((lq.as_slice(), a.as_slice(), a.as_slice()));
@@ -417,6 +429,7 @@ impl SupCon {
         reduction: Option<Reduction>,
         per: &mut [T],
         grad: Option<&mut [T]>,
+        weights: Option<&[T]>,
     ) -> Result<T> {
         let (n, d) = labeled_dims(SUPCON, inputs)?;
         let lab = inputs.labels.data();
@@ -451,13 +464,17 @@ impl SupCon {
         let sum = collect(per, losses);
         if let Some(g) = grad {
             let w = 1.0 / denom;
+            // With a cotangent, anchor i's coefficients weigh u_i.
+            let wi = |i: usize| weights.map_or(w, |u| w * u[i].to_f64());
             let a: Vec<T> = positives
                 .iter()
-                .map(|&c| T::from_f64(if c > 0 { w } else { 0.0 }))
+                .enumerate()
+                .map(|(i, &c)| T::from_f64(if c > 0 { wi(i) } else { 0.0 }))
                 .collect();
             let b: Vec<T> = positives
                 .iter()
-                .map(|&c| T::from_f64(if c > 0 { w / c as f64 } else { 0.0 }))
+                .enumerate()
+                .map(|(i, &c)| T::from_f64(if c > 0 { wi(i) / c as f64 } else { 0.0 }))
                 .collect();
             let lse_t = to_t::<T>(&lse);
             let coef = Coef {

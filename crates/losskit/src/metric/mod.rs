@@ -15,7 +15,7 @@ macro_rules! views_api {
             /// # Errors
             /// See the type's docs.
             pub fn value<T: Real>(&self, inputs: &ViewInputs<'_, T>, reduction: Reduction) -> Result<T> {
-                self.run(inputs, Some(reduction), &mut [], None)
+                self.run(inputs, Some(reduction), &mut [], None, None)
             }
 
             #[doc = concat!("The loss reduced with `reduction` and its gradients with respect to `", $a, "` and `", $b, "` (each buffer as long as `", $a, "`; the reduction's scale included).")]
@@ -37,7 +37,7 @@ macro_rules! views_api {
                         (concat!("gradient of `", $b, "`"), grad_second.len(), n),
                     ],
                 )?;
-                self.run(inputs, Some(reduction), &mut [], Some((grad_first, grad_second)))
+                self.run(inputs, Some(reduction), &mut [], Some((grad_first, grad_second)), None)
             }
 
             #[doc = $per]
@@ -47,7 +47,7 @@ macro_rules! views_api {
             pub fn per_element<T: Real>(&self, inputs: &ViewInputs<'_, T>, out: &mut [T]) -> Result<()> {
                 let (n, _) = Self::dims(inputs)?;
                 check_buffers($name, &[("per-element output", out.len(), Self::per_rows(n))])?;
-                self.run(inputs, None, out, None).map(|_| ())
+                self.run(inputs, None, out, None, None).map(|_| ())
             }
 
             fn evaluate<T: Real>(&self, call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
@@ -58,6 +58,13 @@ macro_rules! views_api {
                     out,
                     &[Self::per_rows(n)],
                     &[($a, n * d), ($b, n * d)],
+                    // Coupled: every row is in every anchor's denominator; the per-anchor
+                    // coefficients of the kernel carry the cotangent.
+                    crate::eval::Vjp::Coupled(&|u, g| {
+                        let (a, b) = g.split_at_mut(1);
+                        self.run(&inputs, None, &mut [], Some((&mut a[0], &mut b[0])), Some(u))
+                            .map(|_| ())
+                    }),
                     |r| self.value(&inputs, r),
                     |r, g| {
                         let (a, b) = g.split_at_mut(1);
@@ -84,7 +91,7 @@ macro_rules! labeled_api {
                 inputs: &LabeledInputs<'_, T>,
                 reduction: Reduction,
             ) -> Result<T> {
-                self.run(inputs, Some(reduction), &mut [], None)
+                self.run(inputs, Some(reduction), &mut [], None, None)
             }
 
             /// The loss reduced with `reduction` and its gradient with respect to `embeddings`
@@ -100,7 +107,7 @@ macro_rules! labeled_api {
             ) -> Result<T> {
                 let n = inputs.embeddings().len();
                 check_buffers($name, &[("gradient of `embeddings`", grad.len(), n)])?;
-                self.run(inputs, Some(reduction), &mut [], Some(grad))
+                self.run(inputs, Some(reduction), &mut [], Some(grad), None)
             }
 
             #[doc = $per]
@@ -114,7 +121,7 @@ macro_rules! labeled_api {
             ) -> Result<()> {
                 let (n, _) = labeled_dims($name, inputs)?;
                 check_buffers($name, &[("per-element output", out.len(), n)])?;
-                self.run(inputs, None, out, None).map(|_| ())
+                self.run(inputs, None, out, None, None).map(|_| ())
             }
 
             fn evaluate<T: Real>(&self, call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
@@ -129,6 +136,12 @@ macro_rules! labeled_api {
                     out,
                     &[n],
                     &[("embeddings", n * d)],
+                    // Coupled: an anchor's loss moves its positives and negatives too; the
+                    // kernel's per-anchor coefficients carry the cotangent.
+                    crate::eval::Vjp::Coupled(&|u, g| {
+                        self.run(&inputs, None, &mut [], Some(&mut g[0]), Some(u))
+                            .map(|_| ())
+                    }),
                     |r| self.value(&inputs, r),
                     |r, g| self.value_and_grad(&inputs, r, &mut g[0]),
                     |o| self.per_element(&inputs, o),
@@ -153,6 +166,7 @@ pub(crate) use catalogue::CATALOGUE;
 use core::ops::Range;
 
 use crate::error::{check_buffer, Error, Result};
+use crate::eval::{apply_cotangent, dims_of, Vjp};
 use crate::evaluator::{Call, Out};
 use crate::numerics::{Partial, CHUNK};
 use crate::real::Real;
@@ -429,14 +443,20 @@ pub(crate) fn fold_rows<T: Real>(
         .fold(Partial::ZERO, Partial::combine)
 }
 
+/// A coupled metric loss's VJP: `(cotangent, every prediction's gradient)`.
+pub(crate) type VjpAll<'f, T> = Vjp<&'f dyn Fn(&[T], &mut [Vec<T>]) -> Result<()>>;
+
 /// The tail of every metric evaluator: `mean`/`sum` through `value_and_grad` (all the
 /// predictions' gradients in one pass, the asked ones kept) or `value`; `none` through
-/// `per_element` (and `value_and_grad` of the sum for gradients).
+/// `per_element`, and for gradients `value_and_grad` of the sum (times the cotangent,
+/// [`Vjp::Separable`]) or the loss's own VJP ([`Vjp::Coupled`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn dispatch_all<T: Real>(
     call: &Call<'_, T>,
-    out: &mut Out<T>,
+    out: &mut Out<'_, T>,
     loss_shape: &[usize],
     predictions: &[(&'static str, usize)],
+    vjp: VjpAll<'_, T>,
     value: impl Fn(Reduction) -> Result<T>,
     value_and_grad: impl Fn(Reduction, &mut [Vec<T>]) -> Result<T>,
     per_element: impl Fn(&mut [T]) -> Result<()>,
@@ -452,10 +472,21 @@ pub(crate) fn dispatch_all<T: Real>(
         Some(r) if wants => out.value = Some(value_and_grad(r, &mut grads)?.to_f64()),
         Some(r) => out.value = Some(value(r)?.to_f64()),
         None => {
+            let u = out.cotangent(call.loss, loss_shape)?;
             let mut losses = vec![T::ZERO; loss_shape.iter().product()];
             per_element(&mut losses)?;
             if wants {
-                value_and_grad(Reduction::Sum, &mut grads)?;
+                match (u, vjp) {
+                    (Some(u), Vjp::Coupled(f)) => f(u, &mut grads)?,
+                    (u, vjp) => {
+                        value_and_grad(Reduction::Sum, &mut grads)?;
+                        if let (Some(u), Vjp::Separable(kept)) = (u, vjp) {
+                            for (&(name, _), g) in predictions.iter().zip(&mut grads) {
+                                apply_cotangent(g, &dims_of(call, name), kept, u);
+                            }
+                        }
+                    }
+                }
             }
             out.per_element = Some(losses);
         }

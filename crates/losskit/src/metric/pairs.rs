@@ -2,6 +2,7 @@
 //! distance, {0, 1} targets) and [`CosineEmbedding`] (cosine similarity, ±1 targets).
 
 use crate::error::{Error, Result};
+use crate::eval::{Kept, Vjp};
 use crate::evaluator::{Call, Out};
 use crate::numerics::{hinge, Partial};
 use crate::real::Real;
@@ -443,6 +444,7 @@ fn eval_pair<T: Real, K: PairKernel>(k: &K, call: &Call<'_, T>, out: &mut Out<T>
         out,
         &[n],
         &[("x1", n * d), ("x2", n * d)],
+        Vjp::Separable(Kept::ROWS), // one loss per pair of rows
         |r| run(k, &inputs, Some(r), &mut [], &mut [], &mut []),
         |r, g| {
             let (a, b) = g.split_at_mut(1);

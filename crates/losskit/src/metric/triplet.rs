@@ -3,6 +3,7 @@
 //! batch from its labels.
 
 use crate::error::{Error, Result};
+use crate::eval::{Kept, Vjp};
 use crate::evaluator::{Call, Out};
 use crate::numerics::{hinge, logistic, Partial};
 use crate::real::Real;
@@ -338,6 +339,7 @@ pub(crate) fn eval_triplet_margin<T: Real>(call: &Call<'_, T>, out: &mut Out<T>)
         out,
         &[n],
         &[("anchor", n * d), ("positive", n * d), ("negative", n * d)],
+        Vjp::Separable(Kept::ROWS), // one loss per triplet of rows
         |r| loss.value(&inputs, r),
         |r, g| {
             let [ga, gp, gn] = g else {
@@ -530,6 +532,7 @@ impl BatchHardTriplet {
         reduction: Option<Reduction>,
         per: &mut [T],
         grad: Option<&mut [T]>,
+        weights: Option<&[T]>,
     ) -> Result<T> {
         let grad = grad.unwrap_or_default();
         let (n, d) = labeled_dims(BATCH_HARD, inputs)?;
@@ -556,7 +559,11 @@ impl BatchHardTriplet {
                 *o = T::from_f64(loss);
             }
             if !grad.is_empty() && dl != 0.0 {
-                let c = dl * scale;
+                // With a cotangent, anchor i's term (which moves rows i, pos, neg) weighs u_i.
+                let c = match weights {
+                    None => dl * scale,
+                    Some(u) => dl * (scale * u[i].to_f64()),
+                };
                 let xi = &x[i * d..(i + 1) * d];
                 for (j, dist, c) in [(t.pos, t.d_ap, c), (t.neg, t.d_an, -c)] {
                     if dist == 0.0 {

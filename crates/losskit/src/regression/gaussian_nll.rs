@@ -2,7 +2,7 @@
 
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
-use crate::eval::{dispatch2, Call, Out};
+use crate::eval::{apply_cotangent, dispatch2, Call, Kept, Out, Vjp};
 use crate::numerics::{block_sum, chunked_fold, chunked_fold_mut2, lane_sum, simd, Lanes, SimdFn};
 use crate::real::Real;
 use crate::reduction::Reduction;
@@ -440,6 +440,48 @@ impl GaussianNll {
         Ok(T::from_f64(sum / denom))
     }
 
+    /// The vector-Jacobian product of the unreduced loss: ∂(Σ_i u_i ℓ_i)/∂`input` into
+    /// `grad_input` and ∂(Σ_i u_i ℓ_i)/∂`var` into `grad_var` (`u` of `input`'s shape).
+    /// `input` and a full-shape `var` are element-wise (the gradient of the sum times `u`);
+    /// a broadcast `var` element is shared by several loss elements, so each element's
+    /// contribution is weighed by its `u_i` as it is added.
+    pub(crate) fn vjp<T: Real>(
+        &self,
+        inputs: &GaussianInputs<'_, T>,
+        u: &[T],
+        grad_input: &mut [T],
+        grad_var: &mut [T],
+    ) -> Result<()> {
+        let (layout, _) = self.prepare(inputs, Reduction::Sum)?;
+        if let Layout::Full = layout {
+            self.value_and_grad(inputs, Reduction::Sum, grad_input, grad_var)?;
+            let dims = inputs.input.dims();
+            apply_cotangent(grad_input, dims, Kept::ALL, u);
+            apply_cotangent(grad_var, dims, Kept::ALL, u);
+            return Ok(());
+        }
+        check_buffer(
+            NAME,
+            "gradient of `input`",
+            grad_input.len(),
+            inputs.input.len(),
+        )?;
+        check_buffer(NAME, "gradient of `var`", grad_var.len(), inputs.var.len())?;
+        check_buffer(NAME, "cotangent", u.len(), inputs.input.len())?;
+        grad_var.fill(T::ZERO);
+        let (x, t, var) = (inputs.input.data(), inputs.target.data(), inputs.var.data());
+        let w = inputs.weight.map(|w| w.data());
+        // In `value_and_grad`'s order (ascending i), so u = 1 gives its bits.
+        for i in 0..x.len() {
+            let j = Self::var_index(layout, i);
+            let (_, gx, gv) = self.element(x[i], t[i], var[j]);
+            let s = w.map_or(T::ONE, |w| w[i]) * u[i];
+            grad_input[i] = gx * s;
+            grad_var[j] += gv * s;
+        }
+        Ok(())
+    }
+
     /// The per-element losses (times the weight, if any), of `input`'s shape, into `out`.
     ///
     /// # Errors
@@ -476,6 +518,9 @@ pub(crate) fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<
         out,
         inputs.input.dims(),
         [("input", inputs.input.len()), ("var", inputs.var.len())],
+        // Coupled when `var` is broadcast (one variance, several loss elements); `vjp`
+        // post-multiplies the element-wise case.
+        Vjp::Coupled(&|u, gx, gv| loss.vjp(&inputs, u, gx, gv)),
         |r| loss.value(&inputs, r),
         |r, gx, gv| loss.value_and_grad(&inputs, r, gx, gv),
         |o| loss.per_element(&inputs, o),

@@ -3,7 +3,7 @@
 
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
-use crate::eval::{dispatch, Call, Out};
+use crate::eval::{dispatch, Call, Kept, Out, Vjp};
 use crate::numerics::{chunked_fold, chunked_fold_mut, simd, Lanes, Partial, SimdCall, BLOCK};
 use crate::real::Real;
 use crate::reduction::weight_total;
@@ -373,6 +373,7 @@ pub(crate) fn evaluate<T: Real, K: Kernel<T>>(
         call,
         out,
         inputs.input.dims(),
+        Vjp::Separable(Kept::ALL), // element-wise
         |r| value(k, &inputs, r),
         |r, g| value_and_grad(k, &inputs, r, g),
         |o| per_element(k, &inputs, o),

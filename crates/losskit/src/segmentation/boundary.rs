@@ -101,7 +101,7 @@ impl Boundary {
     /// # Errors
     /// See the type's docs.
     pub fn value<T: Real>(&self, inputs: &SegInputs<'_, T>, reduction: Reduction) -> Result<T> {
-        let (v, _) = self.run(inputs, reduction == Reduction::Mean, None)?;
+        let (v, _) = self.run(inputs, reduction == Reduction::Mean, None, None)?;
         Ok(T::from_f64(v))
     }
 
@@ -122,7 +122,7 @@ impl Boundary {
             grad.len(),
             inputs.input().len(),
         )?;
-        let (v, _) = self.run(inputs, reduction == Reduction::Mean, Some(grad))?;
+        let (v, _) = self.run(inputs, reduction == Reduction::Mean, Some(grad), None)?;
         Ok(T::from_f64(v))
     }
 
@@ -131,7 +131,7 @@ impl Boundary {
     /// # Errors
     /// See the type's docs.
     pub fn per_element<T: Real>(&self, inputs: &SegInputs<'_, T>, out: &mut [T]) -> Result<()> {
-        let (_, vals) = self.run(inputs, false, None)?;
+        let (_, vals) = self.run(inputs, false, None, None)?;
         check_buffer(NAME, "per-element output", out.len(), vals.len())?;
         for (o, v) in out.iter_mut().zip(&vals) {
             *o = T::from_f64(*v);
@@ -139,11 +139,29 @@ impl Boundary {
         Ok(())
     }
 
+    /// The vector-Jacobian product of the unreduced loss: ∂(Σ u·ℓ)/∂`input` into `grad`
+    /// (`u` `[N, C']`), each value's row of the backward pass weighted by its `u`.
+    pub(crate) fn vjp<T: Real>(
+        &self,
+        inputs: &SegInputs<'_, T>,
+        u: &[T],
+        grad: &mut [T],
+    ) -> Result<()> {
+        check_buffer(
+            NAME,
+            "gradient of `input`",
+            grad.len(),
+            inputs.input().len(),
+        )?;
+        self.run(inputs, false, Some(grad), Some(u)).map(|_| ())
+    }
+
     fn run<T: Real>(
         &self,
         inputs: &SegInputs<'_, T>,
         mean: bool,
         grad: Option<&mut [T]>,
+        weights: Option<&[T]>,
     ) -> Result<(f64, Vec<f64>)> {
         let input = inputs.input();
         let lay = layout(NAME, &input)?;
@@ -192,8 +210,22 @@ impl Boundary {
                 let gi = &mut g[i * c * s..(i + 1) * c * s];
                 gi[..c0 * s].fill(T::ZERO);
                 let mi = &maps[(i * c + c0) * s..(i + 1) * c * s];
-                for (o, &m) in gi[c0 * s..].iter_mut().zip(mi) {
-                    *o = m * scale;
+                match weights {
+                    None => {
+                        for (o, &m) in gi[c0 * s..].iter_mut().zip(mi) {
+                            *o = m * scale;
+                        }
+                    }
+                    // A cotangent weighs each (sample, class) row: ∂(Σ u·ℓ).
+                    Some(u) => {
+                        let rows = gi[c0 * s..].chunks_mut(s.max(1)).zip(mi.chunks(s.max(1)));
+                        for (k, (go, mk)) in rows.enumerate() {
+                            let w = scale * u[i * cp + k];
+                            for (o, &m) in go.iter_mut().zip(mk) {
+                                *o = m * w;
+                            }
+                        }
+                    }
                 }
                 self.activation.backward(&probs, c, s, gi);
             }

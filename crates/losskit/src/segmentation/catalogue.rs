@@ -4,7 +4,7 @@ use crate::catalogue::{
     Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::error::{Error, Result};
-use crate::eval::{dispatch, Call, Out};
+use crate::eval::{dispatch, Call, Kept, Out, Vjp};
 use crate::evaluator;
 use crate::real::Real;
 use crate::reduction::ReductionMode;
@@ -183,10 +183,14 @@ macro_rules! overlap_eval {
             let loss = ($build)(c)?;
             with_inputs(c, |inputs| {
                 let shape = loss.per_element_shape(inputs.input().dims())?;
+                // Coupled under softmax (the classes mix), with `batch` (one value per class
+                // over every sample) and for generalized Dice (one value per sample over every
+                // class): the kernel weighs each value's backward contribution.
                 dispatch(
                     c,
                     out,
                     &shape,
+                    Vjp::Coupled(&|u, g| loss.vjp(&inputs, u, g)),
                     |r| loss.value(&inputs, r),
                     |r, g| loss.value_and_grad(&inputs, r, g),
                     |o| loss.per_element(&inputs, o),
@@ -246,6 +250,7 @@ macro_rules! combo_eval {
                     c,
                     out,
                     &[],
+                    Vjp::Separable(Kept::NONE), // `mean` and `sum` only: never used
                     |r| loss.value(&inputs, r),
                     |r, g| loss.value_and_grad(&inputs, r, g),
                     |_| Ok(()),
@@ -288,10 +293,12 @@ fn eval_boundary<T: Real>(c: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
             lay.n,
             lay.c - first_class(c.params.bool("include_background"), lay.c),
         ];
+        // Coupled under softmax: weighed in the kernel, per (sample, class) row.
         dispatch(
             c,
             out,
             &shape,
+            Vjp::Coupled(&|u, g| loss.vjp(&inputs, u, g)),
             |r| loss.value(&inputs, r),
             |r, g| loss.value_and_grad(&inputs, r, g),
             |o| loss.per_element(&inputs, o),
@@ -307,10 +314,13 @@ macro_rules! lovasz_eval {
             with_inputs(c, |inputs| {
                 let lay = layout(c.loss, &inputs.input())?;
                 let shape = [if per_image { lay.n } else { 1 }];
+                // One loss per image (its softmax stays inside the image), or one in all.
+                let kept = if per_image { Kept::ROWS } else { Kept::NONE };
                 dispatch(
                     c,
                     out,
                     &shape,
+                    Vjp::Separable(kept),
                     |r| loss.value(&inputs, r),
                     |r, g| loss.value_and_grad(&inputs, r, g),
                     |o| loss.per_element(&inputs, o),

@@ -219,6 +219,7 @@ impl BceDice {
             mean,
             grad.map(|g| (g, add)),
             Some(&bce),
+            None,
         )?;
         Ok(T::from_f64(
             self.bce_weight * (r.pre / m) + self.dice_weight * r.reduced,

@@ -158,6 +158,33 @@ macro_rules! overlap_api {
                 Ok(T::from_f64(r.reduced))
             }
 
+            /// The vector-Jacobian product of the unreduced loss: ∂(Σ_i u_i ℓ_i)/∂`input`
+            /// into `grad` (`u` of [`per_element_shape`](Self::per_element_shape)), each
+            /// value's backward contribution weighted by its `u_i` inside the kernel.
+            pub(crate) fn vjp<T: Real>(
+                &self,
+                inputs: &SegInputs<'_, T>,
+                u: &[T],
+                grad: &mut [T],
+            ) -> Result<()> {
+                check_buffer(
+                    $name,
+                    "gradient of `input`",
+                    grad.len(),
+                    inputs.input().len(),
+                )?;
+                run_weighted(
+                    $name,
+                    &self.opts,
+                    &self.score(),
+                    inputs,
+                    false,
+                    Some((grad, None)),
+                    Some(u),
+                )?;
+                Ok(())
+            }
+
             #[doc = $per]
             ///
             /// # Errors
@@ -380,17 +407,33 @@ pub(crate) fn run<T: Real, S: Score>(
     mean: bool,
     grad: Option<(&mut [T], Option<T>)>,
 ) -> Result<Run> {
+    run_weighted(loss, o, sc, inputs, mean, grad, None)
+}
+
+/// [`run`] with each value's backward contribution weighted (`weights`: one per value of
+/// [`values_shape`], the cotangent of a vector-Jacobian product; `None`: all ones).
+pub(crate) fn run_weighted<T: Real, S: Score>(
+    loss: &'static str,
+    o: &Opts,
+    sc: &S,
+    inputs: &SegInputs<'_, T>,
+    mean: bool,
+    grad: Option<(&mut [T], Option<T>)>,
+    weights: Option<&[T]>,
+) -> Result<Run> {
     no_distance(loss, inputs)?;
     let input = inputs.input();
     let lay = layout(loss, &input)?;
     o.activation.check(loss, lay.c, input.dims())?;
     let gt = check_target(loss, &input, &lay, inputs.target())?;
-    run_checked(loss, o, sc, (&input, &lay, gt), mean, grad, None)
+    run_checked(loss, o, sc, (&input, &lay, gt), mean, grad, None, weights)
 }
 
 /// [`run`] after its checks: `input` with its [`layout`] and the target [`check_target`]
 /// returned (an activation that needs a check, softmax, has had it); with a [`Pre`] in place
-/// of the activation's forward pass of each sample.
+/// of the activation's forward pass of each sample, and the values' `weights` of
+/// [`run_weighted`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_checked<T: Real, S: Score>(
     loss: &'static str,
     o: &Opts,
@@ -399,7 +442,11 @@ pub(crate) fn run_checked<T: Real, S: Score>(
     mean: bool,
     grad: Option<(&mut [T], Option<T>)>,
     pre: Option<&dyn Pre<T>>,
+    weights: Option<&[T]>,
 ) -> Result<Run> {
+    if let Some(u) = weights {
+        debug_assert_eq!(u.len(), values_len(o, sc, lay));
+    }
     let r = with_target!(gt, lay, |g| simd(Kernel {
         o,
         sc,
@@ -410,6 +457,7 @@ pub(crate) fn run_checked<T: Real, S: Score>(
         loss,
         grad,
         pre,
+        weights,
     }))?;
     if !r.reduced.is_finite() || r.values.iter().any(|v| !v.is_finite()) {
         return Err(non_finite(loss, input));
@@ -428,6 +476,7 @@ struct Kernel<'a, 'g, T, S, G> {
     loss: &'static str,
     grad: Option<(&'g mut [T], Option<T>)>,
     pre: Option<&'a dyn Pre<T>>,
+    weights: Option<&'a [T]>,
 }
 
 impl<T: Real, S: Score, G: Target<T>> SimdCall for Kernel<'_, '_, T, S, G> {
@@ -435,7 +484,15 @@ impl<T: Real, S: Score, G: Target<T>> SimdCall for Kernel<'_, '_, T, S, G> {
     #[inline(always)]
     fn call(self) -> Result<Run> {
         kernel(
-            self.o, self.sc, self.x, self.lay, self.g, self.mean, self.loss, self.grad, self.pre,
+            self.o,
+            self.sc,
+            self.x,
+            self.lay,
+            self.g,
+            self.mean,
+            self.loss,
+            self.grad,
+            (self.pre, self.weights),
         )
     }
 }
@@ -451,7 +508,7 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
     mean: bool,
     loss: &'static str,
     mut grad: Option<(&mut [T], Option<T>)>,
-    pre: Option<&dyn Pre<T>>,
+    (pre, weights): (Option<&dyn Pre<T>>, Option<&[T]>),
 ) -> Result<Run> {
     let (n, c, s) = (lay.n, lay.c, lay.s);
     let c0 = first_class(o.include_background, c);
@@ -512,6 +569,9 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
                 &mut values[i * per_group..(i + 1) * per_group],
                 &mut coef,
             );
+            if let Some(u) = weights {
+                weigh(&mut coef, &u[i * per_group..(i + 1) * per_group]);
+            }
             if let Some((buf, add)) = grad.as_mut() {
                 let gi = &mut buf[i * c * s..(i + 1) * c * s];
                 backward(
@@ -547,6 +607,9 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
             }
         }
         sc.score(&st, &mut values, &mut coef);
+        if let Some(u) = weights {
+            weigh(&mut coef, u);
+        }
         if let Some((buf, add)) = grad.as_mut() {
             for i in 0..n {
                 o.activation.forward(sample(i), c, s, &mut probs);
@@ -573,6 +636,25 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
         values,
         pre: pre_sum,
     })
+}
+
+/// The number of values [`kernel`] computes (the length of its `weights`).
+fn values_len<S: Score>(o: &Opts, _: &S, lay: &Layout) -> usize {
+    let cp = lay.c - first_class(o.include_background, lay.c);
+    let groups = if o.batch { 1 } else { lay.n };
+    groups * if S::PER_CLASS { cp } else { 1 }
+}
+
+/// Weights a group's coefficients by its values' cotangents `u` (one per class, or one for
+/// the group): the coefficients are the derivatives of the values' sum, so weighting them
+/// makes the backward pass that of Σ u·value. A weight of 1 changes no bit.
+#[inline(always)]
+fn weigh<T: Real>(coef: &mut [(f64, f64)], u: &[T]) {
+    for (j, c) in coef.iter_mut().enumerate() {
+        let w = u[if u.len() == 1 { 0 } else { j }].to_f64();
+        c.0 *= w;
+        c.1 *= w;
+    }
 }
 
 /// ΣP (or ΣP²), ΣG and ΣPG over one sample's row of class `k`, in f64 lanes.
