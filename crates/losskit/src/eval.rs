@@ -787,7 +787,7 @@ pub(crate) fn apply_cotangent<T: Real>(g: &mut [T], dims: &[usize], kept: Kept, 
     let rank = dims.len();
     let Some(last) = rank.checked_sub(1) else {
         if let (Some(x), Some(&w)) = (g.first_mut(), u.first()) {
-            *x = *x * w;
+            *x *= w;
         }
         return;
     };
@@ -810,12 +810,12 @@ pub(crate) fn apply_cotangent<T: Real>(g: &mut [T], dims: &[usize], kept: Kept, 
         let base: usize = (0..last).map(|a| idx[a] * stride[a]).sum();
         if kept.has(last) {
             for (x, &w) in row.iter_mut().zip(&u[base..base + inner]) {
-                *x = *x * w;
+                *x *= w;
             }
         } else {
             let w = u[base];
             for x in row {
-                *x = *x * w;
+                *x *= w;
             }
         }
         for a in (0..last).rev() {
