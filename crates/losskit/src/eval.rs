@@ -455,7 +455,7 @@ fn into<T: Real + Wrap>(
         params,
         reduction,
         f,
-        grads,
+        (grads, false),
         bufs.cotangent,
         (1, &mut Vec::new()),
     )?;
@@ -610,7 +610,17 @@ fn run_owned<T: Real + Wrap>(
         .zip(owned.iter_mut().map(Vec::as_mut_slice))
         .collect();
     let f = T::pick(info.eval.f32, info.eval.f64);
-    let out = run(info, given, params, reduction, f, grads, None, repeats)?;
+    // Freshly zeroed above: `run` need not zero them again.
+    let out = run(
+        info,
+        given,
+        params,
+        reduction,
+        f,
+        (grads, true),
+        None,
+        repeats,
+    )?;
     let dtype = if checked.f64_compute {
         Dtype::F64
     } else {
@@ -655,8 +665,8 @@ struct Ran<T> {
     per_element: Option<Vec<T>>,
 }
 
-/// The one evaluation path: converts the inputs to `T`, zeroes the gradient buffers and runs
-/// the evaluator `repeats` times into them.
+/// The one evaluation path: converts the inputs to `T`, zeroes the gradient buffers (unless
+/// `zeroed` says they are) and runs the evaluator `repeats` times into them.
 #[allow(clippy::too_many_arguments)]
 fn run<T: Real + Wrap>(
     info: &'static LossInfo,
@@ -664,7 +674,7 @@ fn run<T: Real + Wrap>(
     params: &Params,
     reduction: ReductionMode,
     f: EvalFn<T>,
-    grads: Vec<(&'static str, &mut [T])>,
+    (grads, zeroed): (Vec<(&'static str, &mut [T])>, bool),
     cotangent: Option<&[T]>,
     (repeats, times): (usize, &mut Vec<std::time::Duration>),
 ) -> Result<Ran<T>> {
@@ -694,8 +704,10 @@ fn run<T: Real + Wrap>(
     };
     // Overwritten, never accumulated into: an evaluator may leave an element it has no
     // gradient for (an ignored row) as it found it.
-    for (_, g) in &mut out.grads {
-        g.fill(T::ZERO);
+    if !zeroed {
+        for (_, g) in &mut out.grads {
+            g.fill(T::ZERO);
+        }
     }
     for _ in 0..repeats.max(1) {
         let start = std::time::Instant::now();
