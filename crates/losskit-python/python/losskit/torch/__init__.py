@@ -1,0 +1,281 @@
+"""losskit on PyTorch tensors: every catalogue loss as a differentiable function.
+
+::
+
+    import losskit.torch as LF
+    loss = LF.cross_entropy(logits, labels, label_smoothing=0.1)
+    loss.backward()
+
+The functions take the catalogue's names (``LF.huber``, ``LF.bce_with_logits``, ``LF.giou``)
+and, where PyTorch or torchvision have the same loss, their names, argument names, order and
+default reduction too (``LF.mse_loss``, ``LF.binary_cross_entropy_with_logits``,
+``LF.sigmoid_focal_loss``, ``LF.generalized_box_iou_loss``): replacing
+``import torch.nn.functional as F`` with ``import losskit.torch as F`` is the migration.
+:mod:`losskit.torch.nn` has the same losses as ``nn.Module`` classes.
+
+One ``torch.autograd.Function`` serves every loss: the forward pass computes the loss and the
+gradients of every prediction that requires one in the same fused pass; the backward pass
+scales them by the upstream gradient (``reduction='none'``: a vector-Jacobian product with
+any upstream gradient, computed by the core). CPU tensors of float32, float64, float16 and
+bfloat16; anything else gets a :class:`losskit.LossError` naming the device or dtype.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import _spec
+from .._native import LossError
+from .._native import evaluate as _evaluate
+
+__all__: list[str] = ["LossError"]
+
+_FLOATS = {torch.float32: np.float32, torch.float64: np.float64}
+_HALVES = {torch.float16: "float16", torch.bfloat16: "bfloat16"}
+_OTHERS = {torch.int32, torch.int64, torch.uint8, torch.bool}
+
+
+def _tensor(loss: str, name: str, value: Any) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        t = value
+    else:
+        t = torch.as_tensor(value)
+    if t.device.type != "cpu":
+        raise LossError(
+            f"{loss}: `{name}` is on device {t.device}; losskit computes on the CPU only: "
+            f"move it with `.cpu()` (losskit makes no silent copy)"
+        )
+    if t.dtype not in _FLOATS and t.dtype not in _HALVES and t.dtype not in _OTHERS:
+        raise LossError(
+            f"{loss}: `{name}` has dtype {str(t.dtype).replace('torch.', '')}; expected float32, "
+            "float64, float16, bfloat16, int32, int64, uint8 or bool"
+        )
+    return t
+
+
+def _numpy(t: torch.Tensor) -> tuple[np.ndarray, str]:
+    """A C-contiguous NumPy view of ``t`` (a copy only when ``t`` is not contiguous) and the
+    dtype tag of the half types, which cross as their bits."""
+    t = t.detach()
+    if t.is_neg():
+        t = t.resolve_neg()
+    if t.dtype in _HALVES:
+        return t.contiguous().view(torch.int16).numpy().view(np.uint16), _HALVES[t.dtype]
+    return np.ascontiguousarray(t.numpy()), ""
+
+
+class _Call:
+    """One call: the loss (its catalogue entry, input names and predictions), the parameters
+    that differ from their defaults, and the reduction."""
+
+    __slots__ = ("entry", "names", "params", "predictions", "reduction")
+
+    def __init__(self, spec: _spec.Defaults, params: list, reduction: str):
+        self.entry = spec.entry
+        self.names = spec.names
+        self.predictions = spec.predictions
+        self.params = params
+        self.reduction = reduction
+
+
+def _run(
+    call: _Call,
+    tensors: Sequence[torch.Tensor | None],
+    grads: Sequence[str],
+    cotangent: torch.Tensor | None = None,
+):
+    """Evaluates ``call`` on ``tensors``, computing in float32 or float64 (half predictions
+    are widened to float32, exactly). Returns the value (a 0-d tensor or the per-element
+    tensor, in the prediction's dtype) and the gradients asked for, in the compute type."""
+    loss = call.entry["name"]
+    arrays = []
+    compute = None
+    out_dtype = None
+    for name, t in zip(call.names, tensors):
+        if t is None:
+            continue
+        if name in call.predictions:
+            if compute is None:
+                out_dtype = t.dtype
+                compute = t.dtype if t.dtype in _FLOATS else torch.float32
+            if t.dtype in _HALVES or (t.dtype in _FLOATS and t.dtype != compute):
+                t = t.to(compute)
+        arrays.append((name, *_numpy(t)))
+    bufs = None
+    out: list[torch.Tensor] = []
+    if grads:
+        shapes = {name: t.shape for name, t in zip(call.names, tensors) if t is not None}
+        out = [torch.empty(shapes[g], dtype=compute) for g in grads]
+        bufs = [o.numpy() for o in out]
+    cot = None
+    if cotangent is not None:
+        cot = np.ascontiguousarray(cotangent.detach().to(compute).numpy())
+    value, per_element, _shape, _ = _evaluate(loss, arrays, call.params, call.reduction, list(grads), bufs, cot)
+    if per_element is not None:
+        result = torch.from_numpy(per_element)
+    else:
+        result = torch.tensor(value, dtype=compute)
+    if out_dtype is not None and result.dtype != out_dtype:
+        result = result.to(out_dtype)
+    return result, out
+
+
+class _LossFunction(torch.autograd.Function):
+    """Every catalogue loss: forward computes the loss and, in the same pass, the gradients
+    of the predictions that need one; backward scales them by the upstream gradient (or, for
+    ``reduction='none'``, has the core compute the vector-Jacobian product)."""
+
+    @staticmethod
+    def forward(ctx, call: _Call, *tensors: torch.Tensor | None):  # type: ignore[override]
+        wanted = [
+            name
+            for name, t, need in zip(call.names, tensors, ctx.needs_input_grad[1:])
+            if need and t is not None and name in call.predictions
+        ]
+        ctx.call = call
+        ctx.wanted = wanted
+        ctx.dtypes = {name: t.dtype for name, t in zip(call.names, tensors) if t is not None}
+        # The inputs are kept (references, no copy) for a `none` backward, which needs the
+        # upstream gradient, and for a second backward (retain_graph) once the gradients
+        # computed here have been handed over.
+        ctx.save_for_backward(*tensors)
+        if call.reduction == "none":
+            value, _ = _run(call, tensors, ())
+            ctx.grads = None
+            return value
+        value, grads = _run(call, tensors, wanted)
+        ctx.grads = grads
+        return value
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
+        call: _Call = ctx.call
+        if call.reduction == "none":
+            _, grads = _run(call, ctx.saved_tensors, ctx.wanted, cotangent=grad_output)
+        else:
+            grads = ctx.grads
+            if grads is None:
+                # A second backward through the same graph: compute them again.
+                _, grads = _run(call, ctx.saved_tensors, ctx.wanted)
+            # Hand the buffers over (autograd can then adopt them as `.grad` without a copy).
+            ctx.grads = None
+            # The upstream gradient of a loss is most often exactly 1: skip the multiply.
+            if not (grad_output.dim() == 0 and grad_output.item() == 1.0):
+                grads = [g.mul_(grad_output.to(g.dtype)) for g in grads]
+        found = dict(zip(ctx.wanted, grads))
+        result: list[torch.Tensor | None] = [None]
+        for name in call.names:
+            g = found.get(name)
+            # Each gradient in its input's dtype (half inputs were computed in float32).
+            if g is not None and g.dtype != ctx.dtypes[name]:
+                g = g.to(ctx.dtypes[name])
+            result.append(g)
+        return tuple(result)
+
+
+def _apply(call: _Call, tensors: list[torch.Tensor | None]) -> torch.Tensor:
+    loss = call.entry["name"]
+    needs = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+    if not needs:
+        value, _ = _run(call, tensors, ())
+        return value
+    for name, t in zip(call.names, tensors):
+        if t is not None and t.requires_grad and name not in call.predictions:
+            raise LossError(
+                f"{loss}: `{name}` requires grad, but losskit differentiates the predictions "
+                f"only ({', '.join(f'`{p}`' for p in _spec.predictions(call.entry))}); pass "
+                f"`{name}.detach()`"
+            )
+    return _LossFunction.apply(call, *tensors)
+
+
+def _torch_call(call: _spec.Defaults, inputs: tuple, params: tuple, reduction: str) -> torch.Tensor:
+    loss = call.entry["name"]
+    tensors = [None if v is None else _tensor(loss, n, v) for n, v in zip(call.names, inputs)]
+    if not isinstance(reduction, str):
+        raise LossError(f"{loss}: `reduction` must be a string, got {reduction!r}")
+    return _apply(_Call(call, call.pairs(params), reduction), tensors)
+
+
+def _make(entry: dict[str, Any], public: str, names: Sequence[str] | None, reduction: str, head: str):
+    """The tensor function of ``entry``, called ``public``, its required inputs named
+    ``names`` (a reference library's) and ``reduction`` its default."""
+    return _spec.build(
+        entry,
+        public,
+        __name__,
+        _torch_call,
+        names,
+        reduction,
+        doc=_spec.docstring(
+            entry,
+            head,
+            "a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable "
+            "with respect to the predictions.",
+        ),
+    )
+
+
+# torchvision's box and focal losses: their argument names (torchvision may not be installed,
+# so they are written here) and their default reduction, 'none'.
+_TORCHVISION_NAMES = {
+    "sigmoid_focal_loss": ("inputs", "targets"),
+    "generalized_box_iou_loss": ("boxes1", "boxes2"),
+    "distance_box_iou_loss": ("boxes1", "boxes2"),
+    "complete_box_iou_loss": ("boxes1", "boxes2"),
+}
+
+#: The PyTorch / torchvision names, each mapped to the catalogue loss it computes.
+ALIASES: dict[str, str] = {}
+
+for _entry in _spec.CATALOGUE:
+    _name = _entry["name"]
+    globals()[_name] = _make(
+        _entry,
+        _name,
+        None,
+        "mean",
+        f"losskit.torch.{_name}: differentiable, on CPU tensors.",
+    )
+    __all__.append(_name)
+    for _ref in re.findall(r"torch\.nn\.functional\.(\w+)", _entry["reference"]):
+        _torch_fn = getattr(torch.nn.functional, _ref, None)
+        if _torch_fn is None:
+            continue
+        ALIASES[_ref] = _name
+        if _ref == _name:
+            continue
+        _required = sum(1 for i in _entry["inputs"] if i["required"])
+        _theirs = list(inspect.signature(_torch_fn).parameters)[:_required]
+        globals()[_ref] = _make(
+            _entry,
+            _ref,
+            _theirs,
+            "mean",
+            f"losskit's {_name}, under torch.nn.functional's name and argument order.",
+        )
+        __all__.append(_ref)
+    for _ref in re.findall(r"torchvision\.ops\.(\w+)", _entry["reference"]):
+        if _ref not in _TORCHVISION_NAMES:
+            continue
+        globals()[_ref] = _make(
+            _entry,
+            _ref,
+            _TORCHVISION_NAMES[_ref],
+            "none",
+            f"losskit's {_name}, under torchvision.ops' name, argument names and default reduction ('none').",
+        )
+        ALIASES[_ref] = _name
+        __all__.append(_ref)
+
+del _entry, _name
+
+from . import nn as nn
+
+__all__.append("nn")
