@@ -106,7 +106,8 @@ def _array(loss: str, name: str, value: Any) -> tuple[np.ndarray, str, np.dtype]
         raise LossError(
             f"{loss}: `{name}` has dtype {dtype}; expected float32, float64, float16, bfloat16, int32, int64, uint8 or bool"
         )
-    a = np.ascontiguousarray(a)
+    # Row-major, copied only if it is not already (np.ascontiguousarray would make a 0-d array 1-d).
+    a = np.asarray(a, order="C")
     tag = ""
     if dtype.name in ("float16", "bfloat16"):
         tag = dtype.name
@@ -198,7 +199,7 @@ def _numpy_function(entry: dict[str, Any]):
         name,
         __name__,
         _numpy_call,
-        extra="grad=()",
+        extra=[("grad", ())],
         doc=_spec.docstring(
             entry,
             f"losskit.{name} on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer "

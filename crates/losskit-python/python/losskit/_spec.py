@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import keyword
-import math
 import numbers
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -64,12 +63,9 @@ def param_text(entry: Mapping[str, Any], name: str, value: Any) -> str:
             if v.is_integer():
                 return str(int(v))
     elif kind == "float" and isinstance(value, numbers.Real) and not isinstance(value, bool):
-        v = float(value)
-        if not math.isfinite(v):
-            raise LossError(
-                f"{entry['name']}: parameter `{name}` = {v} is not finite; expected {spec['range']}"
-            )
-        return repr(v)
+        # NaN and infinities go through as text: the loss's constructor rejects them with its
+        # own message.
+        return repr(float(value))
     expected = {
         "bool": "True or False",
         "choice": "one of " + ", ".join(f"'{o}'" for o in spec.get("options", [])),
@@ -184,51 +180,119 @@ class Defaults:
         return out
 
 
+_DEPRECATED = ("size_average", "reduce")
+
+
+def slots(
+    entry: Mapping[str, Any],
+    reference: Sequence[tuple] | None = None,
+    reduction: str = "mean",
+) -> tuple[list[tuple], list[tuple]]:
+    """The parameters of a generated function, as ``(public name, slot, default)`` lists
+    (positional-or-keyword, then keyword-only). A slot is ``("input", k)``, ``("param", k)``,
+    ``("reduction",)`` or ``("fixed",)`` (a reference library's argument losskit accepts only
+    at its default: PyTorch's deprecated ``size_average`` and ``reduce``).
+
+    Without ``reference``: the catalogue's order (inputs, required ones first as catalogue
+    lists them, then parameters, then ``reduction``). With ``reference``, a reference
+    function's ``(name, default)`` list: its order and names, the loss's required inputs
+    taking its leading names; what the loss has beyond it comes keyword-only."""
+    inputs = entry["inputs"]
+    params = entry["params"]
+    if reference is None:
+        positional = [(i["name"], ("input", k), _EMPTY if i["required"] else None) for k, i in enumerate(inputs)]
+        positional += [(p["name"], ("param", k), _default(p)) for k, p in enumerate(params)]
+        positional.append(("reduction", ("reduction",), reduction))
+        return positional, []
+    required = [k for k, i in enumerate(inputs) if i["required"]]
+    by_name = {i["name"]: ("input", k) for k, i in enumerate(inputs) if not i["required"]}
+    by_name.update({p["name"]: ("param", k) for k, p in enumerate(params)})
+    positional, used = [], set()
+    for j, (name, default) in enumerate(reference):
+        if j < len(required):
+            slot, default = ("input", required[j]), _EMPTY
+        elif name == "reduction":
+            slot = ("reduction",)
+        elif name in by_name:
+            slot = by_name[name]
+            default = None if slot[0] == "input" else _default(params[slot[1]])
+        else:
+            slot = ("fixed",)
+        positional.append((name, slot, default))
+        used.add(slot)
+    keyword_only = [
+        (inputs[k]["name"], ("input", k), None) for k in range(len(inputs)) if ("input", k) not in used
+    ]
+    keyword_only += [(p["name"], ("param", k), _default(p)) for k, p in enumerate(params) if ("param", k) not in used]
+    if ("reduction",) not in used:
+        keyword_only.append(("reduction", ("reduction",), reduction))
+    return positional, keyword_only
+
+
+def fixed(loss: str, name: str, value: Any, default: Any) -> None:
+    """Refuses a reference library's argument set away from its default."""
+    if value is default or value == default:
+        return
+    if name in _DEPRECATED:
+        raise LossError(f"{loss}: `{name}` is deprecated in PyTorch and not supported; use `reduction`")
+    raise LossError(f"{loss}: `{name}` = {value!r} is not supported (losskit takes only its default, {default!r})")
+
+
 def build(
     entry: Mapping[str, Any],
     public: str,
     module: str,
     target: Any,
-    names: Sequence[str] | None = None,
+    reference: Sequence[tuple] | None = None,
     reduction: str = "mean",
-    extra: str = "",
+    extra: Sequence[tuple] = (),
     doc: str = "",
+    method: bool = False,
 ):
-    """A function called ``public`` with a real Python signature (so binding the arguments
-    costs nothing beyond the call): the loss's inputs (positional, under ``names`` where a
-    reference library calls them otherwise; optional ones default to None), its parameters
-    with the catalogue's defaults, ``reduction``, and ``extra`` (keyword-only parameters, as
-    source text). Its body calls ``target(defaults, (inputs...), (params...), reduction,
-    extra...)``, the inputs in catalogue order."""
-    for n in list(names or []) + [i["name"] for i in entry["inputs"]] + [p["name"] for p in entry["params"]]:
-        if not n.isidentifier() or keyword.iskeyword(n):
-            raise RuntimeError(f"losskit: catalogue name `{n}` is not a Python identifier")
-    params = parameters(entry, names, reduction)
+    """A function called ``public`` with a real Python signature (binding the arguments costs
+    nothing beyond the call), its parameters as :func:`slots` gives them, plus ``extra``
+    keyword-only ``(name, default)`` pairs. Its body calls ``target(defaults, (inputs...),
+    (params...), reduction, *extra)``, inputs and parameters in catalogue order. With
+    ``method``, the function takes ``self`` first and passes it on before ``defaults``."""
+    positional, keyword_only = slots(entry, reference, reduction)
     defaults = Defaults(entry)
-    namespace: dict[str, Any] = {"_target": target, "_defaults": defaults}
-    arglist = []
-    for k, p in enumerate(params):
-        if p.default is _EMPTY:
-            arglist.append(p.name)
+    namespace: dict[str, Any] = {"_target": target, "_defaults": defaults, "_fixed": fixed}
+    arglist = ["self"] if method else []
+    checks = []
+    by_slot: dict[tuple, str] = {}
+    for k, (name, slot, default) in enumerate(positional + keyword_only):
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise RuntimeError(f"losskit: `{name}` is not a Python identifier")
+        if k == len(positional):
+            arglist.append("*")
+        if slot[0] == "param":
+            # The catalogue's default object itself, which `Defaults.pairs` tells by identity.
+            default = defaults.objects[slot[1]]
+        if default is _EMPTY:
+            arglist.append(name)
         else:
-            namespace[f"_d{k}"] = p.default
-            arglist.append(f"{p.name}=_d{k}")
-    # The parameters' default objects are those `Defaults` compares with by identity.
-    n_inputs = len(entry["inputs"])
-    for k, obj in enumerate(defaults.objects):
-        namespace[f"_d{n_inputs + k}"] = obj
-    inputs = "".join(f"{p.name}, " for p in params[:n_inputs])
-    values = "".join(f"{p.name}, " for p in params[n_inputs : n_inputs + len(entry["params"])])
-    extra_names = ""
+            namespace[f"_d{k}"] = default
+            arglist.append(f"{name}=_d{k}")
+        if slot[0] == "fixed":
+            checks.append(f"    _fixed({entry['name']!r}, {name!r}, {name}, _d{k})\n")
+        else:
+            by_slot[slot] = name
     if extra:
-        arglist.append("*")
-        arglist.append(extra)
-        extra_names = ", " + ", ".join(e.split("=")[0].strip() for e in extra.split(","))
+        if not keyword_only:
+            arglist.append("*")
+        for name, default in extra:
+            namespace[f"_x_{name}"] = default
+            arglist.append(f"{name}=_x_{name}")
+    inputs = "".join(f"{by_slot[('input', k)]}, " for k in range(len(entry["inputs"])))
+    values = "".join(f"{by_slot[('param', k)]}, " for k in range(len(entry["params"])))
+    tail = "".join(f", {name}" for name, _ in extra)
+    head = "self, " if method else ""
     src = (
         f"def {public}({', '.join(arglist)}):\n"
-        f"    return _target(_defaults, ({inputs}), ({values}), reduction{extra_names})\n"
+        + "".join(checks)
+        + f"    return _target({head}_defaults, ({inputs}), ({values}), {by_slot[('reduction',)]}{tail})\n"
     )
-    # The source is built from catalogue names checked above to be identifiers.
+    # The source is built from names checked above to be identifiers.
     exec(compile(src, f"<losskit {module}.{public}>", "exec"), namespace)  # noqa: S102
     function = namespace[public]
     function.__module__ = module

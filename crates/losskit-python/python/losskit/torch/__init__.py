@@ -67,7 +67,7 @@ def _numpy(t: torch.Tensor) -> tuple[np.ndarray, str]:
         t = t.resolve_neg()
     if t.dtype in _HALVES:
         return t.contiguous().view(torch.int16).numpy().view(np.uint16), _HALVES[t.dtype]
-    return np.ascontiguousarray(t.numpy()), ""
+    return t.contiguous().numpy(), ""
 
 
 class _Call:
@@ -115,7 +115,7 @@ def _run(
         bufs = [o.numpy() for o in out]
     cot = None
     if cotangent is not None:
-        cot = np.ascontiguousarray(cotangent.detach().to(compute).numpy())
+        cot = cotangent.detach().to(compute).contiguous().numpy()
     value, per_element, _shape, _ = _evaluate(loss, arrays, call.params, call.reduction, list(grads), bufs, cot)
     if per_element is not None:
         result = torch.from_numpy(per_element)
@@ -176,7 +176,37 @@ class _LossFunction(torch.autograd.Function):
             if g is not None and g.dtype != ctx.dtypes[name]:
                 g = g.to(ctx.dtypes[name])
             result.append(g)
+        if torch.is_grad_enabled():
+            # create_graph=True: these gradients are not differentiable again. Differentiating
+            # them must be an error, never a silently missing term.
+            return _refuse_second_derivative(call.entry["name"], result)
         return tuple(result)
+
+
+def _refuse_second_derivative(loss: str, grads: list) -> tuple:
+    """``grads`` as outputs of a node that raises when differentiated (what
+    ``torch.autograd.function.once_differentiable`` does, but also when the upstream gradient
+    does not itself require grad)."""
+    present = [k for k, g in enumerate(grads) if g is not None]
+    if not present:
+        return tuple(grads)
+    err = torch._C._functions.DelayedError(
+        f"losskit.torch.{loss}: second derivatives are not supported (its backward pass is "
+        "losskit's fused gradient, not a differentiable graph)".encode(),
+        len(present),
+    )
+    fake = []
+    for k in present:
+        g = grads[k].detach()
+        g.requires_grad_(True)
+        fake.append(g)
+    outs = err(*fake)
+    if not isinstance(outs, tuple):
+        outs = (outs,)
+    result = list(grads)
+    for k, g in zip(present, outs):
+        result[k] = g
+    return tuple(result)
 
 
 def _apply(call: _Call, tensors: list[torch.Tensor | None]) -> torch.Tensor:
@@ -203,15 +233,16 @@ def _torch_call(call: _spec.Defaults, inputs: tuple, params: tuple, reduction: s
     return _apply(_Call(call, call.pairs(params), reduction), tensors)
 
 
-def _make(entry: dict[str, Any], public: str, names: Sequence[str] | None, reduction: str, head: str):
-    """The tensor function of ``entry``, called ``public``, its required inputs named
-    ``names`` (a reference library's) and ``reduction`` its default."""
+def _make(entry: dict[str, Any], public: str, reference: list | None, reduction: str, head: str):
+    """The tensor function of ``entry``, called ``public``, with the argument names and order of
+    ``reference`` (a reference library's ``(name, default)`` list) and ``reduction`` its
+    default."""
     return _spec.build(
         entry,
         public,
         __name__,
         _torch_call,
-        names,
+        reference,
         reduction,
         doc=_spec.docstring(
             entry,
@@ -222,14 +253,21 @@ def _make(entry: dict[str, Any], public: str, names: Sequence[str] | None, reduc
     )
 
 
-# torchvision's box and focal losses: their argument names (torchvision may not be installed,
-# so they are written here) and their default reduction, 'none'.
-_TORCHVISION_NAMES = {
-    "sigmoid_focal_loss": ("inputs", "targets"),
-    "generalized_box_iou_loss": ("boxes1", "boxes2"),
-    "distance_box_iou_loss": ("boxes1", "boxes2"),
-    "complete_box_iou_loss": ("boxes1", "boxes2"),
+# torchvision's box and focal losses: their arguments (torchvision may not be installed, so
+# they are written here), with torchvision's default reduction, 'none'.
+_BOXES = [("boxes1", None), ("boxes2", None), ("reduction", "none"), ("eps", 1e-7)]
+_TORCHVISION = {
+    "sigmoid_focal_loss": [("inputs", None), ("targets", None), ("alpha", 0.25), ("gamma", 2), ("reduction", "none")],
+    "generalized_box_iou_loss": _BOXES,
+    "distance_box_iou_loss": _BOXES,
+    "complete_box_iou_loss": _BOXES,
 }
+
+
+def _reference(fn: Any) -> list:
+    """A PyTorch function's ``(name, default)`` list."""
+    return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()]
+
 
 #: The PyTorch / torchvision names, each mapped to the catalogue loss it computes.
 ALIASES: dict[str, str] = {}
@@ -249,25 +287,24 @@ for _entry in _spec.CATALOGUE:
         if _torch_fn is None:
             continue
         ALIASES[_ref] = _name
-        if _ref == _name:
-            continue
-        _required = sum(1 for i in _entry["inputs"] if i["required"])
-        _theirs = list(inspect.signature(_torch_fn).parameters)[:_required]
+        # Under PyTorch's name (which may be the catalogue's own, `cross_entropy`, `kl_div`):
+        # PyTorch's arguments and order.
         globals()[_ref] = _make(
             _entry,
             _ref,
-            _theirs,
+            _reference(_torch_fn),
             "mean",
             f"losskit's {_name}, under torch.nn.functional's name and argument order.",
         )
-        __all__.append(_ref)
+        if _ref != _name:
+            __all__.append(_ref)
     for _ref in re.findall(r"torchvision\.ops\.(\w+)", _entry["reference"]):
-        if _ref not in _TORCHVISION_NAMES:
+        if _ref not in _TORCHVISION:
             continue
         globals()[_ref] = _make(
             _entry,
             _ref,
-            _TORCHVISION_NAMES[_ref],
+            _TORCHVISION[_ref],
             "none",
             f"losskit's {_name}, under torchvision.ops' name, argument names and default reduction ('none').",
         )
