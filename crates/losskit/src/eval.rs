@@ -2,7 +2,9 @@
 //!
 //! A caller hands over named arrays of any supported dtype, parameters as text and a
 //! reduction; [`evaluate_with`] checks them against the catalogue, picks the compute type from the
-//! prediction's dtype and runs the loss's typed API.
+//! prediction's dtype and runs the loss's typed API. [`evaluate_into`] does the same into
+//! caller-owned gradient buffers and, with `reduction = none`, takes an upstream gradient
+//! (a vector-Jacobian product), which is what a framework's autograd needs.
 
 use std::borrow::Cow;
 
@@ -264,7 +266,8 @@ pub struct Evaluation {
     pub value: Option<f64>,
     /// The per-element losses (with [`ReductionMode::None`] only), of `shape`.
     pub per_element: Option<FloatArray>,
-    /// The gradients asked for, each of its input's shape, in the order asked.
+    /// The gradients asked for, each of its input's shape, in the order asked (empty from
+    /// [`evaluate_into`], which writes them into the caller's buffers).
     pub grads: Vec<(&'static str, FloatArray)>,
 }
 
