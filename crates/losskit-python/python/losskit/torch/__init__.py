@@ -39,6 +39,10 @@ __all__: list[str] = ["LossError"]
 _FLOATS = {torch.float32: np.float32, torch.float64: np.float64}
 _HALVES = {torch.float16: "float16", torch.bfloat16: "bfloat16"}
 _OTHERS = {torch.int32, torch.int64, torch.uint8, torch.bool}
+_ALLOWED = frozenset(_FLOATS) | frozenset(_HALVES) | _OTHERS
+# From this many input elements on, gradients are written into tensors PyTorch allocates;
+# below it the core's own arrays are adopted (fewer calls per loss call).
+_OWN_BUFFERS = 1 << 16
 
 
 def _tensor(loss: str, name: str, value: Any) -> torch.Tensor:
@@ -63,11 +67,13 @@ def _numpy(t: torch.Tensor) -> tuple[np.ndarray, str]:
     """A C-contiguous NumPy view of ``t`` (a copy only when ``t`` is not contiguous) and the
     dtype tag of the half types, which cross as their bits."""
     t = t.detach()
-    if t.is_neg():
-        t = t.resolve_neg()
     if t.dtype in _HALVES:
         return t.contiguous().view(torch.int16).numpy().view(np.uint16), _HALVES[t.dtype]
-    return t.contiguous().numpy(), ""
+    try:
+        return t.contiguous().numpy(), ""
+    except RuntimeError:
+        # A lazily negated view (`x.neg()` of a conjugate, `torch._neg_view`): materialise it.
+        return t.resolve_neg().resolve_conj().contiguous().numpy(), ""
 
 
 class _Call:
@@ -109,18 +115,22 @@ def _run(
         arrays.append((name, *_numpy(t)))
     bufs = None
     out: list[torch.Tensor] = []
-    if grads:
-        shapes = {name: t.shape for name, t in zip(call.names, tensors) if t is not None}
-        out = [torch.empty(shapes[g], dtype=compute) for g in grads]
-        bufs = [o.numpy() for o in out]
     cot = None
     if cotangent is not None:
         cot = cotangent.detach().to(compute).contiguous().numpy()
-    value, per_element, _shape, _ = _evaluate(loss, arrays, call.params, call.reduction, list(grads), bufs, cot)
+    if grads and (cot is not None or sum(a.size for _, a, _ in arrays) >= _OWN_BUFFERS):
+        # Large gradients go into tensors from PyTorch's allocator, which reuses freed memory
+        # where a fresh allocation would fault every page in again.
+        shapes = {name: t.shape for name, t in zip(call.names, tensors) if t is not None}
+        out = [torch.empty(shapes[g], dtype=compute) for g in grads]
+        bufs = [o.numpy() for o in out]
+    value, per_element, _shape, made = _evaluate(loss, arrays, call.params, call.reduction, list(grads), bufs, cot)
+    if bufs is None and grads:
+        out = [torch.from_numpy(g) for g in made]
     if per_element is not None:
         result = torch.from_numpy(per_element)
     else:
-        result = torch.tensor(value, dtype=compute)
+        result = torch.scalar_tensor(value, dtype=compute)
     if out_dtype is not None and result.dtype != out_dtype:
         result = result.to(out_dtype)
     return result, out
@@ -133,14 +143,14 @@ class _LossFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, call: _Call, *tensors: torch.Tensor | None):  # type: ignore[override]
-        wanted = [
-            name
-            for name, t, need in zip(call.names, tensors, ctx.needs_input_grad[1:])
-            if need and t is not None and name in call.predictions
-        ]
+        needs = ctx.needs_input_grad
+        # The positions (in `tensors`) and names of the predictions whose gradients are wanted.
+        slots = [k for k, name in enumerate(call.names) if needs[k + 1] and name in call.predictions]
+        wanted = [call.names[k] for k in slots]
         ctx.call = call
+        ctx.slots = slots
         ctx.wanted = wanted
-        ctx.dtypes = {name: t.dtype for name, t in zip(call.names, tensors) if t is not None}
+        ctx.dtypes = [tensors[k].dtype for k in slots]
         # The inputs are kept (references, no copy) for a `none` backward, which needs the
         # upstream gradient, and for a second backward (retain_graph) once the gradients
         # computed here have been handed over.
@@ -168,14 +178,10 @@ class _LossFunction(torch.autograd.Function):
             # The upstream gradient of a loss is most often exactly 1: skip the multiply.
             if not (grad_output.dim() == 0 and grad_output.item() == 1.0):
                 grads = [g.mul_(grad_output.to(g.dtype)) for g in grads]
-        found = dict(zip(ctx.wanted, grads))
-        result: list[torch.Tensor | None] = [None]
-        for name in call.names:
-            g = found.get(name)
+        result: list[torch.Tensor | None] = [None] * (len(call.names) + 1)
+        for k, g, dtype in zip(ctx.slots, grads, ctx.dtypes):
             # Each gradient in its input's dtype (half inputs were computed in float32).
-            if g is not None and g.dtype != ctx.dtypes[name]:
-                g = g.to(ctx.dtypes[name])
-            result.append(g)
+            result[k + 1] = g if g.dtype == dtype else g.to(dtype)
         if torch.is_grad_enabled():
             # create_graph=True: these gradients are not differentiable again. Differentiating
             # them must be an error, never a silently missing term.
@@ -210,27 +216,37 @@ def _refuse_second_derivative(loss: str, grads: list) -> tuple:
 
 
 def _apply(call: _Call, tensors: list[torch.Tensor | None]) -> torch.Tensor:
-    loss = call.entry["name"]
-    needs = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-    if not needs:
-        value, _ = _run(call, tensors, ())
-        return value
-    for name, t in zip(call.names, tensors):
-        if t is not None and t.requires_grad and name not in call.predictions:
-            raise LossError(
-                f"{loss}: `{name}` requires grad, but losskit differentiates the predictions "
-                f"only ({', '.join(f'`{p}`' for p in _spec.predictions(call.entry))}); pass "
-                f"`{name}.detach()`"
-            )
-    return _LossFunction.apply(call, *tensors)
+    if torch.is_grad_enabled():
+        needs = False
+        for name, t in zip(call.names, tensors):
+            if t is not None and t.requires_grad:
+                if name not in call.predictions:
+                    raise LossError(
+                        f"{call.entry['name']}: `{name}` requires grad, but losskit differentiates "
+                        f"the predictions only ({', '.join(f'`{p}`' for p in _spec.predictions(call.entry))}); "
+                        f"pass `{name}.detach()`"
+                    )
+                needs = True
+        if needs:
+            return _LossFunction.apply(call, *tensors)
+    value, _ = _run(call, tensors, ())
+    return value
 
 
-def _torch_call(call: _spec.Defaults, inputs: tuple, params: tuple, reduction: str) -> torch.Tensor:
-    loss = call.entry["name"]
-    tensors = [None if v is None else _tensor(loss, n, v) for n, v in zip(call.names, inputs)]
-    if not isinstance(reduction, str):
-        raise LossError(f"{loss}: `reduction` must be a string, got {reduction!r}")
-    return _apply(_Call(call, call.pairs(params), reduction), tensors)
+def _torch_call(spec: _spec.Defaults, inputs: tuple, params: tuple, reduction: str) -> torch.Tensor:
+    tensors = []
+    for n, v in zip(spec.names, inputs):
+        if v is not None and not (type(v) is torch.Tensor and v.is_cpu and v.dtype in _ALLOWED):
+            v = _tensor(spec.entry["name"], n, v)
+        tensors.append(v)
+    if type(reduction) is not str:
+        raise LossError(f"{spec.entry['name']}: `reduction` must be a string, got {reduction!r}")
+    return _apply(_Call(spec, spec.pairs(params) if params else [], reduction), tensors)
+
+
+# Inside `torch.compile`d code a losskit call is a clean graph break: Dynamo does not try to
+# trace into the extension module (which it cannot), it runs the call as it is.
+_compiled_call = torch.compiler.disable(_torch_call)
 
 
 def _make(entry: dict[str, Any], public: str, reference: list | None, reduction: str, head: str):
@@ -241,7 +257,7 @@ def _make(entry: dict[str, Any], public: str, reference: list | None, reduction:
         entry,
         public,
         __name__,
-        _torch_call,
+        _compiled_call,
         reference,
         reduction,
         doc=_spec.docstring(
