@@ -83,7 +83,8 @@ def _nn_stub() -> str:
     out = [_HEADER, "import torch\n\n"]
     for name in sorted(lnn.__all__):
         cls = getattr(lnn, name)
-        out.append(f"class {name}(torch.nn.Module):\n{_doc(cls, '    ')}")
+        first = (inspect.getdoc(cls) or "").splitlines()[0]
+        out.append(f'class {name}(torch.nn.Module):\n    """{first} (``help()`` shows it in full)."""\n\n')
         out.append(_function("__init__", cls.__init__, "None", "    ", doc=False))
         out.append(_function("forward", cls.forward, "torch.Tensor", "    ", doc=False))
     return "".join(out)

@@ -3,51 +3,8 @@
 import torch
 
 class BCELoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.bce`.
+    """``nn.Module`` form of :func:`losskit.torch.bce`. (``help()`` shows it in full)."""
 
-    Binary cross-entropy on probabilities, each log clamped at −100 (PyTorch's BCELoss); prefer bce_with_logits.
-
-    losskit.torch.bce: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = −[y·max(ln p, −100) + (1 − y)·max(ln(1 − p), −100)], times w
-
-    Gradient::
-
-        ∂ℓ/∂p = (p − y) / max((1 − p)·p, 1e-12), times w (PyTorch's formula, also inside the clamp)
-
-    Inputs:
-        input (prediction): floats, any shape: probabilities in [0, 1]
-        target (target): floats, same as `input`, values in [0, 1]
-        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        only when the model really outputs probabilities (an ensemble average, a calibrated
-        model); otherwise bce_with_logits
-
-    Pitfalls:
-        - BCE on sigmoid outputs is a classic mistake: σ(x) rounds to 1 for x ≳ 17 in f32, so a
-          confident wrong answer costs the clamped 100 and the gradient reaching the logit is 0
-          (σ′ = 0): use bce_with_logits
-        - the −100 clamp caps the loss of a confidently wrong probability at 100 per element
-          (Keras clips p to [1e-7, 1 − 1e-7] instead, a cap of about 16.1): numbers differ
-          between libraries there
-        - inputs outside [0, 1] are an error
-        - with `weight`, `mean` is Σ w·ℓ / Σ w here; PyTorch's BCE losses divide Σ w·ℓ by N
-
-    Reference:
-        torch.nn.functional.binary_cross_entropy
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, weight=None, size_average=None, reduce=None, reduction='mean') -> None:
         ...
 
@@ -55,55 +12,8 @@ class BCELoss(torch.nn.Module):
         ...
 
 class BCEWithLogitsLoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.bce_with_logits`.
+    """``nn.Module`` form of :func:`losskit.torch.bce_with_logits`. (``help()`` shows it in full)."""
 
-    Binary cross-entropy on logits: the loss for binary and multi-label classification.
-
-    losskit.torch.bce_with_logits: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = pw·y·softplus(−x) + (1 − y)·softplus(x) = −[pw·y·ln σ(x) + (1 − y)·ln(1 − σ(x))], times w; pw = 1 without pos_weight
-
-    Gradient::
-
-        ∂ℓ/∂x = ((pw·y + 1 − y)·σ(x) − pw·y)·w
-
-    Inputs:
-        input (prediction): floats, any shape: logits
-        target (target): floats, same as `input`, values in [0, 1] (soft labels allowed)
-        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
-        pos_weight (weight, optional): floats, [C] (C = the last dimension of `input`; one weight >= 0 per label) or [1]
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        binary classification (one logit per example) and multi-label classification (one logit
-        per label, labels independent); soft targets in [0, 1] are fine. pos_weight = n_neg /
-        n_pos per label when positives are rare
-
-    Pitfalls:
-        - pass logits, not sigmoid outputs: sigmoid-then-BCE (bce) rounds σ(x) to 1 for x ≳ 17
-          in f32, so the loss clamps and the gradient through the sigmoid is 0 exactly where the
-          model is most wrong
-        - for mutually exclusive classes use cross_entropy: independent sigmoids do not compete
-        - pos_weight scales only the positive term and is not in the mean's denominator; it is
-          broadcast over the last dimension, so put the labels last
-        - targets outside [0, 1] are an error here (PyTorch accepts them and returns a
-          meaningless loss)
-        - x = +∞ with y = 1 and x = −∞ with y = 0 give loss 0 here; PyTorch gives NaN
-        - with `weight`, `mean` is Σ w·ℓ / Σ w here; PyTorch's BCE losses divide Σ w·ℓ by N
-
-    Reference:
-        torch.nn.functional.binary_cross_entropy_with_logits
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, weight=None, size_average=None, reduce=None, reduction='mean', pos_weight=None) -> None:
         ...
 
@@ -111,51 +21,8 @@ class BCEWithLogitsLoss(torch.nn.Module):
         ...
 
 class BatchHardTriplet(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.batch_hard_triplet`.
+    """``nn.Module`` form of :func:`losskit.torch.batch_hard_triplet`. (``help()`` shows it in full)."""
 
-    Triplet loss on every anchor's hardest positive and hardest negative in the batch.
-
-    losskit.torch.batch_hard_triplet: differentiable, on CPU tensors.
-
-    Formula::
-
-        per anchor with a positive and a negative: d_ap = max positive distance, d_an = min negative distance, ℓ = max(0, margin + d_ap − d_an) (soft: softplus(d_ap − d_an)); mean over those anchors
-
-    Gradient::
-
-        through the mined pairs: ±(x_i − x_j)/‖x_i − x_j‖ times [ℓ > 0] (soft: σ(d_ap − d_an)); 0 at distance 0
-
-    Inputs:
-        embeddings (prediction): floats, [N, D]
-        labels (target): integers, [N] (integers)
-
-    Parameters:
-        margin (float, default 0.3, >= 0): the gap wanted between the hardest negative and the hardest positive distance (unused when soft)
-        soft (bool, default False): Hermans et al.'s soft margin softplus(d_ap − d_an) instead of the hinge
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        re-identification and retrieval with P classes × K samples per batch (Hermans et al.
-        2017)
-
-    Pitfalls:
-        - the batch needs several samples per class: with unique labels there is no positive (an
-          error with mean)
-        - distances are Euclidean on the raw embeddings: normalise them first if the scale
-          should not matter
-        - label noise makes the hardest positive an outlier: soft margin or smaller batches help
-
-    Reference:
-        Hermans, Beyer, Leibe 2017; pytorch-metric-learning TripletMarginLoss + BatchHardMiner
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, margin=0.3, soft=False, reduction='mean') -> None:
         ...
 
@@ -163,51 +30,8 @@ class BatchHardTriplet(torch.nn.Module):
         ...
 
 class Bce(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.bce`.
+    """``nn.Module`` form of :func:`losskit.torch.bce`. (``help()`` shows it in full)."""
 
-    Binary cross-entropy on probabilities, each log clamped at −100 (PyTorch's BCELoss); prefer bce_with_logits.
-
-    losskit.torch.bce: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = −[y·max(ln p, −100) + (1 − y)·max(ln(1 − p), −100)], times w
-
-    Gradient::
-
-        ∂ℓ/∂p = (p − y) / max((1 − p)·p, 1e-12), times w (PyTorch's formula, also inside the clamp)
-
-    Inputs:
-        input (prediction): floats, any shape: probabilities in [0, 1]
-        target (target): floats, same as `input`, values in [0, 1]
-        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        only when the model really outputs probabilities (an ensemble average, a calibrated
-        model); otherwise bce_with_logits
-
-    Pitfalls:
-        - BCE on sigmoid outputs is a classic mistake: σ(x) rounds to 1 for x ≳ 17 in f32, so a
-          confident wrong answer costs the clamped 100 and the gradient reaching the logit is 0
-          (σ′ = 0): use bce_with_logits
-        - the −100 clamp caps the loss of a confidently wrong probability at 100 per element
-          (Keras clips p to [1e-7, 1 − 1e-7] instead, a cap of about 16.1): numbers differ
-          between libraries there
-        - inputs outside [0, 1] are an error
-        - with `weight`, `mean` is Σ w·ℓ / Σ w here; PyTorch's BCE losses divide Σ w·ℓ by N
-
-    Reference:
-        torch.nn.functional.binary_cross_entropy
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, reduction='mean') -> None:
         ...
 
@@ -215,54 +39,8 @@ class Bce(torch.nn.Module):
         ...
 
 class BceDice(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.bce_dice`.
+    """``nn.Module`` form of :func:`losskit.torch.bce_dice`. (``help()`` shows it in full)."""
 
-    Binary cross-entropy on logits plus the Dice loss of their sigmoid.
-
-    losskit.torch.bce_dice: differentiable, on CPU tensors.
-
-    Formula::
-
-        bce_weight·bce_with_logits(x, G) (mean over every element) + dice_weight·dice(sigmoid(x), G) (mean over [N, C'])
-
-    Gradient::
-
-        bce_weight·(σ(x) − G)/M + dice_weight·∂dice/∂x
-
-    Inputs:
-        input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
-        target (target): integers or floats, a 0/1 mask of `input`'s shape (one-hot or multi-label; float or integer), or class indices `[N, *spatial]` (integers)
-
-    Parameters:
-        include_background (bool, default True): whether class 0 counts (it is dropped after the softmax; kept when C = 1)
-        batch (bool, default False): true: sums over the whole batch, one ratio per class; false: one ratio per sample and class
-        smooth_nr (float, default 1e-05, >= 0): added to the numerator
-        smooth_dr (float, default 1e-05, >= 0): added to the denominator
-        squared (bool, default False): ΣP² and ΣG² in the denominator (MONAI's squared_pred)
-        bce_weight (float, default 1.0, >= 0): the weight of the cross-entropy term
-        dice_weight (float, default 1.0, >= 0): the weight of the Dice term
-
-    reduction: one of 'mean', 'sum'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        binary or multi-label masks: the cross-entropy gives smooth early gradients, Dice
-        handles the imbalance
-
-    Pitfalls:
-        - multi-label: the cross-entropy stays binary per channel (MONAI's
-          DiceCELoss(sigmoid=True) switches to softmax CE when C > 1)
-        - no `none` reduction: the two terms have different shapes
-
-    Reference:
-        MONAI DiceCELoss(sigmoid=True) (one channel)
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, include_background=True, batch=False, smooth_nr=1e-05, smooth_dr=1e-05, squared=False, bce_weight=1.0, dice_weight=1.0, reduction='mean') -> None:
         ...
 
@@ -270,55 +48,8 @@ class BceDice(torch.nn.Module):
         ...
 
 class BceWithLogits(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.bce_with_logits`.
+    """``nn.Module`` form of :func:`losskit.torch.bce_with_logits`. (``help()`` shows it in full)."""
 
-    Binary cross-entropy on logits: the loss for binary and multi-label classification.
-
-    losskit.torch.bce_with_logits: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = pw·y·softplus(−x) + (1 − y)·softplus(x) = −[pw·y·ln σ(x) + (1 − y)·ln(1 − σ(x))], times w; pw = 1 without pos_weight
-
-    Gradient::
-
-        ∂ℓ/∂x = ((pw·y + 1 − y)·σ(x) − pw·y)·w
-
-    Inputs:
-        input (prediction): floats, any shape: logits
-        target (target): floats, same as `input`, values in [0, 1] (soft labels allowed)
-        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
-        pos_weight (weight, optional): floats, [C] (C = the last dimension of `input`; one weight >= 0 per label) or [1]
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        binary classification (one logit per example) and multi-label classification (one logit
-        per label, labels independent); soft targets in [0, 1] are fine. pos_weight = n_neg /
-        n_pos per label when positives are rare
-
-    Pitfalls:
-        - pass logits, not sigmoid outputs: sigmoid-then-BCE (bce) rounds σ(x) to 1 for x ≳ 17
-          in f32, so the loss clamps and the gradient through the sigmoid is 0 exactly where the
-          model is most wrong
-        - for mutually exclusive classes use cross_entropy: independent sigmoids do not compete
-        - pos_weight scales only the positive term and is not in the mean's denominator; it is
-          broadcast over the last dimension, so put the labels last
-        - targets outside [0, 1] are an error here (PyTorch accepts them and returns a
-          meaningless loss)
-        - x = +∞ with y = 1 and x = −∞ with y = 0 give loss 0 here; PyTorch gives NaN
-        - with `weight`, `mean` is Σ w·ℓ / Σ w here; PyTorch's BCE losses divide Σ w·ℓ by N
-
-    Reference:
-        torch.nn.functional.binary_cross_entropy_with_logits
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, pos_weight=None, reduction='mean') -> None:
         ...
 
@@ -326,53 +57,8 @@ class BceWithLogits(torch.nn.Module):
         ...
 
 class Boundary(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.boundary`.
+    """``nn.Module`` form of :func:`losskit.torch.boundary`. (``help()`` shows it in full)."""
 
-    Probabilities times the signed distance to the target's boundary (Kervadec et al.).
-
-    losskit.torch.boundary: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ_nc = mean over positions of P·φ_G, φ = edt(outside) outside the object, −(edt(inside) − 1) inside, 0 for an absent class; mean over N, C' (none gives [N, C'])
-
-    Gradient::
-
-        ∂ℓ/∂P = φ/S, through the activation
-
-    Inputs:
-        input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
-        target (target, optional): integers or floats, a 0/1 mask of `input`'s shape (one-hot or multi-label; float or integer), or class indices `[N, *spatial]` (integers)
-        distance (target, optional): floats, precomputed signed distance maps of `input`'s shape (`losskit edt --signed`); used instead of computing them from `target`
-
-    Parameters:
-        activation (choice, default 'softmax', one of softmax, sigmoid, none): applied to `input` inside the loss (its gradient included); softmax runs over all C classes
-        include_background (bool, default False): whether class 0 counts (the paper leaves it out)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        highly unbalanced segmentation (small lesions), added to dice with a weight that grows
-        during training
-
-    Pitfalls:
-        - the loss is negative when the mass sits inside the objects: use it with a regional
-          loss, not alone
-        - computing distance maps at every step is slow: precompute them (`distance` input,
-          `losskit edt --signed`) in the data loader
-        - maps computed inside use unit spacing; precompute them with `--spacing` for
-          anisotropic voxels
-
-    Reference:
-        Kervadec et al. 2019, reference code one_hot2dist with scipy distance_transform_edt
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, target=None, distance=None, activation='softmax', include_background=False, reduction='mean') -> None:
         ...
 
@@ -380,53 +66,8 @@ class Boundary(torch.nn.Module):
         ...
 
 class CeDice(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.ce_dice`.
+    """``nn.Module`` form of :func:`losskit.torch.ce_dice`. (``help()`` shows it in full)."""
 
-    Softmax cross-entropy plus the Dice loss of the softmax (nnU-Net's default).
-
-    losskit.torch.ce_dice: differentiable, on CPU tensors.
-
-    Formula::
-
-        ce_weight·cross_entropy(x, y) + dice_weight·dice(softmax(x), G)
-
-    Gradient::
-
-        ce_weight·(softmax(x) − G)/M + dice_weight·∂dice/∂x
-
-    Inputs:
-        input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
-        target (target): integers or floats, a 0/1 mask of `input`'s shape (one-hot or multi-label; float or integer), or class indices `[N, *spatial]` (integers)
-
-    Parameters:
-        include_background (bool, default True): whether class 0 counts (it is dropped after the softmax; kept when C = 1)
-        batch (bool, default False): true: sums over the whole batch, one ratio per class; false: one ratio per sample and class
-        smooth_nr (float, default 1e-05, >= 0): added to the numerator
-        smooth_dr (float, default 1e-05, >= 0): added to the denominator
-        squared (bool, default False): ΣP² and ΣG² in the denominator (MONAI's squared_pred)
-        ce_weight (float, default 1.0, >= 0): the weight of the cross-entropy term
-        dice_weight (float, default 1.0, >= 0): the weight of the Dice term
-
-    reduction: one of 'mean', 'sum'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        one class per position (semantic segmentation)
-
-    Pitfalls:
-        - include_background=false drops class 0 from the Dice term only; the cross-entropy
-          keeps every class (as MONAI)
-        - no `none` reduction: the two terms have different shapes
-
-    Reference:
-        MONAI DiceCELoss(softmax=True, to_onehot_y=True)
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, include_background=True, batch=False, smooth_nr=1e-05, smooth_dr=1e-05, squared=False, ce_weight=1.0, dice_weight=1.0, reduction='mean') -> None:
         ...
 
@@ -434,59 +75,8 @@ class CeDice(torch.nn.Module):
         ...
 
 class Ciou(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.ciou`.
+    """``nn.Module`` form of :func:`losskit.torch.ciou`. (``help()`` shows it in full)."""
 
-    Complete IoU loss: diou plus an aspect-ratio term weighted by a constant α.
-
-    losskit.torch.ciou: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = diou + α·v, v = 4/π²·(atan(w_g/h_g) − atan(w/h))², α = v/(1 − IoU + v + eps)
-
-    Gradient::
-
-        as diou, plus α·∂v/∂(w, h) with α held constant (torchvision computes it under no_grad): ∂v/∂w = −8/π²·Δθ·h/(w² + h²), ∂v/∂h = 8/π²·Δθ·w/(w² + h²)
-
-    Inputs:
-        input (prediction): floats, [N, 4]: predicted boxes in `format`
-        target (target): floats, same as `input`: the matched ground-truth boxes
-
-    Parameters:
-        eps (float, default 1e-07, >= 0): added to each denominator (union, enclosing area or diagonal), as torchvision
-        format (choice, default 'xyxy', one of xyxy, xywh, cxcywh): box layout of both arrays, as torchvision's box_convert: corners (x1, y1, x2, y2), corner and size (x, y, w, h), or centre and size (cx, cy, w, h); gradients are in this format
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        YOLO-style box regression where the shape matters as well as overlap and position
-
-    Pitfalls:
-        - v depends only on the aspect ratio: a box of the right shape but twice the size sees
-          no shape gradient; eiou penalises width and height directly
-        - torchvision gives NaN gradients for zero-width or zero-height boxes and a NaN loss for
-          a point box (atan(0/0)); here they are finite (atan2 form of the angle difference)
-        - torchvision's complete_box_iou_loss uses its eps only in α (the DIoU part always uses
-          1e-7); here eps is used everywhere, which agrees at the default
-        - an inverted box (x2 < x1 or y2 < y1, or a negative width or height) is an error naming
-          the row; torchvision silently returns a number for it
-        - boxes from COCO annotations are xywh and DETR/YOLO heads predict cxcywh: pass `format`
-          rather than converting, and the gradient comes back in that format
-        - in a detector, apply it to the positive anchors only and divide the sum by the number
-          of positive anchors, next to a focal loss on every anchor's class logits (see `losskit
-          explain focal`)
-        - the default reduction is mean; torchvision's box losses default to 'none'
-
-    Reference:
-        Zheng et al., "Distance-IoU Loss", AAAI 2020 (CIoU); torchvision.ops.complete_box_iou_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, eps=1e-07, format='xyxy', reduction='mean') -> None:
         ...
 
@@ -494,49 +84,8 @@ class Ciou(torch.nn.Module):
         ...
 
 class Contrastive(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.contrastive`.
+    """``nn.Module`` form of :func:`losskit.torch.contrastive`. (``help()`` shows it in full)."""
 
-    Pulls similar pairs together, pushes dissimilar pairs at least `margin` apart (Euclidean).
-
-    losskit.torch.contrastive: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = y·d² + (1 − y)·max(0, margin − d)², d = ‖x1 − x2‖₂, y ∈ {0, 1} (1: similar)
-
-    Gradient::
-
-        ∂ℓ/∂x1 = 2(x1 − x2) for y = 1, −2·max(0, margin − d)·(x1 − x2)/d for y = 0 (0 at d = 0); ∂ℓ/∂x2 = −∂ℓ/∂x1
-
-    Inputs:
-        x1 (prediction): floats, [N, D]
-        x2 (prediction): floats, same as `x1`
-        target (target): floats, [N]
-
-    Parameters:
-        margin (float, default 1.0, >= 0): the distance beyond which a dissimilar pair costs nothing
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        siamese networks on labelled pairs (verification, dimensionality reduction) with a known
-        useful distance scale
-
-    Pitfalls:
-        - target 1 means similar here; some code uses 0 for similar: check before training
-        - no ½ (the spec's form): half of Hadsell et al.'s loss, and of some libraries'
-        - margin is in embedding units: normalise the embeddings or rescale it
-
-    Reference:
-        Hadsell, Chopra, LeCun 2006; the formula in float64 torch autograd
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, margin=1.0, reduction='mean') -> None:
         ...
 
@@ -544,49 +93,8 @@ class Contrastive(torch.nn.Module):
         ...
 
 class CosineEmbedding(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.cosine_embedding`.
+    """``nn.Module`` form of :func:`losskit.torch.cosine_embedding`. (``help()`` shows it in full)."""
 
-    Similar pairs to cosine 1, dissimilar pairs below cosine `margin`.
-
-    losskit.torch.cosine_embedding: differentiable, on CPU tensors.
-
-    Formula::
-
-        cos = x1·x2 / √((‖x1‖² + 1e-12)(‖x2‖² + 1e-12)); ℓ = 1 − cos for y = 1, max(0, cos − margin) for y = −1
-
-    Gradient::
-
-        ∂cos/∂x1 = x2/den − cos·x1/(‖x1‖² + 1e-12), times −1 (y = 1) or [cos > margin] (y = −1)
-
-    Inputs:
-        x1 (prediction): floats, [N, D]
-        x2 (prediction): floats, same as `x1`
-        target (target): floats, [N], values −1 or +1
-
-    Parameters:
-        margin (float, default 0.0, finite): the cosine below which a dissimilar pair costs nothing
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        pairs compared by angle (text and image embeddings), when the norm should not matter
-
-    Pitfalls:
-        - targets are ±1: {0, 1} labels are an error here (PyTorch silently gives 0 loss for y =
-          0)
-        - a zero vector has cosine 0 and a very large (finite) gradient: keep embeddings away
-          from 0
-
-    Reference:
-        torch.nn.functional.cosine_embedding_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, margin=0.0, reduction='mean') -> None:
         ...
 
@@ -594,49 +102,8 @@ class CosineEmbedding(torch.nn.Module):
         ...
 
 class CosineEmbeddingLoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.cosine_embedding`.
+    """``nn.Module`` form of :func:`losskit.torch.cosine_embedding`. (``help()`` shows it in full)."""
 
-    Similar pairs to cosine 1, dissimilar pairs below cosine `margin`.
-
-    losskit.torch.cosine_embedding: differentiable, on CPU tensors.
-
-    Formula::
-
-        cos = x1·x2 / √((‖x1‖² + 1e-12)(‖x2‖² + 1e-12)); ℓ = 1 − cos for y = 1, max(0, cos − margin) for y = −1
-
-    Gradient::
-
-        ∂cos/∂x1 = x2/den − cos·x1/(‖x1‖² + 1e-12), times −1 (y = 1) or [cos > margin] (y = −1)
-
-    Inputs:
-        x1 (prediction): floats, [N, D]
-        x2 (prediction): floats, same as `x1`
-        target (target): floats, [N], values −1 or +1
-
-    Parameters:
-        margin (float, default 0.0, finite): the cosine below which a dissimilar pair costs nothing
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        pairs compared by angle (text and image embeddings), when the norm should not matter
-
-    Pitfalls:
-        - targets are ±1: {0, 1} labels are an error here (PyTorch silently gives 0 loss for y =
-          0)
-        - a zero vector has cosine 0 and a very large (finite) gradient: keep embeddings away
-          from 0
-
-    Reference:
-        torch.nn.functional.cosine_embedding_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, margin=0.0, size_average=None, reduce=None, reduction='mean') -> None:
         ...
 
@@ -644,57 +111,8 @@ class CosineEmbeddingLoss(torch.nn.Module):
         ...
 
 class CrossEntropy(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.cross_entropy`.
+    """``nn.Module`` form of :func:`losskit.torch.cross_entropy`. (``help()`` shows it in full)."""
 
-    Softmax cross-entropy on logits: the default single-label classification loss.
-
-    losskit's cross_entropy, under torch.nn.functional's name and argument order.
-
-    Formula::
-
-        ℓ = (1 − ε)·w_y·(−ln p_y) + (ε/C)·Σ_c w_c·(−ln p_c), p = softmax(x) over dim 1; mean = Σℓ / Σ w_y over non-ignored elements. Probability targets t: ℓ = Σ_c w_c·t'_c·(−ln p_c), t' = (1 − ε)t + ε/C, mean = Σℓ / N
-
-    Gradient::
-
-        ∂ℓ/∂x_c = ((1 − ε)w_y + (ε/C)Σw)·p_c − (1 − ε)w_y·[c = y] − (ε/C)·w_c (softmax minus the smoothed one-hot); probability targets: (Σ_k w_k t'_k)·p_c − w_c·t'_c
-
-    Inputs:
-        input (prediction): floats, logits `[N, C]`, `[N, C, d1, ...]` or `[C]` (class dimension 1)
-        target (target): integers or floats, class indices `[N]` / `[N, d1, ...]` (integers), or probabilities of `input`'s shape (floats)
-        weight (weight, optional): floats, `[C]`, one weight per class (finite, >= 0)
-
-    Parameters:
-        ignore_index (int, default -100, finite): index-target value to skip: no loss, no gradient, not counted by `mean`
-        label_smoothing (float, default 0.0, in [0, 1]): ε: the target becomes (1 − ε)·one_hot + ε/C
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        single-label classification (one class per sample or per pixel) from raw logits; soft
-        labels for distillation or mixup; label smoothing against over-confidence
-
-    Pitfalls:
-        - pass logits, not probabilities: softmax is applied inside (softmax then log then nll
-          by hand loses precision and gives inf at saturated logits)
-        - with class weights, mean divides by Σ w_y of the batch, not by N: per-batch
-          normalisation changes with the batch's label mix, and with batch size 1 the weights
-          cancel
-        - every target = ignore_index gives 0 with zero gradients here (PyTorch: NaN)
-        - label smoothing with weights follows PyTorch: the uniform part is weighted by w_c, not
-          w_y
-        - the class dimension is 1: channels-last logits [N, H, W, C] must be permuted first
-        - ignore_index must be negative with probability targets (as PyTorch)
-
-    Reference:
-        torch.nn.functional.cross_entropy (aten LossNLL.cpp); label smoothing: Szegedy et al. 2016
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, ignore_index=-100, label_smoothing=0.0, reduction='mean') -> None:
         ...
 
@@ -702,57 +120,8 @@ class CrossEntropy(torch.nn.Module):
         ...
 
 class CrossEntropyLoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.cross_entropy`.
+    """``nn.Module`` form of :func:`losskit.torch.cross_entropy`. (``help()`` shows it in full)."""
 
-    Softmax cross-entropy on logits: the default single-label classification loss.
-
-    losskit's cross_entropy, under torch.nn.functional's name and argument order.
-
-    Formula::
-
-        ℓ = (1 − ε)·w_y·(−ln p_y) + (ε/C)·Σ_c w_c·(−ln p_c), p = softmax(x) over dim 1; mean = Σℓ / Σ w_y over non-ignored elements. Probability targets t: ℓ = Σ_c w_c·t'_c·(−ln p_c), t' = (1 − ε)t + ε/C, mean = Σℓ / N
-
-    Gradient::
-
-        ∂ℓ/∂x_c = ((1 − ε)w_y + (ε/C)Σw)·p_c − (1 − ε)w_y·[c = y] − (ε/C)·w_c (softmax minus the smoothed one-hot); probability targets: (Σ_k w_k t'_k)·p_c − w_c·t'_c
-
-    Inputs:
-        input (prediction): floats, logits `[N, C]`, `[N, C, d1, ...]` or `[C]` (class dimension 1)
-        target (target): integers or floats, class indices `[N]` / `[N, d1, ...]` (integers), or probabilities of `input`'s shape (floats)
-        weight (weight, optional): floats, `[C]`, one weight per class (finite, >= 0)
-
-    Parameters:
-        ignore_index (int, default -100, finite): index-target value to skip: no loss, no gradient, not counted by `mean`
-        label_smoothing (float, default 0.0, in [0, 1]): ε: the target becomes (1 − ε)·one_hot + ε/C
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        single-label classification (one class per sample or per pixel) from raw logits; soft
-        labels for distillation or mixup; label smoothing against over-confidence
-
-    Pitfalls:
-        - pass logits, not probabilities: softmax is applied inside (softmax then log then nll
-          by hand loses precision and gives inf at saturated logits)
-        - with class weights, mean divides by Σ w_y of the batch, not by N: per-batch
-          normalisation changes with the batch's label mix, and with batch size 1 the weights
-          cancel
-        - every target = ignore_index gives 0 with zero gradients here (PyTorch: NaN)
-        - label smoothing with weights follows PyTorch: the uniform part is weighted by w_c, not
-          w_y
-        - the class dimension is 1: channels-last logits [N, H, W, C] must be permuted first
-        - ignore_index must be negative with probability targets (as PyTorch)
-
-    Reference:
-        torch.nn.functional.cross_entropy (aten LossNLL.cpp); label smoothing: Szegedy et al. 2016
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction='mean', label_smoothing=0.0) -> None:
         ...
 
@@ -760,58 +129,8 @@ class CrossEntropyLoss(torch.nn.Module):
         ...
 
 class Dice(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.dice`.
+    """``nn.Module`` form of :func:`losskit.torch.dice`. (``help()`` shows it in full)."""
 
-    Soft Dice: 1 − smoothed Dice coefficient per sample and class, averaged.
-
-    losskit.torch.dice: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ_nc = 1 − (2ΣPG + smooth_nr)/(ΣP + ΣG + smooth_dr) (ΣP², ΣG² with squared); none gives [N, C'] ([C'] with batch)
-
-    Gradient::
-
-        ∂ℓ/∂P = (ratio·b − G·a')/den per class (see the type's docs), then through the activation: P(1 − P) for sigmoid, P_k(d_k − Σ_j P_j d_j) for softmax
-
-    Inputs:
-        input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
-        target (target): integers or floats, a 0/1 mask of `input`'s shape (one-hot or multi-label; float or integer), or class indices `[N, *spatial]` (integers)
-
-    Parameters:
-        activation (choice, default 'softmax', one of softmax, sigmoid, none): applied to `input` inside the loss (its gradient included); softmax runs over all C classes
-        include_background (bool, default True): whether class 0 counts (it is dropped after the softmax; kept when C = 1)
-        batch (bool, default False): true: sums over the whole batch, one ratio per class; false: one ratio per sample and class
-        smooth_nr (float, default 1e-05, >= 0): added to the numerator
-        smooth_dr (float, default 1e-05, >= 0): added to the denominator
-        squared (bool, default False): ΣP² and ΣG² in the denominator (MONAI's squared_pred)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        foreground/background imbalance in segmentation; usually summed with cross-entropy
-        (ce_dice, bce_dice)
-
-    Pitfalls:
-        - the default activation is softmax (logits in); pass `activation=none` for
-          probabilities, `sigmoid` for multi-label masks (MONAI's default is no activation)
-        - `batch=false` averages per-image ratios: a tiny object weighs as much as a large one;
-          `batch=true` pools the batch, so the loss depends on what else is in it
-        - with both masks empty the ratio is smooth_nr/smooth_dr: keep them equal so an empty,
-          correctly empty image costs 0
-        - `include_background=false` with softmax still normalises over every class, then drops
-          class 0
-
-    Reference:
-        Milletari et al. 2016 (V-Net); MONAI DiceLoss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, activation='softmax', include_background=True, batch=False, smooth_nr=1e-05, smooth_dr=1e-05, squared=False, reduction='mean') -> None:
         ...
 
@@ -819,56 +138,8 @@ class Dice(torch.nn.Module):
         ...
 
 class Diou(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.diou`.
+    """``nn.Module`` form of :func:`losskit.torch.diou`. (``help()`` shows it in full)."""
 
-    Distance IoU loss: 1 − IoU plus the squared centre distance over the squared diagonal of the enclosing box.
-
-    losskit.torch.diou: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = 1 − I/(U + eps) + ρ²/(c_w² + c_h² + eps), ρ the distance between the centres, c_w, c_h the enclosing box's width and height
-
-    Gradient::
-
-        as iou, plus 2Δx/(c² + eps) on the centre (half on each edge) and −2c_w·ρ²/(c² + eps)² on the enclosing box's outer edges (likewise in y)
-
-    Inputs:
-        input (prediction): floats, [N, 4]: predicted boxes in `format`
-        target (target): floats, same as `input`: the matched ground-truth boxes
-
-    Parameters:
-        eps (float, default 1e-07, >= 0): added to each denominator (union, enclosing area or diagonal), as torchvision
-        format (choice, default 'xyxy', one of xyxy, xywh, cxcywh): box layout of both arrays, as torchvision's box_convert: corners (x1, y1, x2, y2), corner and size (x, y, w, h), or centre and size (cx, cy, w, h); gradients are in this format
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        box regression where the centres should converge fast, including a box inside the other
-        (where giou stalls); also the NMS criterion of DIoU-NMS
-
-    Pitfalls:
-        - the aspect ratio is not matched: two boxes with the same centre and area but different
-          shapes only see the IoU term; ciou or eiou add it
-        - an inverted box (x2 < x1 or y2 < y1, or a negative width or height) is an error naming
-          the row; torchvision silently returns a number for it
-        - boxes from COCO annotations are xywh and DETR/YOLO heads predict cxcywh: pass `format`
-          rather than converting, and the gradient comes back in that format
-        - in a detector, apply it to the positive anchors only and divide the sum by the number
-          of positive anchors, next to a focal loss on every anchor's class logits (see `losskit
-          explain focal`)
-        - the default reduction is mean; torchvision's box losses default to 'none'
-
-    Reference:
-        Zheng et al., "Distance-IoU Loss", AAAI 2020; torchvision.ops.distance_box_iou_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, eps=1e-07, format='xyxy', reduction='mean') -> None:
         ...
 
@@ -876,55 +147,8 @@ class Diou(torch.nn.Module):
         ...
 
 class Eiou(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.eiou`.
+    """``nn.Module`` form of :func:`losskit.torch.eiou`. (``help()`` shows it in full)."""
 
-    Efficient IoU loss: diou plus the width and height differences over the enclosing box's width and height.
-
-    losskit.torch.eiou: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = 1 − IoU + ρ²/(c_w² + c_h² + eps) + (w − w_g)²/(c_w² + eps) + (h − h_g)²/(c_h² + eps)
-
-    Gradient::
-
-        as diou, plus 2(w − w_g)/(c_w² + eps) on the width (∓ on the left and right edges) and −2c_w(w − w_g)²/(c_w² + eps)² on the enclosing width; likewise in y
-
-    Inputs:
-        input (prediction): floats, [N, 4]: predicted boxes in `format`
-        target (target): floats, same as `input`: the matched ground-truth boxes
-
-    Parameters:
-        eps (float, default 1e-07, >= 0): added to each denominator (union, enclosing area or diagonal), as torchvision
-        format (choice, default 'xyxy', one of xyxy, xywh, cxcywh): box layout of both arrays, as torchvision's box_convert: corners (x1, y1, x2, y2), corner and size (x, y, w, h), or centre and size (cx, cy, w, h); gradients are in this format
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        box regression where width and height should converge directly (small objects, elongated
-        boxes), the EIoU term of Focal-EIoU
-
-    Pitfalls:
-        - this is the EIoU term alone; the paper's Focal-EIoU multiplies it by IoU^γ, which is
-          not applied here
-        - an inverted box (x2 < x1 or y2 < y1, or a negative width or height) is an error naming
-          the row; torchvision silently returns a number for it
-        - boxes from COCO annotations are xywh and DETR/YOLO heads predict cxcywh: pass `format`
-          rather than converting, and the gradient comes back in that format
-        - in a detector, apply it to the positive anchors only and divide the sum by the number
-          of positive anchors, next to a focal loss on every anchor's class logits (see `losskit
-          explain focal`)
-
-    Reference:
-        Zhang et al., "Focal and Efficient IOU Loss for Accurate Bounding Box Regression", Neurocomputing 2022; formula, checked against torch float64 autograd
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, eps=1e-07, format='xyxy', reduction='mean') -> None:
         ...
 
@@ -932,59 +156,8 @@ class Eiou(torch.nn.Module):
         ...
 
 class Focal(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.focal`.
+    """``nn.Module`` form of :func:`losskit.torch.focal`. (``help()`` shows it in full)."""
 
-    Sigmoid focal loss: BCE on logits scaled by (1 − p_t)^γ so the hard examples dominate.
-
-    losskit.torch.focal: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = α_t·(1 − p_t)^γ·BCE(x, y), p_t = σ(x)·y + (1 − σ(x))·(1 − y), α_t = α·y + (1 − α)·(1 − y) (1 if α < 0)
-
-    Gradient::
-
-        ∂ℓ/∂x = α_t·(1 − p_t)^γ·[(1 − y)σ(x) − yσ(−x) + γ·(1 − 2y)·σ(x)σ(−x)/(1 − p_t)·BCE]
-
-    Inputs:
-        input (prediction): floats, any shape: logits
-        target (target): floats, same as `input`, values in [0, 1] (soft labels allowed)
-        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
-
-    Parameters:
-        alpha (float, default 0.25, <= 1): weight of the positive class (the negative gets 1 − alpha); a negative value disables the weighting
-        gamma (float, default 2.0, >= 0): focusing exponent: 0 is (α-weighted) BCE, larger values down-weight easy examples more
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        dense detection and segmentation with extreme foreground/background imbalance and many
-        easy negatives (RetinaNet); multi-label with rare labels. The usual detector loss: focal
-        with reduction sum over the class logits of every anchor (one-hot labels, all zeros for
-        background) plus an IoU-family box loss (giou, diou, ciou or eiou) with reduction sum
-        over the positive anchors only, the total divided by the number of positive anchors (at
-        least 1); see the example `crates/losskit/examples/detector_loss.rs`
-
-    Pitfalls:
-        - focal without class imbalance: on balanced data it mostly shrinks the gradient of
-          well-classified examples and slows training; plain bce_with_logits is the baseline to
-          beat
-        - alpha = 0.25 weighs positives *down*: it compensates for γ already removing the easy
-          negatives; tune α and γ together
-        - γ < 1 at saturated logits gives NaN gradients in torchvision (1 − p_t rounds to 0);
-          here 1 − p_t is σ(−z_t) and the factor is computed in log space, so they stay finite
-        - the default reduction is mean; torchvision's sigmoid_focal_loss defaults to 'none'
-
-    Reference:
-        Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017; torchvision.ops.sigmoid_focal_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, alpha=0.25, gamma=2.0, reduction='mean') -> None:
         ...
 
@@ -992,54 +165,8 @@ class Focal(torch.nn.Module):
         ...
 
 class FocalTversky(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.focal_tversky`.
+    """``nn.Module`` form of :func:`losskit.torch.focal_tversky`. (``help()`` shows it in full)."""
 
-    Each class's Tversky loss raised to gamma, then averaged.
-
-    losskit.torch.focal_tversky: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ_nc = tversky_nc^γ
-
-    Gradient::
-
-        γ·t^(γ−1)·∂t/∂P (0 at t = 0), through the activation
-
-    Inputs:
-        input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
-        target (target): integers or floats, a 0/1 mask of `input`'s shape (one-hot or multi-label; float or integer), or class indices `[N, *spatial]` (integers)
-
-    Parameters:
-        activation (choice, default 'softmax', one of softmax, sigmoid, none): applied to `input` inside the loss (its gradient included); softmax runs over all C classes
-        include_background (bool, default True): whether class 0 counts (it is dropped after the softmax; kept when C = 1)
-        batch (bool, default False): true: sums over the whole batch, one ratio per class; false: one ratio per sample and class
-        smooth_nr (float, default 1e-05, >= 0): added to the numerator
-        smooth_dr (float, default 1e-05, >= 0): added to the denominator
-        alpha (float, default 0.5, >= 0): the weight of the false positives Σ P(1 − G)
-        beta (float, default 0.5, >= 0): the weight of the false negatives Σ (1 − P)G
-        gamma (float, default 0.75, > 0): the exponent of each class's Tversky loss
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        tversky with more emphasis on the poorly segmented classes (γ < 1)
-
-    Pitfalls:
-        - γ applies per sample and class here (Abraham & Khan); smp's TverskyLoss(gamma) raises
-          the class mean
-        - the default activation is softmax (logits in)
-
-    Reference:
-        Abraham & Khan 2019; per-class values from MONAI TverskyLoss(reduction='none')
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, activation='softmax', include_background=True, batch=False, smooth_nr=1e-05, smooth_dr=1e-05, alpha=0.5, beta=0.5, gamma=0.75, reduction='mean') -> None:
         ...
 
@@ -1047,50 +174,8 @@ class FocalTversky(torch.nn.Module):
         ...
 
 class GaussianNLLLoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.gaussian_nll`.
+    """``nn.Module`` form of :func:`losskit.torch.gaussian_nll`. (``help()`` shows it in full)."""
 
-    Gaussian negative log-likelihood with a predicted variance: learns the mean and its uncertainty.
-
-    losskit.torch.gaussian_nll: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = ½(ln v + (x − y)²/v) (+ ½ ln 2π with full), v = max(var, ε)
-
-    Gradient::
-
-        ∂ℓ/∂x = (x − y)/v; ∂ℓ/∂var = ½(1/v − (x − y)²/v²)
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        var (prediction): floats, same as `input`, or it with one dimension 1, or the last dimension dropped
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    Parameters:
-        full (bool, default False): add the constant ½ ln 2π
-        eps (float, default 1e-06, > 0): floor of the variance (the gradient passes through the clamp, as in PyTorch)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        heteroscedastic regression: the model should say how sure it is
-
-    Pitfalls:
-        - predict the variance through softplus or exp so it stays positive; a negative var is
-          an error
-        - the model can cut the loss by inflating var on hard examples: watch calibration
-
-    Reference:
-        Nix & Weigend 1994; torch.nn.functional.gaussian_nll_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, full=False, eps=1e-06, reduction='mean', *, weight=None) -> None:
         ...
 
@@ -1098,50 +183,8 @@ class GaussianNLLLoss(torch.nn.Module):
         ...
 
 class GaussianNll(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.gaussian_nll`.
+    """``nn.Module`` form of :func:`losskit.torch.gaussian_nll`. (``help()`` shows it in full)."""
 
-    Gaussian negative log-likelihood with a predicted variance: learns the mean and its uncertainty.
-
-    losskit.torch.gaussian_nll: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = ½(ln v + (x − y)²/v) (+ ½ ln 2π with full), v = max(var, ε)
-
-    Gradient::
-
-        ∂ℓ/∂x = (x − y)/v; ∂ℓ/∂var = ½(1/v − (x − y)²/v²)
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        var (prediction): floats, same as `input`, or it with one dimension 1, or the last dimension dropped
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    Parameters:
-        full (bool, default False): add the constant ½ ln 2π
-        eps (float, default 1e-06, > 0): floor of the variance (the gradient passes through the clamp, as in PyTorch)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        heteroscedastic regression: the model should say how sure it is
-
-    Pitfalls:
-        - predict the variance through softplus or exp so it stays positive; a negative var is
-          an error
-        - the model can cut the loss by inflating var on hard examples: watch calibration
-
-    Reference:
-        Nix & Weigend 1994; torch.nn.functional.gaussian_nll_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, full=False, eps=1e-06, reduction='mean') -> None:
         ...
 
@@ -1149,51 +192,8 @@ class GaussianNll(torch.nn.Module):
         ...
 
 class GeneralizedDice(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.generalized_dice`.
+    """``nn.Module`` form of :func:`losskit.torch.generalized_dice`. (``help()`` shows it in full)."""
 
-    One Dice ratio over all classes, each weighted by 1/(its target volume)².
-
-    losskit.torch.generalized_dice: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ_n = 1 − (2Σ_c w_c ΣPG + smooth_nr)/(Σ_c w_c(ΣP + ΣG) + smooth_dr), w_c = 1/(ΣG_c)²; an absent class takes the largest finite weight of the sample (of the batch with batch), 0 if all are absent; none gives [N] ([1] with batch)
-
-    Gradient::
-
-        w_c·(ratio − 2G)/den per class, through the activation
-
-    Inputs:
-        input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
-        target (target): integers or floats, a 0/1 mask of `input`'s shape (one-hot or multi-label; float or integer), or class indices `[N, *spatial]` (integers)
-
-    Parameters:
-        activation (choice, default 'softmax', one of softmax, sigmoid, none): applied to `input` inside the loss (its gradient included); softmax runs over all C classes
-        include_background (bool, default True): whether class 0 counts (it is dropped after the softmax; kept when C = 1)
-        batch (bool, default False): true: sums over the whole batch, one ratio per class; false: one ratio per sample and class
-        smooth_nr (float, default 1e-05, >= 0): added to the numerator
-        smooth_dr (float, default 1e-05, >= 0): added to the denominator
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        many classes of very different sizes
-
-    Pitfalls:
-        - absent classes would have infinite weight: MONAI's rule (largest finite weight) is
-          applied, keras-style 1/0 is not
-        - MONAI rounds the weights to float32 even in float64
-
-    Reference:
-        Sudre et al. 2017; MONAI GeneralizedDiceLoss(w_type='square')
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, activation='softmax', include_background=True, batch=False, smooth_nr=1e-05, smooth_dr=1e-05, reduction='mean') -> None:
         ...
 
@@ -1201,56 +201,8 @@ class GeneralizedDice(torch.nn.Module):
         ...
 
 class Giou(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.giou`.
+    """``nn.Module`` form of :func:`losskit.torch.giou`. (``help()`` shows it in full)."""
 
-    Generalized IoU loss: 1 − IoU plus the empty share of the enclosing box, so boxes apart still get a gradient.
-
-    losskit.torch.giou: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = 1 − (I/(U + eps) − (C − U)/(C + eps)), C = c_w·c_h the area of the smallest box enclosing both
-
-    Gradient::
-
-        as iou, plus ∂ℓ/∂C = (1 − r)/(C + eps) and ∂ℓ/∂U −= 1/(C + eps), r = (C − U)/(C + eps); C moves only the outermost edges
-
-    Inputs:
-        input (prediction): floats, [N, 4]: predicted boxes in `format`
-        target (target): floats, same as `input`: the matched ground-truth boxes
-
-    Parameters:
-        eps (float, default 1e-07, >= 0): added to each denominator (union, enclosing area or diagonal), as torchvision
-        format (choice, default 'xyxy', one of xyxy, xywh, cxcywh): box layout of both arrays, as torchvision's box_convert: corners (x1, y1, x2, y2), corner and size (x, y, w, h), or centre and size (cx, cy, w, h); gradients are in this format
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        the default box regression loss of DETR-style and one-stage detectors: boxes apart are
-        pulled together, and the value lies in [0, 2)
-
-    Pitfalls:
-        - when one box contains the other, the enclosing term is 0 and giou reduces to iou: the
-          centre is not pulled in; diou fixes that
-        - an inverted box (x2 < x1 or y2 < y1, or a negative width or height) is an error naming
-          the row; torchvision silently returns a number for it
-        - boxes from COCO annotations are xywh and DETR/YOLO heads predict cxcywh: pass `format`
-          rather than converting, and the gradient comes back in that format
-        - in a detector, apply it to the positive anchors only and divide the sum by the number
-          of positive anchors, next to a focal loss on every anchor's class logits (see `losskit
-          explain focal`)
-        - the default reduction is mean; torchvision's box losses default to 'none'
-
-    Reference:
-        Rezatofighi et al., "Generalized Intersection over Union", CVPR 2019; torchvision.ops.generalized_box_iou_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, eps=1e-07, format='xyxy', reduction='mean') -> None:
         ...
 
@@ -1258,49 +210,8 @@ class Giou(torch.nn.Module):
         ...
 
 class Hinge(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.hinge`.
+    """``nn.Module`` form of :func:`losskit.torch.hinge`. (``help()`` shows it in full)."""
 
-    Hinge loss max(0, margin − y·x) on scores and ±1 labels (the SVM loss).
-
-    losskit.torch.hinge: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = max(0, m − y·x), y ∈ {−1, +1}
-
-    Gradient::
-
-        ∂ℓ/∂x = −y where m − y·x > 0, else 0 (0 at the kink, as torch autograd of clamp(m − y·x, min=0))
-
-    Inputs:
-        input (prediction): floats, any shape: scores
-        target (target): floats, same as `input`, values −1 or +1
-        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
-
-    Parameters:
-        margin (float, default 1.0, finite): how far on the right side a score must be before its loss is 0
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        max-margin binary classifiers (linear SVMs) when calibrated probabilities are not needed
-
-    Pitfalls:
-        - {0, 1} labels are an error, not silently wrong: with y = 0 every negative costs the
-          margin whatever the score and has zero gradient; map labels with 2y − 1
-        - the gradient is 0 for every example beyond the margin, so scores are not probabilities
-          and carry no confidence
-
-    Reference:
-        Cortes & Vapnik 1995; formula via torch autograd of torch.clamp(margin - target * input, min=0)
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, margin=1.0, reduction='mean') -> None:
         ...
 
@@ -1308,49 +219,8 @@ class Hinge(torch.nn.Module):
         ...
 
 class Huber(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.huber`.
+    """``nn.Module`` form of :func:`losskit.torch.huber`. (``help()`` shows it in full)."""
 
-    Quadratic for |x − y| ≤ delta, linear beyond: mse near the target, mae far away.
-
-    losskit.torch.huber: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = ½e² if |e| ≤ δ, else δ(|e| − ½δ), e = x − y
-
-    Gradient::
-
-        ∂ℓ/∂x = clamp(e, −δ, δ)
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    Parameters:
-        delta (float, default 1.0, > 0): where the loss turns from quadratic to linear, in units of the residual
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        the default robust regression loss: outliers in the target, but a smooth optimum
-
-    Pitfalls:
-        - delta is in the units of the target: rescale it with the data
-        - huber(δ) = δ · smooth_l1(β = δ): the two differ by a factor δ, and as δ → 0 huber goes
-          to 0 while smooth_l1 goes to mae
-        - with `weight`, `mean` is Σ w·ℓ / Σ w here (PyTorch's huber_loss divides by N instead)
-
-    Reference:
-        Huber 1964; torch.nn.functional.huber_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, delta=1.0, reduction='mean') -> None:
         ...
 
@@ -1358,49 +228,8 @@ class Huber(torch.nn.Module):
         ...
 
 class HuberLoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.huber`.
+    """``nn.Module`` form of :func:`losskit.torch.huber`. (``help()`` shows it in full)."""
 
-    Quadratic for |x − y| ≤ delta, linear beyond: mse near the target, mae far away.
-
-    losskit.torch.huber: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = ½e² if |e| ≤ δ, else δ(|e| − ½δ), e = x − y
-
-    Gradient::
-
-        ∂ℓ/∂x = clamp(e, −δ, δ)
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    Parameters:
-        delta (float, default 1.0, > 0): where the loss turns from quadratic to linear, in units of the residual
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        the default robust regression loss: outliers in the target, but a smooth optimum
-
-    Pitfalls:
-        - delta is in the units of the target: rescale it with the data
-        - huber(δ) = δ · smooth_l1(β = δ): the two differ by a factor δ, and as δ → 0 huber goes
-          to 0 while smooth_l1 goes to mae
-        - with `weight`, `mean` is Σ w·ℓ / Σ w here (PyTorch's huber_loss divides by N instead)
-
-    Reference:
-        Huber 1964; torch.nn.functional.huber_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, reduction='mean', delta=1.0, *, weight=None) -> None:
         ...
 
@@ -1408,47 +237,8 @@ class HuberLoss(torch.nn.Module):
         ...
 
 class InfoNce(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.info_nce`.
+    """``nn.Module`` form of :func:`losskit.torch.info_nce`. (``help()`` shows it in full)."""
 
-    Query/key cross-entropy with in-batch negatives; CLIP's symmetric loss with `symmetric`.
-
-    losskit.torch.info_nce: differentiable, on CPU tensors.
-
-    Formula::
-
-        s = normalize(q)·normalize(k)ᵀ/τ; ℓ_i = −s_ii + ln Σ_j exp(s_ij) (symmetric: mean with the same over the column j = i)
-
-    Gradient::
-
-        ∂L/∂s_ij = w(softmax_j(s_i·) − [i = j]) (+ the column softmax term when symmetric); then through the normalisation
-
-    Inputs:
-        query (prediction): floats, [N, D], N ≥ 2
-        key (prediction): floats, same as `query`
-
-    Parameters:
-        temperature (float, default 0.07, > 0): divides the cosine similarities; small values sharpen the softmax onto the hardest negatives
-        symmetric (bool, default False): average the query→key and key→query losses (CLIP)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        contrastive learning with paired data (image–text, query–document, MoCo-style query/key)
-
-    Pitfalls:
-        - duplicate keys in a batch become false negatives
-        - temperature 0.07 is MoCo/CLIP's start; CLIP learns it, pass the current value
-
-    Reference:
-        van den Oord et al. 2018; Radford et al. 2021 (CLIP); the formula in float64 torch autograd
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, temperature=0.07, symmetric=False, reduction='mean') -> None:
         ...
 
@@ -1456,55 +246,8 @@ class InfoNce(torch.nn.Module):
         ...
 
 class Iou(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.iou`.
+    """``nn.Module`` form of :func:`losskit.torch.iou`. (``help()`` shows it in full)."""
 
-    1 − intersection over union of each predicted box with its target box.
-
-    losskit.torch.iou: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = 1 − I/(U + eps), I the intersection area, U = A_pred + A_target − I the union
-
-    Gradient::
-
-        ∂ℓ/∂I = −(1 + IoU)/(U + eps) through the overlap's edges, ∂ℓ/∂A_pred = IoU/(U + eps) through the predicted box's own edges; 0 when the boxes do not overlap; ties of max/min split in half (torch autograd)
-
-    Inputs:
-        input (prediction): floats, [N, 4]: predicted boxes in `format`
-        target (target): floats, same as `input`: the matched ground-truth boxes
-
-    Parameters:
-        eps (float, default 1e-07, >= 0): added to each denominator (union, enclosing area or diagonal), as torchvision
-        format (choice, default 'xyxy', one of xyxy, xywh, cxcywh): box layout of both arrays, as torchvision's box_convert: corners (x1, y1, x2, y2), corner and size (x, y, w, h), or centre and size (cx, cy, w, h); gradients are in this format
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        box regression when predictions start overlapping their targets (refinement stages,
-        anchors matched by IoU); scale-invariant, unlike smooth_l1 on coordinates
-
-    Pitfalls:
-        - no gradient once the boxes are apart: the loss is 1 whatever the distance; use giou,
-          diou, ciou or eiou when predictions can start far away
-        - an inverted box (x2 < x1 or y2 < y1, or a negative width or height) is an error naming
-          the row; torchvision silently returns a number for it
-        - boxes from COCO annotations are xywh and DETR/YOLO heads predict cxcywh: pass `format`
-          rather than converting, and the gradient comes back in that format
-        - in a detector, apply it to the positive anchors only and divide the sum by the number
-          of positive anchors, next to a focal loss on every anchor's class logits (see `losskit
-          explain focal`)
-
-    Reference:
-        Yu et al., "UnitBox", 2016; formula, checked against torch float64 autograd
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, eps=1e-07, format='xyxy', reduction='mean') -> None:
         ...
 
@@ -1512,57 +255,8 @@ class Iou(torch.nn.Module):
         ...
 
 class Jaccard(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.jaccard`.
+    """``nn.Module`` form of :func:`losskit.torch.jaccard`. (``help()`` shows it in full)."""
 
-    Soft Jaccard (IoU) loss, MONAI's smoothing.
-
-    losskit.torch.jaccard: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ_nc = 1 − (2ΣPG + smooth_nr)/(2(ΣP + ΣG − ΣPG) + smooth_dr)
-
-    Gradient::
-
-        ∂ℓ/∂P = (ratio·b − G·a')/den per class (see the type's docs), then through the activation: P(1 − P) for sigmoid, P_k(d_k − Σ_j P_j d_j) for softmax
-
-    Inputs:
-        input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
-        target (target): integers or floats, a 0/1 mask of `input`'s shape (one-hot or multi-label; float or integer), or class indices `[N, *spatial]` (integers)
-
-    Parameters:
-        activation (choice, default 'softmax', one of softmax, sigmoid, none): applied to `input` inside the loss (its gradient included); softmax runs over all C classes
-        include_background (bool, default True): whether class 0 counts (it is dropped after the softmax; kept when C = 1)
-        batch (bool, default False): true: sums over the whole batch, one ratio per class; false: one ratio per sample and class
-        smooth_nr (float, default 1e-05, >= 0): added to the numerator
-        smooth_dr (float, default 1e-05, >= 0): added to the denominator
-        squared (bool, default False): ΣP² and ΣG² in the denominator (MONAI's squared_pred)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        when the metric is IoU; otherwise as dice
-
-    Pitfalls:
-        - the default activation is softmax (logits in); pass `activation=none` for
-          probabilities, `sigmoid` for multi-label masks (MONAI's default is no activation)
-        - `batch=false` averages per-image ratios: a tiny object weighs as much as a large one;
-          `batch=true` pools the batch, so the loss depends on what else is in it
-        - with both masks empty the ratio is smooth_nr/smooth_dr: keep them equal so an empty,
-          correctly empty image costs 0
-        - `include_background=false` with softmax still normalises over every class, then drops
-          class 0
-
-    Reference:
-        MONAI DiceLoss(jaccard=True); without smoothing smp JaccardLoss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, activation='softmax', include_background=True, batch=False, smooth_nr=1e-05, smooth_dr=1e-05, squared=False, reduction='mean') -> None:
         ...
 
@@ -1570,51 +264,8 @@ class Jaccard(torch.nn.Module):
         ...
 
 class KLDivLoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.kl_div`.
+    """``nn.Module`` form of :func:`losskit.torch.kl_div`. (``help()`` shows it in full)."""
 
-    Kullback–Leibler divergence KL(target ‖ exp(input)) from log-probabilities (distillation, VAEs).
-
-    losskit's kl_div, under torch.nn.functional's name and argument order.
-
-    Formula::
-
-        ℓ = t·(ln t − x) element-wise (0 where t = 0); with log_target, ℓ = e^t·(t − x); batchmean = Σℓ / N (first dimension)
-
-    Gradient::
-
-        ∂ℓ/∂x = −t (−e^t with log_target); 0 where t = 0
-
-    Inputs:
-        input (prediction): floats, log-probabilities, any shape (`[N, C]` for distributions over classes)
-        target (target): floats, same as `input`: probabilities (or log-probabilities with `log_target`)
-
-    Parameters:
-        log_target (bool, default False): true: `target` holds log-probabilities
-
-    reduction: one of 'mean', 'sum', 'none', 'batchmean'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        matching a predicted distribution to a target distribution: knowledge distillation (soft
-        teacher targets), VAE-style regularisers, policy distillation
-
-    Pitfalls:
-        - `mean` divides by every element, not by the batch: use `batchmean` for the true per-
-          sample KL divergence
-        - input must be log-probabilities (log_softmax of logits), the target probabilities: the
-          argument order is the reverse of KL(p‖q) notation
-        - with probabilities that are exactly 0 in the target, t·ln t is taken as 0 (forward and
-          backward), also where input is −inf (PyTorch gives NaN there)
-
-    Reference:
-        Kullback & Leibler 1951; torch.nn.functional.kl_div
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, size_average=None, reduce=None, reduction='mean', log_target=False) -> None:
         ...
 
@@ -1622,51 +273,8 @@ class KLDivLoss(torch.nn.Module):
         ...
 
 class KlDiv(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.kl_div`.
+    """``nn.Module`` form of :func:`losskit.torch.kl_div`. (``help()`` shows it in full)."""
 
-    Kullback–Leibler divergence KL(target ‖ exp(input)) from log-probabilities (distillation, VAEs).
-
-    losskit's kl_div, under torch.nn.functional's name and argument order.
-
-    Formula::
-
-        ℓ = t·(ln t − x) element-wise (0 where t = 0); with log_target, ℓ = e^t·(t − x); batchmean = Σℓ / N (first dimension)
-
-    Gradient::
-
-        ∂ℓ/∂x = −t (−e^t with log_target); 0 where t = 0
-
-    Inputs:
-        input (prediction): floats, log-probabilities, any shape (`[N, C]` for distributions over classes)
-        target (target): floats, same as `input`: probabilities (or log-probabilities with `log_target`)
-
-    Parameters:
-        log_target (bool, default False): true: `target` holds log-probabilities
-
-    reduction: one of 'mean', 'sum', 'none', 'batchmean'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        matching a predicted distribution to a target distribution: knowledge distillation (soft
-        teacher targets), VAE-style regularisers, policy distillation
-
-    Pitfalls:
-        - `mean` divides by every element, not by the batch: use `batchmean` for the true per-
-          sample KL divergence
-        - input must be log-probabilities (log_softmax of logits), the target probabilities: the
-          argument order is the reverse of KL(p‖q) notation
-        - with probabilities that are exactly 0 in the target, t·ln t is taken as 0 (forward and
-          backward), also where input is −inf (PyTorch gives NaN there)
-
-    Reference:
-        Kullback & Leibler 1951; torch.nn.functional.kl_div
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, log_target=False, reduction='mean') -> None:
         ...
 
@@ -1674,44 +282,8 @@ class KlDiv(torch.nn.Module):
         ...
 
 class L1Loss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.mae`.
+    """``nn.Module`` form of :func:`losskit.torch.mae`. (``help()`` shows it in full)."""
 
-    Mean absolute error |x − y|: robust to outliers, estimates the median.
-
-    losskit.torch.mae: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = |x − y|
-
-    Gradient::
-
-        ∂ℓ/∂x = sign(x − y), 0 at x = y
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        regression with heavy-tailed noise or outliers; the estimate is the conditional median
-
-    Pitfalls:
-        - the gradient has constant size, so it does not shrink near the optimum: lower the
-          learning rate late, or use huber
-
-    Reference:
-        torch.nn.functional.l1_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, size_average=None, reduce=None, reduction='mean', *, weight=None) -> None:
         ...
 
@@ -1719,43 +291,8 @@ class L1Loss(torch.nn.Module):
         ...
 
 class L2(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.l2`.
+    """``nn.Module`` form of :func:`losskit.torch.l2`. (``help()`` shows it in full)."""
 
-    Half squared error ½(x − y)², the textbook form whose gradient is the residual.
-
-    losskit.torch.l2: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = ½(x − y)²
-
-    Gradient::
-
-        ∂ℓ/∂x = x − y
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        as mse, when the ½ convention is wanted (textbooks, optax)
-
-    Pitfalls:
-        - half of mse: mixing the two conventions changes the effective learning rate by 2
-
-    Reference:
-        optax.l2_loss (½ · squared_error)
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, reduction='mean') -> None:
         ...
 
@@ -1763,44 +300,8 @@ class L2(torch.nn.Module):
         ...
 
 class LogCosh(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.log_cosh`.
+    """``nn.Module`` form of :func:`losskit.torch.log_cosh`. (``help()`` shows it in full)."""
 
-    Ln cosh(x − y): a smooth huber, twice differentiable everywhere.
-
-    losskit.torch.log_cosh: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = ln cosh(e) = |e| + ln(1 + e^(−2|e|)) − ln 2, e = x − y
-
-    Gradient::
-
-        ∂ℓ/∂x = tanh(e)
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        robust regression where a second derivative is needed (Newton steps, gradient boosting)
-
-    Pitfalls:
-        - the naive log(cosh(e)) overflows at |e| ≈ 89 in f32; losskit uses the stable form
-        - the gradient saturates at ±1, like mae: far residuals all pull equally
-
-    Reference:
-        optax.log_cosh; keras.losses.LogCosh
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, reduction='mean') -> None:
         ...
 
@@ -1808,46 +309,8 @@ class LogCosh(torch.nn.Module):
         ...
 
 class LovaszHinge(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.lovasz_hinge`.
+    """``nn.Module`` form of :func:`losskit.torch.lovasz_hinge`. (``help()`` shows it in full)."""
 
-    Binary Lovász hinge: the Lovász extension of the Jaccard loss on hinge errors of logits.
-
-    losskit.torch.lovasz_hinge: differentiable, on CPU tensors.
-
-    Formula::
-
-        e = 1 − x·(2g − 1) sorted decreasing, ℓ = Σ_k relu(e_k)·(J_k − J_{k−1}), J_k the Jaccard loss of the first k errors; none gives [N] with per_image, [1] without
-
-    Gradient::
-
-        −(2g − 1)·(J_k − J_{k−1}) where e > 0 (ties ordered by position)
-
-    Inputs:
-        input (prediction): floats, logits `[N, 1, *spatial]`
-        target (target): integers or floats, a 0/1 mask of `input`'s shape
-
-    Parameters:
-        per_image (bool, default False): true: one loss per image, then averaged; false: one loss over the whole batch
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        optimising IoU of a binary mask directly, typically to fine-tune after BCE
-
-    Pitfalls:
-        - per_image=false pools the batch into one ranking
-        - the gradient at tied errors depends on their order: losskit orders them by position
-
-    Reference:
-        Berman et al. 2018; segmentation-models-pytorch LovaszLoss('binary')
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, per_image=False, reduction='mean') -> None:
         ...
 
@@ -1855,46 +318,8 @@ class LovaszHinge(torch.nn.Module):
         ...
 
 class LovaszSoftmax(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.lovasz_softmax`.
+    """``nn.Module`` form of :func:`losskit.torch.lovasz_softmax`. (``help()`` shows it in full)."""
 
-    Multiclass Lovász-softmax: the Lovász extension of each present class's Jaccard loss.
-
-    losskit.torch.lovasz_softmax: differentiable, on CPU tensors.
-
-    Formula::
-
-        for each class c present in the target: e = |[y = c] − softmax(x)_c| sorted decreasing, ℓ_c = Σ_k e_k·(J_k − J_{k−1}); mean over the present classes
-
-    Gradient::
-
-        sign(P − [y = c])·(J_k − J_{k−1}) / #present, through the softmax
-
-    Inputs:
-        input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
-        target (target): integers or floats, a 0/1 mask of `input`'s shape (one-hot or multi-label; float or integer), or class indices `[N, *spatial]` (integers)
-
-    Parameters:
-        per_image (bool, default False): true: one loss per image, then averaged; false: one loss over the whole batch
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        optimising mean IoU directly in semantic segmentation
-
-    Pitfalls:
-        - classes absent from the target are skipped (smp's classes='present')
-        - per_image=false pools the batch into one ranking per class
-
-    Reference:
-        Berman et al. 2018; segmentation-models-pytorch LovaszLoss('multiclass')
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, per_image=False, reduction='mean') -> None:
         ...
 
@@ -1902,47 +327,8 @@ class LovaszSoftmax(torch.nn.Module):
         ...
 
 class MSELoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.mse`.
+    """``nn.Module`` form of :func:`losskit.torch.mse`. (``help()`` shows it in full)."""
 
-    Mean squared error (x − y)²: the default regression loss.
-
-    losskit.torch.mse: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = (x − y)²
-
-    Gradient::
-
-        ∂ℓ/∂x = 2(x − y)
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        regression with roughly Gaussian noise and few outliers; the estimate is the conditional
-        mean
-
-    Pitfalls:
-        - one outlier with a large residual dominates the loss and the gradient: use huber or
-          mae
-        - a prediction of shape [N, 1] against a target of shape [N] is an error here; PyTorch
-          silently broadcasts it to [N, N]
-
-    Reference:
-        torch.nn.functional.mse_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, size_average=None, reduce=None, reduction='mean', *, weight=None) -> None:
         ...
 
@@ -1950,44 +336,8 @@ class MSELoss(torch.nn.Module):
         ...
 
 class Mae(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.mae`.
+    """``nn.Module`` form of :func:`losskit.torch.mae`. (``help()`` shows it in full)."""
 
-    Mean absolute error |x − y|: robust to outliers, estimates the median.
-
-    losskit.torch.mae: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = |x − y|
-
-    Gradient::
-
-        ∂ℓ/∂x = sign(x − y), 0 at x = y
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        regression with heavy-tailed noise or outliers; the estimate is the conditional median
-
-    Pitfalls:
-        - the gradient has constant size, so it does not shrink near the optimum: lower the
-          learning rate late, or use huber
-
-    Reference:
-        torch.nn.functional.l1_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, reduction='mean') -> None:
         ...
 
@@ -1995,50 +345,8 @@ class Mae(torch.nn.Module):
         ...
 
 class MarginRanking(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.margin_ranking`.
+    """``nn.Module`` form of :func:`losskit.torch.margin_ranking`. (``help()`` shows it in full)."""
 
-    Margin ranking loss max(0, −y·(x1 − x2) + margin): learn which of two scores is higher.
-
-    losskit.torch.margin_ranking: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = max(0, −y·(x1 − x2) + m), y ∈ {−1, +1}
-
-    Gradient::
-
-        ∂ℓ/∂x1 = −y, ∂ℓ/∂x2 = y where the loss is positive, else 0
-
-    Inputs:
-        x1 (prediction): floats, any shape: scores
-        x2 (prediction): floats, same as `x1`
-        target (target): floats, same as `x1`, values −1 or +1 (1: x1 should rank higher)
-
-    Parameters:
-        margin (float, default 0.0, finite): how much higher the preferred score must be before the loss is 0
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        pairwise ranking (search, recommendation) and preference learning where only the order
-        of two scores matters
-
-    Pitfalls:
-        - with the default margin 0 the loss is 0 as soon as the order is right, however close
-          the scores: set a margin to separate them
-        - a target of 0 is an error: with y = 0 the loss is the constant max(0, margin) with
-          zero gradient
-
-    Reference:
-        torch.nn.functional.margin_ranking_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, margin=0.0, reduction='mean') -> None:
         ...
 
@@ -2046,50 +354,8 @@ class MarginRanking(torch.nn.Module):
         ...
 
 class MarginRankingLoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.margin_ranking`.
+    """``nn.Module`` form of :func:`losskit.torch.margin_ranking`. (``help()`` shows it in full)."""
 
-    Margin ranking loss max(0, −y·(x1 − x2) + margin): learn which of two scores is higher.
-
-    losskit.torch.margin_ranking: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = max(0, −y·(x1 − x2) + m), y ∈ {−1, +1}
-
-    Gradient::
-
-        ∂ℓ/∂x1 = −y, ∂ℓ/∂x2 = y where the loss is positive, else 0
-
-    Inputs:
-        x1 (prediction): floats, any shape: scores
-        x2 (prediction): floats, same as `x1`
-        target (target): floats, same as `x1`, values −1 or +1 (1: x1 should rank higher)
-
-    Parameters:
-        margin (float, default 0.0, finite): how much higher the preferred score must be before the loss is 0
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        pairwise ranking (search, recommendation) and preference learning where only the order
-        of two scores matters
-
-    Pitfalls:
-        - with the default margin 0 the loss is 0 as soon as the order is right, however close
-          the scores: set a margin to separate them
-        - a target of 0 is an error: with y = 0 the loss is the constant max(0, margin) with
-          zero gradient
-
-    Reference:
-        torch.nn.functional.margin_ranking_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, margin=0.0, size_average=None, reduce=None, reduction='mean') -> None:
         ...
 
@@ -2097,47 +363,8 @@ class MarginRankingLoss(torch.nn.Module):
         ...
 
 class Mse(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.mse`.
+    """``nn.Module`` form of :func:`losskit.torch.mse`. (``help()`` shows it in full)."""
 
-    Mean squared error (x − y)²: the default regression loss.
-
-    losskit.torch.mse: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = (x − y)²
-
-    Gradient::
-
-        ∂ℓ/∂x = 2(x − y)
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        regression with roughly Gaussian noise and few outliers; the estimate is the conditional
-        mean
-
-    Pitfalls:
-        - one outlier with a large residual dominates the loss and the gradient: use huber or
-          mae
-        - a prediction of shape [N, 1] against a target of shape [N] is an error here; PyTorch
-          silently broadcasts it to [N, N]
-
-    Reference:
-        torch.nn.functional.mse_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, reduction='mean') -> None:
         ...
 
@@ -2145,52 +372,8 @@ class Mse(torch.nn.Module):
         ...
 
 class MultiMargin(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.multi_margin`.
+    """``nn.Module`` form of :func:`losskit.torch.multi_margin`. (``help()`` shows it in full)."""
 
-    Multiclass hinge (Weston–Watkins): each wrong class should score `margin` below the target.
-
-    losskit.torch.multi_margin: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = (w_y/C)·Σ_{i≠y} max(0, margin − x_y + x_i)^p; mean = Σℓ / N (weights are not normalised)
-
-    Gradient::
-
-        ∂ℓ/∂x_i = (w_y/C)·(1 or 2z_i) where z_i = margin − x_y + x_i > 0; ∂ℓ/∂x_y = −Σ_{i≠y} ∂ℓ/∂x_i
-
-    Inputs:
-        input (prediction): floats, scores `[N, C]` or `[C]`
-        target (target): integers, class indices `[N]` (or `[]` for a `[C]` input), each in [0, C)
-        weight (weight, optional): floats, `[C]`, one weight per class (finite, >= 0)
-
-    Parameters:
-        p (int, default 1, in [1, 2]): exponent of the hinge: 1 (linear) or 2 (squared)
-        margin (float, default 1.0, finite): how far below the target class each other class should score
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        SVM-style multiclass training that only cares that the target wins by a margin; robust
-        to confident correct examples (zero loss)
-
-    Pitfalls:
-        - divides by C: the loss scale shrinks as the number of classes grows
-        - Weston–Watkins sums over all violating classes; optax's multiclass_hinge_loss and
-          Keras' CategoricalHinge are Crammer–Singer (max over classes): different numbers
-        - with weight, mean still divides by N (PyTorch), unlike cross_entropy's Σ w_y
-        - no ignore_index: every target must be a class
-
-    Reference:
-        Weston & Watkins 1999; torch.nn.functional.multi_margin_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, p=1, margin=1.0, reduction='mean') -> None:
         ...
 
@@ -2198,52 +381,8 @@ class MultiMargin(torch.nn.Module):
         ...
 
 class MultiMarginLoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.multi_margin`.
+    """``nn.Module`` form of :func:`losskit.torch.multi_margin`. (``help()`` shows it in full)."""
 
-    Multiclass hinge (Weston–Watkins): each wrong class should score `margin` below the target.
-
-    losskit.torch.multi_margin: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = (w_y/C)·Σ_{i≠y} max(0, margin − x_y + x_i)^p; mean = Σℓ / N (weights are not normalised)
-
-    Gradient::
-
-        ∂ℓ/∂x_i = (w_y/C)·(1 or 2z_i) where z_i = margin − x_y + x_i > 0; ∂ℓ/∂x_y = −Σ_{i≠y} ∂ℓ/∂x_i
-
-    Inputs:
-        input (prediction): floats, scores `[N, C]` or `[C]`
-        target (target): integers, class indices `[N]` (or `[]` for a `[C]` input), each in [0, C)
-        weight (weight, optional): floats, `[C]`, one weight per class (finite, >= 0)
-
-    Parameters:
-        p (int, default 1, in [1, 2]): exponent of the hinge: 1 (linear) or 2 (squared)
-        margin (float, default 1.0, finite): how far below the target class each other class should score
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        SVM-style multiclass training that only cares that the target wins by a margin; robust
-        to confident correct examples (zero loss)
-
-    Pitfalls:
-        - divides by C: the loss scale shrinks as the number of classes grows
-        - Weston–Watkins sums over all violating classes; optax's multiclass_hinge_loss and
-          Keras' CategoricalHinge are Crammer–Singer (max over classes): different numbers
-        - with weight, mean still divides by N (PyTorch), unlike cross_entropy's Σ w_y
-        - no ignore_index: every target must be a class
-
-    Reference:
-        Weston & Watkins 1999; torch.nn.functional.multi_margin_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction='mean') -> None:
         ...
 
@@ -2251,52 +390,8 @@ class MultiMarginLoss(torch.nn.Module):
         ...
 
 class NLLLoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.nll`.
+    """``nn.Module`` form of :func:`losskit.torch.nll`. (``help()`` shows it in full)."""
 
-    Negative log-likelihood of class indices given log-probabilities (prefer cross_entropy on logits).
-
-    losskit.torch.nll: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = −w_y·z_y for log-probabilities z; mean = Σℓ / Σ w_y over non-ignored elements
-
-    Gradient::
-
-        ∂ℓ/∂z_c = −w_y·[c = y]
-
-    Inputs:
-        input (prediction): floats, log-probabilities `[N, C]`, `[N, C, d1, ...]` or `[C]` (class dimension 1)
-        target (target): integers, class indices `[N]` / `[N, d1, ...]` (`input` without its class dimension)
-        weight (weight, optional): floats, `[C]`, one weight per class (finite, >= 0)
-
-    Parameters:
-        ignore_index (int, default -100, finite): target value to skip: no loss, no gradient, not counted by `mean`
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        only when the model already outputs log-probabilities (e.g. a log_softmax layer, or a
-        mixture computed in log space); otherwise use cross_entropy on logits
-
-    Pitfalls:
-        - softmax, then log, then nll by hand is unstable: a probability that underflows to 0
-          gives −inf; cross_entropy on logits computes the same loss stably
-        - input must be log-probabilities, not probabilities: nll on probabilities is silently
-          wrong (it is −w_y·p_y)
-        - with class weights, mean divides by Σ w_y of the batch, not by N
-        - every target = ignore_index gives 0 with zero gradients here (PyTorch: NaN)
-
-    Reference:
-        torch.nn.functional.nll_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction='mean') -> None:
         ...
 
@@ -2304,52 +399,8 @@ class NLLLoss(torch.nn.Module):
         ...
 
 class Nll(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.nll`.
+    """``nn.Module`` form of :func:`losskit.torch.nll`. (``help()`` shows it in full)."""
 
-    Negative log-likelihood of class indices given log-probabilities (prefer cross_entropy on logits).
-
-    losskit.torch.nll: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = −w_y·z_y for log-probabilities z; mean = Σℓ / Σ w_y over non-ignored elements
-
-    Gradient::
-
-        ∂ℓ/∂z_c = −w_y·[c = y]
-
-    Inputs:
-        input (prediction): floats, log-probabilities `[N, C]`, `[N, C, d1, ...]` or `[C]` (class dimension 1)
-        target (target): integers, class indices `[N]` / `[N, d1, ...]` (`input` without its class dimension)
-        weight (weight, optional): floats, `[C]`, one weight per class (finite, >= 0)
-
-    Parameters:
-        ignore_index (int, default -100, finite): target value to skip: no loss, no gradient, not counted by `mean`
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        only when the model already outputs log-probabilities (e.g. a log_softmax layer, or a
-        mixture computed in log space); otherwise use cross_entropy on logits
-
-    Pitfalls:
-        - softmax, then log, then nll by hand is unstable: a probability that underflows to 0
-          gives −inf; cross_entropy on logits computes the same loss stably
-        - input must be log-probabilities, not probabilities: nll on probabilities is silently
-          wrong (it is −w_y·p_y)
-        - with class weights, mean divides by Σ w_y of the batch, not by N
-        - every target = ignore_index gives 0 with zero gradients here (PyTorch: NaN)
-
-    Reference:
-        torch.nn.functional.nll_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, ignore_index=-100, reduction='mean') -> None:
         ...
 
@@ -2357,51 +408,8 @@ class Nll(torch.nn.Module):
         ...
 
 class NtXent(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.nt_xent`.
+    """``nn.Module`` form of :func:`losskit.torch.nt_xent`. (``help()`` shows it in full)."""
 
-    SimCLR: two views, each row's other view is its positive, the 2N − 2 other rows its negatives.
-
-    losskit.torch.nt_xent: differentiable, on CPU tensors.
-
-    Formula::
-
-        u = rows of [z1; z2] / ‖·‖, s_ij = u_i·u_j/τ; ℓ_i = −s_{i,p(i)} + ln Σ_{j≠i} exp(s_ij), mean over the 2N anchors
-
-    Gradient::
-
-        ∂L/∂s_ij = w(softmax_i(s)_j − [j = p(i)]) + the same from anchor j; then through the normalisation
-
-    Inputs:
-        z1 (prediction): floats, [N, D], N ≥ 2
-        z2 (prediction): floats, same as `z1`
-
-    Parameters:
-        temperature (float, default 0.5, > 0): divides the cosine similarities; small values sharpen the softmax onto the hardest negatives
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        self-supervised pre-training on two augmentations of each image (SimCLR); large batches
-        help
-
-    Pitfalls:
-        - the batch supplies the negatives: the loss depends on the batch size, compare runs at
-          equal N
-        - temperature matters a lot (0.1–0.5 typical); very small values need the per-row log-
-          sum-exp (done here)
-        - memory here is O(N·D); PyTorch's version stores the (2N)² similarity matrix and its
-          gradient
-
-    Reference:
-        Chen et al. 2020 (SimCLR); pytorch-metric-learning NTXentLoss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, temperature=0.5, reduction='mean') -> None:
         ...
 
@@ -2409,50 +417,8 @@ class NtXent(torch.nn.Module):
         ...
 
 class PoissonNLLLoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.poisson_nll`.
+    """``nn.Module`` form of :func:`losskit.torch.poisson_nll`. (``help()`` shows it in full)."""
 
-    Negative log-likelihood of counts under a predicted Poisson rate.
-
-    losskit.torch.poisson_nll: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = eˣ − y·x (log_input), or x − y·ln(x + ε); + y ln y − y + ½ ln(2πy) for y > 1 with full
-
-    Gradient::
-
-        ∂ℓ/∂x = eˣ − y (log_input), or 1 − y/(x + ε)
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    Parameters:
-        log_input (bool, default True): true: `input` is the log of the rate; false: the rate itself
-        full (bool, default False): add Stirling's approximation of ln(y!) (for y > 1)
-        eps (float, default 1e-08, >= 0): offset in ln(x + eps) when `log_input` is false
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        count targets (events, clicks, photons) whose variance grows with the mean
-
-    Pitfalls:
-        - with log_input = false the model must output a non-negative rate; predicting the log-
-          rate is more stable
-        - targets must be counts ≥ 0
-
-    Reference:
-        torch.nn.functional.poisson_nll_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, log_input=True, full=False, size_average=None, eps=1e-08, reduce=None, reduction='mean', *, weight=None) -> None:
         ...
 
@@ -2460,50 +426,8 @@ class PoissonNLLLoss(torch.nn.Module):
         ...
 
 class PoissonNll(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.poisson_nll`.
+    """``nn.Module`` form of :func:`losskit.torch.poisson_nll`. (``help()`` shows it in full)."""
 
-    Negative log-likelihood of counts under a predicted Poisson rate.
-
-    losskit.torch.poisson_nll: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = eˣ − y·x (log_input), or x − y·ln(x + ε); + y ln y − y + ½ ln(2πy) for y > 1 with full
-
-    Gradient::
-
-        ∂ℓ/∂x = eˣ − y (log_input), or 1 − y/(x + ε)
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    Parameters:
-        log_input (bool, default True): true: `input` is the log of the rate; false: the rate itself
-        full (bool, default False): add Stirling's approximation of ln(y!) (for y > 1)
-        eps (float, default 1e-08, >= 0): offset in ln(x + eps) when `log_input` is false
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        count targets (events, clicks, photons) whose variance grows with the mean
-
-    Pitfalls:
-        - with log_input = false the model must output a non-negative rate; predicting the log-
-          rate is more stable
-        - targets must be counts ≥ 0
-
-    Reference:
-        torch.nn.functional.poisson_nll_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, log_input=True, full=False, eps=1e-08, reduction='mean') -> None:
         ...
 
@@ -2511,47 +435,8 @@ class PoissonNll(torch.nn.Module):
         ...
 
 class Quantile(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.quantile`.
+    """``nn.Module`` form of :func:`losskit.torch.quantile`. (``help()`` shows it in full)."""
 
-    Pinball loss: its minimiser is the tau-quantile of the target.
-
-    losskit.torch.quantile: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = max(τe', (τ − 1)e'), e' = y − x
-
-    Gradient::
-
-        ∂ℓ/∂x = −τ if x < y, 1 − τ if x > y, ½ − τ at x = y
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    Parameters:
-        tau (float, default 0.5, in (0, 1)): the quantile: under-prediction costs tau, over-prediction 1 − tau
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        prediction intervals and asymmetric costs: fit tau = 0.1 and 0.9 for an 80% interval
-
-    Pitfalls:
-        - separately fitted quantiles can cross; check q(0.1) ≤ q(0.9) on held-out data
-        - tau = 0.5 is half of mae, not mae
-
-    Reference:
-        Koenker & Bassett 1978; formula, checked against torch autograd in float64
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, tau=0.5, reduction='mean') -> None:
         ...
 
@@ -2559,46 +444,8 @@ class Quantile(torch.nn.Module):
         ...
 
 class SmoothL1(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.smooth_l1`.
+    """``nn.Module`` form of :func:`losskit.torch.smooth_l1`. (``help()`` shows it in full)."""
 
-    Huber divided by its threshold: slope 1 beyond beta; beta = 0 is mae.
-
-    losskit.torch.smooth_l1: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = ½e²/β if |e| < β, else |e| − ½β, e = x − y
-
-    Gradient::
-
-        ∂ℓ/∂x = e/β inside, sign(e) outside (0 at e = 0 when β = 0)
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    Parameters:
-        beta (float, default 1.0, >= 0): where the loss turns from quadratic to linear; 0 gives exactly mae
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        box regression (Fast R-CNN) and anywhere an L1-like loss needs a smooth minimum
-
-    Pitfalls:
-        - not the same as huber: smooth_l1(β) = huber(δ = β) / β
-
-    Reference:
-        Girshick 2015 (Fast R-CNN); torch.nn.functional.smooth_l1_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, beta=1.0, reduction='mean') -> None:
         ...
 
@@ -2606,46 +453,8 @@ class SmoothL1(torch.nn.Module):
         ...
 
 class SmoothL1Loss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.smooth_l1`.
+    """``nn.Module`` form of :func:`losskit.torch.smooth_l1`. (``help()`` shows it in full)."""
 
-    Huber divided by its threshold: slope 1 beyond beta; beta = 0 is mae.
-
-    losskit.torch.smooth_l1: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = ½e²/β if |e| < β, else |e| − ½β, e = x − y
-
-    Gradient::
-
-        ∂ℓ/∂x = e/β inside, sign(e) outside (0 at e = 0 when β = 0)
-
-    Inputs:
-        input (prediction): floats, any shape
-        target (target): floats, same as `input`
-        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
-
-    Parameters:
-        beta (float, default 1.0, >= 0): where the loss turns from quadratic to linear; 0 gives exactly mae
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        box regression (Fast R-CNN) and anywhere an L1-like loss needs a smooth minimum
-
-    Pitfalls:
-        - not the same as huber: smooth_l1(β) = huber(δ = β) / β
-
-    Reference:
-        Girshick 2015 (Fast R-CNN); torch.nn.functional.smooth_l1_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, size_average=None, reduce=None, reduction='mean', beta=1.0, *, weight=None) -> None:
         ...
 
@@ -2653,46 +462,8 @@ class SmoothL1Loss(torch.nn.Module):
         ...
 
 class SoftMargin(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.soft_margin`.
+    """``nn.Module`` form of :func:`losskit.torch.soft_margin`. (``help()`` shows it in full)."""
 
-    Soft margin loss ln(1 + exp(−y·x)): logistic loss on ±1 labels.
-
-    losskit.torch.soft_margin: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = softplus(−y·x) = ln(1 + e^{−y·x}), y ∈ {−1, +1}
-
-    Gradient::
-
-        ∂ℓ/∂x = −y·σ(−y·x)
-
-    Inputs:
-        input (prediction): floats, any shape: scores
-        target (target): floats, same as `input`, values −1 or +1
-        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        logistic regression with ±1 labels; identical to bce_with_logits with labels (y + 1)/2
-
-    Pitfalls:
-        - {0, 1} labels are an error, not silently wrong: with y = 0 every negative costs the
-          margin whatever the score and has zero gradient; map labels with 2y − 1
-        - PyTorch's soft_margin_loss computes log1p(exp(−y·x)) literally and returns ∞ (NaN
-          gradient) for −y·x ≳ 89 in f32; here it is finite
-
-    Reference:
-        torch.nn.functional.soft_margin_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, reduction='mean') -> None:
         ...
 
@@ -2700,46 +471,8 @@ class SoftMargin(torch.nn.Module):
         ...
 
 class SoftMarginLoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.soft_margin`.
+    """``nn.Module`` form of :func:`losskit.torch.soft_margin`. (``help()`` shows it in full)."""
 
-    Soft margin loss ln(1 + exp(−y·x)): logistic loss on ±1 labels.
-
-    losskit.torch.soft_margin: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = softplus(−y·x) = ln(1 + e^{−y·x}), y ∈ {−1, +1}
-
-    Gradient::
-
-        ∂ℓ/∂x = −y·σ(−y·x)
-
-    Inputs:
-        input (prediction): floats, any shape: scores
-        target (target): floats, same as `input`, values −1 or +1
-        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        logistic regression with ±1 labels; identical to bce_with_logits with labels (y + 1)/2
-
-    Pitfalls:
-        - {0, 1} labels are an error, not silently wrong: with y = 0 every negative costs the
-          margin whatever the score and has zero gradient; map labels with 2y − 1
-        - PyTorch's soft_margin_loss computes log1p(exp(−y·x)) literally and returns ∞ (NaN
-          gradient) for −y·x ≳ 89 in f32; here it is finite
-
-    Reference:
-        torch.nn.functional.soft_margin_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, size_average=None, reduce=None, reduction='mean', *, weight=None) -> None:
         ...
 
@@ -2747,55 +480,8 @@ class SoftMarginLoss(torch.nn.Module):
         ...
 
 class SoftmaxFocal(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.softmax_focal`.
+    """``nn.Module`` form of :func:`losskit.torch.softmax_focal`. (``help()`` shows it in full)."""
 
-    Multiclass focal loss over a softmax: cross-entropy that down-weights easy examples.
-
-    losskit.torch.softmax_focal: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = −α_t·(1 − p_t)^γ·ln p_t, p = softmax(x) over dim 1; mean = Σℓ / (number of non-ignored elements)
-
-    Gradient::
-
-        ∂ℓ/∂x_c = α_t·q^γ·(1 + γ·p_t·ρ)·(p_c − [c = t]), q = 1 − p_t, ρ = −ln p_t / q
-
-    Inputs:
-        input (prediction): floats, logits `[N, C]`, `[N, C, d1, ...]` or `[C]` (class dimension 1)
-        target (target): integers, class indices `[N]` / `[N, d1, ...]` (`input` without its class dimension)
-        alpha (weight, optional): floats, `[C]`, per-class balancing factor α_t (finite, >= 0; not in the mean's denominator)
-
-    Parameters:
-        gamma (float, default 2.0, >= 0): focusing exponent: 0 is cross-entropy, larger down-weights easy examples more
-        ignore_index (int, default -100, finite): target value to skip: no loss, no gradient, not counted by `mean`
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        dense prediction with many easy examples (detection anchors, segmentation backgrounds)
-        where cross-entropy is dominated by them
-
-    Pitfalls:
-        - alpha is a per-class balancing factor, not a mean weight: mean divides by the count of
-          non-ignored elements, not Σα_t
-        - a single-class input is an error (softmax over one class is constant); use the binary
-          `focal` on logits
-        - gamma < 1 has an infinite derivative of (1 − p)^γ at p = 1: losskit's gradient stays
-          finite, naive autograd gives NaN
-        - torchvision has no softmax focal loss; MONAI's softmax mode uses alpha for
-          background/foreground only
-
-    Reference:
-        Lin et al. 2017 (focal loss); the formula, checked against torch autograd in float64 and float32
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, alpha=None, gamma=2.0, ignore_index=-100, reduction='mean') -> None:
         ...
 
@@ -2803,48 +489,8 @@ class SoftmaxFocal(torch.nn.Module):
         ...
 
 class SquaredHinge(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.squared_hinge`.
+    """``nn.Module`` form of :func:`losskit.torch.squared_hinge`. (``help()`` shows it in full)."""
 
-    Squared hinge max(0, margin − y·x)²: the hinge with a continuous gradient.
-
-    losskit.torch.squared_hinge: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = max(0, m − y·x)², y ∈ {−1, +1}
-
-    Gradient::
-
-        ∂ℓ/∂x = −2y·max(0, m − y·x)
-
-    Inputs:
-        input (prediction): floats, any shape: scores
-        target (target): floats, same as `input`, values −1 or +1
-        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
-
-    Parameters:
-        margin (float, default 1.0, finite): how far on the right side a score must be before its loss is 0
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        as hinge, with a smoother optimisation (L2-SVM); penalises large violations more
-
-    Pitfalls:
-        - {0, 1} labels are an error, not silently wrong: with y = 0 every negative costs the
-          margin whatever the score and has zero gradient; map labels with 2y − 1
-        - squaring makes it sensitive to outliers and mislabeled examples, like mse
-
-    Reference:
-        Keras SquaredHinge (margin 1); formula via torch autograd of torch.clamp(margin - target * input, min=0) ** 2
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, weight=None, margin=1.0, reduction='mean') -> None:
         ...
 
@@ -2852,48 +498,8 @@ class SquaredHinge(torch.nn.Module):
         ...
 
 class Supcon(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.supcon`.
+    """``nn.Module`` form of :func:`losskit.torch.supcon`. (``help()`` shows it in full)."""
 
-    Supervised contrastive: every other row with the anchor's label is a positive.
-
-    losskit.torch.supcon: differentiable, on CPU tensors.
-
-    Formula::
-
-        u = embeddings/‖·‖, s_ij = u_i·u_j/τ; for anchors with positives P(i): ℓ_i = −mean_{p∈P(i)} s_ip + ln Σ_{a≠i} exp(s_ia); mean over those anchors
-
-    Gradient::
-
-        ∂L/∂s_ij = w_i(softmax_i(s)_j − [j ∈ P(i)]/|P(i)|) + the same from anchor j; then through the normalisation
-
-    Inputs:
-        embeddings (prediction): floats, [N, D]
-        labels (target): integers, [N] (integers)
-
-    Parameters:
-        temperature (float, default 0.1, > 0): divides the cosine similarities; small values sharpen the softmax onto the hardest negatives
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        supervised representation learning that uses all same-class samples of the batch as
-        positives
-
-    Pitfalls:
-        - needs repeated labels in the batch; anchors alone in their class are skipped (an error
-          with mean if all are)
-        - small temperatures (0.05–0.1) are typical and fine here in f32
-
-    Reference:
-        Khosla et al. 2020 (L_out); pytorch-metric-learning SupConLoss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, temperature=0.1, reduction='mean') -> None:
         ...
 
@@ -2901,52 +507,8 @@ class Supcon(torch.nn.Module):
         ...
 
 class TripletMargin(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.triplet_margin`.
+    """``nn.Module`` form of :func:`losskit.torch.triplet_margin`. (``help()`` shows it in full)."""
 
-    Anchor closer to its positive than to its negative by `margin`, p-norm distances.
-
-    losskit.torch.triplet_margin: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = max(0, margin + d(a, p) − d(a, n)), d(x, y) = ‖x − y + eps‖_p
-
-    Gradient::
-
-        where ℓ > 0: ∇a = ∇d(a,p) − ∇d(a,n), ∇p = −∇d(a,p), ∇n = ∇d(a,n), ∂‖v‖_p/∂v = sign(v)|v|^(p−1)/‖v‖^(p−1) (0 at v = 0)
-
-    Inputs:
-        anchor (prediction): floats, [N, D]
-        positive (prediction): floats, same as `anchor`
-        negative (prediction): floats, same as `anchor`
-
-    Parameters:
-        margin (float, default 1.0, finite): the gap wanted between the negative and the positive distance
-        p (float, default 2.0, > 0): the norm of the distance
-        eps (float, default 1e-06, >= 0): added to every component of the difference before the norm (PyTorch's pairwise_distance)
-        swap (bool, default False): use min(d(a, n), d(p, n)) as the negative distance (Balntas et al. 2016)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        embedding learning on triplets you sample yourself (FaceNet); use batch_hard_triplet to
-        mine them in the batch
-
-    Pitfalls:
-        - random triplets are mostly easy (zero loss): mine hard or semi-hard ones
-        - eps is added to the difference, not to the norm: the distance of identical rows is
-          eps·D^(1/p), not 0
-
-    Reference:
-        torch.nn.functional.triplet_margin_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, margin=1.0, p=2.0, eps=1e-06, swap=False, reduction='mean') -> None:
         ...
 
@@ -2954,52 +516,8 @@ class TripletMargin(torch.nn.Module):
         ...
 
 class TripletMarginLoss(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.triplet_margin`.
+    """``nn.Module`` form of :func:`losskit.torch.triplet_margin`. (``help()`` shows it in full)."""
 
-    Anchor closer to its positive than to its negative by `margin`, p-norm distances.
-
-    losskit.torch.triplet_margin: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = max(0, margin + d(a, p) − d(a, n)), d(x, y) = ‖x − y + eps‖_p
-
-    Gradient::
-
-        where ℓ > 0: ∇a = ∇d(a,p) − ∇d(a,n), ∇p = −∇d(a,p), ∇n = ∇d(a,n), ∂‖v‖_p/∂v = sign(v)|v|^(p−1)/‖v‖^(p−1) (0 at v = 0)
-
-    Inputs:
-        anchor (prediction): floats, [N, D]
-        positive (prediction): floats, same as `anchor`
-        negative (prediction): floats, same as `anchor`
-
-    Parameters:
-        margin (float, default 1.0, finite): the gap wanted between the negative and the positive distance
-        p (float, default 2.0, > 0): the norm of the distance
-        eps (float, default 1e-06, >= 0): added to every component of the difference before the norm (PyTorch's pairwise_distance)
-        swap (bool, default False): use min(d(a, n), d(p, n)) as the negative distance (Balntas et al. 2016)
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        embedding learning on triplets you sample yourself (FaceNet); use batch_hard_triplet to
-        mine them in the batch
-
-    Pitfalls:
-        - random triplets are mostly easy (zero loss): mine hard or semi-hard ones
-        - eps is added to the difference, not to the norm: the distance of identical rows is
-          eps·D^(1/p), not 0
-
-    Reference:
-        torch.nn.functional.triplet_margin_loss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, margin=1.0, p=2.0, eps=1e-06, swap=False, size_average=None, reduce=None, reduction='mean') -> None:
         ...
 
@@ -3007,54 +525,8 @@ class TripletMarginLoss(torch.nn.Module):
         ...
 
 class Tversky(torch.nn.Module):
-    """
-    ``nn.Module`` form of :func:`losskit.torch.tversky`.
+    """``nn.Module`` form of :func:`losskit.torch.tversky`. (``help()`` shows it in full)."""
 
-    Tversky loss: Dice with separate false-positive (alpha) and false-negative (beta) weights.
-
-    losskit.torch.tversky: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ_nc = 1 − (ΣPG + smooth_nr)/(ΣPG + α·ΣP(1−G) + β·Σ(1−P)G + smooth_dr)
-
-    Gradient::
-
-        ∂ℓ/∂P = (ratio·b − G·a')/den per class (see the type's docs), then through the activation: P(1 − P) for sigmoid, P_k(d_k − Σ_j P_j d_j) for softmax
-
-    Inputs:
-        input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
-        target (target): integers or floats, a 0/1 mask of `input`'s shape (one-hot or multi-label; float or integer), or class indices `[N, *spatial]` (integers)
-
-    Parameters:
-        activation (choice, default 'softmax', one of softmax, sigmoid, none): applied to `input` inside the loss (its gradient included); softmax runs over all C classes
-        include_background (bool, default True): whether class 0 counts (it is dropped after the softmax; kept when C = 1)
-        batch (bool, default False): true: sums over the whole batch, one ratio per class; false: one ratio per sample and class
-        smooth_nr (float, default 1e-05, >= 0): added to the numerator
-        smooth_dr (float, default 1e-05, >= 0): added to the denominator
-        alpha (float, default 0.5, >= 0): the weight of the false positives Σ P(1 − G)
-        beta (float, default 0.5, >= 0): the weight of the false negatives Σ (1 − P)G
-
-    reduction: one of 'mean', 'sum', 'none'
-
-    Returns:
-        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
-
-    When to use it:
-        small structures where a miss costs more than a false alarm: beta > alpha raises recall
-
-    Pitfalls:
-        - alpha weighs false positives, beta false negatives (Keras and Flux had them swapped
-          for years)
-        - alpha = beta = 0.5 is dice
-        - the default activation is softmax (logits in); MONAI's is none
-
-    Reference:
-        Salehi et al. 2017; MONAI TverskyLoss
-
-    Raises:
-        LossError: bad input; the message names the loss, the argument, the shapes or values.
-    """
     def __init__(self, *, activation='softmax', include_background=True, batch=False, smooth_nr=1e-05, smooth_dr=1e-05, alpha=0.5, beta=0.5, reduction='mean') -> None:
         ...
 
