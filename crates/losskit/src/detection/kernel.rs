@@ -112,11 +112,21 @@ fn div<T: Real>(n: T, d: T) -> T {
     }
 }
 
-/// Whether `c` is a box in the format: finite, and `c2 ≥ lo·c0`, `c3 ≥ lo·c1`.
+/// Whether `c` is a box in the format: no infinite coordinate, and `c2 ≥ lo·c0`,
+/// `c3 ≥ lo·c1`. A NaN coordinate passes: it is not refused but propagates to the loss and
+/// the gradients (the catalogue's rule), see [`any_nan`].
 #[inline(always)]
 fn valid<T: Real>(c: [T; 4], lo: T) -> bool {
-    let finite = c[0].is_finite() & c[1].is_finite() & c[2].is_finite() & c[3].is_finite();
-    finite & (c[2] >= lo * c[0]) & (c[3] >= lo * c[1])
+    let inf = |v: T| !v.is_finite() & !v.is_nan();
+    let finite = !(inf(c[0]) | inf(c[1]) | inf(c[2]) | inf(c[3]));
+    finite & !(c[2] < lo * c[0]) & !(c[3] < lo * c[1])
+}
+
+/// Whether a box pair holds a NaN: its loss and gradient are then NaN (the kernel's `max`,
+/// `min` and guarded divisions would otherwise turn a NaN into a finite number).
+#[inline(always)]
+fn any_nan<T: Real>(c: [T; 4], d: [T; 4]) -> bool {
+    c.iter().chain(&d).fold(false, |a, v| a | v.is_nan())
 }
 
 /// The angle term of CIoU: `atan(w_g/h_g) − atan(w/h)` as one arctangent of the angle
@@ -296,9 +306,11 @@ fn block<T: Real, K: Terms, const GRAD: bool, const OUT: bool>(
         let (c, d) = (at(&pb, l), at(&qb, l));
         ok &= valid(c, cv.lo) & valid(d, cv.lo);
         let (v, gr) = pair::<T, K, GRAD>(c, d, cv, eps);
-        loss[l] = v;
+        let nan = any_nan(c, d);
+        let poison = |x: T| if nan { T::from_f64(f64::NAN) } else { x };
+        loss[l] = poison(v);
         for k in 0..4 {
-            grad[4 * l + k] = gr[k] * scale;
+            grad[4 * l + k] = poison(gr[k] * scale);
         }
     }
     for l in 0..len {
@@ -403,8 +415,8 @@ fn invalid<T: Real>(name: &'static str, inputs: &BoxInputs<'_, T>) -> Error {
             if valid(c, lo) {
                 continue;
             }
-            let problem = if !c.iter().all(|v| v.is_finite()) {
-                "a coordinate is not finite"
+            let problem = if !c.iter().all(|v| v.is_finite() || v.is_nan()) {
+                "a coordinate is infinite"
             } else if c[2] < lo * c[0] {
                 if xyxy {
                     "x2 < x1 (an inverted box)"
@@ -586,12 +598,18 @@ mod tests {
     #[test]
     fn bad_boxes_and_buffers_are_named() {
         let good = [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 2.0, 2.0];
-        let nan = [0.0, 0.0, 1.0, 1.0, 0.0, f64::NAN, 2.0, 2.0];
-        let i = BoxInputs::new(rows(&good), rows(&nan)).format(BoxFormat::Xywh);
+        let inf = [0.0, 0.0, 1.0, 1.0, 0.0, f64::INFINITY, 2.0, 2.0];
+        let i = BoxInputs::new(rows(&good), rows(&inf)).format(BoxFormat::Xywh);
         assert_eq!(
             Iou::default().value(&i, Reduction::Sum).unwrap_err().to_string(),
-            "iou: `target` row 1 is [0.0, NaN, 2.0, 2.0] in format `xywh`: a coordinate is not finite"
+            "iou: `target` row 1 is [0.0, inf, 2.0, 2.0] in format `xywh`: a coordinate is infinite"
         );
+        // A NaN is not refused: it propagates to the row's loss and gradient.
+        let nan = [0.0, 0.0, 1.0, 1.0, 0.0, f64::NAN, 2.0, 2.0];
+        let i = BoxInputs::new(rows(&good), rows(&nan)).format(BoxFormat::Xywh);
+        let mut per = [0.0; 2];
+        Iou::default().per_element(&i, &mut per).unwrap();
+        assert!(per[0] < 1e-6 && per[1].is_nan(), "{per:?}");
         let i = BoxInputs::new(rows(&good), rows(&good));
         let mut g = [0.0; 7];
         assert_eq!(

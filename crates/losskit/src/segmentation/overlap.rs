@@ -9,7 +9,7 @@ use crate::reduction::Reduction;
 use crate::tensor::Tensor;
 
 use super::{
-    check_target, divisor, first_class, layout, no_distance, non_finite, with_target, Activation,
+    check_target, divisor, first_class, has_nan, layout, no_distance, non_finite, with_target, Activation,
     Gt, Layout, SegInputs, Target,
 };
 
@@ -459,7 +459,7 @@ pub(crate) fn run_checked<T: Real, S: Score>(
         pre,
         weights,
     }))?;
-    if !r.reduced.is_finite() || r.values.iter().any(|v| !v.is_finite()) {
+    if (!r.reduced.is_finite() || r.values.iter().any(|v| !v.is_finite())) && !has_nan(input) {
         return Err(non_finite(loss, input));
     }
     Ok(r)
