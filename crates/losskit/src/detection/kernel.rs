@@ -156,6 +156,7 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
     q: [T; 4],
     cv: Convert<T>,
     eps: T,
+    eps_area: T,
 ) -> (T, [T; 4]) {
     let (zero, one, two) = (T::ZERO, T::ONE, T::TWO);
     // box_convert to corners.
@@ -173,7 +174,7 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
     let (wp, hp) = (x2 - x1, y2 - y1);
     let (wg, hg) = (gx2 - gx1, gy2 - gy1);
     let union = wp * hp + wg * hg - inter;
-    let du = union + eps;
+    let du = union + eps_area;
     let iou = div(inter, du);
 
     // The smallest enclosing box.
@@ -189,7 +190,7 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
 
     if K::ENCLOSING_AREA {
         let area_c = cw * ch;
-        let dc = area_c + eps;
+        let dc = area_c + eps_area;
         let r = div(area_c - union, dc);
         loss = one - (iou - r);
         a_iou = -one;
@@ -200,7 +201,7 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
         a_ch += a_c * cw;
     }
     if K::CENTRES {
-        let diag = cw * cw + ch * ch + eps;
+        let diag = cw * cw + ch * ch + eps_area;
         let (xp, yp) = ((x2 + x1) / two, (y2 + y1) / two);
         let (xg, yg) = ((gx1 + gx2) / two, (gy1 + gy2) / two);
         let (dx, dy) = (xp - xg, yp - yg);
@@ -229,7 +230,7 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
     }
     if K::SIDES {
         let (ew, eh) = (wp - wg, hp - hg);
-        let (dw, dh) = (cw * cw + eps, ch * ch + eps);
+        let (dw, dh) = (cw * cw + eps_area, ch * ch + eps_area);
         let (rw, rh) = (div(ew * ew, dw), div(eh * eh, dh));
         loss = loss + rw + rh;
         a_wp += div(two * ew, dw);
@@ -268,6 +269,18 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
     )
 }
 
+/// The coordinate magnitude above which a box pair is rescaled before the kernel: its square,
+/// summed four times, stays far below the type's largest number (2^30 in f32, whose squares
+/// overflow at 2^64; 2^500 in f64).
+#[inline(always)]
+fn huge_threshold<T: Real>() -> T {
+    if T::EPSILON.to_f64() > 1e-10 {
+        T::from_f64(2f64.powi(30))
+    } else {
+        T::from_f64(2f64.powi(500))
+    }
+}
+
 /// Boxes per block: the width the lane loops are written for.
 const B: usize = 8;
 
@@ -302,15 +315,43 @@ fn block<T: Real, K: Terms, const GRAD: bool, const OUT: bool>(
     let mut ok = true;
     let mut loss = [T::ZERO; B];
     let mut grad = [T::ZERO; 4 * B];
-    for l in 0..B {
-        let (c, d) = (at(&pb, l), at(&qb, l));
-        ok &= valid(c, cv.lo) & valid(d, cv.lo);
-        let (v, gr) = pair::<T, K, GRAD>(c, d, cv, eps);
-        let nan = any_nan(c, d);
-        let poison = |x: T| if nan { T::from_f64(f64::NAN) } else { x };
-        loss[l] = poison(v);
-        for k in 0..4 {
-            grad[4 * l + k] = poison(gr[k] * scale);
+    // Coordinates so large that the areas and squared distances would overflow: checked once
+    // per block, so blocks of ordinary boxes run the loop below unchanged.
+    let big = huge_threshold::<T>();
+    let huge = pb.iter().chain(&qb).fold(false, |h, v| h | (v.abs() > big));
+    if huge {
+        for l in 0..B {
+            let (c, d) = (at(&pb, l), at(&qb, l));
+            ok &= valid(c, cv.lo) & valid(d, cv.lo);
+            // Every box loss is invariant to scaling both boxes: scale the pair by a power
+            // of two (exact) so its largest coordinate is in [1, 2), and the gradient back.
+            // `eps` is an area (or squared length) and scales with it; α's is a ratio.
+            let m = c.iter().chain(&d).fold(T::ZERO, |m, v| vmax(m, v.abs()));
+            let k = if m.is_finite() && m > big {
+                T::from_f64(2f64.powi(-(m.to_f64().log2().floor() as i32)))
+            } else {
+                T::ONE
+            };
+            let (cs, ds) = (c.map(|v| v * k), d.map(|v| v * k));
+            let (v, gr) = pair::<T, K, GRAD>(cs, ds, cv, eps, eps * k * k);
+            let nan = any_nan(c, d);
+            let poison = |x: T| if nan { T::from_f64(f64::NAN) } else { x };
+            loss[l] = poison(v);
+            for j in 0..4 {
+                grad[4 * l + j] = poison(gr[j] * k * scale);
+            }
+        }
+    } else {
+        for l in 0..B {
+            let (c, d) = (at(&pb, l), at(&qb, l));
+            ok &= valid(c, cv.lo) & valid(d, cv.lo);
+            let (v, gr) = pair::<T, K, GRAD>(c, d, cv, eps, eps);
+            let nan = any_nan(c, d);
+            let poison = |x: T| if nan { T::from_f64(f64::NAN) } else { x };
+            loss[l] = poison(v);
+            for j in 0..4 {
+                grad[4 * l + j] = poison(gr[j] * scale);
+            }
         }
     }
     for l in 0..len {
