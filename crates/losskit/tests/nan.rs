@@ -60,7 +60,11 @@ fn a_nan_in_any_float_input_reaches_the_value_and_the_gradients() {
                         let params = Params::defaults(info);
                         match evaluate_with(info, &arrays.named(), &params, reduction, &predictions)
                         {
-                            Err(e) if !REFUSED.iter().any(|(l, a, _)| *l == info.name && *a == array.name) => {
+                            Err(e)
+                                if !REFUSED
+                                    .iter()
+                                    .any(|(l, a, _)| *l == info.name && *a == array.name) =>
+                            {
                                 failures.push(format!(
                                     "{} {:?} {}: NaN in `{}`[{at}] was refused: {e}",
                                     info.name,

@@ -6,8 +6,8 @@ use crate::real::Real;
 use crate::reduction::Reduction;
 
 use super::{
-    check_target, divisor, first_class, has_nan, layout, non_finite, with_target, Activation, Layout,
-    SegInputs, Target,
+    check_target, divisor, first_class, has_nan, layout, non_finite, with_target, Activation,
+    Layout, SegInputs, Target,
 };
 
 const NAME: &str = "boundary";

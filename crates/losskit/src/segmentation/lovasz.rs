@@ -57,7 +57,12 @@ fn index_of(o: u128) -> usize {
 /// Infinite logits are refused (the loss of an infinite margin is not a number a user can
 /// act on); a NaN is not refused: it propagates (see [`poison`]), as in every family.
 fn check_finite<T: Real>(loss: &'static str, inputs: &SegInputs<'_, T>) -> Result<()> {
-    if inputs.input().data().iter().any(|v| !v.is_finite() && !v.is_nan()) {
+    if inputs
+        .input()
+        .data()
+        .iter()
+        .any(|v| !v.is_finite() && !v.is_nan())
+    {
         return Err(non_finite(loss, &inputs.input()));
     }
     Ok(())

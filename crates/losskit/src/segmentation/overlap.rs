@@ -9,8 +9,8 @@ use crate::reduction::Reduction;
 use crate::tensor::Tensor;
 
 use super::{
-    check_target, divisor, first_class, has_nan, layout, no_distance, non_finite, with_target, Activation,
-    Gt, Layout, SegInputs, Target,
+    check_target, divisor, first_class, has_nan, layout, no_distance, non_finite, with_target,
+    Activation, Gt, Layout, SegInputs, Target,
 };
 
 /// The parameters every overlap loss shares.

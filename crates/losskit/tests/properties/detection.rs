@@ -342,7 +342,11 @@ fn huge_coordinates_give_the_scale_free_answer() {
                 rows_seen += 1;
             }
             for (a, b) in g.iter().zip(&gs) {
-                assert!(close(*a, b * s, 1e-10, 1e-12), "{name} ×{s:e} grad: {a} vs {}", b * s);
+                assert!(
+                    close(*a, b * s, 1e-10, 1e-12),
+                    "{name} ×{s:e} grad: {a} vs {}",
+                    b * s
+                );
             }
         }
         // f32 at ×1e30 against f32 at ordinary magnitudes.

@@ -362,10 +362,7 @@ fn zero_width_embeddings_are_an_error() {
                 Ok(Ok(v)) => panic!("{loss} {}: D = 0 gave {:?}", r.name(), v.value),
                 Err(_) => panic!("{loss} {}: D = 0 panicked", r.name()),
             };
-            assert!(
-                e.contains("D >= 1") && e.contains("[3, 0]"),
-                "{loss}: {e}"
-            );
+            assert!(e.contains("D >= 1") && e.contains("[3, 0]"), "{loss}: {e}");
         }
     }
 }

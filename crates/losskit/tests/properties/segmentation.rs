@@ -455,7 +455,9 @@ fn lovasz_on_an_empty_batch_under_mean_is_an_error() {
             "per_image {per_image}"
         );
         let mut g: [f64; 0] = [];
-        assert!(hinge.value_and_grad(&mask, Reduction::Mean, &mut g).is_err());
+        assert!(hinge
+            .value_and_grad(&mask, Reduction::Mean, &mut g)
+            .is_err());
         assert_eq!(hinge.value(&mask, Reduction::Sum).unwrap(), 0.0);
         let e = soft.value(&idx, Reduction::Mean).map(|v| v.to_string());
         assert_eq!(
