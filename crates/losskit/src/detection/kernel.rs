@@ -119,7 +119,9 @@ fn div<T: Real>(n: T, d: T) -> T {
 fn valid<T: Real>(c: [T; 4], lo: T) -> bool {
     let inf = |v: T| !v.is_finite() & !v.is_nan();
     let finite = !(inf(c[0]) | inf(c[1]) | inf(c[2]) | inf(c[3]));
-    finite & !(c[2] < lo * c[0]) & !(c[3] < lo * c[1])
+    // `>=` or a NaN on either side: a NaN coordinate is not an ordering violation.
+    let ordered = |a: T, b: T| (a >= b) | a.is_nan() | b.is_nan();
+    finite & ordered(c[2], lo * c[0]) & ordered(c[3], lo * c[1])
 }
 
 /// Whether a box pair holds a NaN: its loss and gradient are then NaN (the kernel's `max`,
