@@ -20,17 +20,21 @@ Flag the classic loss mistakes in Python (PyTorch) and Rust (burn, candle) sourc
 parsed with tree-sitter; directories are searched for .py and .rs files.
 
 Rules:
-  softmax-log-nll         softmax, then log, then nll_loss by hand
-  log-softmax             log(softmax(x)) instead of log_softmax(x)
-  bce-on-sigmoid          binary_cross_entropy(sigmoid(x)) instead of the with-logits form
-  dice-alone              Dice as the only loss (no cross-entropy / BCE term in the file)
-  focal-without-imbalance focal loss where nothing in the file suggests class imbalance
+  softmax-log-nll         softmax, then log, then nll_loss by hand (with or without an epsilon)
+  log-softmax             log(softmax(x)) instead of log_softmax(x), also log(softmax(x) + eps),
+                          log(p.clamp(min=eps)) and the log of a gathered / one-hot-selected p
+  bce-on-sigmoid          BCELoss / binary_cross_entropy on sigmoid outputs (a model that ends
+                          in a sigmoid, followed within the file) instead of the with-logits form
+  dice-alone              a Dice loss that is the only term given to backward() / backward_step
+  focal-without-imbalance focal loss where nothing suggests class imbalance (no alpha, weight,
+                          sampler or class counts; not inside a focal-loss implementation)
   ce-unweighted-imbalance cross-entropy without class weights where the file shows imbalance
-Each finding is printed as FILE:LINE:COL: RULE: why, then the fix. `--json` prints one JSON \
-object instead.
+Each finding is printed as FILE:LINE:COL: RULE: why (what happens numerically), then the fix. \
+`--json` prints one JSON object instead.
 
 Exit status: 0 when nothing is found, 1 when something is, 2 on errors (an unreadable or \
-unparsable file is reported and the other files are still checked).";
+unparsable file, one that is not a regular file, or one above 16 MiB is reported and the other \
+files are still checked).";
 
 const AFTER_HELP: &str = "\
 Examples:
