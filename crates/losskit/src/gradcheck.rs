@@ -503,7 +503,11 @@ mod tests {
         let x = rng.normals(n, 1.0);
         let y = rng.normals(n, 1.0);
         let value = |x: &[f64]| {
-            x.iter().zip(&y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / n as f64
+            x.iter()
+                .zip(&y)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                / n as f64
         };
         let right = |x: &[f64], g: &mut [f64]| {
             for ((g, a), b) in g.iter_mut().zip(x).zip(&y) {
