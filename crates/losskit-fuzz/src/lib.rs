@@ -452,6 +452,13 @@ pub fn cli_fixture(dir: &Path) -> std::io::Result<()> {
             b"\x93NUMPY\x01\x00\x10\x00{'descr': [[[[[".to_vec(),
         ),
         ("txt.npy", b"hello".to_vec()),
+        // Zero-width embeddings [2, 0] (issue 21, item 1) and a source file for `lint`.
+        ("z.npy", npy::encode(&[2, 0], &f32s(vec![]))?),
+        (
+            "t.py",
+            b"import torch\nimport torch.nn.functional as F\nloss = F.nll_loss(torch.log(F.softmax(x, 1)), y)\n"
+                .to_vec(),
+        ),
     ];
     // A fresh directory each time: outputs of earlier runs must not change this one.
     let _ = std::fs::remove_dir_all(dir);
@@ -465,7 +472,19 @@ pub fn cli_fixture(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-const FLAGS: [&str; 24] = [
+const FLAGS: [&str; 36] = [
+    "--size",
+    "--shape",
+    "--threads",
+    "--repeats",
+    "--warmup",
+    "--seed",
+    "--tol",
+    "--all",
+    "--range",
+    "--value-only",
+    "--grad",
+    "--dtype",
     "--input",
     "--param",
     "--grad",
@@ -519,11 +538,17 @@ const WORDS: [&str; 26] = [
     "0",
     "",
 ];
-const FILES: [&str; 13] = [
+const FILES: [&str; 15] = [
     "a.npy", "b.npy", "m.npy", "d.npy", "h.npy", "s.npy", "e.npy", "l.npy", "bad.npy", "txt.npy",
-    "sub", "sub/", "zero.npy",
+    "sub", "sub/", "zero.npy", "z.npy", "t.py",
 ];
-const NUMBERS: [&str; 12] = [
+const NUMBERS: [&str; 18] = [
+    "1e12",
+    "18446744073709551615",
+    "1000000,1000000",
+    "0,5",
+    "5,0",
+    "200",
     "0",
     "1",
     "-1",
@@ -539,22 +564,55 @@ const NUMBERS: [&str; 12] = [
 ];
 
 /// The argument list `data` describes (without the program name).
+///
+/// An input starting with `args\0` is the argument list itself, NUL-separated (the corpus
+/// keeps the hand-written cases of issue 21 that way, readable); slashes are removed, so no
+/// path leaves the fixture directory. Any other input chooses a subcommand (`eval`,
+/// `weights`, `list`, `explain`, `bench`, `gradcheck`, `plot`, `lint`), a loss where it takes
+/// one, and up to ten pieces.
 pub fn cli_args(data: &[u8]) -> Vec<String> {
+    if let Some(rest) = data.strip_prefix(b"args\0") {
+        return rest
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).replace(['/', '\\'], ""))
+            .collect();
+    }
     let mut u = Unstructured::new(data);
     let mut args = Vec::new();
     let catalogue: Vec<&losskit::LossInfo> = losskit::catalogue().collect();
     let sub = *u
         .choose(&[
-            "eval", "eval", "eval", "weights", "weights", "list", "explain", "nope",
+            "eval",
+            "eval",
+            "eval",
+            "weights",
+            "weights",
+            "list",
+            "explain",
+            "nope",
+            "bench",
+            "gradcheck",
+            "plot",
+            "lint",
         ])
         .unwrap_or(&"eval");
     args.push(sub.to_owned());
-    if matches!(sub, "eval" | "explain") {
+    if matches!(sub, "eval" | "explain" | "bench" | "gradcheck" | "plot") {
         if let Ok(i) = u.choose_index(catalogue.len() + 1) {
             args.push(catalogue.get(i).map_or("huberr", |l| l.name).to_owned());
         }
     }
     let n = u.int_in_range(0usize..=10).unwrap_or(0);
+    if sub == "lint" {
+        // Only existing regular files and directories, and flags: `lint` on a missing path
+        // or a link to /dev/zero is issue 21 item 7, owned by lint's maintainer; add the
+        // other pieces when it lands.
+        const LINT: [&str; 5] = ["t.py", "sub", "--json", "--help", "--x"];
+        for _ in 0..n {
+            args.push(LINT[u.choose_index(LINT.len()).unwrap_or(0)].to_owned());
+        }
+        return args;
+    }
     for _ in 0..n {
         let piece = match u.int_in_range(0u8..=9).unwrap_or(0) {
             0..=2 => FLAGS[u.choose_index(FLAGS.len()).unwrap_or(0)].to_owned(),

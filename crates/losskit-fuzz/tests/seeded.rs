@@ -73,7 +73,7 @@ fn cli_corpus_and_a_seeded_run() {
     let dir = tempfile_dir();
     let c = corpus("cli");
     // Processes are slow: the corpus and a few dozen mutants.
-    for input in c.iter().take(60).chain(&mutants(&c, 30, 13)) {
+    for input in c.iter().take(80).chain(&mutants(&c, 30, 13)) {
         losskit_fuzz::cli(&bin, &dir, input);
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -523,6 +523,45 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 /// [`Error::BufferLength`] unless a caller's gradient or output buffer has the length of
 /// the input it belongs to.
+impl Error {
+    /// The same error naming `loss` instead: for a loss built on another one (`ce_dice`'s
+    /// cross-entropy term), whose errors must name the loss the caller asked for.
+    #[must_use]
+    pub(crate) fn named(mut self, loss: &'static str) -> Error {
+        match &mut self {
+            Error::ShapeMismatch { loss: l, .. }
+            | Error::BadShape { loss: l, .. }
+            | Error::BufferLength { loss: l, .. }
+            | Error::EmptyMean { loss: l, .. }
+            | Error::InvalidParam { loss: l, .. }
+            | Error::InvalidValue { loss: l, .. }
+            | Error::InvalidBox { loss: l, .. }
+            | Error::InvalidInteger { loss: l, .. }
+            | Error::InvalidIntParam { loss: l, .. }
+            | Error::EmptyBatchMean { loss: l, .. }
+            | Error::TooManyDims { loss: l, .. }
+            | Error::ZeroCount { loss: l, .. }
+            | Error::UnknownInput { loss: l, .. }
+            | Error::MissingInput { loss: l, .. }
+            | Error::DuplicateInput { loss: l, .. }
+            | Error::UnknownParam { loss: l, .. }
+            | Error::ParamParse { loss: l, .. }
+            | Error::Dtype { loss: l, .. }
+            | Error::NotDifferentiable { loss: l, .. }
+            | Error::DuplicateGrad { loss: l, .. }
+            | Error::GradDtype { loss: l, .. }
+            | Error::GradLength { loss: l, .. }
+            | Error::CotangentReduction { loss: l, .. }
+            | Error::CotangentLength { loss: l, .. }
+            | Error::NoAnchor { loss: l, .. }
+            | Error::UnsupportedReduction { loss: l, .. } => *l = loss,
+            Error::NonFiniteLoss { loss: l, .. } => *l = loss.to_owned(),
+            _ => {}
+        }
+        self
+    }
+}
+
 pub(crate) fn check_buffer(
     loss: &'static str,
     arg: &'static str,

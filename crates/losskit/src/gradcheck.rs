@@ -8,14 +8,35 @@
 //! [`sample`](crate::LossInfo::sample) generates or on arrays you give.
 //!
 //! # Method
-//! For every element $x_i$ of every prediction input, with $h = 10^{-5}\max(1, |x_i|)$,
-//! $$\hat g_i = \frac{f(x + h e_i) - f(x - h e_i)}{2h},$$
-//! whose error is $O(h^2 f''')$ plus rounding $O(\varepsilon |f| / h)$, about $10^{-10}$
-//! relative in f64. The reported error of element $i$ is
-//! $$r_i = \frac{|g_i - \hat g_i|}{\max(|g_i|, |\hat g_i|, s)},$$
-//! with the floor $s = \max(10^{-3} \max_j |\hat g_j|,\ 10^{3}\,\varepsilon\,(1 + |f|)/h)$: an
-//! element whose gradient is tiny next to the rest, or below what the differences can resolve,
-//! is compared in absolute terms (as `atol` does in PyTorch's check). An input's result is its worst element.
+//! For an element $x_i$ of a prediction input, with $h = 10^{-5}\max(1, |x_i|)$,
+//! $$\hat g_i = \frac{f(x + h e_i) - f(x - h e_i)}{2h}.$$
+//! An input of more than [`Options::max_checked`] elements is checked on that many of them,
+//! a deterministic sample drawn with `options.seed` (every element costs two evaluations of
+//! the whole loss, so checking all of them is O(size²)); the others are not compared.
+//!
+//! The reported error of element $i$ is
+//! $$r_i = \frac{|g_i - \hat g_i|}{\max(|g_i|, |\hat g_i|, s_i)},$$
+//! with the floor $s_i = \max(10^{-3} \max_j |\hat g_j|,\ \delta_i / \mathrm{tol})$: an element
+//! whose gradient is tiny next to the rest is compared in absolute terms (as `atol` does in
+//! PyTorch's check), and so is one whose gradient is below $\delta_i$, the error the central
+//! difference itself can make. So an element passes when
+//! $|g_i - \hat g_i| \le \max(\mathrm{tol}\cdot\max(|g_i|, |\hat g_i|, 10^{-3}\max_j|\hat g_j|),\ \delta_i)$.
+//!
+//! $\delta_i$ has two parts. **Round-off**: each value of $f$ carries a rounding error of a few
+//! $\varepsilon |f|$ (the kernels sum in blocks, so it hardly grows with the size), and the
+//! difference of two values divided by $2h$ carries
+//! $\delta^\text{round}_i = 8\,\varepsilon\,(1 + |f|) / h$ (8 ulps of the value, with 1 for a value
+//! near 0 made of terms that are not). This alone fixes the failures of a fixed tolerance at
+//! large sizes: a mean over $n$ elements has gradients of size $1/n$, whose differences of
+//! $f$ are $h/n$, and their relative round-off $\varepsilon|f|n/h$ passes `1e-6` near
+//! $n = 100$. **Truncation**, and round-off beyond that estimate: by Taylor,
+//! $\hat g_i(h) = g_i + h^2 f'''/6 + O(h^4)$, so $\hat g_i(2h) - \hat g_i(h) = 3 \cdot h^2 f'''/6$
+//! and $\hat g_i(h/2) - \hat g_i(h) = -\tfrac34 \cdot h^2 f'''/6$, each plus the rounding noise of
+//! both differences. For an element that fails on round-off alone (and only for it: four more
+//! evaluations), $\delta_i = \delta^\text{round}_i + 2\max(|\hat g_i(2h) - \hat g_i(h)|,
+//! |\hat g_i(h/2) - \hat g_i(h)|)$, an upper estimate of both the $h^2$ term and the noise
+//! actually present. A gradient that is wrong by more than the differences can resolve
+//! still fails; a correct one passes at any size.
 //!
 //! Kinks (`mae` at 0, `hinge` at the margin) have no derivative: when an element fails and
 //! its one-sided differences disagree by an amount that does not shrink with $h$ (a jump in
@@ -62,6 +83,9 @@ pub struct Options {
     pub seed: u64,
     /// About how many prediction elements to generate (default 48).
     pub size: usize,
+    /// The most elements compared per input (default 256); a larger input is checked on a
+    /// deterministic sample of that many, drawn with `seed`.
+    pub max_checked: usize,
 }
 
 impl Default for Options {
@@ -70,6 +94,7 @@ impl Default for Options {
             tol: 1e-6,
             seed: 0,
             size: 48,
+            max_checked: 256,
         }
     }
 }
@@ -87,7 +112,8 @@ pub struct InputCheck {
     pub analytic: f64,
     /// The central difference at that element.
     pub numeric: f64,
-    /// How many elements were compared.
+    /// How many elements were compared (at most [`Options::max_checked`], a sample of the
+    /// input when it is larger).
     pub checked: usize,
     /// How many elements sat on a kink (non-differentiable point) and were left out.
     pub kinks: usize,
@@ -350,32 +376,48 @@ fn compare(
             Err(non_finite(i, v, "next to the point checked"))
         }
     };
-    let n = x.len();
-    let mut numeric = vec![0.0; n];
-    let mut steps = vec![0.0; n];
-    for i in 0..n {
+    let chosen = chosen(x.len(), options);
+    let mut numeric = Vec::with_capacity(chosen.len());
+    let mut steps = Vec::with_capacity(chosen.len());
+    for &i in &chosen {
         let h = 1e-5 * x[i].abs().max(1.0);
-        steps[i] = h;
-        numeric[i] = (at(x, i, h)? - at(x, i, -h)?) / (2.0 * h);
+        steps.push(h);
+        numeric.push((at(x, i, h)? - at(x, i, -h)?) / (2.0 * h));
     }
     let scale = numeric.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+    let first = chosen[0];
     let mut result = InputCheck {
         input: input.to_owned(),
         worst: 0.0,
-        index: 0,
-        analytic: analytic[0],
+        index: first,
+        analytic: analytic[first],
         numeric: numeric[0],
         checked: 0,
         kinks: 0,
     };
-    for i in 0..n {
-        let (a, g, h) = (analytic[i], numeric[i], steps[i]);
-        let floor = (1e-3 * scale).max(1e3 * f64::EPSILON * (1.0 + f0.abs()) / h);
-        let r = (a - g).abs() / a.abs().max(g.abs()).max(floor);
-        if r > options.tol && on_kink(&mut at, x, i, h, f0, 1e-2 * a.abs().max(g.abs()).max(floor))?
-        {
+    // The round-off of one value of f (see the module's Method): 8 ulps of |f|, with 1 for
+    // a value near 0 made of terms that are not.
+    let noise = 8.0 * f64::EPSILON * (1.0 + f0.abs());
+    let tol = options.tol;
+    for (k, &i) in chosen.iter().enumerate() {
+        let (a, g, h) = (analytic[i], numeric[k], steps[k]);
+        let relative = |delta: f64| {
+            let floor = (1e-3 * scale).max(delta / tol);
+            ((a - g).abs() / a.abs().max(g.abs()).max(floor), floor)
+        };
+        let round = noise / h;
+        let (mut r, floor) = relative(round);
+        if r > tol && on_kink(&mut at, x, i, h, f0, 1e-2 * a.abs().max(g.abs()).max(floor))? {
             result.kinks += 1;
             continue;
+        }
+        if r > tol {
+            // Truncation (h² f'''/6) and the noise actually present, from the spread of the
+            // differences at 2h and h/2 around the one at h.
+            let mut diff =
+                |s: f64| -> Result<f64> { Ok((at(x, i, s)? - at(x, i, -s)?) / (2.0 * s)) };
+            let spread = (diff(2.0 * h)? - g).abs().max((diff(0.5 * h)? - g).abs());
+            r = relative(round + 2.0 * spread).0;
         }
         result.checked += 1;
         if result.checked == 1 || r > result.worst {
@@ -383,6 +425,24 @@ fn compare(
         }
     }
     Ok(result)
+}
+
+/// The elements compared: all of them up to `options.max_checked`, else that many distinct
+/// ones drawn with `options.seed` (Floyd's algorithm), in increasing order.
+fn chosen(n: usize, options: &Options) -> Vec<usize> {
+    let k = options.max_checked.max(1);
+    if n <= k {
+        return (0..n).collect();
+    }
+    let mut rng = Rng::new(options.seed ^ 0x6772_6164_6368_6b00);
+    let mut picked = std::collections::BTreeSet::new();
+    for j in n - k..n {
+        let t = rng.below(j as u64 + 1) as usize;
+        if !picked.insert(t) {
+            picked.insert(j);
+        }
+    }
+    picked.into_iter().collect()
 }
 
 /// The loss at `x` with element `i` moved by a step.
@@ -432,6 +492,47 @@ mod tests {
         let bad = check_fn(value, wrong, &x, &Options::default()).unwrap();
         assert!(!bad.passed(1e-6) && bad.worst > 0.1, "{bad:?}");
         assert_eq!(bad.index, 2);
+    }
+
+    /// Issue 21, item 6: a mean over many elements (gradients of size 1/n, differences of
+    /// the value near its round-off) passes when right and fails when wrong, on a sample.
+    #[test]
+    fn large_inputs_are_sampled_and_judged_against_the_round_off() {
+        let n = 50_000;
+        let mut rng = Rng::new(7);
+        let x = rng.normals(n, 1.0);
+        let y = rng.normals(n, 1.0);
+        let value = |x: &[f64]| {
+            x.iter()
+                .zip(&y)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                / n as f64
+        };
+        let right = |x: &[f64], g: &mut [f64]| {
+            for ((g, a), b) in g.iter_mut().zip(x).zip(&y) {
+                *g = 2.0 * (a - b) / n as f64;
+            }
+        };
+        let ok = check_fn(value, right, &x, &Options::default()).unwrap();
+        assert!(ok.passed(1e-6), "{ok:?}");
+        assert_eq!((ok.checked, ok.kinks), (256, 0));
+        // The same seed, the same sample.
+        let again = check_fn(value, right, &x, &Options::default()).unwrap();
+        assert_eq!(ok, again);
+        // Wrong by 1% at every element, and wrong in sign.
+        let scaled = |x: &[f64], g: &mut [f64]| {
+            right(x, g);
+            g.iter_mut().for_each(|v| *v *= 1.01);
+        };
+        let bad = check_fn(value, scaled, &x, &Options::default()).unwrap();
+        assert!(!bad.passed(1e-6) && bad.worst > 1e-3, "{bad:?}");
+        let flipped = |x: &[f64], g: &mut [f64]| {
+            right(x, g);
+            g.iter_mut().for_each(|v| *v = -*v);
+        };
+        let bad = check_fn(value, flipped, &x, &Options::default()).unwrap();
+        assert!(!bad.passed(1e-6) && bad.worst > 0.1, "{bad:?}");
     }
 
     #[test]

@@ -192,6 +192,12 @@ impl Boundary {
         let (n, c, s) = (lay.n, lay.c, lay.s);
         let cp = c - c0;
         let div = divisor(NAME, mean, n * cp)?;
+        // No spatial position (an input [N, C, 0, …]): the mean over N, C', spatial is over
+        // nothing, an error as for every loss; with `sum` and `none` each (sample, class)
+        // value, Σ P·φ over no position, is 0 (it was 0/0, reported as a NaN input at [0, 0, 0, 0]).
+        if s == 0 && mean {
+            return Err(Error::EmptyMean { loss: NAME });
+        }
         let mut vals = vec![0.0; n * cp];
         let mut probs = vec![T::ZERO; c * s];
         let x = input.data();
@@ -204,7 +210,7 @@ impl Boundary {
                 let pr = &probs[k * s..(k + 1) * s];
                 let ph = &maps[(i * c + k) * s..(i * c + k + 1) * s];
                 let sum = crate::numerics::lane_sum(s, |p| pr[p].to_f64() * ph[p].to_f64());
-                vals[i * cp + k - c0] = sum / s as f64;
+                vals[i * cp + k - c0] = if s == 0 { 0.0 } else { sum / s as f64 };
             }
             if let Some(g) = grad.as_mut() {
                 let gi = &mut g[i * c * s..(i + 1) * c * s];

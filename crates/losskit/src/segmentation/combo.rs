@@ -395,16 +395,26 @@ impl CeDice {
         };
         let ce = CrossEntropy::default();
         let mean = reduction == Reduction::Mean;
+        // Checked here so that the error names `ce_dice`, not the cross-entropy term.
+        if mean && input.is_empty() {
+            return Err(Error::EmptyMean { loss: CE_DICE });
+        }
         let score = crate::Dice::default()
             .squared(self.squared)
             .score_with(&opts);
         let (a, d) = match grad {
             None => {
-                let a = ce.value(&ce_in, reduction)?.to_f64();
+                let a = ce
+                    .value(&ce_in, reduction)
+                    .map_err(|e| e.named(CE_DICE))?
+                    .to_f64();
                 (a, run(CE_DICE, &opts, &score, inputs, mean, None)?.reduced)
             }
             Some(g) => {
-                let a = ce.value_and_grad(&ce_in, reduction, g)?.to_f64();
+                let a = ce
+                    .value_and_grad(&ce_in, reduction, g)
+                    .map_err(|e| e.named(CE_DICE))?
+                    .to_f64();
                 if self.ce_weight != 1.0 {
                     let w = T::from_f64(self.ce_weight);
                     g.iter_mut().for_each(|v| *v *= w);
