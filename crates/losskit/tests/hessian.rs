@@ -420,3 +420,163 @@ fn errors_name_the_loss_and_the_buffer() {
         "gamma_deviance: `target` at [1] is 0, expected a target > 0 (gamma regression takes positive targets)"
     );
 }
+
+/// Central differences of `grad(x)[i]` against `hess[i]`, one element at a time.
+fn check_fd(
+    label: &str,
+    x: &[f64],
+    vgh: impl Fn(&[f64], &mut [f64], &mut [f64]) -> losskit::Result<f64>,
+) {
+    let n = x.len();
+    let (mut g, mut h) = (vec![0.0; n], vec![0.0; n]);
+    vgh(x, &mut g, &mut h).unwrap();
+    for i in 0..n {
+        let step = 1e-5 * x[i].abs().max(1.0);
+        let (mut gp, mut gm, mut hh) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let mut xp = x.to_vec();
+        xp[i] += step;
+        vgh(&xp, &mut gp, &mut hh).unwrap();
+        let mut xm = x.to_vec();
+        xm[i] -= step;
+        vgh(&xm, &mut gm, &mut hh).unwrap();
+        let fd = (gp[i] - gm[i]) / (2.0 * step);
+        assert!(
+            (fd - h[i]).abs() <= 1e-6 * h[i].abs().max(1.0),
+            "{label}: hessian [{i}] {} vs central difference {fd}",
+            h[i]
+        );
+    }
+}
+
+#[test]
+fn parameters_weights_and_targets_away_from_the_defaults() {
+    use losskit::{
+        BceWithLogits, BinaryInputs, ClassInputs, CrossEntropy, Focal, Huber, Pointwise,
+        PoissonNll, Reduction, SoftmaxFocal, Tensor, Tweedie,
+    };
+    let mut rng = losskit::sample::Rng::new(11);
+    let x: Vec<f64> = rng.normals(12, 2.0);
+    let y: Vec<f64> = rng.uniforms(12, 0.0, 1.0);
+    let w: Vec<f64> = rng.uniforms(12, 0.0, 2.0);
+    let labels: Vec<f64> = y.iter().map(|&v| if v > 0.5 { 1.0 } else { 0.0 }).collect();
+    let counts: Vec<f64> = y.iter().map(|&v| (v * 5.0).floor()).collect();
+    for r in [Reduction::Mean, Reduction::Sum] {
+        check_fd("huber δ=0.3 weighted", &x, |x, g, h| {
+            Huber::new(0.3)?.value_grad_hess(&Pointwise::new(x, &y).weight(&w[..]), r, Curvature::Exact, g, h)
+        });
+        check_fd("tweedie ρ=1.2 weighted", &x, |x, g, h| {
+            Tweedie::new(1.2)?.value_grad_hess(&Pointwise::new(x, &counts).weight(&w[..]), r, Curvature::Exact, g, h)
+        });
+        let rates: Vec<f64> = x.iter().map(|v| v.abs() + 0.5).collect();
+        check_fd("poisson rate form", &rates, |x, g, h| {
+            PoissonNll::default().log_input(false).full(true).value_grad_hess(&Pointwise::new(x, &counts), r, Curvature::Exact, g, h)
+        });
+        let pw = [0.3f64, 2.5, 1.0];
+        check_fd("bce_with_logits pos_weight, soft targets", &x, |x, g, h| {
+            BceWithLogits::default().pos_weight(&pw)?.value_grad_hess(
+                &BinaryInputs::new(Tensor::new(x, &[4, 3])?, Tensor::new(&y, &[4, 3])?).weight(&w[..3]),
+                r,
+                Curvature::Exact,
+                g,
+                h,
+            )
+        });
+        for (alpha, gamma) in [(0.25, 2.0), (-1.0, 0.5), (0.7, 1.0), (0.5, 3.3)] {
+            check_fd(&format!("focal α={alpha} γ={gamma}, soft"), &x, |x, g, h| {
+                Focal::new(alpha, gamma)?.value_grad_hess(&BinaryInputs::new(x, &y[..]), r, Curvature::Exact, g, h)
+            });
+            check_fd(&format!("focal α={alpha} γ={gamma}, hard"), &x, |x, g, h| {
+                Focal::new(alpha, gamma)?.value_grad_hess(&BinaryInputs::new(x, &labels[..]), r, Curvature::Exact, g, h)
+            });
+        }
+        // [N, C, S] = [2, 3, 2] with index targets, an ignored position, class weights,
+        // smoothing.
+        let targets = [2i64, 0, -100, 1];
+        let cw = [0.5f64, 2.0, 1.0];
+        for eps in [0.0, 0.1] {
+            check_fd(&format!("cross_entropy ε={eps}, weights, [2, 3, 2]"), &x, |x, g, h| {
+                CrossEntropy::default().label_smoothing(eps)?.value_grad_hess(
+                    &ClassInputs::new(Tensor::new(x, &[2, 3, 2])?, Tensor::new(&targets, &[2, 2])?)
+                        .weight(&cw[..]),
+                    r,
+                    Curvature::Exact,
+                    g,
+                    h,
+                )
+            });
+        }
+        // Probability targets [4, 3].
+        let probs: Vec<f64> = y.chunks(3).flat_map(|c| {
+            let s: f64 = c.iter().sum();
+            c.iter().map(move |v| v / s).collect::<Vec<_>>()
+        }).collect();
+        check_fd("cross_entropy probabilities ε=0.2, weights", &x, |x, g, h| {
+            CrossEntropy::default().label_smoothing(0.2)?.value_grad_hess(
+                &ClassInputs::probabilities(Tensor::new(x, &[4, 3])?, Tensor::new(&probs, &[4, 3])?).weight(&cw[..]),
+                r,
+                Curvature::Exact,
+                g,
+                h,
+            )
+        });
+        for gamma in [0.0, 0.5, 2.0, 4.5] {
+            let t4 = [0i64, 2, 1, -100];
+            let alpha = [0.2f64, 1.0, 3.0];
+            check_fd(&format!("softmax_focal γ={gamma}, alpha"), &x, |x, g, h| {
+                SoftmaxFocal::default().gamma(gamma)?.value_grad_hess(
+                    &ClassInputs::new(Tensor::new(x, &[4, 3])?, &t4[..]).alpha(&alpha[..]),
+                    r,
+                    Curvature::Exact,
+                    g,
+                    h,
+                )
+            });
+        }
+    }
+}
+
+/// Value and gradient of `value_grad_hess` against `value_and_grad`, for the softmax losses
+/// (whose Hessian pass is a separate kernel), at ordinary and saturated logits.
+#[test]
+fn softmax_value_and_gradient_agree_with_value_and_grad() {
+    use losskit::{ClassInputs, CrossEntropy, Reduction, SoftmaxFocal, Tensor};
+    let x = [
+        3.0f64, 0.0, -1.0, 0.5, 0.4, 0.3, 40.0, -40.0, 0.0, -800.0, 900.0, 1.0,
+        f64::NEG_INFINITY, 2.0, 1.0,
+    ];
+    let t = [0i64, 2, 0, 1, 1];
+    let inputs = ClassInputs::new(Tensor::new(&x, &[5, 3]).unwrap(), &t);
+    for eps in [0.0, 0.3] {
+        let ce = CrossEntropy::default().label_smoothing(eps).unwrap();
+        let mut g0 = [0.0; 15];
+        let v0 = ce.value_and_grad(&inputs, Reduction::Mean, &mut g0).unwrap();
+        let (mut g, mut h) = ([0.0; 15], [0.0; 15]);
+        let v = ce
+            .value_grad_hess(&inputs, Reduction::Mean, Curvature::Exact, &mut g, &mut h)
+            .unwrap();
+        assert!(v == v0 || (v - v0).abs() <= 4.0 * f64::EPSILON * v0.abs(), "{v} {v0}");
+        for i in 0..15 {
+            assert!(g[i] == g0[i] || (g[i] - g0[i]).abs() <= 4.0 * f64::EPSILON * g0[i].abs().max(1e-300), "[{i}] {} {}", g[i], g0[i]);
+            assert!(h[i] >= 0.0 && h[i].is_finite());
+        }
+    }
+    for gamma in [0.0, 0.5, 2.0] {
+        let f = SoftmaxFocal::default().gamma(gamma).unwrap();
+        let mut g0 = [0.0; 15];
+        let v0 = f.value_and_grad(&inputs, Reduction::Sum, &mut g0).unwrap();
+        let (mut g, mut h) = ([0.0; 15], [0.0; 15]);
+        let v = f
+            .value_grad_hess(&inputs, Reduction::Sum, Curvature::Exact, &mut g, &mut h)
+            .unwrap();
+        assert!((v - v0).abs() <= 8.0 * f64::EPSILON * v0.abs(), "γ={gamma}: {v} {v0}");
+        for i in 0..15 {
+            assert!(
+                (g[i] - g0[i]).abs() <= 16.0 * f64::EPSILON * g0[i].abs().max(1e-300),
+                "γ={gamma} [{i}] {} {}",
+                g[i],
+                g0[i]
+            );
+            assert!(h[i].is_finite(), "γ={gamma} [{i}] {}", h[i]);
+        }
+    }
+}
