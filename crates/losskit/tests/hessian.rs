@@ -580,3 +580,155 @@ fn softmax_value_and_gradient_agree_with_value_and_grad() {
         }
     }
 }
+
+/// The committed reference second derivatives (`tests/reference/hessians/hessians.json`, from
+/// `tools/reference/hessians.py`: PyTorch double backward in float64, and the boosting
+/// libraries' own formulas for their policies), through `evaluate_hess` in f64 and, where the
+/// case allows, f32.
+mod reference_hessians {
+    use super::*;
+    use serde_json::Value;
+
+    fn num(v: &Value) -> f64 {
+        match v {
+            Value::Number(n) => n.as_f64().unwrap(),
+            Value::String(s) if s == "inf" => f64::INFINITY,
+            Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
+            Value::String(s) if s == "nan" => f64::NAN,
+            other => panic!("not a number: {other}"),
+        }
+    }
+
+    fn nums(v: &Value) -> Vec<f64> {
+        v.as_array().unwrap().iter().map(num).collect()
+    }
+
+    enum Owned {
+        F(Vec<f64>, Vec<f32>),
+        I(Vec<i64>),
+    }
+
+    /// `|a − e| ≤ rel·|e| + abs·scale`; infinities must match exactly.
+    fn close(a: f64, e: f64, rel: f64, abs: f64, scale: f64) -> bool {
+        if !e.is_finite() {
+            return a == e || (a.is_nan() && e.is_nan());
+        }
+        (a - e).abs() <= rel * e.abs() + abs * scale
+    }
+
+    #[test]
+    fn every_reference_case_matches() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/hessians/hessians.json");
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert!(doc["tools"]["torch"].is_string() && doc["tools"]["python"].is_string());
+        let cases = doc["cases"].as_array().unwrap();
+        assert!(cases.len() >= 50);
+        let mut losses = std::collections::BTreeSet::new();
+        for case in cases {
+            let id = case["id"].as_str().unwrap();
+            let info = find(case["loss"].as_str().unwrap()).unwrap();
+            losses.insert(info.name);
+            assert!(!case["call"].as_str().unwrap().is_empty() && case["tool"].is_string());
+            let curvature = Curvature::from_name(case["curvature"].as_str().unwrap()).unwrap();
+            let pairs: Vec<(String, String)> = case["params"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                .collect();
+            let params = Params::parse(info, &pairs).unwrap();
+            let mut owned: Vec<(String, Vec<usize>, Owned)> = Vec::new();
+            for (name, spec) in case["inputs"].as_object().unwrap() {
+                let dims: Vec<usize> = spec["shape"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_u64().unwrap() as usize)
+                    .collect();
+                let data = match spec["dtype"].as_str().unwrap() {
+                    "float" => {
+                        let v = nums(&spec["data"]);
+                        let v32 = v.iter().map(|&x| x as f32).collect();
+                        Owned::F(v, v32)
+                    }
+                    _ => Owned::I(
+                        spec["data"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|x| x.as_i64().unwrap())
+                            .collect(),
+                    ),
+                };
+                owned.push((name.clone(), dims, data));
+            }
+            let named = |f32: bool| -> Vec<NamedArray<'_>> {
+                owned
+                    .iter()
+                    .map(|(n, d, o)| NamedArray {
+                        name: n,
+                        dims: d,
+                        data: match o {
+                            Owned::F(v, _) if !f32 => ArrayData::F64(v),
+                            Owned::F(_, v) => ArrayData::F32(v),
+                            Owned::I(v) => ArrayData::I64(v),
+                        },
+                    })
+                    .collect()
+            };
+            let n = owned
+                .iter()
+                .find(|(name, _, _)| name == "input")
+                .map(|(_, _, o)| match o {
+                    Owned::F(v, _) => v.len(),
+                    Owned::I(v) => v.len(),
+                })
+                .unwrap();
+            for (r, exp) in case["expected"]["f64"].as_object().unwrap() {
+                let reduction = match r.as_str() {
+                    "mean" => ReductionMode::Mean,
+                    "sum" => ReductionMode::Sum,
+                    other => panic!("{id}: reduction {other}"),
+                };
+                let (eg, eh) = (nums(&exp["grads"]["input"]), nums(&exp["hess"]["input"]));
+                let scale = |v: &[f64]| v.iter().filter(|x| x.is_finite()).fold(0f64, |m, x| m.max(x.abs()));
+                let (sg, sh) = (scale(&eg), scale(&eh));
+                // f64: the same formula against torch's autograd (or the library's formula),
+                // both in float64: a few roundings and libm ulps, 64 ε with room for the
+                // softmax rows' sums.
+                let (mut g, mut h) = (vec![0.0; n], vec![0.0; n]);
+                let e = evaluate_hess(info, &named(false), &params, reduction, curvature, &mut g, &mut h)
+                    .unwrap_or_else(|e| panic!("{id}: {e}"));
+                let eps = f64::EPSILON;
+                if let Some(v) = exp.get("value") {
+                    let v = num(v);
+                    let got = e.value.unwrap();
+                    assert!(close(got, v, 64.0 * eps, 64.0 * eps, v.abs()), "{id} {r}: value {got} vs {v}");
+                }
+                for i in 0..n {
+                    assert!(close(g[i], eg[i], 64.0 * eps, 64.0 * eps, sg), "{id} {r}: grad [{i}] {} vs {}", g[i], eg[i]);
+                    assert!(close(h[i], eh[i], 64.0 * eps, 64.0 * eps, sh), "{id} {r}: hess [{i}] {} vs {}", h[i], eh[i]);
+                }
+                // f32: computed in float32 against the float64 reference: float32 rounding of
+                // the same formula, 64 of its ε.
+                if case["f32"].as_bool().unwrap_or(true) {
+                    let (mut g, mut h) = (vec![0f32; n], vec![0f32; n]);
+                    evaluate_hess(info, &named(true), &params, reduction, curvature, &mut g, &mut h)
+                        .unwrap_or_else(|e| panic!("{id} f32: {e}"));
+                    let eps = f64::from(f32::EPSILON);
+                    for i in 0..n {
+                        let (a, b) = (f64::from(g[i]), f64::from(h[i]));
+                        assert!(close(a, eg[i], 64.0 * eps, 64.0 * eps, sg), "{id} {r} f32: grad [{i}] {a} vs {}", eg[i]);
+                        assert!(close(b, eh[i], 64.0 * eps, 64.0 * eps, sh), "{id} {r} f32: hess [{i}] {b} vs {}", eh[i]);
+                    }
+                }
+            }
+        }
+        // Every loss with a Hessian has reference values.
+        for l in catalogue().filter(|l| l.hessian.is_some()) {
+            if l.name != "l2" && l.name != "smooth_l1" {
+                assert!(losses.contains(l.name), "no reference case for {}", l.name);
+            }
+        }
+    }
+}

@@ -29,8 +29,9 @@ use crate::Pointwise;
 /// # Numerical stability
 /// With $u = \ln y - x$, $\ell = e^u - u - 1$, which near the optimum is a difference of
 /// nearly equal terms: for $|u| \le 1$ it is its Taylor series $\sum_{k \ge 2} u^k/k!$ (full
-/// relative accuracy at tiny residuals), beyond `exp_m1(u) − u`. $y e^{-x}$ is $e^{u}$, finite
-/// wherever the loss is.
+/// relative accuracy at tiny residuals), beyond $y e^{-x} - u - 1$. The gradient and the
+/// Hessian use $y e^{-x}$ from the exact score (not $e^u$, whose rounding in $u$ the
+/// exponential would amplify by $|u|$).
 ///
 /// # Parameters
 /// None.
@@ -102,7 +103,7 @@ impl<T: Real> Kernel<T> for GammaDeviance {
     const NAME: &'static str = "gamma_deviance";
     #[inline(always)]
     fn loss(&self, x: T, t: T) -> T {
-        exp_minus_linear(t.ln() - x)
+        self.loss_grad_hess(x, t, Curvature::Exact).0
     }
     #[inline(always)]
     fn loss_grad(&self, x: T, t: T) -> (T, T) {
@@ -124,8 +125,15 @@ impl<T: Real> Curv<T> for GammaDeviance {
     #[inline(always)]
     fn loss_grad_hess(&self, x: T, t: T, _c: Curvature) -> (T, T, T) {
         let u = t.ln() - x;
-        let r = u.exp(); // y e^{−x} = y/μ
-        (exp_minus_linear(u), T::ONE - r, r)
+        // y·e^{−x} from the exact score, not e^u: u carries the rounding of ln y − x, which
+        // e^u would amplify by |u| (150 ε at x = −600).
+        let r = t * (-x).exp();
+        let v = if u.abs() <= T::ONE {
+            exp_minus_linear(u)
+        } else {
+            r - u - T::ONE
+        };
+        (v, T::ONE - r, r)
     }
 }
 pointwise_hess_api!(GammaDeviance);
