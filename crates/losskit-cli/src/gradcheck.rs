@@ -119,7 +119,9 @@ pub fn run(args: &Args) -> Result<bool, Failure> {
             let arrays = read_inputs(info.name, &args.inputs)?;
             let named = named(&args.inputs, &arrays);
             if args.hessian {
-                vec![gradcheck::check_hessian_arrays(info, &named, &params, &options)?]
+                vec![gradcheck::check_hessian_arrays(
+                    info, &named, &params, &options,
+                )?]
             } else {
                 vec![gradcheck::check_arrays(info, &named, &params, &options)?]
             }

@@ -1905,7 +1905,12 @@ fn gradcheck_hessian_checks_one_loss_or_all_that_have_one() {
         &["gradcheck", "focal", "--hessian", "--param", "gamma=2"],
     );
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert!(run.stdout.starts_with("ok   focal                input (Hessian) worst relative error "), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("ok   focal                input (Hessian) worst relative error "),
+        "{}",
+        run.stdout
+    );
     let run = losskit(dir.path(), &["gradcheck", "--all", "--hessian", "--json"]);
     assert_eq!(run.code, Some(0), "{run:?}");
     let lines: Vec<Value> = run

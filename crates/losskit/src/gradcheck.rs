@@ -298,7 +298,11 @@ pub fn check_hessian_arrays(
         what,
     };
     if let Some(i) = g0.iter().chain(&analytic).position(|v| !v.is_finite()) {
-        return Err(non_finite(i % n.max(1), f64::NAN, "in the analytic gradient or Hessian"));
+        return Err(non_finite(
+            i % n.max(1),
+            f64::NAN,
+            "in the analytic gradient or Hessian",
+        ));
     }
     // g_i at x + step·e_i.
     let gi = |x: &mut [f64], i: usize, step: f64| -> Result<f64> {

@@ -244,11 +244,15 @@ pub fn evaluate_hess<T: Real>(
     match T::typed_pair(grad, hess) {
         TypedPair::F32(g, hh) => {
             let given = check_hess(info, inputs, reduction, Dtype::F32, g.len(), hh.len())?;
-            run::<f32>(info, &given, params, reduction, curvature, h.eval.f32, g, hh)
+            run::<f32>(
+                info, &given, params, reduction, curvature, h.eval.f32, g, hh,
+            )
         }
         TypedPair::F64(g, hh) => {
             let given = check_hess(info, inputs, reduction, Dtype::F64, g.len(), hh.len())?;
-            run::<f64>(info, &given, params, reduction, curvature, h.eval.f64, g, hh)
+            run::<f64>(
+                info, &given, params, reduction, curvature, h.eval.f64, g, hh,
+            )
         }
     }
 }

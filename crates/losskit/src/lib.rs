@@ -109,9 +109,9 @@ pub mod distance;
 mod error;
 mod eval;
 mod evaluator;
-mod hessian;
 pub mod gradcheck;
 pub mod guide;
+mod hessian;
 pub mod math;
 mod metric;
 pub mod numerics;
@@ -142,7 +142,6 @@ pub use classification::{
 };
 pub use detection::{BoxFormat, BoxInputs, Ciou, Diou, Eiou, Giou, Iou};
 pub use error::{Error, Result};
-pub use hessian::{evaluate_hess, Curvature, HessianInfo};
 pub use eval::{
     evaluate_into, evaluate_repeated, evaluate_with, ArrayData, Buffers, Dtype, Evaluation,
     FloatArray, NamedArray, ParamValue, Params, SampleArrays,
@@ -150,6 +149,7 @@ pub use eval::{
 /// The `half` crate, whose `f16` and `bf16` are the element types of [`ArrayData::F16`] and
 /// [`ArrayData::BF16`].
 pub use half;
+pub use hessian::{evaluate_hess, Curvature, HessianInfo};
 pub use metric::{
     BatchHardTriplet, Contrastive, CosineEmbedding, InfoNce, LabeledInputs, NtXent, PairInputs,
     SupCon, TripletInputs, TripletMargin, ViewInputs,

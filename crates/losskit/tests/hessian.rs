@@ -196,8 +196,8 @@ fn f32_hessians_agree_with_f64() {
 #[test]
 fn boosting_policies_never_give_a_negative_or_nan_hessian() {
     let extremes = [
-        0.0f64, 1e-8, -1e-8, 0.5, -3.0, 17.0, -17.0, 40.0, -40.0, 88.0, -88.0, 700.0, -700.0,
-        1e4, -1e4,
+        0.0f64, 1e-8, -1e-8, 0.5, -3.0, 17.0, -17.0, 40.0, -40.0, 88.0, -88.0, 700.0, -700.0, 1e4,
+        -1e4,
     ];
     for info in losses_with_hessians() {
         let params = Params::defaults(info);
@@ -232,7 +232,11 @@ fn boosting_policies_never_give_a_negative_or_nan_hessian() {
                                 &mut h,
                             )
                             .unwrap();
-                            assert!(g.iter().all(|v: &f64| !v.is_nan()), "{} {c}: NaN gradient", info.name);
+                            assert!(
+                                g.iter().all(|v: &f64| !v.is_nan()),
+                                "{} {c}: NaN gradient",
+                                info.name
+                            );
                             h
                         }
                         Dtype::F32 => {
@@ -247,14 +251,23 @@ fn boosting_policies_never_give_a_negative_or_nan_hessian() {
                                 &mut h,
                             )
                             .unwrap();
-                            assert!(g.iter().all(|v: &f32| !v.is_nan()), "{} {c}: NaN gradient", info.name);
+                            assert!(
+                                g.iter().all(|v: &f32| !v.is_nan()),
+                                "{} {c}: NaN gradient",
+                                info.name
+                            );
                             h.iter().map(|&v| f64::from(v)).collect()
                         }
                     };
                     for (i, v) in h.iter().enumerate() {
-                        assert!(!v.is_nan(), "{} {c} {dtype:?}: NaN hessian at [{i}] (x = {})", info.name, x64[i]);
-                        let may_be_negative = c == Curvature::Exact
-                            && matches!(info.name, "focal" | "softmax_focal");
+                        assert!(
+                            !v.is_nan(),
+                            "{} {c} {dtype:?}: NaN hessian at [{i}] (x = {})",
+                            info.name,
+                            x64[i]
+                        );
+                        let may_be_negative =
+                            c == Curvature::Exact && matches!(info.name, "focal" | "softmax_focal");
                         assert!(
                             *v >= 0.0 || may_be_negative,
                             "{} {c} {dtype:?}: hessian {v} < 0 at [{i}] (x = {})",
@@ -293,7 +306,10 @@ fn focal_exact_curvature_is_negative_somewhere_and_the_bound_is_positive() {
         h
     };
     let exact = run(Curvature::Exact);
-    assert!(exact.iter().any(|&h| h < 0.0), "focal γ=2 is concave somewhere");
+    assert!(
+        exact.iter().any(|&h| h < 0.0),
+        "focal γ=2 is concave somewhere"
+    );
     let bounded = run(Curvature::XGBoost);
     for (i, (&e, &b)) in exact.iter().zip(&bounded).enumerate() {
         assert!(b >= e && b > 0.0, "x = {}: bound {b}, exact {e}", xs[i]);
@@ -307,7 +323,14 @@ fn reduction_none_gives_the_gradient_and_hessian_of_the_sum_and_mean_scales_them
         let sample = (info.sample)(12, &mut losskit::sample::Rng::new(3));
         let arrays = sample.arrays(Dtype::F64);
         let x = prediction(&arrays);
-        let (vs, gs, hs) = vgh64(info, &arrays, &x, &params, ReductionMode::Sum, Curvature::Exact);
+        let (vs, gs, hs) = vgh64(
+            info,
+            &arrays,
+            &x,
+            &params,
+            ReductionMode::Sum,
+            Curvature::Exact,
+        );
         let named = with_input(&arrays, &x, &[], Dtype::F64);
         let (mut g, mut h) = (vec![0.0; x.len()], vec![0.0; x.len()]);
         let e = evaluate_hess(
@@ -323,8 +346,19 @@ fn reduction_none_gives_the_gradient_and_hessian_of_the_sum_and_mean_scales_them
         assert_eq!((&g, &h), (&gs, &hs), "{}", info.name);
         let per = e.per_element.unwrap().to_f64();
         let total: f64 = per.iter().sum();
-        assert!((total - vs.unwrap()).abs() <= 1e-12 * total.abs().max(1.0), "{}", info.name);
-        let (vm, gm, hm) = vgh64(info, &arrays, &x, &params, ReductionMode::Mean, Curvature::Exact);
+        assert!(
+            (total - vs.unwrap()).abs() <= 1e-12 * total.abs().max(1.0),
+            "{}",
+            info.name
+        );
+        let (vm, gm, hm) = vgh64(
+            info,
+            &arrays,
+            &x,
+            &params,
+            ReductionMode::Mean,
+            Curvature::Exact,
+        );
         let k = vs.unwrap() / vm.unwrap();
         for i in 0..x.len() {
             assert!((gm[i] * k - gs[i]).abs() <= 1e-12 * gs[i].abs().max(1e-300) + 1e-15);
@@ -462,19 +496,35 @@ fn parameters_weights_and_targets_away_from_the_defaults() {
     let counts: Vec<f64> = y.iter().map(|&v| (v * 5.0).floor()).collect();
     for r in [Reduction::Mean, Reduction::Sum] {
         check_fd("huber δ=0.3 weighted", &x, |x, g, h| {
-            Huber::new(0.3)?.value_grad_hess(&Pointwise::new(x, &y).weight(&w[..]), r, Curvature::Exact, g, h)
+            Huber::new(0.3)?.value_grad_hess(
+                &Pointwise::new(x, &y).weight(&w[..]),
+                r,
+                Curvature::Exact,
+                g,
+                h,
+            )
         });
         check_fd("tweedie ρ=1.2 weighted", &x, |x, g, h| {
-            Tweedie::new(1.2)?.value_grad_hess(&Pointwise::new(x, &counts).weight(&w[..]), r, Curvature::Exact, g, h)
+            Tweedie::new(1.2)?.value_grad_hess(
+                &Pointwise::new(x, &counts).weight(&w[..]),
+                r,
+                Curvature::Exact,
+                g,
+                h,
+            )
         });
         let rates: Vec<f64> = x.iter().map(|v| v.abs() + 0.5).collect();
         check_fd("poisson rate form", &rates, |x, g, h| {
-            PoissonNll::default().log_input(false).full(true).value_grad_hess(&Pointwise::new(x, &counts), r, Curvature::Exact, g, h)
+            PoissonNll::default()
+                .log_input(false)
+                .full(true)
+                .value_grad_hess(&Pointwise::new(x, &counts), r, Curvature::Exact, g, h)
         });
         let pw = [0.3f64, 2.5, 1.0];
         check_fd("bce_with_logits pos_weight, soft targets", &x, |x, g, h| {
             BceWithLogits::default().pos_weight(&pw)?.value_grad_hess(
-                &BinaryInputs::new(Tensor::new(x, &[4, 3])?, Tensor::new(&y, &[4, 3])?).weight(&w[..3]),
+                &BinaryInputs::new(Tensor::new(x, &[4, 3])?, Tensor::new(&y, &[4, 3])?)
+                    .weight(&w[..3]),
                 r,
                 Curvature::Exact,
                 g,
@@ -482,55 +532,101 @@ fn parameters_weights_and_targets_away_from_the_defaults() {
             )
         });
         for (alpha, gamma) in [(0.25, 2.0), (-1.0, 0.5), (0.7, 1.0), (0.5, 3.3)] {
-            check_fd(&format!("focal α={alpha} γ={gamma}, soft"), &x, |x, g, h| {
-                Focal::new(alpha, gamma)?.value_grad_hess(&BinaryInputs::new(x, &y[..]), r, Curvature::Exact, g, h)
-            });
-            check_fd(&format!("focal α={alpha} γ={gamma}, hard"), &x, |x, g, h| {
-                Focal::new(alpha, gamma)?.value_grad_hess(&BinaryInputs::new(x, &labels[..]), r, Curvature::Exact, g, h)
-            });
+            check_fd(
+                &format!("focal α={alpha} γ={gamma}, soft"),
+                &x,
+                |x, g, h| {
+                    Focal::new(alpha, gamma)?.value_grad_hess(
+                        &BinaryInputs::new(x, &y[..]),
+                        r,
+                        Curvature::Exact,
+                        g,
+                        h,
+                    )
+                },
+            );
+            check_fd(
+                &format!("focal α={alpha} γ={gamma}, hard"),
+                &x,
+                |x, g, h| {
+                    Focal::new(alpha, gamma)?.value_grad_hess(
+                        &BinaryInputs::new(x, &labels[..]),
+                        r,
+                        Curvature::Exact,
+                        g,
+                        h,
+                    )
+                },
+            );
         }
         // [N, C, S] = [2, 3, 2] with index targets, an ignored position, class weights,
         // smoothing.
         let targets = [2i64, 0, -100, 1];
         let cw = [0.5f64, 2.0, 1.0];
         for eps in [0.0, 0.1] {
-            check_fd(&format!("cross_entropy ε={eps}, weights, [2, 3, 2]"), &x, |x, g, h| {
-                CrossEntropy::default().label_smoothing(eps)?.value_grad_hess(
-                    &ClassInputs::new(Tensor::new(x, &[2, 3, 2])?, Tensor::new(&targets, &[2, 2])?)
-                        .weight(&cw[..]),
-                    r,
-                    Curvature::Exact,
-                    g,
-                    h,
-                )
-            });
+            check_fd(
+                &format!("cross_entropy ε={eps}, weights, [2, 3, 2]"),
+                &x,
+                |x, g, h| {
+                    CrossEntropy::default()
+                        .label_smoothing(eps)?
+                        .value_grad_hess(
+                            &ClassInputs::new(
+                                Tensor::new(x, &[2, 3, 2])?,
+                                Tensor::new(&targets, &[2, 2])?,
+                            )
+                            .weight(&cw[..]),
+                            r,
+                            Curvature::Exact,
+                            g,
+                            h,
+                        )
+                },
+            );
         }
         // Probability targets [4, 3].
-        let probs: Vec<f64> = y.chunks(3).flat_map(|c| {
-            let s: f64 = c.iter().sum();
-            c.iter().map(move |v| v / s).collect::<Vec<_>>()
-        }).collect();
-        check_fd("cross_entropy probabilities ε=0.2, weights", &x, |x, g, h| {
-            CrossEntropy::default().label_smoothing(0.2)?.value_grad_hess(
-                &ClassInputs::probabilities(Tensor::new(x, &[4, 3])?, Tensor::new(&probs, &[4, 3])?).weight(&cw[..]),
-                r,
-                Curvature::Exact,
-                g,
-                h,
-            )
-        });
+        let probs: Vec<f64> = y
+            .chunks(3)
+            .flat_map(|c| {
+                let s: f64 = c.iter().sum();
+                c.iter().map(move |v| v / s).collect::<Vec<_>>()
+            })
+            .collect();
+        check_fd(
+            "cross_entropy probabilities ε=0.2, weights",
+            &x,
+            |x, g, h| {
+                CrossEntropy::default()
+                    .label_smoothing(0.2)?
+                    .value_grad_hess(
+                        &ClassInputs::probabilities(
+                            Tensor::new(x, &[4, 3])?,
+                            Tensor::new(&probs, &[4, 3])?,
+                        )
+                        .weight(&cw[..]),
+                        r,
+                        Curvature::Exact,
+                        g,
+                        h,
+                    )
+            },
+        );
         for gamma in [0.0, 0.5, 2.0, 4.5] {
             let t4 = [0i64, 2, 1, -100];
             let alpha = [0.2f64, 1.0, 3.0];
-            check_fd(&format!("softmax_focal γ={gamma}, alpha"), &x, |x, g, h| {
-                SoftmaxFocal::default().gamma(gamma)?.value_grad_hess(
-                    &ClassInputs::new(Tensor::new(x, &[4, 3])?, &t4[..]).alpha(&alpha[..]),
-                    r,
-                    Curvature::Exact,
-                    g,
-                    h,
-                )
-            });
+            check_fd(
+                &format!("softmax_focal γ={gamma}, alpha"),
+                &x,
+                |x, g, h| {
+                    SoftmaxFocal::default().gamma(gamma)?.value_grad_hess(
+                        &ClassInputs::new(Tensor::new(x, &[4, 3])?, &t4[..]).alpha(&alpha[..]),
+                        r,
+                        Curvature::Exact,
+                        g,
+                        h,
+                    )
+                },
+            );
         }
     }
 }
@@ -541,22 +637,46 @@ fn parameters_weights_and_targets_away_from_the_defaults() {
 fn softmax_value_and_gradient_agree_with_value_and_grad() {
     use losskit::{ClassInputs, CrossEntropy, Reduction, SoftmaxFocal, Tensor};
     let x = [
-        3.0f64, 0.0, -1.0, 0.5, 0.4, 0.3, 40.0, -40.0, 0.0, -800.0, 900.0, 1.0,
-        f64::NEG_INFINITY, 2.0, 1.0,
+        3.0f64,
+        0.0,
+        -1.0,
+        0.5,
+        0.4,
+        0.3,
+        40.0,
+        -40.0,
+        0.0,
+        -800.0,
+        900.0,
+        1.0,
+        f64::NEG_INFINITY,
+        2.0,
+        1.0,
     ];
     let t = [0i64, 2, 0, 1, 1];
     let inputs = ClassInputs::new(Tensor::new(&x, &[5, 3]).unwrap(), &t);
     for eps in [0.0, 0.3] {
         let ce = CrossEntropy::default().label_smoothing(eps).unwrap();
         let mut g0 = [0.0; 15];
-        let v0 = ce.value_and_grad(&inputs, Reduction::Mean, &mut g0).unwrap();
+        let v0 = ce
+            .value_and_grad(&inputs, Reduction::Mean, &mut g0)
+            .unwrap();
         let (mut g, mut h) = ([0.0; 15], [0.0; 15]);
         let v = ce
             .value_grad_hess(&inputs, Reduction::Mean, Curvature::Exact, &mut g, &mut h)
             .unwrap();
-        assert!(v == v0 || (v - v0).abs() <= 4.0 * f64::EPSILON * v0.abs(), "{v} {v0}");
+        assert!(
+            v == v0 || (v - v0).abs() <= 4.0 * f64::EPSILON * v0.abs(),
+            "{v} {v0}"
+        );
         for i in 0..15 {
-            assert!(g[i] == g0[i] || (g[i] - g0[i]).abs() <= 4.0 * f64::EPSILON * g0[i].abs().max(1e-300), "[{i}] {} {}", g[i], g0[i]);
+            assert!(
+                g[i] == g0[i]
+                    || (g[i] - g0[i]).abs() <= 4.0 * f64::EPSILON * g0[i].abs().max(1e-300),
+                "[{i}] {} {}",
+                g[i],
+                g0[i]
+            );
             assert!(h[i] >= 0.0 && h[i].is_finite());
         }
     }
@@ -568,7 +688,10 @@ fn softmax_value_and_gradient_agree_with_value_and_grad() {
         let v = f
             .value_grad_hess(&inputs, Reduction::Sum, Curvature::Exact, &mut g, &mut h)
             .unwrap();
-        assert!((v - v0).abs() <= 8.0 * f64::EPSILON * v0.abs(), "γ={gamma}: {v} {v0}");
+        assert!(
+            (v - v0).abs() <= 8.0 * f64::EPSILON * v0.abs(),
+            "γ={gamma}: {v} {v0}"
+        );
         for i in 0..15 {
             assert!(
                 (g[i] - g0[i]).abs() <= 16.0 * f64::EPSILON * g0[i].abs().max(1e-300),
@@ -618,7 +741,10 @@ mod reference_hessians {
 
     #[test]
     fn every_reference_case_matches() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/hessians/hessians.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/reference/hessians/hessians.json"
+        );
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert!(doc["tools"]["torch"].is_string() && doc["tools"]["python"].is_string());
         let cases = doc["cases"].as_array().unwrap();
@@ -691,35 +817,76 @@ mod reference_hessians {
                     other => panic!("{id}: reduction {other}"),
                 };
                 let (eg, eh) = (nums(&exp["grads"]["input"]), nums(&exp["hess"]["input"]));
-                let scale = |v: &[f64]| v.iter().filter(|x| x.is_finite()).fold(0f64, |m, x| m.max(x.abs()));
+                let scale = |v: &[f64]| {
+                    v.iter()
+                        .filter(|x| x.is_finite())
+                        .fold(0f64, |m, x| m.max(x.abs()))
+                };
                 let (sg, sh) = (scale(&eg), scale(&eh));
                 // f64: the same formula against torch's autograd (or the library's formula),
                 // both in float64: a few roundings and libm ulps, 64 ε with room for the
                 // softmax rows' sums.
                 let (mut g, mut h) = (vec![0.0; n], vec![0.0; n]);
-                let e = evaluate_hess(info, &named(false), &params, reduction, curvature, &mut g, &mut h)
-                    .unwrap_or_else(|e| panic!("{id}: {e}"));
+                let e = evaluate_hess(
+                    info,
+                    &named(false),
+                    &params,
+                    reduction,
+                    curvature,
+                    &mut g,
+                    &mut h,
+                )
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
                 let eps = f64::EPSILON;
                 if let Some(v) = exp.get("value") {
                     let v = num(v);
                     let got = e.value.unwrap();
-                    assert!(close(got, v, 64.0 * eps, 64.0 * eps, v.abs()), "{id} {r}: value {got} vs {v}");
+                    assert!(
+                        close(got, v, 64.0 * eps, 64.0 * eps, v.abs()),
+                        "{id} {r}: value {got} vs {v}"
+                    );
                 }
                 for i in 0..n {
-                    assert!(close(g[i], eg[i], 64.0 * eps, 64.0 * eps, sg), "{id} {r}: grad [{i}] {} vs {}", g[i], eg[i]);
-                    assert!(close(h[i], eh[i], 64.0 * eps, 64.0 * eps, sh), "{id} {r}: hess [{i}] {} vs {}", h[i], eh[i]);
+                    assert!(
+                        close(g[i], eg[i], 64.0 * eps, 64.0 * eps, sg),
+                        "{id} {r}: grad [{i}] {} vs {}",
+                        g[i],
+                        eg[i]
+                    );
+                    assert!(
+                        close(h[i], eh[i], 64.0 * eps, 64.0 * eps, sh),
+                        "{id} {r}: hess [{i}] {} vs {}",
+                        h[i],
+                        eh[i]
+                    );
                 }
                 // f32: computed in float32 against the float64 reference: float32 rounding of
                 // the same formula, 64 of its ε.
                 if case["f32"].as_bool().unwrap_or(true) {
                     let (mut g, mut h) = (vec![0f32; n], vec![0f32; n]);
-                    evaluate_hess(info, &named(true), &params, reduction, curvature, &mut g, &mut h)
-                        .unwrap_or_else(|e| panic!("{id} f32: {e}"));
+                    evaluate_hess(
+                        info,
+                        &named(true),
+                        &params,
+                        reduction,
+                        curvature,
+                        &mut g,
+                        &mut h,
+                    )
+                    .unwrap_or_else(|e| panic!("{id} f32: {e}"));
                     let eps = f64::from(f32::EPSILON);
                     for i in 0..n {
                         let (a, b) = (f64::from(g[i]), f64::from(h[i]));
-                        assert!(close(a, eg[i], 64.0 * eps, 64.0 * eps, sg), "{id} {r} f32: grad [{i}] {a} vs {}", eg[i]);
-                        assert!(close(b, eh[i], 64.0 * eps, 64.0 * eps, sh), "{id} {r} f32: hess [{i}] {b} vs {}", eh[i]);
+                        assert!(
+                            close(a, eg[i], 64.0 * eps, 64.0 * eps, sg),
+                            "{id} {r} f32: grad [{i}] {a} vs {}",
+                            eg[i]
+                        );
+                        assert!(
+                            close(b, eh[i], 64.0 * eps, 64.0 * eps, sh),
+                            "{id} {r} f32: hess [{i}] {b} vs {}",
+                            eh[i]
+                        );
                     }
                 }
             }

@@ -16,9 +16,9 @@ use super::multiclass::{
 };
 use super::soft_target;
 use super::softmax::{self, ClassW, Fin, Head, Mode, Ones, PerClass, Stats};
+use super::softmax_hess::{self, CeIndex, CeProb};
 use crate::eval::{dispatch, Vjp};
 use crate::hessian::{hess_evaluator, Curvature, HessOut, HessianInfo};
-use super::softmax_hess::{self, CeIndex, CeProb};
 
 const NAME: &str = "cross_entropy";
 
@@ -428,7 +428,10 @@ impl CrossEntropy {
                     curvature,
                 };
                 let scale = T::from_f64(1.0 / denom);
-                (denom, softmax_hess::run(NAME, &input, &lay, scale, grad, hess, &mut k)?)
+                (
+                    denom,
+                    softmax_hess::run(NAME, &input, &lay, scale, grad, hess, &mut k)?,
+                )
             }
             ClassTarget::Probabilities(target) => {
                 if self.ignore_index >= 0 {
@@ -459,7 +462,10 @@ impl CrossEntropy {
                     curvature,
                 };
                 let scale = T::from_f64(1.0 / denom);
-                (denom, softmax_hess::run(NAME, &input, &lay, scale, grad, hess, &mut k)?)
+                (
+                    denom,
+                    softmax_hess::run(NAME, &input, &lay, scale, grad, hess, &mut k)?,
+                )
             }
         };
         Ok(T::from_f64(sum / denom))

@@ -332,7 +332,9 @@ mod driver {
         grad: &mut [T],
         hess: &mut [T],
     ) -> Result<T> {
-        with_kernel!(f, |k| binary::value_grad_hess(k, inputs, reduction, c, grad, hess))
+        with_kernel!(f, |k| binary::value_grad_hess(
+            k, inputs, reduction, c, grad, hess
+        ))
     }
 }
 binary_api!(Focal, driver);

@@ -16,9 +16,9 @@ use super::multiclass::{
     ClassTarget, INDEX_TARGET, LOGITS,
 };
 use super::softmax::{self, Fin, Head, Mode, Ones, PerClass, Stats};
+use super::softmax_hess;
 use crate::eval::{dispatch, Vjp};
 use crate::hessian::{hess_evaluator, Curvature, HessOut, HessianInfo};
-use super::softmax_hess;
 
 const NAME: &str = "softmax_focal";
 const INPUTS: &[&str] = &["input", "target", "alpha"];

@@ -349,7 +349,10 @@ impl<T: Real> RowKernel<T> for Focal<'_, T> {
 }
 
 /// Validates probability targets: each in [0, 1] (NaN passes: it propagates).
-pub(crate) fn check_probabilities<T: Real>(loss: &'static str, target: &Tensor<'_, T>) -> Result<()> {
+pub(crate) fn check_probabilities<T: Real>(
+    loss: &'static str,
+    target: &Tensor<'_, T>,
+) -> Result<()> {
     let t = target.data();
     if let Some(i) = t.iter().position(|&v| v < T::ZERO || v > T::ONE) {
         return Err(Error::InvalidValue {

@@ -1,7 +1,8 @@
 //! The regression family's catalogue entries.
 
 use crate::catalogue::{
-    Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
+    Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role,
+    STANDARD_REDUCTIONS,
 };
 use crate::error::Result;
 use crate::eval::{Call, Out};
@@ -178,7 +179,8 @@ const H_POISSON_NLL: HessianInfo = HessianInfo {
 const H_GAMMA_DEVIANCE: HessianInfo = HessianInfo {
     exact: "∂²ℓ/∂x² = y·e^(−x) = y/μ",
     xgboost: "exact: reg:gamma's y/μ (src/objective/regression_loss.h GammaDeviance)",
-    lightgbm: "exact: `gamma`'s y·e^(−x) (src/objective/regression_objective.hpp RegressionGammaLoss)",
+    lightgbm:
+        "exact: `gamma`'s y·e^(−x) (src/objective/regression_objective.hpp RegressionGammaLoss)",
     eval: hess_evaluator!(hess_gamma_deviance),
 };
 const H_TWEEDIE: HessianInfo = HessianInfo {

@@ -170,4 +170,3 @@ impl<T: Real> Curv<T> for PoissonNll {
     }
 }
 pointwise_hess_api!(PoissonNll);
-

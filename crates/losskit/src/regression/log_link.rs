@@ -88,7 +88,11 @@ const EXP_TAIL: [f64; 18] = [
 fn exp_minus_linear<T: Real>(u: T) -> T {
     if u.abs() <= T::ONE {
         // Terms up to u¹⁹/19!: the next is below 2⁻⁵³ of u²/2 for |u| ≤ 1.
-        let terms = if core::mem::size_of::<T>() == 4 { 9 } else { 18 };
+        let terms = if core::mem::size_of::<T>() == 4 {
+            9
+        } else {
+            18
+        };
         let mut acc = T::ZERO;
         for &c in EXP_TAIL[..terms].iter().rev() {
             acc = acc * u + T::from_f64(c);
@@ -113,10 +117,14 @@ impl<T: Real> Kernel<T> for GammaDeviance {
     #[inline(always)]
     fn valid(&self, _x: T, t: T) -> bool {
         // NaN passes (it propagates); only values known to be out of the domain fail.
-        !(t <= T::ZERO)
+        t > T::ZERO || t.is_nan()
     }
     fn why_invalid(&self, _x: T, t: T) -> (&'static str, T, &'static str) {
-        ("target", t, "a target > 0 (gamma regression takes positive targets)")
+        (
+            "target",
+            t,
+            "a target > 0 (gamma regression takes positive targets)",
+        )
     }
 }
 pointwise_api!(GammaDeviance);
@@ -236,10 +244,14 @@ impl<T: Real> Kernel<T> for Tweedie {
     }
     #[inline(always)]
     fn valid(&self, _x: T, t: T) -> bool {
-        !(t < T::ZERO)
+        t >= T::ZERO || t.is_nan()
     }
     fn why_invalid(&self, _x: T, t: T) -> (&'static str, T, &'static str) {
-        ("target", t, "a target >= 0 (Tweedie regression takes non-negative targets)")
+        (
+            "target",
+            t,
+            "a target >= 0 (Tweedie regression takes non-negative targets)",
+        )
     }
 }
 pointwise_api!(Tweedie);
@@ -247,10 +259,7 @@ pointwise_api!(Tweedie);
 impl<T: Real> Curv<T> for Tweedie {
     #[inline(always)]
     fn loss_grad_hess(&self, x: T, t: T, _c: Curvature) -> (T, T, T) {
-        let (a, b) = (
-            T::from_f64(1.0 - self.power),
-            T::from_f64(2.0 - self.power),
-        );
+        let (a, b) = (T::from_f64(1.0 - self.power), T::from_f64(2.0 - self.power));
         let (e1, e2) = ((a * x).exp(), (b * x).exp());
         // A zero target drops its term (0·∞ would be NaN at very negative scores).
         let ye1 = if t == T::ZERO { T::ZERO } else { t * e1 };
@@ -268,7 +277,10 @@ mod tests {
         for &y in &[0.01f64, 1.0, 7.5, 1e6] {
             let x = y.ln();
             let (v, g, h) = GammaDeviance.loss_grad_hess(x, y, Curvature::Exact);
-            assert!(v.abs() < 1e-15 && g.abs() < 1e-15 && (h - 1.0).abs() < 1e-15, "{y}");
+            assert!(
+                v.abs() < 1e-15 && g.abs() < 1e-15 && (h - 1.0).abs() < 1e-15,
+                "{y}"
+            );
         }
         // u = 1e-5: ℓ = u²/2 + u³/6 + …, where exp(u) − u − 1 loses 6 digits.
         let u = 1e-5f64;
@@ -285,8 +297,16 @@ mod tests {
     #[test]
     fn tweedie_matches_xgboost_formulas() {
         let rho = 1.3f64;
-        for &(x, y) in &[(0.0f64, 0.0f64), (-2.0, 1.0), (1.5, 3.0), (-40.0, 0.0), (5.0, 0.5)] {
-            let (v, g, h) = Tweedie::new(rho).unwrap().loss_grad_hess(x, y, Curvature::Exact);
+        for &(x, y) in &[
+            (0.0f64, 0.0f64),
+            (-2.0, 1.0),
+            (1.5, 3.0),
+            (-40.0, 0.0),
+            (5.0, 0.5),
+        ] {
+            let (v, g, h) = Tweedie::new(rho)
+                .unwrap()
+                .loss_grad_hess(x, y, Curvature::Exact);
             let gx = -y * ((1.0 - rho) * x).exp() + ((2.0 - rho) * x).exp();
             let hx =
                 -y * (1.0 - rho) * ((1.0 - rho) * x).exp() + (2.0 - rho) * ((2.0 - rho) * x).exp();
@@ -294,7 +314,10 @@ mod tests {
             let vx = -y * ((1.0 - rho) * p.ln()).exp() / (1.0 - rho)
                 + ((2.0 - rho) * p.ln()).exp() / (2.0 - rho);
             assert!((g - gx).abs() <= 1e-14 * gx.abs().max(1.0), "{x} {y}");
-            assert!((h - hx).abs() <= 1e-14 * hx.abs().max(1.0) && h > 0.0, "{x} {y}");
+            assert!(
+                (h - hx).abs() <= 1e-14 * hx.abs().max(1.0) && h > 0.0,
+                "{x} {y}"
+            );
             assert!((v - vx).abs() <= 1e-13 * vx.abs().max(1.0), "{x} {y}");
         }
         for bad in [1.0, 2.0, 0.5, f64::NAN] {

@@ -5,7 +5,9 @@ use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{dispatch, Call, Kept, Out, Vjp};
 use crate::hessian::{Curvature, HessOut};
-use crate::numerics::{chunked_fold, chunked_fold_mut, chunked_fold_mut2, simd, Lanes, Partial, SimdCall, BLOCK};
+use crate::numerics::{
+    chunked_fold, chunked_fold_mut, chunked_fold_mut2, simd, Lanes, Partial, SimdCall, BLOCK,
+};
 use crate::real::Real;
 use crate::reduction::weight_total;
 use crate::reduction::Reduction;

@@ -141,10 +141,16 @@ mod tests {
             let s = (1.0 + (e / d) * (e / d)).sqrt();
             // XGBoost: grad = z / sqrt(1 + z²/slope²), hess = slope² / ((slope² + z²)·sqrt(...)).
             let (gx, hx) = (e / s, d * d / ((d * d + e * e) * s));
-            assert!((g - gx).abs() <= 4.0 * f64::EPSILON * gx.abs().max(1e-300), "{e}");
+            assert!(
+                (g - gx).abs() <= 4.0 * f64::EPSILON * gx.abs().max(1e-300),
+                "{e}"
+            );
             assert!((h - hx).abs() <= 8.0 * f64::EPSILON * hx, "{e}");
             let vx = d * d * (s - 1.0);
-            assert!((v - vx).abs() <= 1e-12 * vx.max(1e-300) || e.abs() < 1e-6, "{e}");
+            assert!(
+                (v - vx).abs() <= 1e-12 * vx.max(1e-300) || e.abs() < 1e-6,
+                "{e}"
+            );
         }
         assert_eq!(PseudoHuber::default().parts(1e-9f64).0, 0.5e-18);
         let (v, g, h) = PseudoHuber::default().parts(f32::MAX);
