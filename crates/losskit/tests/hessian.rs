@@ -899,3 +899,45 @@ mod reference_hessians {
         }
     }
 }
+
+/// The fused Hessian passes split over threads like `value_and_grad`: the same bits at 1 and
+/// 2 threads.
+#[test]
+fn one_and_two_threads_give_the_same_bits() {
+    use losskit::{BinaryInputs, Focal, Pointwise, PseudoHuber, Reduction};
+    let n = (1 << 19) + 4321;
+    let x: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 1000) as f32 / 100.0 - 5.0)
+        .collect();
+    let t: Vec<f32> = (0..n).map(|i| ((i * 104_729) % 2) as f32).collect();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let (mut g, mut h) = (vec![0f32; n], vec![0f32; n]);
+            let v = PseudoHuber::default()
+                .value_grad_hess(
+                    &Pointwise::new(&x, &t),
+                    Reduction::Mean,
+                    Curvature::Exact,
+                    &mut g,
+                    &mut h,
+                )
+                .unwrap();
+            let (mut g2, mut h2) = (vec![0f32; n], vec![0f32; n]);
+            let v2 = Focal::default()
+                .value_grad_hess(
+                    &BinaryInputs::new(&x, &t),
+                    Reduction::Mean,
+                    Curvature::XGBoost,
+                    &mut g2,
+                    &mut h2,
+                )
+                .unwrap();
+            (v.to_bits(), g, h, v2.to_bits(), g2, h2)
+        })
+    };
+    assert!(run(1) == run(2));
+}
