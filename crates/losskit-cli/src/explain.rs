@@ -1,6 +1,6 @@
 //! `losskit explain`: one catalogue entry in full, as plain text.
 
-use losskit::{LossInfo, ParamKind, ReductionMode, Role};
+use losskit::{Curvature, LossInfo, ParamKind, ReductionMode, Role};
 
 use crate::list::{kind, number, role};
 use crate::{emit, Failure};
@@ -27,6 +27,22 @@ fn explain(l: &LossInfo) -> String {
     };
     section(&mut s, "Formula", &format!("  {}\n", l.formula));
     section(&mut s, "Gradient", &format!("  {}\n", l.gradient));
+    if let Some(h) = &l.hessian {
+        let width = Curvature::ALL
+            .iter()
+            .map(|c| c.name().len())
+            .max()
+            .unwrap_or(0)
+            + 2;
+        let mut text = String::new();
+        for c in Curvature::ALL {
+            text.push_str(&format!("  {:<width$}{}\n", c.name(), h.policy(c)));
+        }
+        text.push_str(
+            "  (value_grad_hess / evaluate_hess; the policy is the `curvature` argument)\n",
+        );
+        section(&mut s, "Hessian (diagonal, by curvature policy)", &text);
+    }
 
     let width = l.inputs.iter().map(|i| i.name.len()).max().unwrap_or(0) + 2;
     let mut inputs = String::new();

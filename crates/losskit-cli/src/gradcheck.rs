@@ -29,12 +29,17 @@ Sampling: an input of more than 256 elements is checked on 256 of them, a determ
 drawn with `--seed` (every element checked costs two evaluations of the whole loss); `checked` \
 says how many were compared. `--size` is at most 65536.
 
+With `--hessian`, the exact diagonal of the Hessian of `input` (the losses `losskit explain` \
+shows a Hessian for) is checked instead, against central differences of the analytic gradient; \
+`--all --hessian` checks every loss that has one.
+
 Exit status: 0 when every input is within `--tol`, 1 when one is not, 2 on errors.";
 
 const AFTER_HELP: &str = "\
 Examples:
   losskit gradcheck huber --param delta=0.5
   losskit gradcheck --all --json
+  losskit gradcheck focal --hessian --param gamma=2
   losskit gradcheck cross_entropy --input input=logits.npy --input target=y.npy";
 
 /// Check analytic gradients against finite differences (one loss or `--all`).
@@ -74,6 +79,10 @@ pub struct Args {
     #[arg(long = "input", value_name = "NAME=FILE", value_parser = name_path, conflicts_with = "all")]
     pub inputs: Vec<(String, PathBuf)>,
 
+    /// Check the Hessian's diagonal against differences of the gradient instead.
+    #[arg(long)]
+    pub hessian: bool,
+
     /// One JSON object per loss, one per line.
     #[arg(long)]
     pub json: bool,
@@ -109,9 +118,15 @@ pub fn run(args: &Args) -> Result<bool, Failure> {
         size: args.size,
         ..Options::default()
     };
+    let by_name = if args.hessian {
+        gradcheck::check_hessian
+    } else {
+        gradcheck::check
+    };
     let reports: Vec<Report> = match &args.loss {
         None => losskit::catalogue()
-            .map(|info| gradcheck::check(info.name, &[], &options))
+            .filter(|info| !args.hessian || info.hessian.is_some())
+            .map(|info| by_name(info.name, &[], &options))
             .collect::<Result<_, _>>()?,
         Some(name) if args.inputs.is_empty() => {
             let pairs: Vec<(&str, &str)> = args
@@ -119,14 +134,20 @@ pub fn run(args: &Args) -> Result<bool, Failure> {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            vec![gradcheck::check(name, &pairs, &options)?]
+            vec![by_name(name, &pairs, &options)?]
         }
         Some(name) => {
             let info = losskit::find(name)?;
             let params = Params::parse(info, &args.params)?;
             let arrays = read_inputs(info.name, &args.inputs)?;
             let named = named(&args.inputs, &arrays);
-            vec![gradcheck::check_arrays(info, &named, &params, &options)?]
+            if args.hessian {
+                vec![gradcheck::check_hessian_arrays(
+                    info, &named, &params, &options,
+                )?]
+            } else {
+                vec![gradcheck::check_arrays(info, &named, &params, &options)?]
+            }
         }
     };
     let mut out = String::new();
@@ -141,7 +162,8 @@ pub fn run(args: &Args) -> Result<bool, Failure> {
                        "kinks": i.kinks, "passed": i.passed(r.tol)})
                 })
                 .collect();
-            let line = json!({"loss": r.loss, "passed": r.passed(), "tol": r.tol,
+            let check = if args.hessian { "hessian" } else { "gradient" };
+            let line = json!({"loss": r.loss, "check": check, "passed": r.passed(), "tol": r.tol,
                               "value": r.value, "inputs": inputs});
             out.push_str(&line.to_string());
             out.push('\n');
@@ -151,7 +173,11 @@ pub fn run(args: &Args) -> Result<bool, Failure> {
                     "{:<4} {:<20} {:<10} worst relative error {:.2e} at element {} (analytic {:.6e}, numeric {:.6e}); {} checked, {} on kinks\n",
                     if i.passed(r.tol) { "ok" } else { "FAIL" },
                     r.loss,
-                    i.input,
+                    if args.hessian {
+                        format!("{} (Hessian)", i.input)
+                    } else {
+                        i.input.clone()
+                    },
                     i.worst,
                     i.index,
                     i.analytic,

@@ -1868,3 +1868,64 @@ fn weights_help_shows_the_real_json_lines() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hessians: explain and gradcheck --hessian
+
+#[test]
+fn explain_shows_the_hessian_and_its_policies_for_the_losses_that_have_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = losskit(dir.path(), &["explain", "huber"]);
+    assert_eq!(run.code, Some(0));
+    let h = losskit::find("huber").unwrap().hessian.unwrap();
+    assert!(
+        run.stdout.contains(&format!(
+            "\nHessian (diagonal, by curvature policy)\n  exact     {}\n  xgboost   {}\n  lightgbm  {}\n",
+            h.exact, h.xgboost, h.lightgbm
+        )),
+        "{}",
+        run.stdout
+    );
+    for l in losskit::catalogue() {
+        let run = losskit(dir.path(), &["explain", l.name]);
+        assert_eq!(
+            run.stdout.contains("\nHessian (diagonal"),
+            l.hessian.is_some(),
+            "{}",
+            l.name
+        );
+    }
+}
+
+#[test]
+fn gradcheck_hessian_checks_one_loss_or_all_that_have_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = losskit(
+        dir.path(),
+        &["gradcheck", "focal", "--hessian", "--param", "gamma=2"],
+    );
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout
+            .starts_with("ok   focal                input (Hessian) worst relative error "),
+        "{}",
+        run.stdout
+    );
+    let run = losskit(dir.path(), &["gradcheck", "--all", "--hessian", "--json"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let with = losskit::catalogue().filter(|l| l.hessian.is_some()).count();
+    assert_eq!(lines.len(), with);
+    assert!(lines
+        .iter()
+        .all(|l| l["check"] == "hessian" && l["passed"] == true));
+    fails(
+        dir.path(),
+        &["gradcheck", "dice", "--hessian"],
+        "error: dice: no Hessian is defined for this loss; the catalogue marks the losses that have one (`LossInfo::hessian`, `losskit explain`)\n",
+    );
+}

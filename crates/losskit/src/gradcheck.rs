@@ -64,6 +64,21 @@
 //! # Ok::<(), losskit::Error>(())
 //! ```
 //!
+//! # Hessians
+//! [`check_hessian`] and [`check_hessian_arrays`] check the diagonal of the Hessian of the
+//! losses that have one ([`LossInfo::hessian`](crate::LossInfo::hessian), exact curvature)
+//! the same way, against central differences of the analytic gradient:
+//! $\hat h_i = (g_i(x + h e_i) - g_i(x - h e_i))/2h$, with the floor
+//! $s = \max(10^{-3}\max_j|\hat h_j|,\ 10^{3}\varepsilon(1 + \max_j|g_j|)/h)$; an element
+//! whose one-sided differences disagree (a jump in the curvature within $h$: huber at
+//! $|e| = \delta$) is counted as a kink.
+//! ```
+//! use losskit::gradcheck::{check_hessian, Options};
+//! let report = check_hessian("focal", &[("gamma", "2")], &Options::default())?;
+//! assert!(report.passed(), "{report:?}");
+//! # Ok::<(), losskit::Error>(())
+//! ```
+//!
 //! # References
 //! The same test as `torch.autograd.gradcheck` (central differences against the analytic
 //! Jacobian), with a relative error per element instead of PyTorch's `atol + rtol·|ĝ|`.
@@ -245,6 +260,134 @@ pub fn check(name: &str, params: &[(&str, &str)], options: &Options) -> Result<R
 enum Owned {
     F64(Vec<f64>),
     I64(Vec<i64>),
+}
+
+/// [`check`] for the Hessian: the exact diagonal of the Hessian of `input` of the catalogue
+/// loss `name` against central differences of its analytic gradient, on generated inputs.
+///
+/// # Errors
+/// As [`check`]; [`Error::NoHessian`] for a loss without one.
+pub fn check_hessian(name: &str, params: &[(&str, &str)], options: &Options) -> Result<Report> {
+    let info = find(name)?;
+    let params = Params::parse(info, params)?;
+    let sample = (info.sample)(options.size, &mut Rng::new(options.seed));
+    let arrays = sample.arrays(crate::eval::Dtype::F64);
+    check_hessian_arrays(info, &arrays.named(), &params, options)
+}
+
+/// [`check_arrays`] for the Hessian of `input` (float inputs widened to f64), with the loss's
+/// first reduction.
+///
+/// # Errors
+/// [`Error::NoHessian`] for a loss without one; whatever the loss rejects at the arrays
+/// given; [`Error::NonFiniteLoss`] when the gradient is not finite at the point or next to it.
+pub fn check_hessian_arrays(
+    info: &'static LossInfo,
+    inputs: &[NamedArray<'_>],
+    params: &Params,
+    options: &Options,
+) -> Result<Report> {
+    if info.hessian.is_none() {
+        return Err(Error::NoHessian { loss: info.name });
+    }
+    let reduction = info.reductions[0];
+    let k = inputs
+        .iter()
+        .position(|a| a.name == "input")
+        .ok_or(Error::MissingInput {
+            loss: info.name,
+            name: "input",
+        })?;
+    let mut x = widen(inputs[k].data);
+    let n = x.len();
+    let run = |x: &[f64], g: &mut [f64], h: &mut [f64]| -> Result<Option<f64>> {
+        let mut arrays = inputs.to_vec();
+        arrays[k].data = ArrayData::F64(x);
+        Ok(crate::hessian::evaluate_hess(
+            info,
+            &arrays,
+            params,
+            reduction,
+            crate::Curvature::Exact,
+            g,
+            h,
+        )?
+        .value)
+    };
+    let (mut g0, mut analytic) = (vec![0.0; n], vec![0.0; n]);
+    let value = run(&x, &mut g0, &mut analytic)?.unwrap_or(f64::NAN);
+    let non_finite = |index: usize, value: f64, what: &'static str| Error::NonFiniteLoss {
+        loss: info.name.to_owned(),
+        arg: "input".to_owned(),
+        index,
+        value,
+        what,
+    };
+    if let Some(i) = g0.iter().chain(&analytic).position(|v| !v.is_finite()) {
+        return Err(non_finite(
+            i % n.max(1),
+            f64::NAN,
+            "in the analytic gradient or Hessian",
+        ));
+    }
+    // g_i at x + step·e_i.
+    let gi = |x: &mut [f64], i: usize, step: f64| -> Result<f64> {
+        let x0 = x[i];
+        x[i] = x0 + step;
+        let (mut g, mut h) = (vec![0.0; n], vec![0.0; n]);
+        let r = run(x, &mut g, &mut h);
+        x[i] = x0;
+        r?;
+        if g[i].is_finite() {
+            Ok(g[i])
+        } else {
+            Err(non_finite(i, g[i], "next to the point checked"))
+        }
+    };
+    let mut numeric = vec![0.0; n];
+    let mut sides = vec![(0.0, 0.0); n];
+    let mut steps = vec![0.0; n];
+    for i in 0..n {
+        let h = 1e-5 * x[i].abs().max(1.0);
+        let (p, m) = (gi(&mut x, i, h)?, gi(&mut x, i, -h)?);
+        steps[i] = h;
+        numeric[i] = (p - m) / (2.0 * h);
+        sides[i] = ((p - g0[i]) / h, (g0[i] - m) / h);
+    }
+    let scale = numeric.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let gmax = g0.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let mut result = InputCheck {
+        input: "input".to_owned(),
+        worst: 0.0,
+        index: 0,
+        analytic: analytic.first().copied().unwrap_or(0.0),
+        numeric: numeric.first().copied().unwrap_or(0.0),
+        checked: 0,
+        kinks: 0,
+    };
+    for i in 0..n {
+        let (a, e, h) = (analytic[i], numeric[i], steps[i]);
+        let floor = (1e-3 * scale).max(1e3 * f64::EPSILON * (1.0 + gmax) / h);
+        let r = (a - e).abs() / a.abs().max(e.abs()).max(floor);
+        let (fwd, bwd) = sides[i];
+        if r > options.tol && (fwd - bwd).abs() > 1e-2 * fwd.abs().max(bwd.abs()).max(floor) {
+            result.kinks += 1;
+            continue;
+        }
+        result.checked += 1;
+        if r > result.worst {
+            result.worst = r;
+            result.index = i;
+            result.analytic = a;
+            result.numeric = e;
+        }
+    }
+    Ok(Report {
+        loss: info.name,
+        value,
+        tol: options.tol,
+        inputs: vec![result],
+    })
 }
 
 /// Losses whose analytic gradient is, by their reference library's definition, not the
@@ -471,6 +614,31 @@ fn on_kink(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_hessian_of_the_catalogue_passes_its_check_and_others_are_refused() {
+        for info in crate::registry::catalogue() {
+            if info.hessian.is_none() {
+                continue;
+            }
+            for seed in [0, 1] {
+                let opts = Options {
+                    seed,
+                    size: 24,
+                    ..Options::default()
+                };
+                let r = check_hessian(info.name, &[], &opts).unwrap();
+                assert!(r.passed(), "{}: {r:?}", info.name);
+                assert!(r.inputs[0].checked > 0);
+            }
+        }
+        let r = check_hessian("huber", &[("delta", "0.5")], &Options::default()).unwrap();
+        assert!(r.passed(), "{r:?}");
+        assert_eq!(
+            check_hessian("dice", &[], &Options::default()).unwrap_err(),
+            Error::NoHessian { loss: "dice" }
+        );
+    }
 
     #[test]
     fn a_wrong_custom_gradient_is_caught_and_a_right_one_passes() {

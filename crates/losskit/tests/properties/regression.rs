@@ -3,8 +3,8 @@
 //! bit-identical results at any thread count.
 
 use losskit::{
-    GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mse, Pointwise, PoissonNll, Quantile,
-    Reduction, SmoothL1, L2,
+    GammaDeviance, GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mse, Pointwise, PoissonNll,
+    PseudoHuber, Quantile, Reduction, SmoothL1, Tensor, Tweedie, L2,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
@@ -34,6 +34,29 @@ fn losses() -> Vec<(&'static str, Fused, bool)> {
             true,
         ),
         ("log_cosh", |i, r, g| LogCosh.value_and_grad(i, r, g), true),
+        (
+            "pseudo_huber",
+            |i, r, g| PseudoHuber::new(0.4)?.value_and_grad(i, r, g),
+            true,
+        ),
+        (
+            "gamma_deviance",
+            |i, r, g| {
+                // Gamma regression takes targets > 0: the strategy's targets, shifted.
+                let t: Vec<f64> = i.target().data().iter().map(|v| v + 0.05).collect();
+                let mut p = Pointwise::new(i.input(), Tensor::new(&t, i.target().dims())?);
+                if let Some(w) = i.weight_tensor() {
+                    p = p.weight(w);
+                }
+                GammaDeviance.value_and_grad(&p, r, g)
+            },
+            false,
+        ),
+        (
+            "tweedie",
+            |i, r, g| Tweedie::new(1.3)?.value_and_grad(i, r, g),
+            false,
+        ),
         (
             "quantile",
             |i, r, g| Quantile::new(0.8)?.value_and_grad(i, r, g),
