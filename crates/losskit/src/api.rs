@@ -108,3 +108,40 @@ macro_rules! class_api {
         }
     };
 }
+
+/// Generates `value_grad_hess` for loss type `$ty` over `$inputs`, delegating to
+/// `$driver::value_grad_hess`.
+macro_rules! hess_api {
+    ($ty:ident, $inputs:ident, $driver:ident) => {
+        impl $ty {
+            /// The loss reduced with `reduction`, its gradient with respect to `input` (into
+            /// `grad`) and the diagonal of its Hessian (into `hess`), both as long as `input`
+            /// and including the weights and the reduction's scale, in one pass.
+            ///
+            /// `curvature` chooses the second derivative where the exact one is zero,
+            /// undefined or negative, or where a gradient-boosting library uses its own
+            /// convention; see [`Curvature`](crate::Curvature) for the table and the sources.
+            /// The value and the gradient do not depend on it and equal those of
+            /// `value_and_grad` (to a few ulps for the softmax losses, whose fused kernels
+            /// differ).
+            ///
+            /// # Example
+            /// A Newton step on one score: see the [crate docs](crate#second-derivatives).
+            ///
+            /// # Errors
+            /// As `value_and_grad`, and [`Error::BufferLength`](crate::Error::BufferLength)
+            /// when `hess` is not as long as `input`. On error the buffers hold unspecified
+            /// values.
+            pub fn value_grad_hess<T: Real>(
+                &self,
+                inputs: &$inputs<'_, T>,
+                reduction: Reduction,
+                curvature: crate::Curvature,
+                grad: &mut [T],
+                hess: &mut [T],
+            ) -> Result<T> {
+                $driver::value_grad_hess(self, inputs, reduction, curvature, grad, hess)
+            }
+        }
+    };
+}

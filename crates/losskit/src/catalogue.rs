@@ -6,6 +6,7 @@
 use core::fmt;
 
 use crate::evaluator::Evaluator;
+use crate::hessian::HessianInfo;
 use crate::sample::{Rng, Sample};
 
 /// A loss's input generator: about `size` prediction elements, drawn from `rng`, valid at the
@@ -246,6 +247,9 @@ pub struct LossInfo {
     /// The paper and the library whose numbers it matches.
     pub reference: &'static str,
     pub(crate) eval: Evaluator,
+    /// The second derivative with respect to `input`, for the losses that have one
+    /// ([`evaluate_hess`](crate::evaluate_hess), `value_grad_hess`).
+    pub hessian: Option<HessianInfo>,
     /// Generates valid inputs of about `size` prediction elements at the default parameters
     /// (what `bench`, `gradcheck` and `plot` run the loss on).
     pub sample: SampleFn,

@@ -261,6 +261,17 @@ pub enum Error {
         /// The prediction's length.
         expected: usize,
     },
+    /// A Hessian ([`evaluate_hess`](crate::evaluate_hess)) asked of a loss without one
+    /// ([`LossInfo::hessian`](crate::LossInfo::hessian) is `None`).
+    NoHessian {
+        /// The loss.
+        loss: &'static str,
+    },
+    /// A curvature policy name that is not `exact`, `xgboost` or `lightgbm`.
+    UnknownCurvature {
+        /// The name given.
+        name: String,
+    },
     /// A cotangent given with a reduction other than `none`.
     CotangentReduction {
         /// The loss.
@@ -475,6 +486,14 @@ impl fmt::Display for Error {
                 f,
                 "{loss}: the gradient buffer for `{arg}` has length {actual}, expected {expected} (the length of `{arg}`)"
             ),
+            Error::NoHessian { loss } => write!(
+                f,
+                "{loss}: no Hessian is defined for this loss; the catalogue marks the losses that have one (`LossInfo::hessian`, `losskit explain`)"
+            ),
+            Error::UnknownCurvature { name } => write!(
+                f,
+                "unknown curvature policy `{name}`; policies are `exact`, `xgboost`, `lightgbm`"
+            ),
             Error::CotangentReduction { loss, reduction } => write!(
                 f,
                 "{loss}: a cotangent is taken with reduction `none` only, not `{reduction}`"
@@ -548,6 +567,14 @@ mod tests {
     #[test]
     fn messages_are_exact() {
         let cases: Vec<(Error, &str)> = vec![
+            (
+                Error::NoHessian { loss: "dice" },
+                "dice: no Hessian is defined for this loss; the catalogue marks the losses that have one (`LossInfo::hessian`, `losskit explain`)",
+            ),
+            (
+                Error::UnknownCurvature { name: "newton".into() },
+                "unknown curvature policy `newton`; policies are `exact`, `xgboost`, `lightgbm`",
+            ),
             (
                 Error::UnknownTask { name: "clasification".into(), known: vec!["binary", "multiclass"] },
                 "recommend: unknown task `clasification`; tasks are `binary`, `multiclass`",

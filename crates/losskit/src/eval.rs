@@ -684,13 +684,7 @@ fn run<T: Real + Wrap>(
     let mut items = Vec::with_capacity(given.len());
     for (spec, arr) in given {
         let shape = Shape::new(arr.dims)?;
-        let data = match (spec.kind, arr.data.is_float()) {
-            (InputKind::Index, _) | (InputKind::FloatOrIndex, false) => {
-                Resolved::Index(arr.data.to_index())
-            }
-            _ => Resolved::Float(T::borrow_or_convert(arr.data)),
-        };
-        items.push((spec.name, data, shape));
+        items.push((spec.name, resolve(spec, arr), shape));
     }
     let call = Call {
         loss: info.name,
@@ -722,6 +716,62 @@ fn run<T: Real + Wrap>(
         value: out.value,
         per_element: out.per_element,
     })
+}
+
+/// One checked input as the evaluator sees it: class indices, or floats in `T` (borrowed
+/// when already of that type).
+pub(crate) fn resolve<'a, T: Real + Wrap>(
+    spec: &InputSpec,
+    arr: &NamedArray<'a>,
+) -> Resolved<'a, T> {
+    match (spec.kind, arr.data.is_float()) {
+        (InputKind::Index, _) | (InputKind::FloatOrIndex, false) => {
+            Resolved::Index(arr.data.to_index())
+        }
+        _ => Resolved::Float(T::borrow_or_convert(arr.data)),
+    }
+}
+
+/// The checks of [`crate::evaluate_hess`] before computing: those of [`evaluate_with`] with
+/// the gradient of `input` asked for, then the buffers' dtype and lengths.
+pub(crate) fn check_hess<'i, 'a>(
+    info: &'static LossInfo,
+    inputs: &'i [NamedArray<'a>],
+    reduction: ReductionMode,
+    dtype: Dtype,
+    grad_len: usize,
+    hess_len: usize,
+) -> Result<Vec<(&'static InputSpec, &'i NamedArray<'a>)>> {
+    let checked = check(info, inputs, reduction, &["input"])?;
+    let want = match dtype {
+        Dtype::F32 => "float32",
+        Dtype::F64 => "float64",
+    };
+    let Some((spec, arr)) = checked.given.iter().find(|(s, _)| s.name == "input") else {
+        return Err(Error::MissingInput {
+            loss: info.name,
+            name: "input",
+        });
+    };
+    if arr.data.dtype() != want {
+        return Err(Error::GradDtype {
+            loss: info.name,
+            arg: spec.name,
+            buffer: dtype.name(),
+            actual: arr.data.dtype(),
+        });
+    }
+    for len in [grad_len, hess_len] {
+        if len != arr.data.len() {
+            return Err(Error::GradLength {
+                loss: info.name,
+                arg: spec.name,
+                actual: len,
+                expected: arr.data.len(),
+            });
+        }
+    }
+    Ok(checked.given)
 }
 
 /// Conversions between the compute type and the dynamic arrays.

@@ -45,12 +45,49 @@
 //!
 //! | family | losses |
 //! |---|---|
-//! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GaussianNll`] |
+//! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`PseudoHuber`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GammaDeviance`], [`Tweedie`], [`GaussianNll`] |
 //! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`MarginRanking`] |
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
 //! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`] |
 //! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
 //! | detection: boxes ([`BoxInputs`], [`BoxFormat`]) | [`Iou`], [`Giou`], [`Diou`], [`Ciou`], [`Eiou`] |
+//!
+//! ## Second derivatives
+//! The losses gradient boosting trains on (the pointwise regression losses, [`BceWithLogits`],
+//! [`Focal`], [`CrossEntropy`], [`SoftmaxFocal`]) also have
+//! `value_grad_hess(inputs, reduction, curvature, grad, hess)`: the value, the gradient and
+//! the diagonal of the Hessian with respect to the raw score in one pass, into buffers the
+//! caller owns, with the weights and the reduction's scale of `value_and_grad`. [`Curvature`]
+//! chooses between the exact second derivative and the conventions of XGBoost's and
+//! LightGBM's built-in objectives where they differ (a constant for `mae`, `huber` and
+//! `quantile`, `e^(x + 0.7)` for Poisson, 2p(1 − p) or K/(K − 1)·p(1 − p) for softmax, a
+//! positive bound for focal); [`evaluate_hess`] does the same by name, and
+//! [`LossInfo::hessian`] says which losses have one.
+//!
+//! A worked Newton step: for a constant score fitted to Poisson counts, one step
+//! `x ← x − Σg/Σh` from `x = 0` with the exact Hessian, then repeated, converges to the log of
+//! the mean count; the boosting convention (`e^(x + 0.7)`) takes shorter, safer steps.
+//! ```
+//! use losskit::{Curvature, Pointwise, PoissonNll, Reduction};
+//! let counts = [0.0f64, 1.0, 3.0, 4.0]; // mean 2
+//! let loss = PoissonNll::default(); // log_input: the score is the log-rate
+//! let newton = |curvature| -> Result<f64, losskit::Error> {
+//!     let mut x = 0.0f64;
+//!     for _ in 0..8 {
+//!         let score = [x; 4];
+//!         let (mut g, mut h) = ([0.0; 4], [0.0; 4]);
+//!         let inputs = Pointwise::new(&score, &counts);
+//!         loss.value_grad_hess(&inputs, Reduction::Mean, curvature, &mut g, &mut h)?;
+//!         x -= g.iter().sum::<f64>() / h.iter().sum::<f64>();
+//!     }
+//!     Ok(x)
+//! };
+//! let exact = newton(Curvature::Exact)?;
+//! assert!((exact - 2f64.ln()).abs() < 1e-12); // quadratic convergence
+//! let damped = newton(Curvature::XGBoost)?;
+//! assert!(damped > 0.0 && damped < 2f64.ln()); // each step shrunk by e^-0.7
+//! # Ok::<(), losskit::Error>(())
+//! ```
 //!
 //! ## Distance transforms
 //! [`distance`] computes exact Euclidean distance transforms of masks (SciPy's numbers, in
@@ -72,6 +109,7 @@ pub mod distance;
 mod error;
 mod eval;
 mod evaluator;
+mod hessian;
 pub mod gradcheck;
 pub mod guide;
 pub mod math;
@@ -104,6 +142,7 @@ pub use classification::{
 };
 pub use detection::{BoxFormat, BoxInputs, Ciou, Diou, Eiou, Giou, Iou};
 pub use error::{Error, Result};
+pub use hessian::{evaluate_hess, Curvature, HessianInfo};
 pub use eval::{
     evaluate_into, evaluate_repeated, evaluate_with, ArrayData, Buffers, Dtype, Evaluation,
     FloatArray, NamedArray, ParamValue, Params, SampleArrays,
@@ -119,8 +158,8 @@ pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
 pub use registry::{catalogue, evaluate, find};
 pub use regression::{
-    GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mse, Pointwise, PoissonNll, Quantile,
-    SmoothL1, L2,
+    GammaDeviance, GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mse, Pointwise, PoissonNll,
+    PseudoHuber, Quantile, SmoothL1, Tweedie, L2,
 };
 pub use segmentation::{
     Activation, BceDice, Boundary, CeDice, Dice, FocalTversky, GeneralizedDice, Jaccard,

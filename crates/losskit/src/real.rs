@@ -6,19 +6,28 @@ use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAss
 
 pub(crate) mod sealed {
     use crate::eval::{Buffers, TypedBuffers};
+    use crate::hessian::TypedPair;
 
     pub trait Sealed: Sized {
         /// Caller-owned buffers of this type, as the compute type they select.
         fn typed(b: Buffers<'_, Self>) -> TypedBuffers<'_>;
+        /// Caller-owned gradient and Hessian buffers, as the compute type they select.
+        fn typed_pair<'a>(g: &'a mut [Self], h: &'a mut [Self]) -> TypedPair<'a>;
     }
     impl Sealed for f32 {
         fn typed(b: Buffers<'_, f32>) -> TypedBuffers<'_> {
             TypedBuffers::F32(b)
         }
+        fn typed_pair<'a>(g: &'a mut [f32], h: &'a mut [f32]) -> TypedPair<'a> {
+            TypedPair::F32(g, h)
+        }
     }
     impl Sealed for f64 {
         fn typed(b: Buffers<'_, f64>) -> TypedBuffers<'_> {
             TypedBuffers::F64(b)
+        }
+        fn typed_pair<'a>(g: &'a mut [f64], h: &'a mut [f64]) -> TypedPair<'a> {
+            TypedPair::F64(g, h)
         }
     }
 }

@@ -81,6 +81,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.binary_cross_entropy_with_logits",
         eval: evaluator!(eval_bce_with_logits),
         sample: sample_logits,
+        hessian: None,
     },
     LossInfo {
         name: "bce",
@@ -105,6 +106,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.binary_cross_entropy",
         eval: evaluator!(eval_bce),
         sample: sample_probabilities,
+        hessian: None,
     },
     LossInfo {
         name: "focal",
@@ -136,6 +138,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Lin et al., \"Focal Loss for Dense Object Detection\", ICCV 2017; torchvision.ops.sigmoid_focal_loss",
         eval: evaluator!(eval_focal),
         sample: sample_logits,
+        hessian: None,
     },
     LossInfo {
         name: "hinge",
@@ -158,6 +161,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Cortes & Vapnik 1995; formula via torch autograd of torch.clamp(margin - target * input, min=0)",
         eval: evaluator!(eval_hinge),
         sample: sample_signs,
+        hessian: None,
     },
     LossInfo {
         name: "squared_hinge",
@@ -180,6 +184,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Keras SquaredHinge (margin 1); formula via torch autograd of torch.clamp(margin - target * input, min=0) ** 2",
         eval: evaluator!(eval_squared_hinge),
         sample: sample_signs,
+        hessian: None,
     },
     LossInfo {
         name: "soft_margin",
@@ -198,6 +203,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.soft_margin_loss",
         eval: evaluator!(eval_soft_margin),
         sample: sample_signs,
+        hessian: None,
     },
     LossInfo {
         name: "margin_ranking",
@@ -224,6 +230,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.margin_ranking_loss",
         eval: evaluator!(eval_margin_ranking),
         sample: sample_ranking,
+        hessian: None,
     },
 ];
 

@@ -421,6 +421,7 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "torch.nn.functional.cross_entropy (aten LossNLL.cpp); label smoothing: Szegedy et al. 2016",
     eval: evaluator!(evaluate),
     sample: super::multiclass::sample_scores,
+    hessian: None,
 };
 
 #[cfg(test)]

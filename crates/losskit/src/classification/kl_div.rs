@@ -373,6 +373,7 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "Kullback & Leibler 1951; torch.nn.functional.kl_div",
     eval: evaluator!(evaluate),
     sample: sample_inputs,
+    hessian: None,
 };
 
 /// Log-probabilities and probabilities, both `[N, 10]`.

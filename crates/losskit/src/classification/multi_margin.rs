@@ -399,6 +399,7 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "Weston & Watkins 1999; torch.nn.functional.multi_margin_loss",
     eval: evaluator!(evaluate),
     sample: super::multiclass::sample_scores,
+    hessian: None,
 };
 
 #[cfg(test)]

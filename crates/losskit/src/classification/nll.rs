@@ -304,6 +304,7 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "torch.nn.functional.nll_loss",
     eval: evaluator!(evaluate),
     sample: sample_inputs,
+    hessian: None,
 };
 
 /// Log-probabilities `[N, 10]` (log-softmax of normal logits) and class indices `[N]`.

@@ -342,6 +342,7 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "Lin et al. 2017 (focal loss); the formula, checked against torch autograd in float64 and float32",
     eval: evaluator!(evaluate),
     sample: super::multiclass::sample_scores,
+    hessian: None,
 };
 
 #[cfg(test)]

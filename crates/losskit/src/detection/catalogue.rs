@@ -131,6 +131,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Yu et al., \"UnitBox\", 2016; formula, checked against torch float64 autograd",
         eval: evaluator!(eval_iou),
         sample: sample_boxes,
+        hessian: None,
     },
     LossInfo {
         name: "giou",
@@ -152,6 +153,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Rezatofighi et al., \"Generalized Intersection over Union\", CVPR 2019; torchvision.ops.generalized_box_iou_loss",
         eval: evaluator!(eval_giou),
         sample: sample_boxes,
+        hessian: None,
     },
     LossInfo {
         name: "diou",
@@ -173,6 +175,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Zheng et al., \"Distance-IoU Loss\", AAAI 2020; torchvision.ops.distance_box_iou_loss",
         eval: evaluator!(eval_diou),
         sample: sample_boxes,
+        hessian: None,
     },
     LossInfo {
         name: "ciou",
@@ -196,6 +199,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Zheng et al., \"Distance-IoU Loss\", AAAI 2020 (CIoU); torchvision.ops.complete_box_iou_loss",
         eval: evaluator!(eval_ciou),
         sample: sample_boxes,
+        hessian: None,
     },
     LossInfo {
         name: "eiou",
@@ -216,5 +220,6 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Zhang et al., \"Focal and Efficient IOU Loss for Accurate Bounding Box Regression\", Neurocomputing 2022; formula, checked against torch float64 autograd",
         eval: evaluator!(eval_eiou),
         sample: sample_boxes,
+        hessian: None,
     },
 ];

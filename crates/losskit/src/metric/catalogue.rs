@@ -137,6 +137,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Hadsell, Chopra, LeCun 2006; the formula in float64 torch autograd",
         eval: evaluator!(eval_contrastive),
         sample: sample_contrastive,
+        hessian: None,
     },
     LossInfo {
         name: "triplet_margin",
@@ -180,6 +181,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.triplet_margin_loss",
         eval: evaluator!(eval_triplet_margin),
         sample: sample_triplet,
+        hessian: None,
     },
     LossInfo {
         name: "cosine_embedding",
@@ -212,6 +214,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.cosine_embedding_loss",
         eval: evaluator!(eval_cosine_embedding),
         sample: sample_cosine,
+        hessian: None,
     },
     LossInfo {
         name: "nt_xent",
@@ -231,6 +234,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Chen et al. 2020 (SimCLR); pytorch-metric-learning NTXentLoss",
         eval: evaluator!(eval_nt_xent),
         sample: sample_nt_xent,
+        hessian: None,
     },
     LossInfo {
         name: "info_nce",
@@ -256,6 +260,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "van den Oord et al. 2018; Radford et al. 2021 (CLIP); the formula in float64 torch autograd",
         eval: evaluator!(eval_info_nce),
         sample: sample_info_nce,
+        hessian: None,
     },
     LossInfo {
         name: "batch_hard_triplet",
@@ -286,6 +291,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Hermans, Beyer, Leibe 2017; pytorch-metric-learning TripletMarginLoss + BatchHardMiner",
         eval: evaluator!(eval_batch_hard_triplet),
         sample: sample_labeled,
+        hessian: None,
     },
     LossInfo {
         name: "supcon",
@@ -304,5 +310,6 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Khosla et al. 2020 (L_out); pytorch-metric-learning SupConLoss",
         eval: evaluator!(eval_supcon),
         sample: sample_labeled,
+        hessian: None,
     },
 ];

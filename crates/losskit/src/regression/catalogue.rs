@@ -1,7 +1,7 @@
 //! The regression family's catalogue entries.
 
 use crate::catalogue::{
-    Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
+    Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::error::Result;
 use crate::eval::{Call, Out};
@@ -9,8 +9,12 @@ use crate::evaluator;
 use crate::real::Real;
 use crate::sample::{Rng, Sample};
 
-use super::pointwise::evaluate;
-use super::{Huber, LogCosh, Mae, Mse, PoissonNll, Quantile, SmoothL1, L2};
+use super::pointwise::{evaluate, evaluate_hess, Curv};
+use super::{
+    GammaDeviance, Huber, LogCosh, Mae, Mse, PoissonNll, PseudoHuber, Quantile, SmoothL1, Tweedie,
+    L2,
+};
+use crate::hessian::{hess_evaluator, Curvature, HessOut, HessianInfo};
 
 const INPUT: InputSpec = InputSpec {
     name: "input",
@@ -68,12 +72,154 @@ fn eval_poisson_nll<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     evaluate(&loss, c, o)
 }
 
+fn eval_pseudo_huber<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
+    evaluate(&PseudoHuber::new(c.params.float("delta"))?, c, o)
+}
+fn eval_gamma_deviance<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
+    evaluate(&GammaDeviance, c, o)
+}
+fn eval_tweedie<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
+    evaluate(&Tweedie::new(c.params.float("power"))?, c, o)
+}
+
+fn poisson_of(p: &crate::eval::Params) -> Result<PoissonNll> {
+    PoissonNll::default()
+        .log_input(p.bool("log_input"))
+        .full(p.bool("full"))
+        .eps(p.float("eps"))
+}
+
+fn hess_of<T: Real, K: Curv<T>>(
+    k: &K,
+    c: &Call<'_, T>,
+    cv: Curvature,
+    o: &mut HessOut<'_, T>,
+) -> Result<()> {
+    evaluate_hess(k, c, cv, o)
+}
+
+/// `hess_fn!(name, |params| loss)`: the Hessian evaluator of one pointwise loss, built from
+/// the loss as its catalogue call describes it.
+macro_rules! hess_fn {
+    ($name:ident, |$p:ident| $loss:expr) => {
+        fn $name<T: Real>(c: &Call<'_, T>, cv: Curvature, o: &mut HessOut<'_, T>) -> Result<()> {
+            let $p = c.params;
+            hess_of(&$loss, c, cv, o)
+        }
+    };
+}
+
+hess_fn!(hess_mse, |_p| Mse);
+hess_fn!(hess_l2, |_p| L2);
+hess_fn!(hess_mae, |_p| Mae);
+hess_fn!(hess_huber, |p| Huber::new(p.float("delta"))?);
+hess_fn!(hess_smooth_l1, |p| SmoothL1::new(p.float("beta"))?);
+hess_fn!(hess_pseudo_huber, |p| PseudoHuber::new(p.float("delta"))?);
+hess_fn!(hess_log_cosh, |_p| LogCosh);
+hess_fn!(hess_quantile, |p| Quantile::new(p.float("tau"))?);
+hess_fn!(hess_poisson_nll, |p| poisson_of(p)?);
+hess_fn!(hess_gamma_deviance, |_p| GammaDeviance);
+hess_fn!(hess_tweedie, |p| Tweedie::new(p.float("power"))?);
+
+const H_MSE: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = 2",
+    xgboost: "2 (XGBoost's reg:squarederror is `l2`, hessian 1: src/objective/regression_loss.h LinearSquareLoss)",
+    lightgbm: "2 (LightGBM's `regression` is `l2`, hessian 1: src/objective/regression_objective.hpp RegressionL2loss)",
+    eval: hess_evaluator!(hess_mse),
+};
+const H_L2: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = 1",
+    xgboost: "1, as reg:squarederror (src/objective/regression_loss.h LinearSquareLoss)",
+    lightgbm: "1, as `regression` (src/objective/regression_objective.hpp RegressionL2loss)",
+    eval: hess_evaluator!(hess_l2),
+};
+const H_MAE: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = 0 (everywhere it exists; 0 at x = y too)",
+    xgboost: "1, as reg:absoluteerror up to XGBoost 3.2 (src/objective/regression_obj.cu: hess = weight); 3.3+ uses a data-dependent smooth surrogate no element-wise policy reproduces",
+    lightgbm: "1, as `regression_l1` (src/objective/regression_objective.hpp RegressionL1loss; leaf values then refreshed from the residuals' median)",
+    eval: hess_evaluator!(hess_mae),
+};
+const H_HUBER: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = 1 for |e| ≤ δ, 0 beyond",
+    xgboost: "1 everywhere (XGBoost has no huber objective: LightGBM's constant; its smooth cousin is `pseudo_huber`)",
+    lightgbm: "1 everywhere, as `huber` (src/objective/regression_objective.hpp RegressionHuberLoss)",
+    eval: hess_evaluator!(hess_huber),
+};
+const H_SMOOTH_L1: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = 1/β for |e| < β, 0 beyond (0 everywhere for β = 0)",
+    xgboost: "1/β everywhere (1 for β = 0): the quadratic zone's curvature, as LightGBM's huber",
+    lightgbm: "1/β everywhere (1 for β = 0): the quadratic zone's curvature, as `huber`",
+    eval: hess_evaluator!(hess_smooth_l1),
+};
+const H_PSEUDO_HUBER: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = (1 + (e/δ)²)^(−3/2) = δ²/((δ² + e²)·√(1 + (e/δ)²))",
+    xgboost: "exact, as reg:pseudohubererror (src/objective/regression_obj.cu)",
+    lightgbm: "exact (LightGBM has no pseudo-Huber objective)",
+    eval: hess_evaluator!(hess_pseudo_huber),
+};
+const H_LOG_COSH: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = 1 − tanh²(e) = sech²(e), computed without cancellation",
+    xgboost: "exact (XGBoost has no log-cosh objective)",
+    lightgbm: "exact (LightGBM has no log-cosh objective)",
+    eval: hess_evaluator!(hess_log_cosh),
+};
+const H_QUANTILE: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = 0 (everywhere it exists)",
+    xgboost: "1, as reg:quantileerror up to XGBoost 3.2 (src/objective/quantile_obj.cu: hess = weight); 3.3+ uses a data-dependent smooth surrogate no element-wise policy reproduces",
+    lightgbm: "1, as `quantile` (src/objective/regression_objective.hpp RegressionQuantileloss; leaf values then refreshed from percentiles)",
+    eval: hess_evaluator!(hess_quantile),
+};
+const H_POISSON_NLL: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = eˣ (log_input), or y/(x + ε)² (0 where y = 0)",
+    xgboost: "e^(x + 0.7) with log_input, as count:poisson with max_delta_step 0.7 (src/objective/regression_obj.cu, 3.4.1; the development branch after it uses ½(eˣ + y)); the rate form: exact",
+    lightgbm: "e^(x + 0.7) with log_input, as `poisson` with poisson_max_delta_step 0.7 (src/objective/regression_objective.hpp RegressionPoissonLoss); the rate form: exact",
+    eval: hess_evaluator!(hess_poisson_nll),
+};
+const H_GAMMA_DEVIANCE: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = y·e^(−x) = y/μ",
+    xgboost: "exact: reg:gamma's y/μ (src/objective/regression_loss.h GammaDeviance)",
+    lightgbm: "exact: `gamma`'s y·e^(−x) (src/objective/regression_objective.hpp RegressionGammaLoss)",
+    eval: hess_evaluator!(hess_gamma_deviance),
+};
+const H_TWEEDIE: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = −(1 − ρ)·y·e^((1−ρ)x) + (2 − ρ)·e^((2−ρ)x) > 0",
+    xgboost: "exact, as reg:tweedie (src/objective/regression_obj.cu)",
+    lightgbm: "exact, as `tweedie` (src/objective/regression_objective.hpp RegressionTweedieLoss)",
+    eval: hess_evaluator!(hess_tweedie),
+};
+
 /// `input` and `target` standard normal, of shape `[size]`.
 fn sample_pointwise(size: usize, rng: &mut Rng) -> Sample {
     let n = size.max(1);
     Sample::new()
         .float("input", &[n], rng.normals(n, 1.0))
         .float("target", &[n], rng.normals(n, 1.0))
+}
+
+/// Log-means (the raw score) and positive, skewed targets.
+fn sample_gamma(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    let targets = (0..n).map(|_| (0.8 * rng.normal()).exp()).collect();
+    Sample::new()
+        .float("input", &[n], rng.normals(n, 0.5))
+        .float("target", &[n], targets)
+}
+
+/// Log-means and compound Poisson–gamma-like targets: about a third exact zeros.
+fn sample_tweedie(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    let targets = (0..n)
+        .map(|_| {
+            if rng.below(3) == 0 {
+                0.0
+            } else {
+                (0.7 * rng.normal()).exp()
+            }
+        })
+        .collect();
+    Sample::new()
+        .float("input", &[n], rng.normals(n, 0.5))
+        .float("target", &[n], targets)
 }
 
 /// Log-rates (`log_input` is the default) and counts.
@@ -103,6 +249,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.mse_loss",
         eval: evaluator!(eval_mse),
         sample: sample_pointwise,
+        hessian: Some(H_MSE),
     },
     LossInfo {
         name: "l2",
@@ -118,6 +265,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "optax.l2_loss (½ · squared_error)",
         eval: evaluator!(eval_l2),
         sample: sample_pointwise,
+        hessian: Some(H_L2),
     },
     LossInfo {
         name: "mae",
@@ -135,6 +283,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.l1_loss",
         eval: evaluator!(eval_mae),
         sample: sample_pointwise,
+        hessian: Some(H_MAE),
     },
     LossInfo {
         name: "huber",
@@ -158,6 +307,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Huber 1964; torch.nn.functional.huber_loss",
         eval: evaluator!(eval_huber),
         sample: sample_pointwise,
+        hessian: Some(H_HUBER),
     },
     LossInfo {
         name: "smooth_l1",
@@ -179,6 +329,30 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Girshick 2015 (Fast R-CNN); torch.nn.functional.smooth_l1_loss",
         eval: evaluator!(eval_smooth_l1),
         sample: sample_pointwise,
+        hessian: Some(H_SMOOTH_L1),
+    },
+    LossInfo {
+        name: "pseudo_huber",
+        family: Family::Regression,
+        summary: "δ²(√(1 + (e/δ)²) − 1): a smooth huber with a positive second derivative everywhere (XGBoost's reg:pseudohubererror)",
+        inputs: POINTWISE,
+        params: &[ParamSpec {
+            name: "delta",
+            kind: ParamKind::Float { default: 1.0, range: Range::POSITIVE },
+            doc: "the slope of the linear tails and the width of the quadratic zone (XGBoost's huber_slope)",
+        }],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = δ²(√(1 + (e/δ)²) − 1), e = x − y",
+        gradient: "∂ℓ/∂x = e/√(1 + (e/δ)²)",
+        when_to_use: "robust regression with Newton steps or gradient boosting, where huber's zero curvature outside the quadratic zone stalls the fit",
+        pitfalls: &[
+            "delta is in the units of the target, like huber's: rescale it with the data",
+            "far from the target the curvature (1 + (e/δ)²)^(−3/2) is tiny: boosting steps there are large, bound them (max_delta_step) or standardise the target",
+        ],
+        reference: "Hartley & Zisserman 2003; XGBoost reg:pseudohubererror; optax.pseudo_huber_loss",
+        eval: evaluator!(eval_pseudo_huber),
+        hessian: Some(H_PSEUDO_HUBER),
+        sample: sample_pointwise,
     },
     LossInfo {
         name: "log_cosh",
@@ -197,6 +371,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "optax.log_cosh; keras.losses.LogCosh",
         eval: evaluator!(eval_log_cosh),
         sample: sample_pointwise,
+        hessian: Some(H_LOG_COSH),
     },
     LossInfo {
         name: "quantile",
@@ -219,6 +394,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Koenker & Bassett 1978; formula, checked against torch autograd in float64",
         eval: evaluator!(eval_quantile),
         sample: sample_pointwise,
+        hessian: Some(H_QUANTILE),
     },
     LossInfo {
         name: "poisson_nll",
@@ -253,6 +429,50 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.poisson_nll_loss",
         eval: evaluator!(eval_poisson_nll),
         sample: sample_poisson,
+        hessian: Some(H_POISSON_NLL),
+    },
+    LossInfo {
+        name: "gamma_deviance",
+        family: Family::Regression,
+        summary: "gamma deviance on the log-link raw score: positive, right-skewed targets (XGBoost's reg:gamma)",
+        inputs: POINTWISE,
+        params: &[],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = y·e^(−x) + x − ln y − 1 = y/μ − ln(y/μ) − 1, μ = eˣ (half the gamma deviance)",
+        gradient: "∂ℓ/∂x = 1 − y·e^(−x)",
+        when_to_use: "positive targets whose spread grows with their mean (claim sizes, durations, prices), predicted on the log scale",
+        pitfalls: &[
+            "`input` is the raw score x = ln μ, not the mean: apply exp to predict",
+            "targets must be > 0; for exact zeros use tweedie",
+            "XGBoost's gamma-deviance metric and scikit-learn's mean_gamma_deviance are twice this",
+        ],
+        reference: "McCullagh & Nelder 1989; XGBoost reg:gamma (gradient and hessian exactly); LightGBM gamma",
+        eval: evaluator!(eval_gamma_deviance),
+        hessian: Some(H_GAMMA_DEVIANCE),
+        sample: sample_gamma,
+    },
+    LossInfo {
+        name: "tweedie",
+        family: Family::Regression,
+        summary: "Tweedie negative log-likelihood on the log-link raw score, power in (1, 2): many zeros and a skewed positive part (XGBoost's reg:tweedie)",
+        inputs: POINTWISE,
+        params: &[ParamSpec {
+            name: "power",
+            kind: ParamKind::Float { default: 1.5, range: Range { lo: Bound::Exclusive(1.0), hi: Bound::Exclusive(2.0) } },
+            doc: "the variance power ρ: Var = φμ^ρ; toward 1 Poisson-like, toward 2 gamma-like (tweedie_variance_power)",
+        }],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = −y·e^((1−ρ)x)/(1 − ρ) + e^((2−ρ)x)/(2 − ρ), μ = eˣ",
+        gradient: "∂ℓ/∂x = −y·e^((1−ρ)x) + e^((2−ρ)x)",
+        when_to_use: "non-negative targets with a mass at exactly 0 (insurance losses, rainfall, sales), predicted on the log scale",
+        pitfalls: &[
+            "`input` is the raw score x = ln μ, not the mean: apply exp to predict",
+            "the value is a negative log-likelihood without the terms in y alone: not 0 at a perfect prediction, and it can be negative; compare models by it, not to 0",
+        ],
+        reference: "Jørgensen 1997; XGBoost reg:tweedie and tweedie-nloglik (gradient and hessian exactly); LightGBM tweedie",
+        eval: evaluator!(eval_tweedie),
+        hessian: Some(H_TWEEDIE),
+        sample: sample_tweedie,
     },
     LossInfo {
         name: "gaussian_nll",
@@ -293,5 +513,6 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Nix & Weigend 1994; torch.nn.functional.gaussian_nll_loss",
         eval: evaluator!(super::gaussian_nll::evaluate),
         sample: super::gaussian_nll::sample,
+        hessian: None,
     },
 ];

@@ -6,11 +6,16 @@
 
 mod catalogue;
 mod gaussian_nll;
+mod hessian;
+mod log_link;
 pub(crate) mod pointwise;
+mod pseudo_huber;
 
 pub(crate) use catalogue::CATALOGUE;
 pub use gaussian_nll::{GaussianInputs, GaussianNll};
+pub use log_link::{GammaDeviance, Tweedie};
 pub use pointwise::Pointwise;
+pub use pseudo_huber::PseudoHuber;
 
 use crate::error::{Error, Result};
 use crate::numerics::{log_cosh, log_cosh_tanh};
@@ -605,6 +610,14 @@ impl PoissonNll {
         }
         self.eps = eps;
         Ok(self)
+    }
+
+    pub(crate) fn is_log_input(&self) -> bool {
+        self.log_input
+    }
+
+    pub(crate) fn eps_value(&self) -> f64 {
+        self.eps
     }
 
     fn stirling<T: Real>(&self, t: T) -> T {

@@ -4,7 +4,8 @@
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{dispatch, Call, Kept, Out, Vjp};
-use crate::numerics::{chunked_fold, chunked_fold_mut, simd, Lanes, Partial, SimdCall, BLOCK};
+use crate::hessian::{Curvature, HessOut};
+use crate::numerics::{chunked_fold, chunked_fold_mut, chunked_fold_mut2, simd, Lanes, Partial, SimdCall, BLOCK};
 use crate::real::Real;
 use crate::reduction::weight_total;
 use crate::reduction::Reduction;
@@ -379,6 +380,165 @@ pub(crate) fn evaluate<T: Real, K: Kernel<T>>(
         |o| per_element(k, &inputs, o),
     )
 }
+
+/// A pointwise loss with a second derivative: `(ℓ, ∂ℓ/∂x, ∂²ℓ/∂x²)` under the curvature
+/// policy `c` (see [`Curvature`]).
+pub(crate) trait Curv<T: Real>: Kernel<T> {
+    fn loss_grad_hess(&self, x: T, t: T, c: Curvature) -> (T, T, T);
+}
+
+/// As [`grad_chunk`], also writing `w(i)·scale·∂²ℓᵢ/∂xᵢ²` into `h`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn hess_chunk<T: Real, K: Curv<T>>(
+    k: &K,
+    x: &[T],
+    t: &[T],
+    g: &mut [T],
+    h: &mut [T],
+    w: impl Fn(usize) -> T,
+    scale: T,
+    c: Curvature,
+) -> Partial {
+    let k = *k; // see `sum_chunk`
+    let mut lanes = Lanes::default();
+    let mut ok = true;
+    let mut buf = [T::ZERO; BLOCK];
+    let n = x.len();
+    let (t, g, h) = (&t[..n], &mut g[..n], &mut h[..n]);
+    for (b, (((xb, tb), gb), hb)) in x
+        .chunks(BLOCK)
+        .zip(t.chunks(BLOCK))
+        .zip(g.chunks_mut(BLOCK))
+        .zip(h.chunks_mut(BLOCK))
+        .enumerate()
+    {
+        let base = b * BLOCK;
+        let m = xb.len();
+        let (tb, gb, hb, lb) = (&tb[..m], &mut gb[..m], &mut hb[..m], &mut buf[..m]);
+        for i in 0..m {
+            ok &= k.valid(xb[i], tb[i]);
+            let (v, d, d2) = k.loss_grad_hess(xb[i], tb[i], c);
+            let wi = w(base + i);
+            gb[i] = d * wi * scale;
+            hb[i] = d2 * wi * scale;
+            lb[i] = wi * v;
+        }
+        lanes.add_block(lb);
+    }
+    Partial {
+        sum: lanes.total(),
+        ok,
+    }
+}
+
+/// One chunk of [`value_grad_hess`], for [`simd`].
+struct HessChunk<'a, T, K> {
+    k: &'a K,
+    x: &'a [T],
+    t: &'a [T],
+    w: Option<&'a [T]>,
+    g: &'a mut [T],
+    h: &'a mut [T],
+    scale: T,
+    c: Curvature,
+}
+
+impl<T: Real, K: Curv<T>> SimdCall for HessChunk<'_, T, K> {
+    type Output = Partial;
+    #[inline(always)]
+    fn call(self) -> Partial {
+        let HessChunk {
+            k,
+            x,
+            t,
+            w,
+            g,
+            h,
+            scale,
+            c,
+        } = self;
+        match w {
+            None => hess_chunk(k, x, t, g, h, |_| T::ONE, scale, c),
+            Some(w) => {
+                let w = &w[..x.len()];
+                hess_chunk(k, x, t, g, h, |i| w[i], scale, c)
+            }
+        }
+    }
+}
+
+pub(crate) fn value_grad_hess<T: Real, K: Curv<T>>(
+    k: &K,
+    inputs: &Pointwise<'_, T>,
+    reduction: Reduction,
+    c: Curvature,
+    grad: &mut [T],
+    hess: &mut [T],
+) -> Result<T> {
+    check(K::NAME, inputs)?;
+    let n = inputs.input.len();
+    check_buffer(K::NAME, "gradient of `input`", grad.len(), n)?;
+    check_buffer(K::NAME, "Hessian of `input`", hess.len(), n)?;
+    let Some(denom) = denominator(K::NAME, inputs, reduction)? else {
+        grad.fill(T::ZERO);
+        hess.fill(T::ZERO);
+        return Ok(T::ZERO);
+    };
+    let scale = T::from_f64(1.0 / denom);
+    let (x, t) = (inputs.input.data(), inputs.target.data());
+    let w = inputs.weight.map(|w| w.data());
+    let p = chunked_fold_mut2(
+        grad,
+        hess,
+        Partial::ZERO,
+        |r, g, h| {
+            simd(HessChunk {
+                k,
+                x: &x[r.clone()],
+                t: &t[r.clone()],
+                w: w.map(|w| &w[r.clone()]),
+                g,
+                h,
+                scale,
+                c,
+            })
+        },
+        Partial::combine,
+    );
+    if !p.ok {
+        return Err(invalid(k, inputs));
+    }
+    Ok(T::from_f64(p.sum / denom))
+}
+
+/// The catalogue's Hessian evaluator shared by the pointwise losses.
+pub(crate) fn evaluate_hess<T: Real, K: Curv<T>>(
+    k: &K,
+    call: &Call<'_, T>,
+    c: Curvature,
+    out: &mut HessOut<'_, T>,
+) -> Result<()> {
+    let inputs = Pointwise {
+        input: call.float_req("input")?,
+        target: call.float_req("target")?,
+        weight: call.float("weight"),
+    };
+    out.dispatch(
+        call,
+        inputs.input.dims(),
+        |r, g, h| value_grad_hess(k, &inputs, r, c, g, h),
+        |o| per_element(k, &inputs, o),
+    )
+}
+
+/// Generates `value_grad_hess` for a pointwise loss.
+macro_rules! pointwise_hess_api {
+    ($ty:ident) => {
+        hess_api!($ty, Pointwise, pointwise);
+    };
+}
+pub(crate) use pointwise_hess_api;
 
 /// Generates the typed API of a pointwise loss.
 macro_rules! pointwise_api {

@@ -371,6 +371,7 @@ const DICE: LossInfo = LossInfo {
     reference: "Milletari et al. 2016 (V-Net); MONAI DiceLoss",
     eval: evaluator!(eval_dice),
     sample: sample_classes,
+    hessian: None,
 };
 
 const JACCARD: LossInfo = LossInfo {
@@ -394,6 +395,7 @@ const JACCARD: LossInfo = LossInfo {
     reference: "MONAI DiceLoss(jaccard=True); without smoothing smp JaccardLoss",
     eval: evaluator!(eval_jaccard),
     sample: sample_classes,
+    hessian: None,
 };
 
 const TVERSKY: LossInfo = LossInfo {
@@ -414,6 +416,7 @@ const TVERSKY: LossInfo = LossInfo {
     reference: "Salehi et al. 2017; MONAI TverskyLoss",
     eval: evaluator!(eval_tversky),
     sample: sample_classes,
+    hessian: None,
 };
 
 const FOCAL_TVERSKY: LossInfo = LossInfo {
@@ -433,6 +436,7 @@ const FOCAL_TVERSKY: LossInfo = LossInfo {
     reference: "Abraham & Khan 2019; per-class values from MONAI TverskyLoss(reduction='none')",
     eval: evaluator!(eval_focal_tversky),
     sample: sample_classes,
+    hessian: None,
 };
 
 const GENERALIZED_DICE: LossInfo = LossInfo {
@@ -453,6 +457,7 @@ const GENERALIZED_DICE: LossInfo = LossInfo {
     reference: "Sudre et al. 2017; MONAI GeneralizedDiceLoss(w_type='square')",
     eval: evaluator!(eval_generalized_dice),
     sample: sample_classes,
+    hessian: None,
 };
 
 const BCE_DICE: LossInfo = LossInfo {
@@ -480,6 +485,7 @@ const BCE_DICE: LossInfo = LossInfo {
     reference: "MONAI DiceCELoss(sigmoid=True) (one channel)",
     eval: evaluator!(eval_bce_dice),
     sample: sample_binary,
+    hessian: None,
 };
 
 const CE_DICE: LossInfo = LossInfo {
@@ -507,6 +513,7 @@ const CE_DICE: LossInfo = LossInfo {
     reference: "MONAI DiceCELoss(softmax=True, to_onehot_y=True)",
     eval: evaluator!(eval_ce_dice),
     sample: sample_classes,
+    hessian: None,
 };
 
 const BOUNDARY: LossInfo = LossInfo {
@@ -547,6 +554,7 @@ const BOUNDARY: LossInfo = LossInfo {
     reference: "Kervadec et al. 2019, reference code one_hot2dist with scipy distance_transform_edt",
     eval: evaluator!(eval_boundary),
     sample: sample_classes,
+    hessian: None,
 };
 
 const LOVASZ_HINGE: LossInfo = LossInfo {
@@ -575,6 +583,7 @@ const LOVASZ_HINGE: LossInfo = LossInfo {
     reference: "Berman et al. 2018; segmentation-models-pytorch LovaszLoss('binary')",
     eval: evaluator!(eval_lovasz_hinge),
     sample: sample_binary,
+    hessian: None,
 };
 
 const LOVASZ_SOFTMAX: LossInfo = LossInfo {
@@ -594,4 +603,5 @@ const LOVASZ_SOFTMAX: LossInfo = LossInfo {
     reference: "Berman et al. 2018; segmentation-models-pytorch LovaszLoss('multiclass')",
     eval: evaluator!(eval_lovasz_softmax),
     sample: sample_classes,
+    hessian: None,
 };
