@@ -6,7 +6,8 @@ use crate::numerics::logistic;
 use crate::real::Real;
 use crate::reduction::Reduction;
 
-use super::binary::{self, binary_api, weighted, BinaryInputs, Kernel};
+use super::binary::{self, binary_api, binary_hess_api, weighted, BinaryInputs, Curv, Kernel};
+use crate::hessian::{Curvature, HessOut};
 
 const TARGET_DOMAIN: &str = "a target in [0, 1]";
 
@@ -176,6 +177,28 @@ impl<T: Real> Kernel<T> for BceWithLogits {
 }
 binary_api!(BceWithLogits);
 
+/// XGBoost's floor of the logistic hessian, `fmaxf(p(1 − p), 1e-16f)` in
+/// `src/objective/regression_loss.h` (`LogisticRegression::SecondOrderGradient`), needed to
+/// reproduce its `binary:logistic` where p saturates.
+const XGBOOST_LOGISTIC_FLOOR: f64 = 1e-16;
+
+impl<T: Real> Curv<T> for BceWithLogits {
+    #[inline(always)]
+    fn loss_grad_hess(&self, x: T, t: T, pw: T, c: Curvature) -> (T, T, T) {
+        let (l, g) = element(x, t, pw);
+        // σ(x)σ(−x) from the two tails: no 1 − σ cancellation, never negative.
+        let b = logistic(x);
+        let s = b.p * b.q;
+        let s = match c {
+            Curvature::XGBoost => s.max(T::from_f64(XGBOOST_LOGISTIC_FLOOR)),
+            Curvature::Exact | Curvature::LightGBM => s,
+        };
+        let s = if x.is_nan() { x } else { s };
+        (l, g, (T::ONE - t + pw * t) * s)
+    }
+}
+binary_hess_api!(BceWithLogits);
+
 /// Binary cross-entropy on probabilities, with PyTorch's clamp of each log at −100.
 ///
 /// Prefer [`BceWithLogits`]: passing `sigmoid(logits)` here loses both accuracy and gradient.
@@ -277,7 +300,8 @@ impl<T: Real> Kernel<T> for Bce {
 }
 binary_api!(Bce);
 
-pub(crate) fn eval_bce_with_logits<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+/// The loss of a catalogue call, with its `pos_weight`.
+fn logits_of<T: Real>(call: &Call<'_, T>) -> Result<BceWithLogits> {
     let mut loss = BceWithLogits::default();
     if let Some(pw) = call.float("pos_weight") {
         if pw.dims().len() > 1 {
@@ -290,7 +314,19 @@ pub(crate) fn eval_bce_with_logits<T: Real>(call: &Call<'_, T>, out: &mut Out<T>
         }
         loss = loss.pos_weight(pw.data())?;
     }
-    binary::evaluate(&loss, call, out)
+    Ok(loss)
+}
+
+pub(crate) fn eval_bce_with_logits<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+    binary::evaluate(&logits_of(call)?, call, out)
+}
+
+pub(crate) fn hess_bce_with_logits<T: Real>(
+    call: &Call<'_, T>,
+    c: Curvature,
+    out: &mut HessOut<'_, T>,
+) -> Result<()> {
+    binary::evaluate_hess(&logits_of(call)?, call, c, out)
 }
 
 pub(crate) fn eval_bce<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {

@@ -12,7 +12,8 @@ use core::ops::Range;
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{dispatch, Call, Kept, Out, Vjp};
-use crate::numerics::{chunked_fold, chunked_fold_mut, simd, Lanes, Partial, SimdCall, BLOCK};
+use crate::hessian::{Curvature, HessOut};
+use crate::numerics::{chunked_fold, chunked_fold_mut, chunked_fold_mut2, simd, Lanes, Partial, SimdCall, BLOCK};
 use crate::real::Real;
 use crate::reduction::weight_total;
 use crate::reduction::Reduction;
@@ -604,6 +605,161 @@ pub(crate) fn evaluate<T: Real, K: Kernel<T>>(
     )
 }
 
+/// A binary loss with a second derivative: `(ℓ, ∂ℓ/∂x, ∂²ℓ/∂x²)` under the curvature policy
+/// `c` (see [`Curvature`]).
+pub(crate) trait Curv<T: Real>: Kernel<T> {
+    fn loss_grad_hess(&self, x: T, t: T, pw: T, c: Curvature) -> (T, T, T);
+}
+
+/// As [`grad_seg`], also writing `w(i)·scale·∂²ℓᵢ/∂xᵢ²` into `h`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn hess_seg<T: Real, K: Curv<T>>(
+    k: &K,
+    x: &[T],
+    t: &[T],
+    (g, h): (&mut [T], &mut [T]),
+    w: impl Fn(usize) -> T,
+    p: impl Fn(usize) -> T,
+    (scale, c): (T, Curvature),
+    lanes: &mut Lanes,
+) -> bool {
+    let n = g.len();
+    let (x, t, h) = (&x[..n], &t[..n], &mut h[..n]);
+    let mut ok = true;
+    let mut buf = [T::ZERO; BLOCK];
+    for (b, (((xb, tb), gb), hb)) in x
+        .chunks(BLOCK)
+        .zip(t.chunks(BLOCK))
+        .zip(g.chunks_mut(BLOCK))
+        .zip(h.chunks_mut(BLOCK))
+        .enumerate()
+    {
+        let base = b * BLOCK;
+        let m = xb.len();
+        let (tb, gb, hb, lb) = (&tb[..m], &mut gb[..m], &mut hb[..m], &mut buf[..m]);
+        for i in 0..m {
+            ok &= k.valid(xb[i], tb[i]);
+            let (v, d, d2) = k.loss_grad_hess(xb[i], tb[i], p(base + i), c);
+            let wi = w(base + i);
+            gb[i] = weighted(wi, d) * scale;
+            hb[i] = weighted(wi, d2) * scale;
+            lb[i] = weighted(wi, v);
+        }
+        lanes.add_block(lb);
+    }
+    ok
+}
+
+/// One chunk of [`value_grad_hess`], for [`simd`].
+struct HessChunk<'a, 'p, T, K> {
+    k: &'a K,
+    plan: &'a Plan<'p, T>,
+    r: Range<usize>,
+    g: &'a mut [T],
+    h: &'a mut [T],
+    scale: T,
+    c: Curvature,
+}
+
+impl<T: Real, K: Curv<T>> SimdCall for HessChunk<'_, '_, T, K> {
+    type Output = Partial;
+    #[inline(always)]
+    fn call(self) -> Partial {
+        let HessChunk {
+            k,
+            plan,
+            r,
+            g,
+            h,
+            scale,
+            c,
+        } = self;
+        let (mut lanes, mut ok) = (Lanes::default(), true);
+        let start = r.start;
+        plan.segments(
+            r,
+            #[inline(always)]
+            |s, seg| {
+                let g = &mut g[s.start - start..s.end - start];
+                let h = &mut h[s.start - start..s.end - start];
+                let x = &plan.x[s.clone()][..g.len()];
+                let t = &plan.t[s][..g.len()];
+                ok &= with_sources!(seg, g.len(), |fw, fp| hess_seg(
+                    k,
+                    x,
+                    t,
+                    (&mut *g, &mut *h),
+                    fw,
+                    fp,
+                    (scale, c),
+                    &mut lanes
+                ));
+            },
+        );
+        Partial {
+            sum: lanes.total(),
+            ok,
+        }
+    }
+}
+
+pub(crate) fn value_grad_hess<T: Real, K: Curv<T>>(
+    k: &K,
+    inputs: &BinaryInputs<'_, T>,
+    reduction: Reduction,
+    c: Curvature,
+    grad: &mut [T],
+    hess: &mut [T],
+) -> Result<T> {
+    let plan = plan(k, inputs)?;
+    check_buffer(K::NAME, "gradient of `input`", grad.len(), plan.x.len())?;
+    check_buffer(K::NAME, "Hessian of `input`", hess.len(), plan.x.len())?;
+    let Some(denom) = plan.denominator(K::NAME, reduction)? else {
+        grad.fill(T::ZERO);
+        hess.fill(T::ZERO);
+        return Ok(T::ZERO);
+    };
+    let scale = T::from_f64(1.0 / denom);
+    let p = chunked_fold_mut2(
+        grad,
+        hess,
+        Partial::ZERO,
+        |r, g, h| {
+            simd(HessChunk {
+                k,
+                plan: &plan,
+                r,
+                g,
+                h,
+                scale,
+                c,
+            })
+        },
+        Partial::combine,
+    );
+    if !p.ok {
+        return Err(invalid(k, inputs));
+    }
+    Ok(T::from_f64(p.sum / denom))
+}
+
+/// The catalogue's Hessian evaluator shared by the binary losses.
+pub(crate) fn evaluate_hess<T: Real, K: Curv<T>>(
+    k: &K,
+    call: &Call<'_, T>,
+    c: Curvature,
+    out: &mut HessOut<'_, T>,
+) -> Result<()> {
+    let inputs = call_inputs(call)?;
+    out.dispatch(
+        call,
+        inputs.input.dims(),
+        |r, g, h| value_grad_hess(k, &inputs, r, c, g, h),
+        |o| per_element(k, &inputs, o),
+    )
+}
+
 /// Generates the typed API of a binary loss.
 macro_rules! binary_api {
     ($ty:ident) => {
@@ -620,6 +776,17 @@ macro_rules! binary_api {
     };
 }
 pub(crate) use binary_api;
+
+/// Generates `value_grad_hess` for a binary loss (over `$driver`, `binary` by default).
+macro_rules! binary_hess_api {
+    ($ty:ident) => {
+        hess_api!($ty, BinaryInputs, binary);
+    };
+    ($ty:ident, $driver:ident) => {
+        hess_api!($ty, BinaryInputs, $driver);
+    };
+}
+pub(crate) use binary_hess_api;
 
 #[cfg(test)]
 mod tests {

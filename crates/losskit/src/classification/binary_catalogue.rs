@@ -6,8 +6,23 @@ use crate::catalogue::{
 };
 use crate::evaluator;
 
-use super::bce::{eval_bce, eval_bce_with_logits};
-use super::focal::eval_focal;
+use super::bce::{eval_bce, eval_bce_with_logits, hess_bce_with_logits};
+use super::focal::{eval_focal, hess_focal};
+use crate::hessian::{hess_evaluator, HessianInfo};
+
+const H_BCE_WITH_LOGITS: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = (pos_weight·y + 1 − y)·σ(x)σ(−x)",
+    xgboost: "(pos_weight·y + 1 − y)·max(σ(x)σ(−x), 1e-16), as binary:logistic with scale_pos_weight (src/objective/regression_loss.h LogisticRegression: fmaxf(p(1 − p), 1e-16f))",
+    lightgbm: "exact: `binary` takes p(1 − p) with no floor (src/objective/binary_objective.hpp BinaryLogloss)",
+    eval: hess_evaluator!(hess_bce_with_logits),
+};
+
+const H_FOCAL: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x² = α_t·m^γ·[γc·r·((γ − 1)c·r + 1 − 2σ)·BCE + 2γc·r·(σ − y) + σσ̄], m = 1 − p_t, r = σσ̄/m, c = 1 − 2y: negative in places for γ > 0",
+    xgboost: "max(exact, α_t·(1 − p_t)^γ·σ(x)σ(−x)): positive (neither XGBoost nor LightGBM has a focal objective; the bound is cross-entropy's curvature with the focal factor held fixed)",
+    lightgbm: "max(exact, α_t·(1 − p_t)^γ·σ(x)σ(−x)), as for XGBoost",
+    eval: hess_evaluator!(hess_focal),
+};
 use super::margin::{eval_hinge, eval_margin_ranking, eval_soft_margin, eval_squared_hinge};
 use crate::sample::{Rng, Sample};
 
@@ -81,7 +96,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.binary_cross_entropy_with_logits",
         eval: evaluator!(eval_bce_with_logits),
         sample: sample_logits,
-        hessian: None,
+        hessian: Some(H_BCE_WITH_LOGITS),
     },
     LossInfo {
         name: "bce",
@@ -138,7 +153,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Lin et al., \"Focal Loss for Dense Object Detection\", ICCV 2017; torchvision.ops.sigmoid_focal_loss",
         eval: evaluator!(eval_focal),
         sample: sample_logits,
-        hessian: None,
+        hessian: Some(H_FOCAL),
     },
     LossInfo {
         name: "hinge",

@@ -17,6 +17,8 @@ use super::multiclass::{
 use super::soft_target;
 use super::softmax::{self, ClassW, Fin, Head, Mode, Ones, PerClass, Stats};
 use crate::eval::{dispatch, Vjp};
+use crate::hessian::{hess_evaluator, Curvature, HessOut, HessianInfo};
+use super::softmax_hess::{self, CeIndex, CeProb};
 
 const NAME: &str = "cross_entropy";
 
@@ -351,6 +353,153 @@ pub(crate) fn with_scale<T: Real>(mode: Mode<'_, T>, denom: f64) -> Mode<'_, T> 
     }
 }
 
+impl CrossEntropy {
+    /// The loss reduced with `reduction`, its gradient with respect to `input` (into `grad`)
+    /// and the diagonal of its Hessian (into `hess`), both as long as `input` and including
+    /// the weights and the reduction's scale, in one pass over each row of logits.
+    ///
+    /// Per element with total target weight $A = \sum_c a_c$ (index targets:
+    /// $(1-\varepsilon) w_y + \tfrac{\varepsilon}{C} W$; probabilities: $\sum_c w_c t'_c$), the
+    /// Hessian of $\ell$ with respect to the logits is $A(\operatorname{diag}(p) - p p^\top)$;
+    /// its diagonal $A\,p_c(1 - p_c)$ is what [`Curvature::Exact`] gives, with $1 - p_c$ taken
+    /// from the other classes where $p_c$ is the largest (no cancellation as $p_c \to 1$).
+    /// [`Curvature::XGBoost`] gives $\max(2A\,p_c(1 - p_c), 10^{-16})$ (`multi:softprob`),
+    /// [`Curvature::LightGBM`] $\tfrac{C}{C-1} A\,p_c(1 - p_c)$ (`multiclass`); see
+    /// [`Curvature`] for the sources. Ignored elements get zeros. The value and the gradient
+    /// equal those of [`value_and_grad`](Self::value_and_grad) to a few ulps (a separate,
+    /// row-by-row kernel, single-threaded).
+    ///
+    /// # Example
+    /// A Newton step on the scores of one sample: see the [crate docs](crate#second-derivatives).
+    /// ```
+    /// use losskit::{ClassInputs, Curvature, CrossEntropy, Reduction, Tensor};
+    /// let x = [0.0f64, 0.0];
+    /// let y = [1i64];
+    /// let inputs = ClassInputs::new(Tensor::new(&x, &[1, 2])?, &y);
+    /// let (mut g, mut h) = ([0.0; 2], [0.0; 2]);
+    /// CrossEntropy::default().value_grad_hess(&inputs, Reduction::Sum, Curvature::Exact, &mut g, &mut h)?;
+    /// assert_eq!((g, h), ([0.5, -0.5], [0.25, 0.25]));
+    /// CrossEntropy::default().value_grad_hess(&inputs, Reduction::Sum, Curvature::XGBoost, &mut g, &mut h)?;
+    /// assert_eq!(h, [0.5, 0.5]); // 2p(1 − p)
+    /// # Ok::<(), losskit::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`value_and_grad`](Self::value_and_grad), and [`Error::BufferLength`] when `hess`
+    /// is not as long as `input`.
+    pub fn value_grad_hess<T: Real>(
+        &self,
+        inputs: &ClassInputs<'_, T>,
+        reduction: Reduction,
+        curvature: Curvature,
+        grad: &mut [T],
+        hess: &mut [T],
+    ) -> Result<T> {
+        inputs.check_takes(NAME, &["input", "target", "weight"], true)?;
+        let input = inputs.input();
+        let lay = layout(NAME, &input)?;
+        check_buffer(NAME, "gradient of `input`", grad.len(), input.len())?;
+        check_buffer(NAME, "Hessian of `input`", hess.len(), input.len())?;
+        let w_total = match inputs.weight_tensor() {
+            Some(w) => check_class_weight(NAME, "weight", lay.c, &w)?,
+            None => lay.c as f64,
+        };
+        let weight = inputs.weight_tensor().map(|w| w.data());
+        let mean = reduction == Reduction::Mean;
+        if mean && lay.elements() == 0 {
+            return Err(Error::EmptyMean { loss: NAME });
+        }
+        let eps = self.label_smoothing;
+        let (denom, sum) = match inputs.target() {
+            ClassTarget::Indices(target) => {
+                check_index_shape(NAME, &lay, &target)?;
+                let stats = scan_targets(NAME, &target, lay.c, Some(self.ignore_index), weight)?;
+                let Some(denom) = mean_scale(stats.weight_sum, mean) else {
+                    grad.fill(T::ZERO);
+                    hess.fill(T::ZERO);
+                    return Ok(T::ZERO);
+                };
+                let mut k = CeIndex {
+                    ys: target.data(),
+                    ignore: self.ignore_index,
+                    weight,
+                    eps,
+                    w_total,
+                    curvature,
+                };
+                let scale = T::from_f64(1.0 / denom);
+                (denom, softmax_hess::run(NAME, &input, &lay, scale, grad, hess, &mut k)?)
+            }
+            ClassTarget::Probabilities(target) => {
+                if self.ignore_index >= 0 {
+                    return Err(Error::InvalidIntParam {
+                        loss: NAME,
+                        param: "ignore_index",
+                        value: i128::from(self.ignore_index),
+                        expected: "< 0 with probability targets (it applies to class indices only; PyTorch rejects it too)",
+                    });
+                }
+                if target.dims() != input.dims() {
+                    return Err(Error::ShapeMismatch {
+                        loss: NAME,
+                        arg: "target",
+                        actual: target.dims().to_vec(),
+                        expected: input.dims().to_vec(),
+                        because: "probability targets have the shape of `input`; class indices drop its class dimension 1",
+                    });
+                }
+                softmax_hess::check_probabilities(NAME, &target)?;
+                let denom = if mean { lay.elements() as f64 } else { 1.0 };
+                let mut k = CeProb {
+                    t: target.data(),
+                    c: lay.c,
+                    s: lay.s,
+                    weight,
+                    eps,
+                    curvature,
+                };
+                let scale = T::from_f64(1.0 / denom);
+                (denom, softmax_hess::run(NAME, &input, &lay, scale, grad, hess, &mut k)?)
+            }
+        };
+        Ok(T::from_f64(sum / denom))
+    }
+}
+
+/// The loss and inputs of a catalogue call.
+fn call_loss<'c, T: Real>(call: &'c Call<'_, T>) -> Result<(CrossEntropy, ClassInputs<'c, T>)> {
+    let ce = CrossEntropy::default()
+        .ignore_index(call.params.int("ignore_index"))
+        .label_smoothing(call.params.float("label_smoothing"))?;
+    let input = call.float_req("input")?;
+    let mut inputs = match call.index("target") {
+        Some(t) => ClassInputs::new(input, t),
+        None => ClassInputs::probabilities(input, call.float_req("target")?),
+    };
+    if let Some(w) = call.float("weight") {
+        inputs = inputs.weight(w);
+    }
+    Ok((ce, inputs))
+}
+
+fn hess<T: Real>(call: &Call<'_, T>, c: Curvature, out: &mut HessOut<'_, T>) -> Result<()> {
+    let (ce, inputs) = call_loss(call)?;
+    let lay = layout(NAME, &inputs.input())?;
+    out.dispatch(
+        call,
+        lay.loss_shape.dims(),
+        |r, g, h| ce.value_grad_hess(&inputs, r, c, g, h),
+        |o| ce.per_element(&inputs, o),
+    )
+}
+
+const HESSIAN: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x_c² = A·p_c(1 − p_c), A = Σ_k a_k the row's total target weight ((1 − ε)w_y + εW/C for an index target); the diagonal of A(diag(p) − ppᵀ)",
+    xgboost: "max(2A·p_c(1 − p_c), 1e-16), as multi:softprob / multi:softmax (src/objective/multiclass_obj.cu)",
+    lightgbm: "C/(C − 1)·A·p_c(1 − p_c), as `multiclass` (src/objective/multiclass_objective.hpp, factor_ = num_class/(num_class − 1))",
+    eval: hess_evaluator!(hess),
+};
+
 fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
     let ce = CrossEntropy::default()
         .ignore_index(call.params.int("ignore_index"))
@@ -421,7 +570,7 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "torch.nn.functional.cross_entropy (aten LossNLL.cpp); label smoothing: Szegedy et al. 2016",
     eval: evaluator!(evaluate),
     sample: super::multiclass::sample_scores,
-    hessian: None,
+    hessian: Some(HESSIAN),
 };
 
 #[cfg(test)]

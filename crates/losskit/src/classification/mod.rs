@@ -14,6 +14,7 @@ mod nll;
 mod soft_target;
 mod softmax;
 mod softmax_focal;
+mod softmax_hess;
 
 pub use bce::{Bce, BceWithLogits};
 pub use binary::BinaryInputs;

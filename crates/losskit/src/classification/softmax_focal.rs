@@ -17,6 +17,8 @@ use super::multiclass::{
 };
 use super::softmax::{self, Fin, Head, Mode, Ones, PerClass, Stats};
 use crate::eval::{dispatch, Vjp};
+use crate::hessian::{hess_evaluator, Curvature, HessOut, HessianInfo};
+use super::softmax_hess;
 
 const NAME: &str = "softmax_focal";
 const INPUTS: &[&str] = &["input", "target", "alpha"];
@@ -277,6 +279,122 @@ impl SoftmaxFocal {
     }
 }
 
+impl SoftmaxFocal {
+    /// The loss reduced with `reduction`, its gradient with respect to `input` (into `grad`)
+    /// and the diagonal of its Hessian (into `hess`), both as long as `input` and including
+    /// the reduction's scale, in one pass over each row of logits.
+    ///
+    /// With $u = p_t$, $q = 1 - u$, $L = -\ln u$, $\rho = L/q$ and
+    /// $G = \alpha_t q^\gamma (1 + \gamma u \rho)$ (the gradient is $G(p_c - [c = t])$), the exact
+    /// diagonal is
+    /// $$h_c = G\,p_c(1 - p_c) - \alpha_t\,\gamma\,u\,q^{\gamma+1} r_c^2\,\big(L - 2 - (\gamma - 1)u\rho\big),
+    /// \qquad r_c = (p_c - [c = t])/q \in [-1, 1],$$
+    /// finite at saturated logits for every $\gamma \ge 0$ (no power of $q$ below $\gamma$), and
+    /// negative in places for $\gamma > 0$: that is what [`Curvature::Exact`] gives. Neither
+    /// XGBoost nor LightGBM has this objective; [`Curvature::XGBoost`] and
+    /// [`Curvature::LightGBM`] give $\max(h_c, G\,p_c(1 - p_c))$, positive (the cross-entropy
+    /// curvature with the focal factor held fixed, exact at $\gamma = 0$). Ignored elements get
+    /// zeros. The value and the gradient equal those of
+    /// [`value_and_grad`](Self::value_and_grad) to a few ulps (a separate, row-by-row kernel).
+    ///
+    /// # Example
+    /// A Newton step: see the [crate docs](crate#second-derivatives).
+    ///
+    /// # Errors
+    /// As [`value_and_grad`](Self::value_and_grad), and [`Error::BufferLength`] when `hess`
+    /// is not as long as `input`.
+    pub fn value_grad_hess<T: Real>(
+        &self,
+        inputs: &ClassInputs<'_, T>,
+        reduction: Reduction,
+        curvature: Curvature,
+        grad: &mut [T],
+        hess: &mut [T],
+    ) -> Result<T> {
+        inputs.check_takes(NAME, INPUTS, false)?;
+        let input = inputs.input();
+        let lay = layout(NAME, &input)?;
+        check_buffer(NAME, "gradient of `input`", grad.len(), input.len())?;
+        check_buffer(NAME, "Hessian of `input`", hess.len(), input.len())?;
+        if lay.c < 2 {
+            return Err(Error::BadShape {
+                loss: NAME,
+                arg: "input",
+                actual: input.dims().to_vec(),
+                expected: "at least 2 classes in dimension 1 (softmax over one class is constant, the loss would be 0; use `focal` for a binary target)",
+            });
+        }
+        let ClassTarget::Indices(target) = inputs.target() else {
+            return Err(Error::Dtype {
+                loss: NAME,
+                arg: "target",
+                actual: "float (probabilities)",
+                expected: "class indices (integers)",
+            });
+        };
+        check_index_shape(NAME, &lay, &target)?;
+        if let Some(a) = inputs.alpha_tensor() {
+            check_class_weight(NAME, "alpha", lay.c, &a)?;
+        }
+        let mean = reduction == Reduction::Mean;
+        if mean && lay.elements() == 0 {
+            return Err(Error::EmptyMean { loss: NAME });
+        }
+        let stats = scan_targets::<T>(NAME, &target, lay.c, Some(self.ignore_index), None)?;
+        let Some(denom) = mean_scale(stats.weight_sum, mean) else {
+            grad.fill(T::ZERO);
+            hess.fill(T::ZERO);
+            return Ok(T::ZERO);
+        };
+        let alpha = inputs.alpha_tensor();
+        let mut k = softmax_hess::Focal {
+            ys: target.data(),
+            ignore: self.ignore_index,
+            alpha: alpha.as_ref().map(|a| a.data()),
+            gamma: self.gamma,
+            curvature,
+        };
+        let scale = T::from_f64(1.0 / denom);
+        let sum = softmax_hess::run(NAME, &input, &lay, scale, grad, hess, &mut k)?;
+        Ok(T::from_f64(sum / denom))
+    }
+}
+
+/// The loss and inputs of a catalogue call.
+fn call_loss<'c, T: Real>(call: &'c Call<'_, T>) -> Result<(SoftmaxFocal, ClassInputs<'c, T>)> {
+    let loss = SoftmaxFocal::default()
+        .gamma(call.params.float("gamma"))?
+        .ignore_index(call.params.int("ignore_index"));
+    let input = call.float_req("input")?;
+    let target = call.index("target").ok_or(Error::MissingInput {
+        loss: NAME,
+        name: "target",
+    })?;
+    let mut inputs = ClassInputs::new(input, target);
+    if let Some(a) = call.float("alpha") {
+        inputs = inputs.alpha(a);
+    }
+    Ok((loss, inputs))
+}
+
+fn hess<T: Real>(call: &Call<'_, T>, c: Curvature, out: &mut HessOut<'_, T>) -> Result<()> {
+    let (loss, inputs) = call_loss(call)?;
+    let lay = layout(NAME, &inputs.input())?;
+    out.dispatch(
+        call,
+        lay.loss_shape.dims(),
+        |r, g, h| loss.value_grad_hess(&inputs, r, c, g, h),
+        |o| loss.per_element(&inputs, o),
+    )
+}
+
+const HESSIAN: HessianInfo = HessianInfo {
+    exact: "∂²ℓ/∂x_c² = G·p_c(1 − p_c) − α_t·γ·u·q^(γ+1)·r_c²·(L − 2 − (γ − 1)uρ), u = p_t, q = 1 − u, L = −ln u, ρ = L/q, G = α_t q^γ(1 + γuρ), r_c = (p_c − [c = t])/q: negative in places for γ > 0",
+    xgboost: "max(exact, G·p_c(1 − p_c)): positive (neither XGBoost nor LightGBM has a softmax focal objective; the bound is the cross-entropy curvature with the focal factor held fixed)",
+    lightgbm: "max(exact, G·p_c(1 − p_c)), as for XGBoost",
+    eval: hess_evaluator!(hess),
+};
+
 fn evaluate<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
     let loss = SoftmaxFocal::default()
         .gamma(call.params.float("gamma"))?
@@ -342,7 +460,7 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "Lin et al. 2017 (focal loss); the formula, checked against torch autograd in float64 and float32",
     eval: evaluator!(evaluate),
     sample: super::multiclass::sample_scores,
-    hessian: None,
+    hessian: Some(HESSIAN),
 };
 
 #[cfg(test)]
