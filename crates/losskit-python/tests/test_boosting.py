@@ -81,7 +81,7 @@ XGB_CASES = [
     ({"objective": "reg:tweedie", "tweedie_variance_power": 1.5}, ("tweedie", {"power": 1.5}), "tweedie"),
     ({"objective": "multi:softprob", "num_class": 3}, ("cross_entropy", {}), "multiclass"),
 ]
-XGB_BASE = {"tree_method": "hist", "max_depth": 3, "eta": 0.3, "nthread": 2, "seed": 0}
+XGB_BASE = {"tree_method": "hist", "max_depth": 3, "eta": 0.3, "nthread": 1, "seed": 0}
 
 
 def xgb_pair(builtin: dict, loss: tuple, kind: str, rounds: int = ROUNDS, weighted: bool = False):
@@ -154,7 +154,7 @@ LGB_BASE = {
     "min_data_in_leaf": 5,
     "boost_from_average": False,
     "deterministic": True,
-    "num_threads": 2,
+    "num_threads": 1,
     "verbose": -1,
     "seed": 0,
 }
@@ -386,7 +386,7 @@ def test_catboost_regression_and_signs():
     der = obj.calc_ders_range([0.0, 1.0], [1.0, 1.0], [2.0, 1.0])
     assert der == [(2.0, -2.0), (0.0, -1.0)]
     m = catboost.CatBoostRegressor(loss_function=obj, eval_metric="RMSE", iterations=30, depth=3,
-                                   learning_rate=0.3, verbose=False, thread_count=2, random_seed=0,
+                                   learning_rate=0.3, verbose=False, thread_count=1, random_seed=0,
                                    allow_writing_files=False)
     m.fit(X, y)
     assert np.sqrt(np.mean((m.predict(X) - y) ** 2)) < 0.8 * np.std(y)
@@ -401,14 +401,14 @@ def test_catboost_multiclass_and_focal():
     np.testing.assert_allclose(d1, [-1 / 3, 2 / 3, -1 / 3])
     np.testing.assert_allclose(np.diag(d2), [-2 / 9] * 3)
     m = catboost.CatBoostClassifier(loss_function=obj, eval_metric="MultiClass", iterations=10, depth=3,
-                                    learning_rate=0.3, verbose=False, thread_count=2, random_seed=0,
+                                    learning_rate=0.3, verbose=False, thread_count=1, random_seed=0,
                                     allow_writing_files=False)
     m.fit(X[:n], y[:n].astype(int))
     raw = m.predict(X[:n], prediction_type="RawFormulaVal")
     assert raw.shape == (n, 3) and np.mean(raw.argmax(1) == y[:n]) > 0.6
     X, y = data("binary")
     m = catboost.CatBoostClassifier(loss_function=lc.objective("focal", gamma=2.0), eval_metric="Logloss",
-                                    iterations=30, depth=3, verbose=False, thread_count=2, random_seed=0,
+                                    iterations=30, depth=3, verbose=False, thread_count=1, random_seed=0,
                                     allow_writing_files=False)
     m.fit(X, y.astype(int))
     raw = m.predict(X, prediction_type="RawFormulaVal")

@@ -52,7 +52,9 @@ class MultiObjective(BoostingLoss):
         return (-g[0]).tolist(), np.diag(-h[0]).tolist()
 
 
-def objective(name: str, *, curvature: str | None = None, **params: Any) -> Objective | MultiObjective:
+def objective(
+    name: str, *, curvature: str | None = None, pool: bool = False, **params: Any
+) -> Objective | MultiObjective:
     """The catalogue loss ``name`` as a CatBoost ``loss_function`` object (multiclass losses
     give a :class:`MultiObjective`).
 
@@ -60,6 +62,7 @@ def objective(name: str, *, curvature: str | None = None, **params: Any) -> Obje
         name: a loss with a Hessian.
         curvature: ``"exact"``, ``"xgboost"`` or ``"lightgbm"``; default: exact where it is
             positive, else ``"lightgbm"`` (see the module's doc).
+        pool: run on losskit's thread pool instead of the calling thread.
         **params: the loss's parameters and weight inputs.
     """
     if curvature is None:
@@ -67,4 +70,4 @@ def objective(name: str, *, curvature: str | None = None, **params: Any) -> Obje
     from ._boosting import MULTICLASS
 
     cls = MultiObjective if name in MULTICLASS else Objective
-    return cls("catboost", name, curvature, params)
+    return cls("catboost", name, curvature, params, pool)

@@ -62,8 +62,8 @@ class Metric(BoostingLoss):
     ``metric(y_true, y_pred, weight)`` for the scikit-learn ``eval_metric=``; returns
     ``(name, value, False)`` (lower is better). The value is the weighted mean loss."""
 
-    def __init__(self, name: str, curvature: str, transformed: bool, params: dict[str, Any]):
-        super().__init__("lightgbm", name, curvature, params)
+    def __init__(self, name: str, curvature: str, transformed: bool, params: dict[str, Any], pool: bool):
+        super().__init__("lightgbm", name, curvature, params, pool)
         self.transformed = transformed
         self.__name__ = self.name
 
@@ -75,7 +75,7 @@ class Metric(BoostingLoss):
         return self.name, v, False
 
 
-def objective(name: str, *, curvature: str = "lightgbm", **params: Any) -> Objective:
+def objective(name: str, *, curvature: str = "lightgbm", pool: bool = False, **params: Any) -> Objective:
     """The catalogue loss ``name`` as a LightGBM objective (``params["objective"]`` of
     ``lgb.train``, ``LGBMRegressor``/``LGBMClassifier(objective=...)``).
 
@@ -83,6 +83,8 @@ def objective(name: str, *, curvature: str = "lightgbm", **params: Any) -> Objec
         name: a loss with a Hessian.
         curvature: ``"lightgbm"`` (default: LightGBM's built-in conventions), ``"exact"`` or
             ``"xgboost"``.
+        pool: run on losskit's thread pool instead of the calling thread (see
+            ``losskit._boosting``: the libraries' spinning OpenMP threads starve a second pool).
         **params: the loss's parameters and weight inputs, and ``max_delta_step=`` for
             ``poisson_nll``.
 
@@ -90,11 +92,11 @@ def objective(name: str, *, curvature: str = "lightgbm", **params: Any) -> Objec
         LossError: an unknown name (with the did-you-mean), a loss without a Hessian, a bad
             parameter.
     """
-    return Objective("lightgbm", name, curvature, params)
+    return Objective("lightgbm", name, curvature, params, pool)
 
 
-def metric(name: str, *, transformed: bool = False, **params: Any) -> Metric:
+def metric(name: str, *, transformed: bool = False, pool: bool = False, **params: Any) -> Metric:
     """The catalogue loss ``name`` as a LightGBM metric (``feval=``, ``eval_metric=``): the
     weighted mean loss. LightGBM hands raw scores with a custom objective and transformed
     predictions with a built-in one: pass ``transformed=True`` then."""
-    return Metric(name, "lightgbm", transformed, params)
+    return Metric(name, "lightgbm", transformed, params, pool)

@@ -82,8 +82,8 @@ class Metric(BoostingLoss):
     ``xgb.train(custom_metric=...)``, or ``metric(y_true, y_pred, sample_weight=None) ->
     value`` for the scikit-learn ``eval_metric=``. The value is the weighted mean loss."""
 
-    def __init__(self, name: str, curvature: str, transformed: bool, params: dict[str, Any]):
-        super().__init__("xgboost", name, curvature, params)
+    def __init__(self, name: str, curvature: str, transformed: bool, params: dict[str, Any], pool: bool):
+        super().__init__("xgboost", name, curvature, params, pool)
         self.transformed = transformed
         self.__name__ = self.name
 
@@ -93,7 +93,7 @@ class Metric(BoostingLoss):
         return self.value(dtrain, predt, sample_weight, self.transformed)
 
 
-def objective(name: str, *, curvature: str = "xgboost", **params: Any) -> Objective:
+def objective(name: str, *, curvature: str = "xgboost", pool: bool = False, **params: Any) -> Objective:
     """The catalogue loss ``name`` as an XGBoost objective (for ``xgb.train(obj=...)`` and
     ``XGBRegressor``/``XGBClassifier(objective=...)``).
 
@@ -101,6 +101,8 @@ def objective(name: str, *, curvature: str = "xgboost", **params: Any) -> Object
         name: a loss with a Hessian (``losskit.catalogue()`` entries whose ``hessian`` is set).
         curvature: ``"xgboost"`` (default: XGBoost's built-in conventions), ``"exact"`` or
             ``"lightgbm"``.
+        pool: run on losskit's thread pool instead of the calling thread (see
+            ``losskit._boosting``: the libraries' spinning OpenMP threads starve a second pool).
         **params: the loss's parameters and weight inputs (``delta=``, ``tau=``, ``power=``,
             ``pos_weight=[w]``, class ``weight=[...]``, ``label_smoothing=``...), and
             ``max_delta_step=`` for ``poisson_nll``.
@@ -109,14 +111,14 @@ def objective(name: str, *, curvature: str = "xgboost", **params: Any) -> Object
         LossError: an unknown name (with the did-you-mean), a loss without a Hessian, a bad
             parameter.
     """
-    return Objective("xgboost", name, curvature, params)
+    return Objective("xgboost", name, curvature, params, pool)
 
 
-def metric(name: str, *, transformed: bool = False, **params: Any) -> Metric:
+def metric(name: str, *, transformed: bool = False, pool: bool = False, **params: Any) -> Metric:
     """The catalogue loss ``name`` as an XGBoost metric: the weighted mean loss.
 
     XGBoost hands a metric raw margins when the objective is a callable and transformed
     predictions (probabilities, means) with a built-in objective: pass ``transformed=True``
     in that case.
     """
-    return Metric(name, "xgboost", transformed, params)
+    return Metric(name, "xgboost", transformed, params, pool)
