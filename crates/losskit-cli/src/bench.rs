@@ -246,10 +246,80 @@ fn triad(n: usize, dtype: Dtype, warmup: usize, repeats: Option<usize>) -> Timin
     }
 }
 
+/// The most threads, timed runs and warm-up runs `bench` starts.
+const MAX_THREADS: usize = 1024;
+const MAX_REPEATS: usize = 100_000;
+const MAX_WARMUP: usize = 10_000;
+
+/// Refuses what cannot run or would not end, before anything is allocated: zero or absurd
+/// counts, a shape whose element count overflows, inputs that do not fit in the memory
+/// available. Returns the prediction's element count.
+fn check_limits(info: &LossInfo, args: &Args) -> Result<usize, Failure> {
+    let bad = |m: String| Err(Failure(format!("bench: {m}")));
+    if args.threads > MAX_THREADS {
+        return bad(format!(
+            "`--threads` is at most {MAX_THREADS}, got {}",
+            args.threads
+        ));
+    }
+    if let Some(r) = args.repeats {
+        if r == 0 || r > MAX_REPEATS {
+            return bad(format!(
+                "`--repeats` must be in [1, {MAX_REPEATS}], got {r}"
+            ));
+        }
+    }
+    if args.warmup > MAX_WARMUP {
+        return bad(format!(
+            "`--warmup` is at most {MAX_WARMUP}, got {}",
+            args.warmup
+        ));
+    }
+    let size = match &args.shape {
+        Some(s) => s
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| {
+                Failure(format!(
+                    "bench: the element count of `--shape` {s:?} overflows"
+                ))
+            })?,
+        None => args.size,
+    };
+    if size == 0 {
+        return bad("the size must be >= 1 (`--size` or every `--shape` dimension)".into());
+    }
+    // Every input is generated in f64, converted, and every prediction gets a gradient: a
+    // generous bound of 8 bytes × 3 copies per input and per gradient.
+    let copies = (info.inputs.len() + info.predictions().len()) as u128 * 3;
+    let need = size as u128 * 8 * copies;
+    if let Some(avail) = available_memory() {
+        if need > u128::from(avail) {
+            return bad(format!(
+                "{size} elements need about {:.1} GB, {:.1} GB of memory is available; use a smaller `--size`/`--shape`",
+                need as f64 / 1e9,
+                avail as f64 / 1e9
+            ));
+        }
+    } else if need > 1 << 40 {
+        return bad(format!("{size} elements are too many to generate"));
+    }
+    Ok(size)
+}
+
+/// The memory available to a new allocation (Linux: `MemAvailable` of `/proc/meminfo`).
+pub(crate) fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// Runs `losskit bench`.
 pub fn run(args: &Args) -> Result<(), Failure> {
     let info = losskit::find(&args.loss)?;
     let params = Params::parse(info, &args.params)?;
+    let size = check_limits(info, args)?;
     let dtype = if args.dtype == "f64" {
         Dtype::F64
     } else {
@@ -264,10 +334,6 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     let threads = rayon::current_num_threads();
     let mut rng = Rng::new(0x5eed);
-    let size = args
-        .shape
-        .as_ref()
-        .map_or(args.size, |s| s.iter().product());
     let mut sample = (info.sample)(size.max(1), &mut rng);
     if let Some(shape) = &args.shape {
         sample = reshape(info, sample, shape, &mut rng);

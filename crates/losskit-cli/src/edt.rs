@@ -56,6 +56,13 @@ pub struct Args {
 
 /// Runs `losskit edt`.
 pub fn run(args: &Args) -> Result<(), Failure> {
+    // The `eval` rule, for every command: an output never replaces an input.
+    if npy::same_file(&args.mask, &args.out) {
+        return Err(Failure(format!(
+            "{NAME}: `--out` would overwrite the mask ({}); write it to another file",
+            args.out.display()
+        )));
+    }
     let arr = npy::read(&args.mask).map_err(|e| {
         Failure(format!(
             "{NAME}: cannot read the mask from {}: {e}",

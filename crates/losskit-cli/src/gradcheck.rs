@@ -53,7 +53,8 @@ pub struct Args {
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub seed: u64,
 
-    /// About how many prediction elements to generate.
+    /// About how many prediction elements to generate (at most 4096: every element costs
+    /// two evaluations of the whole loss).
     #[arg(long, value_name = "N", default_value_t = 48)]
     pub size: usize,
 
@@ -70,6 +71,9 @@ pub struct Args {
     pub json: bool,
 }
 
+/// The largest `--size`: 4096 elements cost 8192 evaluations of a 4096-element loss.
+const MAX_SIZE: usize = 4096;
+
 /// Runs `losskit gradcheck`; `Ok(false)` when a check failed.
 pub fn run(args: &Args) -> Result<bool, Failure> {
     if !(args.tol > 0.0 && args.tol.is_finite()) {
@@ -80,6 +84,13 @@ pub fn run(args: &Args) -> Result<bool, Failure> {
     }
     if args.size == 0 {
         return Err(Failure("gradcheck: `--size` must be >= 1".into()));
+    }
+    // Every element is perturbed twice, each a full evaluation: the cost is O(size²).
+    if args.size > MAX_SIZE {
+        return Err(Failure(format!(
+            "gradcheck: `--size` is at most {MAX_SIZE} (every element costs two evaluations of the whole loss), got {}",
+            args.size
+        )));
     }
     let options = Options {
         tol: args.tol,

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -20,17 +20,21 @@ Flag the classic loss mistakes in Python (PyTorch) and Rust (burn, candle) sourc
 parsed with tree-sitter; directories are searched for .py and .rs files.
 
 Rules:
-  softmax-log-nll         softmax, then log, then nll_loss by hand
-  log-softmax             log(softmax(x)) instead of log_softmax(x)
-  bce-on-sigmoid          binary_cross_entropy(sigmoid(x)) instead of the with-logits form
-  dice-alone              Dice as the only loss (no cross-entropy / BCE term in the file)
-  focal-without-imbalance focal loss where nothing in the file suggests class imbalance
+  softmax-log-nll         softmax, then log, then nll_loss by hand (with or without an epsilon)
+  log-softmax             log(softmax(x)) instead of log_softmax(x), also log(softmax(x) + eps),
+                          log(p.clamp(min=eps)) and the log of a gathered / one-hot-selected p
+  bce-on-sigmoid          BCELoss / binary_cross_entropy on sigmoid outputs (a model that ends
+                          in a sigmoid, followed within the file) instead of the with-logits form
+  dice-alone              a Dice loss that is the only term given to backward() / backward_step
+  focal-without-imbalance focal loss where nothing suggests class imbalance (no alpha, weight,
+                          sampler or class counts; not inside a focal-loss implementation)
   ce-unweighted-imbalance cross-entropy without class weights where the file shows imbalance
-Each finding is printed as FILE:LINE:COL: RULE: why, then the fix. `--json` prints one JSON \
-object instead.
+Each finding is printed as FILE:LINE:COL: RULE: why (what happens numerically), then the fix. \
+`--json` prints one JSON object instead.
 
 Exit status: 0 when nothing is found, 1 when something is, 2 on errors (an unreadable or \
-unparsable file is reported and the other files are still checked).";
+unparsable file, one that is not a regular file, or one above 16 MiB is reported and the other \
+files are still checked).";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -88,7 +92,79 @@ struct Source<'t> {
     src: &'t str,
     calls: Vec<Call<'t>>,
     by_id: HashMap<usize, usize>,
+    /// name (or `self.name`) → the values bound to it, in source order.
     bindings: HashMap<String, Vec<Node<'t>>>,
+    /// name → (value, position) of `a, b = value` unpackings.
+    unpacked: HashMap<String, Vec<(Node<'t>, usize)>>,
+    /// name → start bytes of `name += ...` (another term added).
+    augmented: HashMap<String, Vec<usize>>,
+    /// class name → class body; function or method name → definitions.
+    classes: HashMap<String, Node<'t>>,
+    functions: HashMap<String, Vec<Node<'t>>>,
+}
+
+/// What a probability-valued expression went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Sigmoid,
+    Softmax,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Prob {
+    act: Act,
+    /// An epsilon added, or a clamp.
+    eps: bool,
+    /// A selection (gather, indexing, a one-hot product summed).
+    sel: bool,
+}
+
+/// Tensor methods that keep what a tensor holds (shape, device, dtype, selection).
+const KEEP: &[&str] = &[
+    "to",
+    "float",
+    "double",
+    "half",
+    "bfloat16",
+    "squeeze",
+    "squeeze_",
+    "unsqueeze",
+    "view",
+    "view_as",
+    "reshape",
+    "contiguous",
+    "cuda",
+    "cpu",
+    "flatten",
+    "clone",
+    "detach",
+    "type",
+    "type_as",
+    "permute",
+    "transpose",
+    "t",
+    "expand",
+    "expand_as",
+    "narrow",
+    "select",
+    "gather",
+    "index_select",
+    "masked_select",
+    "take_along_dim",
+    "i",
+    "clamp",
+    "clamp_",
+    "clamp_min",
+    "clip",
+    "data",
+];
+
+/// Module names whose functions take the tensor first (`torch.clamp(p, ...)`).
+fn is_module_prefix(t: &str) -> bool {
+    matches!(
+        t,
+        "torch" | "F" | "nn.functional" | "torch.nn.functional" | "np" | "numpy" | "ops"
+    )
 }
 
 const EVIDENCE: &[&str] = &[
@@ -122,6 +198,10 @@ impl<'t> Source<'t> {
             calls: Vec::new(),
             by_id: HashMap::new(),
             bindings: HashMap::new(),
+            unpacked: HashMap::new(),
+            augmented: HashMap::new(),
+            classes: HashMap::new(),
+            functions: HashMap::new(),
         };
         let mut stack = vec![tree.root_node()];
         while let Some(n) = stack.pop() {
@@ -152,12 +232,47 @@ impl<'t> Source<'t> {
                     n.child_by_field_name("left"),
                     n.child_by_field_name("right"),
                 ) {
-                    if l.kind() == "identifier" {
-                        self.bindings
-                            .entry(text(l, self.src).to_string())
-                            .or_default()
-                            .push(r);
+                    match l.kind() {
+                        "identifier" | "attribute" | "field_expression" => {
+                            self.bindings
+                                .entry(text(l, self.src).to_string())
+                                .or_default()
+                                .push(r);
+                        }
+                        "pattern_list" | "tuple_pattern" | "tuple" => {
+                            let mut cursor = l.walk();
+                            for (i, e) in l.named_children(&mut cursor).enumerate() {
+                                if e.kind() == "identifier" {
+                                    self.unpacked
+                                        .entry(text(e, self.src).to_string())
+                                        .or_default()
+                                        .push((r, i));
+                                }
+                            }
+                        }
+                        _ => {}
                     }
+                }
+            }
+            "augmented_assignment" | "compound_assignment_expr" => {
+                if let Some(l) = n.child_by_field_name("left") {
+                    self.augmented
+                        .entry(text(l, self.src).to_string())
+                        .or_default()
+                        .push(n.start_byte());
+                }
+            }
+            "class_definition" | "struct_item" => {
+                if let Some(name) = n.child_by_field_name("name") {
+                    self.classes.insert(text(name, self.src).to_string(), n);
+                }
+            }
+            "function_definition" | "function_item" => {
+                if let Some(name) = n.child_by_field_name("name") {
+                    self.functions
+                        .entry(text(name, self.src).to_string())
+                        .or_default()
+                        .push(n);
                 }
             }
             "let_declaration" => {
@@ -253,23 +368,346 @@ impl<'t> Source<'t> {
                     None => return node,
                 },
                 "identifier" if depth < 4 => {
-                    let name = text(node, self.src);
-                    let at = node.start_byte();
-                    let Some(values) = self.bindings.get(name) else {
-                        return node;
+                    return match self.binding(node) {
+                        Some(v) => self.resolve(v, depth + 1),
+                        None => node,
                     };
-                    let Some(v) = values
-                        .iter()
-                        .filter(|v| v.start_byte() < at)
-                        .max_by_key(|v| v.start_byte())
-                    else {
-                        return node;
+                }
+                "attribute" | "field_expression"
+                    if depth < 4 && text(node, self.src).starts_with("self.") =>
+                {
+                    return match self.binding(node) {
+                        Some(v) => self.resolve(v, depth + 1),
+                        None => node,
                     };
-                    return self.resolve(*v, depth + 1);
                 }
                 _ => return node,
             }
         }
+    }
+
+    /// The value of the nearest earlier binding of a name; for `self.x`, the nearest earlier
+    /// or else the first one (an attribute set in `__init__` may come later in the file).
+    fn binding(&self, node: Node<'t>) -> Option<Node<'t>> {
+        let name = text(node, self.src);
+        let at = node.start_byte();
+        let values = self.bindings.get(name)?;
+        let earlier = values
+            .iter()
+            .filter(|v| v.start_byte() < at)
+            .max_by_key(|v| v.start_byte())
+            .copied();
+        if name.starts_with("self.") {
+            earlier.or_else(|| values.first().copied())
+        } else {
+            earlier
+        }
+    }
+
+    /// The nearest earlier `a, b = value` unpacking of a name: the value and the position.
+    fn unpacking(&self, node: Node<'t>) -> Option<(Node<'t>, usize)> {
+        let at = node.start_byte();
+        let plain = self.binding(node).map(|v| v.start_byte()).unwrap_or(0);
+        self.unpacked
+            .get(text(node, self.src))?
+            .iter()
+            .filter(|(v, _)| v.start_byte() < at && v.start_byte() >= plain)
+            .max_by_key(|(v, _)| v.start_byte())
+            .copied()
+    }
+
+    /// The enclosing Python function of a node and the position of `name` among its
+    /// parameters, when `name` is one and is not rebound in the function before `node`.
+    fn param_of(&self, node: Node<'t>) -> Option<(Node<'t>, usize)> {
+        let name = text(node, self.src);
+        let mut p = node.parent();
+        while let Some(f) = p {
+            if f.kind() == "function_definition" {
+                let params = f.child_by_field_name("parameters")?;
+                let mut cursor = params.walk();
+                let pos = params
+                    .named_children(&mut cursor)
+                    .filter(|x| text(*x, self.src) != "self")
+                    .position(|x| {
+                        let id = x.child_by_field_name("name").unwrap_or(x);
+                        text(id, self.src) == name
+                    })?;
+                let rebound = self
+                    .binding(node)
+                    .is_some_and(|v| v.start_byte() > f.start_byte());
+                return if rebound { None } else { Some((f, pos)) };
+            }
+            p = f.parent();
+        }
+        None
+    }
+
+    fn is_param(&self, node: Node<'t>) -> bool {
+        self.param_of(node).is_some()
+    }
+
+    /// A parameter followed to the arguments of the calls of its function in the file.
+    fn param_prob(&self, node: Node<'t>, d: usize) -> Option<Prob> {
+        let (f, pos) = self.param_of(node)?;
+        let fname = text(f.child_by_field_name("name")?, self.src);
+        self.calls
+            .iter()
+            .filter(|c| {
+                let callee = c.node.child_by_field_name("function");
+                callee.is_some_and(|x| {
+                    let raw = match x.kind() {
+                        "attribute" => x.child_by_field_name("attribute"),
+                        _ => Some(x),
+                    };
+                    raw.is_some_and(|r| text(r, self.src) == fname)
+                })
+            })
+            .find_map(|c| self.prob(*c.args.get(pos)?, None, d + 1))
+    }
+
+    /// Whether `node` holds sigmoid or softmax probabilities, followed through bindings,
+    /// tensor methods that keep them (`.to`, `.float()`, `.squeeze()`, `.view()`, indexing,
+    /// `gather`, clamps), an added epsilon, a one-hot product, calls on modules built in place,
+    /// `nn.Sequential(..., nn.Sigmoid())`, and the `forward` (or any method or function
+    /// defined in the file) whose return value it is. `index`: the position in a returned
+    /// tuple.
+    fn prob(&self, node: Node<'t>, index: Option<usize>, depth: usize) -> Option<Prob> {
+        if depth > 12 {
+            return None;
+        }
+        let d = depth + 1;
+        match node.kind() {
+            "try_expression" | "parenthesized_expression" | "await" | "await_expression" => {
+                self.prob(node.named_child(0)?, index, d)
+            }
+            "reference_expression" => self.prob(node.child_by_field_name("value")?, index, d),
+            "identifier" => {
+                if let Some((v, i)) = self.unpacking(node) {
+                    return self.prob(v, Some(i), d);
+                }
+                match self.binding(node) {
+                    Some(v) if !self.is_param(node) => self.prob(v, index, d),
+                    _ => self.param_prob(node, d),
+                }
+            }
+            "attribute" | "field_expression" => {
+                let t = text(node, self.src);
+                if t.starts_with("self.") {
+                    return self.prob(self.binding(node)?, index, d);
+                }
+                // `p.data`: the same values.
+                let field = node
+                    .child_by_field_name("attribute")
+                    .or_else(|| node.child_by_field_name("field"))?;
+                if text(field, self.src) == "data" {
+                    let inner = node
+                        .child_by_field_name("object")
+                        .or_else(|| node.child_by_field_name("value"))?;
+                    return self.prob(inner, index, d);
+                }
+                None
+            }
+            "subscript" | "index_expression" => {
+                let inner = node
+                    .child_by_field_name("value")
+                    .or_else(|| node.named_child(0))?;
+                self.prob(inner, None, d).map(|p| Prob { sel: true, ..p })
+            }
+            "expression_list" | "tuple" | "tuple_expression" => match index {
+                Some(i) => self.prob(node.named_child(i)?, None, d),
+                None => None,
+            },
+            "binary_operator" | "binary_expression" => {
+                let op = node.child_by_field_name("operator")?;
+                let (l, r) = (
+                    node.child_by_field_name("left")?,
+                    node.child_by_field_name("right")?,
+                );
+                let either = || self.prob(l, None, d).or_else(|| self.prob(r, None, d));
+                match text(op, self.src) {
+                    "+" => {
+                        let small = |n: Node<'t>| {
+                            matches!(
+                                n.kind(),
+                                "float" | "integer" | "float_literal" | "identifier" | "attribute"
+                            )
+                        };
+                        let p = self
+                            .prob(l, None, d)
+                            .filter(|_| small(r))
+                            .or_else(|| self.prob(r, None, d).filter(|_| small(l)))?;
+                        Some(Prob { eps: true, ..p })
+                    }
+                    "*" => either().map(|p| Prob { sel: true, ..p }),
+                    _ => None,
+                }
+            }
+            "call" | "call_expression" => {
+                let &i = self.by_id.get(&node.id())?;
+                self.call_prob(&self.calls[i], index, d)
+            }
+            _ => None,
+        }
+    }
+
+    fn call_prob(&self, c: &Call<'t>, index: Option<usize>, d: usize) -> Option<Prob> {
+        let bare = |act| {
+            Some(Prob {
+                act,
+                eps: false,
+                sel: false,
+            })
+        };
+        if c.name == "sigmoid" || c.name == "sigmoid_" {
+            return bare(Act::Sigmoid);
+        }
+        if c.name.starts_with("softmax") {
+            return bare(Act::Softmax);
+        }
+        let callee = c.node.child_by_field_name("function")?;
+        // `nn.Sigmoid()(x)`, `Net()(x)`: a module built in place.
+        if c.name.is_empty() {
+            return self.module_prob(callee, index, d);
+        }
+        if KEEP.contains(&c.name.as_str()) || c.name == "sum" {
+            let operand = match c.receiver {
+                Some(r) if !is_module_prefix(text(r, self.src)) => r,
+                _ => *c.args.first()?,
+            };
+            let p = if c.name == "sum" {
+                // `(p * onehot).sum(1)`: a selection.
+                let inner = self.prob(operand, None, d)?;
+                if !inner.sel {
+                    return None;
+                }
+                inner
+            } else {
+                self.prob(operand, None, d)?
+            };
+            let clamp = c.name.starts_with("clamp") || c.name == "clip";
+            let select = matches!(
+                c.name.as_str(),
+                "gather" | "index_select" | "masked_select" | "take_along_dim" | "select" | "i"
+            );
+            return Some(Prob {
+                eps: p.eps || clamp,
+                sel: p.sel || select,
+                ..p
+            });
+        }
+        // `model(x)`, `self.D(x)`, `D(x)`: what the callee was built as.
+        if callee.kind() == "identifier"
+            || (callee.kind() == "attribute" && text(callee, self.src).starts_with("self."))
+        {
+            let r = self.resolve(callee, 0);
+            if r.id() != callee.id() {
+                return self.module_prob(r, index, d);
+            }
+            // A model passed in (`train(model, ...)`) and built later in the file, in main().
+            if callee.kind() == "identifier" && self.is_param(callee) {
+                if let Some(v) = self
+                    .bindings
+                    .get(text(callee, self.src))
+                    .and_then(|v| v.first())
+                {
+                    if let Some(p) = self.module_prob(*v, index, d) {
+                        return Some(p);
+                    }
+                }
+            }
+        }
+        // A function defined in the file, or a method of a class in the file.
+        let raw = match callee.kind() {
+            "attribute" => callee.child_by_field_name("attribute"),
+            "field_expression" => callee.child_by_field_name("field"),
+            "identifier" => Some(callee),
+            _ => None,
+        }
+        .map(|n| text(n, self.src))?;
+        if let Some(class) = self.classes.get(raw) {
+            return self.class_prob(*class, index, d);
+        }
+        self.functions
+            .get(raw)?
+            .iter()
+            .find_map(|f| self.returns_prob(*f, index, d))
+    }
+
+    /// What a module produces: `nn.Sigmoid()`, `nn.Sequential(..., nn.Sigmoid())`, an
+    /// instance of a class defined in the file.
+    fn module_prob(&self, m: Node<'t>, index: Option<usize>, d: usize) -> Option<Prob> {
+        if d > 12 {
+            return None;
+        }
+        let m = self.resolve(m, 0);
+        let &i = self.by_id.get(&m.id())?;
+        let c = &self.calls[i];
+        let bare = |act| {
+            Some(Prob {
+                act,
+                eps: false,
+                sel: false,
+            })
+        };
+        match c.name.as_str() {
+            "sigmoid" => bare(Act::Sigmoid),
+            n if n.starts_with("softmax") => bare(Act::Softmax),
+            "sequential" => self.module_prob(*c.args.last()?, index, d + 1),
+            // `nn.BCELoss().cuda()`, `Net().to(device)`: the same module.
+            "to" | "cuda" | "cpu" | "float" | "double" | "train" | "eval" => {
+                self.module_prob(c.receiver?, index, d + 1)
+            }
+            _ => {
+                let callee = c.node.child_by_field_name("function")?;
+                let raw = match callee.kind() {
+                    "attribute" => callee.child_by_field_name("attribute"),
+                    "identifier" => Some(callee),
+                    _ => None,
+                }
+                .map(|n| text(n, self.src))?;
+                self.class_prob(*self.classes.get(raw)?, index, d + 1)
+            }
+        }
+    }
+
+    /// What `forward` of a class defined in the file returns.
+    fn class_prob(&self, class: Node<'t>, index: Option<usize>, d: usize) -> Option<Prob> {
+        let forward = self.functions.get("forward")?.iter().find(|f| {
+            let mut p = f.parent();
+            while let Some(n) = p {
+                if n.id() == class.id() {
+                    return true;
+                }
+                p = n.parent();
+            }
+            false
+        })?;
+        self.returns_prob(*forward, index, d + 1)
+    }
+
+    /// Whether a function returns probabilities (any of its `return`s).
+    fn returns_prob(&self, f: Node<'t>, index: Option<usize>, d: usize) -> Option<Prob> {
+        if d > 12 {
+            return None;
+        }
+        let body = f.child_by_field_name("body")?;
+        let mut stack = vec![body];
+        while let Some(n) = stack.pop() {
+            if n.kind() == "return_statement" {
+                if let Some(v) = n.named_child(0) {
+                    if let Some(p) = self.prob(v, index, d + 1) {
+                        return Some(p);
+                    }
+                }
+                continue;
+            }
+            if matches!(n.kind(), "function_definition" | "class_definition") {
+                continue;
+            }
+            let mut cursor = n.walk();
+            stack.extend(n.named_children(&mut cursor));
+        }
+        None
     }
 
     fn call_of(&self, node: Node<'t>) -> Option<&Call<'t>> {
@@ -286,6 +724,12 @@ impl<'t> Source<'t> {
             ("forward", Some(r), _) => Some(r),
             ("", _, f) => f,
             (_, _, Some(f)) if f.kind() == "identifier" => Some(f),
+            (_, _, Some(f))
+                if matches!(f.kind(), "attribute" | "field_expression")
+                    && text(f, self.src).starts_with("self.") =>
+            {
+                Some(f)
+            }
             _ => None,
         };
         match object {
@@ -348,11 +792,11 @@ fn is_focal(name: &str) -> bool {
 /// The fixes, per language.
 fn fix(rule: &str, lang: Lang) -> &'static str {
     match (rule, lang) {
-        ("softmax-log-nll", Lang::Python) => "F.cross_entropy(logits, target) on the logits (or F.nll_loss(F.log_softmax(logits, dim=1), target))",
+        ("softmax-log-nll", Lang::Python) => "F.cross_entropy(logits, target) on the logits (or F.nll_loss(F.log_softmax(logits, dim=1), target)), no epsilon",
         ("softmax-log-nll", Lang::Rust) => "candle_nn::loss::cross_entropy(&logits, &target) (or nll on candle_nn::ops::log_softmax); burn: CrossEntropyLossConfig on the logits",
-        ("log-softmax", Lang::Python) => "F.log_softmax(x, dim=...) (or x.log_softmax(dim))",
+        ("log-softmax", Lang::Python) => "F.log_softmax(x, dim=...) (or x.log_softmax(dim)), then select: F.log_softmax(x, 1).gather(1, a), no epsilon",
         ("log-softmax", Lang::Rust) => "candle_nn::ops::log_softmax(&x, D::Minus1); burn: activation::log_softmax(x, dim)",
-        ("bce-on-sigmoid", Lang::Python) => "F.binary_cross_entropy_with_logits(logits, target) (nn.BCEWithLogitsLoss) on the logits",
+        ("bce-on-sigmoid", Lang::Python) => "drop the final sigmoid and call F.binary_cross_entropy_with_logits(logits, target) (nn.BCEWithLogitsLoss) on the logits; apply torch.sigmoid only for predictions",
         ("bce-on-sigmoid", Lang::Rust) => "candle_nn::loss::binary_cross_entropy_with_logit(&logits, &target); burn: BinaryCrossEntropyLossConfig::new().with_logits(true) on the logits",
         ("dice-alone", _) => "add a cross-entropy / BCE term: loss = bce_with_logits + dice (MONAI DiceCELoss, `losskit recommend segmentation`)",
         ("focal-without-imbalance", _) => "use plain (binary) cross-entropy unless the classes are imbalanced; if they are, say so (class counts, pos_weight, a comment)",
@@ -360,6 +804,12 @@ fn fix(rule: &str, lang: Lang) -> &'static str {
         _ => "pass per-class weights (burn: CrossEntropyLossConfig::new().with_weights(Some(w))), w from `losskit weights --labels y.npy`",
     }
 }
+
+const WHY_NLL: &str = "softmax, then log, then nll_loss by hand: in float32 a class whose logit is ~104 below the largest gets probability exactly 0, log 0 = -inf, an infinite loss and NaN gradients; an added epsilon or a clamp only caps the loss at log(eps) (-18.4 for 1e-8) with a zero or vanishing gradient, and biases every probability. log_softmax computes x - logsumexp(x) exactly in one pass";
+const WHY_LOG: &str = "log(softmax(x)): in float32 a class whose logit is ~104 below the largest gets probability exactly 0, its log is -inf and the gradient NaN (a selection by gather, indexing or a one-hot sum does not change this); log_softmax computes x - logsumexp(x) stably in one pass";
+const WHY_LOG_EPS: &str = "log(softmax(x) + eps) / log(p.clamp(min=eps)): the epsilon hides the -inf but does not fix it. Every probability below eps gives the same loss log(eps) (-18.4 for 1e-8) with a zero gradient through the clamp (a vanishing one through + eps), so confidently wrong predictions stop being corrected, and eps biases the others; log_softmax is exact, with no epsilon";
+const WHY_BCE: &str = "BCE on sigmoid outputs: in float32 sigmoid(x) rounds to exactly 1.0 for x > ~17 (and to 0 below ~-104), log(1 - p) is then -inf, which PyTorch clamps to -100: the loss is capped and the gradient through the saturated sigmoid is 0, so confidently wrong outputs stop learning. The with-logits form computes max(x,0) - x*y + log1p(exp(-|x|)) from the logit";
+const WHY_DICE: &str = "Dice is the only term of the loss optimised here: its gradient, about 1/(sum p + sum y) per pixel, is large and noisy when the prediction and the mask are nearly empty, and it never calibrates per-pixel probabilities; it is meant to be combined with a cross-entropy term";
 
 /// Lints one parsed file.
 pub fn lint_source(lang: Lang, src: &str, tree: &Tree) -> Vec<Finding> {
@@ -369,6 +819,7 @@ pub fn lint_source(lang: Lang, src: &str, tree: &Tree) -> Vec<Finding> {
     let mut found: Vec<(Node<'_>, &'static str, &'static str)> = Vec::new();
     let mut consumed_logs = Vec::new();
     let effective: Vec<String> = s.calls.iter().map(|c| s.effective(c)).collect();
+    let softmax_of = |n: Node<'_>| s.prob(n, None, 0).filter(|p| p.act == Act::Softmax);
     for (c, eff) in s.calls.iter().zip(&effective) {
         // softmax → log → nll.
         if is_nll(&c.name) || is_nll(eff) {
@@ -378,57 +829,111 @@ pub fn lint_source(lang: Lang, src: &str, tree: &Tree) -> Vec<Finding> {
                 .and_then(|a| s.call_of(*a))
                 .filter(|l| l.name == "log")
             {
-                if Source::operand(log)
-                    .and_then(|o| s.call_of(o))
-                    .is_some_and(|sm| sm.name.starts_with("softmax"))
-                {
+                if Source::operand(log).and_then(softmax_of).is_some() {
                     consumed_logs.push(log.node.id());
-                    found.push((c.node, "softmax-log-nll", "softmax, then log, then nll_loss by hand: the log of a softmax that underflowed to 0 is -inf (NaN gradients), and it costs two extra passes"));
+                    found.push((c.node, "softmax-log-nll", WHY_NLL));
                 }
             }
         }
-        // binary_cross_entropy(sigmoid(x)).
+        // binary_cross_entropy(sigmoid(x)), criterion(model(x), y) with a sigmoid-ending model.
         if is_bce(eff)
             && c.args
                 .first()
-                .and_then(|a| s.call_of(*a))
-                .is_some_and(|sg| sg.name == "sigmoid")
+                .and_then(|a| s.prob(*a, None, 0))
+                .is_some_and(|p| p.act == Act::Sigmoid)
         {
-            found.push((c.node, "bce-on-sigmoid", "BCE on sigmoid outputs: sigmoid saturates to exactly 0 or 1 for |x| > ~17 (f32), then log gives -inf (PyTorch clamps it to -100) and the gradient vanishes"));
+            found.push((c.node, "bce-on-sigmoid", WHY_BCE));
         }
     }
     for c in &s.calls {
-        if c.name == "log"
-            && !consumed_logs.contains(&c.node.id())
-            && Source::operand(c)
-                .and_then(|o| s.call_of(o))
-                .is_some_and(|sm| sm.name.starts_with("softmax"))
-        {
-            found.push((c.node, "log-softmax", "log(softmax(x)): the softmax can underflow to 0 and the log becomes -inf; log_softmax computes x - logsumexp(x) stably in one pass"));
+        if c.name == "log" && !consumed_logs.contains(&c.node.id()) {
+            if let Some(p) = Source::operand(c).and_then(softmax_of) {
+                let why = if p.eps { WHY_LOG_EPS } else { WHY_LOG };
+                found.push((c.node, "log-softmax", why));
+            }
         }
     }
-    let other_terms = effective.iter().zip(&s.calls).any(|(e, c)| {
-        [e.as_str(), c.name.as_str()].iter().any(|n| {
-            n.contains("cross_entropy")
-                || n.contains("crossentropy")
-                || n.contains("bce")
-                || is_nll(n)
-                || is_focal(n)
-        })
-    });
+    // Dice as the only optimised term: `loss.backward()` / `opt.backward_step(&loss)` on a
+    // value that is one Dice call, with nothing added to it in between.
     for c in &s.calls {
-        if is_dice(&c.name) && !other_terms {
-            found.push((c.node, "dice-alone", "Dice as the only loss: its gradient is unstable when predictions are near empty, and it ignores per-pixel calibration; it is meant to be combined with a cross-entropy term"));
+        let target = match c.name.as_str() {
+            "backward" => c.receiver.or_else(|| c.args.first().copied()),
+            "backward_step" => c.args.first().copied(),
+            _ => None,
+        };
+        let Some(mut target) = target else { continue };
+        // `scaler.scale(loss).backward()`, `loss.mean().backward()`.
+        while let Some(inner) = s.by_id.get(&target.id()).map(|&i| &s.calls[i]) {
+            match inner.name.as_str() {
+                "scale" => match inner.args.first() {
+                    Some(a) => target = *a,
+                    None => break,
+                },
+                "mean" | "sum" => match inner.receiver {
+                    Some(r) => target = r,
+                    None => break,
+                },
+                _ => break,
+            }
         }
-        if is_focal(&c.name) && !evidence {
-            found.push((c.node, "focal-without-imbalance", "focal loss where nothing suggests class imbalance: it down-weights easy examples, which costs accuracy on balanced data (Lin et al. use it for 1:1000 foreground/background)"));
+        let mut t = target;
+        while matches!(
+            t.kind(),
+            "reference_expression" | "parenthesized_expression"
+        ) {
+            match t.child_by_field_name("value").or_else(|| t.named_child(0)) {
+                Some(n) => t = n,
+                None => break,
+            }
+        }
+        let value = match t.kind() {
+            "identifier" => {
+                let Some(v) = s.binding(t) else { continue };
+                let added = s.augmented.get(text(t, src)).is_some_and(|at| {
+                    at.iter()
+                        .any(|&a| a > v.start_byte() && a < c.node.start_byte())
+                });
+                if added {
+                    continue;
+                }
+                v
+            }
+            _ => t,
+        };
+        let value = s.resolve(value, 1);
+        if let Some(&i) = s.by_id.get(&value.id()) {
+            let dc = &s.calls[i];
+            if is_dice(&dc.name) || is_dice(&effective[i]) {
+                found.push((dc.node, "dice-alone", WHY_DICE));
+            }
+        }
+    }
+    let focal_evidence = evidence
+        || ["alpha", "sampler", "weight=", "weights="]
+            .iter()
+            .any(|w| lower.contains(w));
+    for c in &s.calls {
+        let inside_focal = enclosing_names(c.node, src)
+            .iter()
+            .any(|n| n.to_ascii_lowercase().contains("focal"));
+        if is_focal(&c.name)
+            && !focal_evidence
+            && !inside_focal
+            && !c
+                .kwargs
+                .iter()
+                .any(|k| k == "alpha" || k.contains("weight"))
+            && !gamma_zero(text(c.node, src))
+        {
+            found.push((c.node, "focal-without-imbalance", "focal loss where nothing suggests class imbalance (no per-class alpha, weight or sampler, no class counts): it down-weights easy examples by (1-p)^gamma, which costs accuracy and calibration on balanced data (Lin et al. use it for 1:1000 foreground/background)"));
         }
         if is_ce(&c.name)
             && evidence
+            && !inside_focal
             && !lower.contains("weightedrandomsampler")
             && !weighted(&s, c)
         {
-            found.push((c.node, "ce-unweighted-imbalance", "cross-entropy without class weights while this file shows imbalanced classes: the majority classes dominate the gradient"));
+            found.push((c.node, "ce-unweighted-imbalance", "cross-entropy without class weights while this file shows imbalanced classes: each class contributes in proportion to its count, so the majority classes dominate the gradient and the rare ones are under-predicted"));
         }
     }
     let mut out: Vec<Finding> = found
@@ -442,8 +947,44 @@ pub fn lint_source(lang: Lang, src: &str, tree: &Tree) -> Vec<Finding> {
         })
         .collect();
     out.sort_by_key(|f| (f.line, f.column, f.rule));
-    out.dedup();
+    out.dedup_by(|a, b| a.line == b.line && a.column == b.column && a.rule == b.rule);
     out
+}
+
+/// The names of the classes and functions around a node.
+fn enclosing_names(n: Node<'_>, src: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut p = n.parent();
+    while let Some(x) = p {
+        if matches!(
+            x.kind(),
+            "class_definition"
+                | "function_definition"
+                | "function_item"
+                | "impl_item"
+                | "struct_item"
+        ) {
+            if let Some(name) = x
+                .child_by_field_name("name")
+                .or_else(|| x.child_by_field_name("type"))
+            {
+                out.push(text(name, src).to_string());
+            }
+        }
+        p = x.parent();
+    }
+    out
+}
+
+/// `gamma=0`: a focal loss that is plain cross-entropy (a check of the implementation).
+fn gamma_zero(call: &str) -> bool {
+    let t: String = call.chars().filter(|c| !c.is_whitespace()).collect();
+    t.match_indices("gamma=0").any(|(i, m)| {
+        !t[i + m.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || c == '.')
+    })
 }
 
 /// Whether a cross-entropy call (or the builder chain it heads) is given class weights.
@@ -522,10 +1063,28 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<FileError>) {
     }
 }
 
+/// The largest source file read (bytes).
+const MAX_SOURCE: u64 = 16 << 20;
+
 /// Lints one file: its findings, or why it could not be checked.
 pub fn lint_file(path: &Path) -> Result<Vec<Finding>, String> {
     let lang = lang_of(path).ok_or("not a Python (.py) or Rust (.rs) file")?;
-    let src = fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    // Checked before opening: opening a FIFO blocks, a device (`/dev/zero`) never ends.
+    let meta = fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file (a device, FIFO or socket): skipped".into());
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_SOURCE + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_SOURCE {
+        return Err(format!(
+            "larger than {} MiB: skipped (not a hand-written source file)",
+            MAX_SOURCE >> 20
+        ));
+    }
+    let src = String::from_utf8(bytes).map_err(|_| "cannot read: not UTF-8 text".to_string())?;
     let mut parser = Parser::new();
     let language: tree_sitter::Language = match lang {
         Lang::Python => tree_sitter_python::LANGUAGE.into(),

@@ -76,9 +76,40 @@ pub fn emit(text: &str) -> Result<(), Failure> {
     }
 }
 
+/// A clap usage error in two lines: its first paragraph (the error, without the usage block
+/// and the tips that follow it) on one line, then where help is.
+fn usage_error(rendered: &str) -> String {
+    let first: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let message = first.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    format!("error: {message}\nFor more information, try '--help'.\n")
+}
+
 fn main() -> ExitCode {
-    // clap prints its own usage errors (exit status 2) and `--help`/`--version` (0).
-    let cli = Cli::parse();
+    // clap prints `--help`/`--version` (0) and the help of a bare `losskit` (2); a usage
+    // error is the error and one hint line, as every other error of the binary.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            if matches!(
+                e.kind(),
+                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            let _ = write!(
+                io::stderr().lock(),
+                "{}",
+                usage_error(&e.render().to_string())
+            );
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Eval(args) => eval::run(&args).map(|()| true),
         Command::List(args) => list::run(&args).map(|()| true),

@@ -54,14 +54,21 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The range of the axis, `LO,HI` (default: the family's).
-    #[arg(
-        long,
-        value_name = "LO,HI",
-        value_delimiter = ',',
-        num_args = 2,
-        allow_negative_numbers = true
-    )]
-    pub range: Option<Vec<f64>>,
+    #[arg(long, value_name = "LO,HI", allow_hyphen_values = true, value_parser = lo_hi)]
+    pub range: Option<(f64, f64)>,
+}
+
+/// `--range LO,HI`: two finite numbers with LO < HI (`-1,1`, `0,5`).
+fn lo_hi(s: &str) -> Result<(f64, f64), String> {
+    let bad = || format!("expected LO,HI with finite LO < HI (e.g. `-2,2`), got `{s}`");
+    let (a, b) = s.split_once(',').ok_or_else(bad)?;
+    let lo: f64 = a.trim().parse().map_err(|_| bad())?;
+    let hi: f64 = b.trim().parse().map_err(|_| bad())?;
+    if lo < hi && lo.is_finite() && hi.is_finite() {
+        Ok((lo, hi))
+    } else {
+        Err(bad())
+    }
 }
 
 /// The axis a loss is plotted on, and how a point of it becomes the loss's inputs.
@@ -183,9 +190,15 @@ fn inputs(info: &LossInfo, axis: Axis, x: f64, base: &Arrays) -> Arrays {
             f("positive", &[1, 1], vec![x]),
             f("negative", &[1, 1], vec![1.0]),
         ],
+        // Two classes (the object first, the background second) so the default softmax
+        // activation has the two classes it needs; one class would fail with the defaults.
         (Axis::Overlap, _) => vec![
-            f("input", &[1, 1, 4], vec![x, x, -x, -x]),
-            f("target", &[1, 1, 4], vec![1.0, 1.0, 0.0, 0.0]),
+            f("input", &[1, 2, 4], vec![x, x, -x, -x, -x, -x, x, x]),
+            f(
+                "target",
+                &[1, 2, 4],
+                vec![1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0],
+            ),
         ],
         (Axis::BoxOffset, _) => vec![
             f("input", &[1, 4], vec![x, 0.0, x + 1.0, 1.0]),
@@ -241,7 +254,19 @@ fn parse_spec(spec: &str) -> Result<(&'static LossInfo, Params), Failure> {
     let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
     let info = losskit::find(name.trim())?;
     let mut pairs = Vec::new();
-    for kv in rest.split(',').filter(|s| !s.trim().is_empty()) {
+    if spec.contains(':') && rest.trim().is_empty() {
+        return Err(Failure(format!(
+            "plot: `{spec}` has no parameter after `:` (write `{}` or `{}:KEY=VALUE`)",
+            name.trim(),
+            name.trim()
+        )));
+    }
+    for kv in rest.split(',').filter(|_| spec.contains(':')) {
+        if kv.trim().is_empty() {
+            return Err(Failure(format!(
+                "plot: an empty parameter in `{spec}` (a stray or trailing comma?)"
+            )));
+        }
         let (k, v) = kv.split_once('=').ok_or_else(|| {
             Failure(format!(
                 "plot: `{kv}` in `{spec}` is not KEY=VALUE (e.g. `huber:delta=0.5`)"
@@ -347,17 +372,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             other.label()
         )));
     }
-    let (lo, hi) = match &args.range {
-        Some(r) if r.len() == 2 && r[0] < r[1] && r[0].is_finite() && r[1].is_finite() => {
-            (r[0], r[1])
-        }
-        Some(r) => {
-            return Err(Failure(format!(
-                "plot: `--range` must be LO,HI with LO < HI, got {r:?}"
-            )))
-        }
-        None => axis.range(),
-    };
+    let (lo, hi) = args.range.unwrap_or_else(|| axis.range());
     let curves = parsed
         .iter()
         .map(|(spec, info, params, _)| curve(spec, info, params, axis, lo, hi))

@@ -1108,11 +1108,11 @@ fn usage_errors_come_from_clap_with_status_2() {
     let dir = fixture();
     let d = dir.path();
     eval_fails(d, &["huber", "--input", "x.npy"],
-        "error: invalid value 'x.npy' for '--input <NAME=FILE>': expected NAME=FILE, e.g. `input=pred.npy`\n\nFor more information, try '--help'.\n");
+        "error: invalid value 'x.npy' for '--input <NAME=FILE>': expected NAME=FILE, e.g. `input=pred.npy`\nFor more information, try '--help'.\n");
     eval_fails(d, &["huber", "--param", "delta"],
-        "error: invalid value 'delta' for '--param <KEY=VALUE>': expected KEY=VALUE, e.g. `delta=0.5`\n\nFor more information, try '--help'.\n");
+        "error: invalid value 'delta' for '--param <KEY=VALUE>': expected KEY=VALUE, e.g. `delta=0.5`\nFor more information, try '--help'.\n");
     eval_fails(d, &["huber", "--reduction", "avg"],
-        "error: invalid value 'avg' for '--reduction <MODE>'\n  [possible values: mean, sum, none, batchmean]\n\nFor more information, try '--help'.\n");
+        "error: invalid value 'avg' for '--reduction <MODE>' [possible values: mean, sum, none, batchmean]\nFor more information, try '--help'.\n");
     let run = losskit(d, &["frobnicate"]);
     assert_eq!((run.code, run.stdout.as_str()), (Some(2), ""));
     assert!(
@@ -1786,11 +1786,11 @@ fn weights_errors_exit_2_with_one_message() {
             "error: weights: every class has count 0 in `counts`, so the `inverse` weights are undefined\n"),
         (vec!["--counts", ""], "error: weights: `counts` has shape [0], expected at least one class\n"),
         (vec!["--counts", "900,abc,10"],
-            "error: invalid value '900,abc,10' for '--counts <N,N,...>': `abc` is not a count (a whole number >= 0)\n\nFor more information, try '--help'.\n"),
+            "error: invalid value '900,abc,10' for '--counts <N,N,...>': `abc` is not a count (a whole number >= 0)\nFor more information, try '--help'.\n"),
         (vec!["--counts", "1.5,2"],
-            "error: invalid value '1.5,2' for '--counts <N,N,...>': `1.5` is not a count (a whole number >= 0)\n\nFor more information, try '--help'.\n"),
+            "error: invalid value '1.5,2' for '--counts <N,N,...>': `1.5` is not a count (a whole number >= 0)\nFor more information, try '--help'.\n"),
         (vec!["--counts", "-3,2"],
-            "error: invalid value '-3,2' for '--counts <N,N,...>': `-3` is not a count (a whole number >= 0)\n\nFor more information, try '--help'.\n"),
+            "error: invalid value '-3,2' for '--counts <N,N,...>': `-3` is not a count (a whole number >= 0)\nFor more information, try '--help'.\n"),
         (vec!["--counts", "1,2", "--scheme", "effective", "--beta", "1"],
             "error: weights: `beta` must be in [0, 1), got 1\n"),
         (vec!["--counts", "1,2", "--scheme", "effective", "--beta", "-0.1"],
@@ -1829,19 +1829,19 @@ fn weights_errors_exit_2_with_one_message() {
             "error: weights: `--pos-weight` reads 0/1 targets from `--targets FILE` (or positive counts from `--counts P,P,... --total N`); `--labels` holds class indices, for class weights\n"),
         // Usage errors, from clap.
         (vec![],
-            "error: the following required arguments were not provided:\n  <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nUsage: losskit weights <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nFor more information, try '--help'.\n"),
+            "error: the following required arguments were not provided: <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\nFor more information, try '--help'.\n"),
         (vec!["--counts", "1,2", "--labels", "y.npy"],
-            "error: the argument '--counts <N,N,...>' cannot be used with '--labels <FILE>'\n\nUsage: losskit weights <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nFor more information, try '--help'.\n"),
+            "error: the argument '--counts <N,N,...>' cannot be used with '--labels <FILE>'\nFor more information, try '--help'.\n"),
         (vec!["--targets", "t.npy"],
-            "error: the following required arguments were not provided:\n  --pos-weight\n\nUsage: losskit weights --pos-weight <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nFor more information, try '--help'.\n"),
+            "error: the following required arguments were not provided: --pos-weight\nFor more information, try '--help'.\n"),
         (vec!["--pos-weight", "--targets", "t.npy", "--normalize"],
-            "error: the argument '--pos-weight' cannot be used with '--normalize'\n\nUsage: losskit weights --pos-weight <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nFor more information, try '--help'.\n"),
+            "error: the argument '--pos-weight' cannot be used with '--normalize'\nFor more information, try '--help'.\n"),
         (vec!["--counts", "1,2", "--dtype", "f64"],
-            "error: the following required arguments were not provided:\n  --out <FILE>\n\nUsage: losskit weights --out <FILE> --dtype <DTYPE> <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nFor more information, try '--help'.\n"),
+            "error: the following required arguments were not provided: --out <FILE>\nFor more information, try '--help'.\n"),
         (vec!["--counts", "1,2", "--total", "3"],
-            "error: the following required arguments were not provided:\n  --pos-weight\n\nUsage: losskit weights --pos-weight --total <N> <--counts <N,N,...>|--labels <FILE>|--targets <FILE>>\n\nFor more information, try '--help'.\n"),
+            "error: the following required arguments were not provided: --pos-weight\nFor more information, try '--help'.\n"),
         (vec!["--counts", "1,2", "--scheme", "log"],
-            "error: invalid value 'log' for '--scheme <SCHEME>'\n  [possible values: inverse, inverse_sqrt, effective]\n\nFor more information, try '--help'.\n"),
+            "error: invalid value 'log' for '--scheme <SCHEME>' [possible values: inverse, inverse_sqrt, effective]\nFor more information, try '--help'.\n"),
     ];
     for (args, stderr) in cases {
         weights_fails(d, &args, stderr);

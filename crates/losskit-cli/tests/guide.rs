@@ -446,3 +446,54 @@ fn recommend_rejects_bad_input_with_exit_2() {
         assert_eq!(run.stdout, "");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// lint: paths that are not regular files (issue 21, item 7)
+
+#[cfg(unix)]
+#[test]
+fn lint_skips_devices_and_fifos_promptly_with_a_message() {
+    let tmp = TempDir::new().unwrap();
+    std::os::unix::fs::symlink("/dev/zero", tmp.path().join("zero.py")).unwrap();
+    let fifo = tmp.path().join("x.py");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    fs::write(tmp.path().join("ok.py"), "import torch\n").unwrap();
+    let started = std::time::Instant::now();
+    // Each path named, then the directory walked: neither read nor opened.
+    for args in [
+        &["lint", "zero.py", "x.py", "ok.py"][..],
+        &["lint", "."][..],
+    ] {
+        let run = losskit(tmp.path(), args);
+        assert_eq!(run.code, Some(2), "{run:?}");
+        assert!(
+            run.stderr
+                .contains("zero.py: not a regular file (a device, FIFO or socket): skipped"),
+            "{run:?}"
+        );
+        assert!(
+            run.stderr
+                .contains("x.py: not a regular file (a device, FIFO or socket): skipped"),
+            "{run:?}"
+        );
+        assert!(
+            run.stdout.contains("0 finding(s) in 1 file(s) checked"),
+            "{run:?}"
+        );
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn lint_refuses_a_source_file_above_its_size_bound() {
+    let tmp = TempDir::new().unwrap();
+    let big = "x = 1\n".repeat((16 << 20) / 6 + 1);
+    fs::write(tmp.path().join("big.py"), big).unwrap();
+    let run = losskit(tmp.path(), &["lint", "big.py"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.contains("big.py: larger than 16 MiB: skipped"),
+        "{run:?}"
+    );
+}

@@ -432,3 +432,100 @@ fn half_precision_files_work_end_to_end() {
         losskit_cli::npy::Data::BF16(_)
     ));
 }
+
+/// Issue 21, item 5: absurd sizes and counts are refused before anything is allocated, fast.
+#[test]
+fn bench_and_gradcheck_refuse_absurd_sizes_before_allocating() {
+    let dir = fixture();
+    let d = dir.path();
+    for args in [
+        &["bench", "mse", "--size", "1000000000000"][..],
+        &["bench", "mse", "--size", "18446744073709551615"],
+        &["bench", "mse", "--shape", "1000000,1000000"],
+        &["bench", "mse", "--shape", "18446744073709551615,2"],
+        &["bench", "mse", "--threads", "100000"],
+        &["bench", "mse", "--repeats", "1000000000"],
+        &["bench", "mse", "--warmup", "1000000000000"],
+        &["bench", "mse", "--repeats", "0"],
+        &["bench", "mse", "--size", "0"],
+        &["gradcheck", "mse", "--size", "1000000000000"],
+        &["gradcheck", "mse", "--size", "1000000"],
+    ] {
+        let t = Instant::now();
+        let e = fails(d, args);
+        assert!(
+            e.starts_with("error: bench: ") || e.starts_with("error: gradcheck: "),
+            "{args:?}: {e}"
+        );
+        assert!(
+            t.elapsed().as_secs_f64() < 5.0,
+            "{args:?} took {:?}",
+            t.elapsed()
+        );
+    }
+}
+
+/// Issue 21, item 8: `--range LO,HI` (the documented form), overlap losses together, and no
+/// empty parameter in a spec.
+#[test]
+fn plot_takes_the_documented_range_and_refuses_stray_commas() {
+    let dir = fixture();
+    let d = dir.path();
+    for args in [
+        &["plot", "mse", "--range", "0,5"][..],
+        &["plot", "mse", "--range", "-2,2"],
+        &["plot", "dice", "jaccard"],
+    ] {
+        let r = losskit(d, args);
+        assert_eq!(r.code, Some(0), "{args:?}: {}", r.stderr);
+    }
+    for args in [
+        &["plot", "huber:delta=0.5,"][..],
+        &["plot", "huber:,delta=0.5"],
+        &["plot", "huber:"],
+        &["plot", "mse", "--range", "5,0"],
+        &["plot", "mse", "--range", "0,nan"],
+    ] {
+        let r = losskit(d, args);
+        assert_eq!(r.code, Some(2), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.starts_with("error: ") && r.stderr.lines().count() <= 2);
+    }
+}
+
+/// Issue 21, item 9: `edt --out` over its own mask is refused (the `eval` rule, for every
+/// command), and the mask is left as it was.
+#[test]
+fn edt_refuses_an_output_over_its_input() {
+    let dir = fixture();
+    let d = dir.path();
+    let before = fs::read(d.join("x.npy")).unwrap();
+    let e = fails(d, &["edt", "x.npy", "--out", "x.npy"]);
+    assert!(e.contains("would overwrite the mask"), "{e}");
+    assert_eq!(fs::read(d.join("x.npy")).unwrap(), before);
+}
+
+/// Issue 21, item 11: a usage error is the error and one hint line, not the usage block.
+#[test]
+fn usage_errors_are_two_lines() {
+    let dir = fixture();
+    let d = dir.path();
+    for args in [
+        &["bench"][..],
+        &["eval"],
+        &["eval", "mse", "--bogus"],
+        &["bench", "mse", "--size", "many"],
+        &["nope"],
+        &["plot", "mse", "--range"],
+    ] {
+        let r = losskit(d, args);
+        assert_eq!(r.code, Some(2), "{args:?}");
+        assert_eq!(r.stdout, "");
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {:?}", r.stderr);
+        assert!(
+            lines[0].starts_with("error: ") && !lines[0].contains("Usage"),
+            "{lines:?}"
+        );
+        assert_eq!(lines[1], "For more information, try '--help'.");
+    }
+}

@@ -112,11 +112,23 @@ fn div<T: Real>(n: T, d: T) -> T {
     }
 }
 
-/// Whether `c` is a box in the format: finite, and `c2 ≥ lo·c0`, `c3 ≥ lo·c1`.
+/// Whether `c` is a box in the format: no infinite coordinate, and `c2 ≥ lo·c0`,
+/// `c3 ≥ lo·c1`. A NaN coordinate passes: it is not refused but propagates to the loss and
+/// the gradients (the catalogue's rule), see [`any_nan`].
 #[inline(always)]
 fn valid<T: Real>(c: [T; 4], lo: T) -> bool {
-    let finite = c[0].is_finite() & c[1].is_finite() & c[2].is_finite() & c[3].is_finite();
-    finite & (c[2] >= lo * c[0]) & (c[3] >= lo * c[1])
+    let inf = |v: T| !v.is_finite() & !v.is_nan();
+    let finite = !(inf(c[0]) | inf(c[1]) | inf(c[2]) | inf(c[3]));
+    // `>=` or a NaN on either side: a NaN coordinate is not an ordering violation.
+    let ordered = |a: T, b: T| (a >= b) | a.is_nan() | b.is_nan();
+    finite & ordered(c[2], lo * c[0]) & ordered(c[3], lo * c[1])
+}
+
+/// Whether a box pair holds a NaN: its loss and gradient are then NaN (the kernel's `max`,
+/// `min` and guarded divisions would otherwise turn a NaN into a finite number).
+#[inline(always)]
+fn any_nan<T: Real>(c: [T; 4], d: [T; 4]) -> bool {
+    c.iter().chain(&d).fold(false, |a, v| a | v.is_nan())
 }
 
 /// The angle term of CIoU: `atan(w_g/h_g) − atan(w/h)` as one arctangent of the angle
@@ -146,6 +158,7 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
     q: [T; 4],
     cv: Convert<T>,
     eps: T,
+    eps_area: T,
 ) -> (T, [T; 4]) {
     let (zero, one, two) = (T::ZERO, T::ONE, T::TWO);
     // box_convert to corners.
@@ -163,7 +176,7 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
     let (wp, hp) = (x2 - x1, y2 - y1);
     let (wg, hg) = (gx2 - gx1, gy2 - gy1);
     let union = wp * hp + wg * hg - inter;
-    let du = union + eps;
+    let du = union + eps_area;
     let iou = div(inter, du);
 
     // The smallest enclosing box.
@@ -179,7 +192,7 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
 
     if K::ENCLOSING_AREA {
         let area_c = cw * ch;
-        let dc = area_c + eps;
+        let dc = area_c + eps_area;
         let r = div(area_c - union, dc);
         loss = one - (iou - r);
         a_iou = -one;
@@ -190,7 +203,7 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
         a_ch += a_c * cw;
     }
     if K::CENTRES {
-        let diag = cw * cw + ch * ch + eps;
+        let diag = cw * cw + ch * ch + eps_area;
         let (xp, yp) = ((x2 + x1) / two, (y2 + y1) / two);
         let (xg, yg) = ((gx1 + gx2) / two, (gy1 + gy2) / two);
         let (dx, dy) = (xp - xg, yp - yg);
@@ -219,7 +232,7 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
     }
     if K::SIDES {
         let (ew, eh) = (wp - wg, hp - hg);
-        let (dw, dh) = (cw * cw + eps, ch * ch + eps);
+        let (dw, dh) = (cw * cw + eps_area, ch * ch + eps_area);
         let (rw, rh) = (div(ew * ew, dw), div(eh * eh, dh));
         loss = loss + rw + rh;
         a_wp += div(two * ew, dw);
@@ -258,6 +271,18 @@ fn pair<T: Real, K: Terms, const GRAD: bool>(
     )
 }
 
+/// The coordinate magnitude above which a box pair is rescaled before the kernel: its square,
+/// summed four times, stays far below the type's largest number (2^30 in f32, whose squares
+/// overflow at 2^64; 2^500 in f64).
+#[inline(always)]
+fn huge_threshold<T: Real>() -> T {
+    if T::EPSILON.to_f64() > 1e-10 {
+        T::from_f64(2f64.powi(30))
+    } else {
+        T::from_f64(2f64.powi(500))
+    }
+}
+
 /// Boxes per block: the width the lane loops are written for.
 const B: usize = 8;
 
@@ -292,13 +317,43 @@ fn block<T: Real, K: Terms, const GRAD: bool, const OUT: bool>(
     let mut ok = true;
     let mut loss = [T::ZERO; B];
     let mut grad = [T::ZERO; 4 * B];
-    for l in 0..B {
-        let (c, d) = (at(&pb, l), at(&qb, l));
-        ok &= valid(c, cv.lo) & valid(d, cv.lo);
-        let (v, gr) = pair::<T, K, GRAD>(c, d, cv, eps);
-        loss[l] = v;
-        for k in 0..4 {
-            grad[4 * l + k] = gr[k] * scale;
+    // Coordinates so large that the areas and squared distances would overflow: checked once
+    // per block, so blocks of ordinary boxes run the loop below unchanged.
+    let big = huge_threshold::<T>();
+    let huge = pb.iter().chain(&qb).fold(false, |h, v| h | (v.abs() > big));
+    if huge {
+        for l in 0..B {
+            let (c, d) = (at(&pb, l), at(&qb, l));
+            ok &= valid(c, cv.lo) & valid(d, cv.lo);
+            // Every box loss is invariant to scaling both boxes: scale the pair by a power
+            // of two (exact) so its largest coordinate is in [1, 2), and the gradient back.
+            // `eps` is an area (or squared length) and scales with it; α's is a ratio.
+            let m = c.iter().chain(&d).fold(T::ZERO, |m, v| vmax(m, v.abs()));
+            let k = if m.is_finite() && m > big {
+                T::from_f64(2f64.powi(-(m.to_f64().log2().floor() as i32)))
+            } else {
+                T::ONE
+            };
+            let (cs, ds) = (c.map(|v| v * k), d.map(|v| v * k));
+            let (v, gr) = pair::<T, K, GRAD>(cs, ds, cv, eps, eps * k * k);
+            let nan = any_nan(c, d);
+            let poison = |x: T| if nan { T::from_f64(f64::NAN) } else { x };
+            loss[l] = poison(v);
+            for j in 0..4 {
+                grad[4 * l + j] = poison(gr[j] * k * scale);
+            }
+        }
+    } else {
+        for l in 0..B {
+            let (c, d) = (at(&pb, l), at(&qb, l));
+            ok &= valid(c, cv.lo) & valid(d, cv.lo);
+            let (v, gr) = pair::<T, K, GRAD>(c, d, cv, eps, eps);
+            let nan = any_nan(c, d);
+            let poison = |x: T| if nan { T::from_f64(f64::NAN) } else { x };
+            loss[l] = poison(v);
+            for j in 0..4 {
+                grad[4 * l + j] = poison(gr[j] * scale);
+            }
         }
     }
     for l in 0..len {
@@ -403,8 +458,8 @@ fn invalid<T: Real>(name: &'static str, inputs: &BoxInputs<'_, T>) -> Error {
             if valid(c, lo) {
                 continue;
             }
-            let problem = if !c.iter().all(|v| v.is_finite()) {
-                "a coordinate is not finite"
+            let problem = if !c.iter().all(|v| v.is_finite() || v.is_nan()) {
+                "a coordinate is infinite"
             } else if c[2] < lo * c[0] {
                 if xyxy {
                     "x2 < x1 (an inverted box)"
@@ -586,12 +641,18 @@ mod tests {
     #[test]
     fn bad_boxes_and_buffers_are_named() {
         let good = [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 2.0, 2.0];
-        let nan = [0.0, 0.0, 1.0, 1.0, 0.0, f64::NAN, 2.0, 2.0];
-        let i = BoxInputs::new(rows(&good), rows(&nan)).format(BoxFormat::Xywh);
+        let inf = [0.0, 0.0, 1.0, 1.0, 0.0, f64::INFINITY, 2.0, 2.0];
+        let i = BoxInputs::new(rows(&good), rows(&inf)).format(BoxFormat::Xywh);
         assert_eq!(
             Iou::default().value(&i, Reduction::Sum).unwrap_err().to_string(),
-            "iou: `target` row 1 is [0.0, NaN, 2.0, 2.0] in format `xywh`: a coordinate is not finite"
+            "iou: `target` row 1 is [0.0, inf, 2.0, 2.0] in format `xywh`: a coordinate is infinite"
         );
+        // A NaN is not refused: it propagates to the row's loss and gradient.
+        let nan = [0.0, 0.0, 1.0, 1.0, 0.0, f64::NAN, 2.0, 2.0];
+        let i = BoxInputs::new(rows(&good), rows(&nan)).format(BoxFormat::Xywh);
+        let mut per = [0.0; 2];
+        Iou::default().per_element(&i, &mut per).unwrap();
+        assert!(per[0] < 1e-6 && per[1].is_nan(), "{per:?}");
         let i = BoxInputs::new(rows(&good), rows(&good));
         let mut g = [0.0; 7];
         assert_eq!(

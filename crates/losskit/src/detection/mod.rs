@@ -82,7 +82,7 @@ impl BoxFormat {
 ///
 /// # Bad boxes
 /// x2 < x1 or y2 < y1 (in `xyxy`), a negative width or height (in the other formats) or a
-/// non-finite coordinate is [`Error::InvalidBox`](crate::Error::InvalidBox), naming the
+/// infinite coordinate is [`Error::InvalidBox`](crate::Error::InvalidBox), naming the
 /// argument and the row. (torchvision computes a number for an inverted box: a NaN, or worse
 /// a GIoU "bonus" that rewards the inversion.) Zero-width and zero-height boxes are boxes:
 /// their values and gradients are finite.
@@ -232,7 +232,7 @@ macro_rules! box_loss {
             /// # Errors
             /// [`Error::BadShape`] unless `input` is `[N, 4]`; [`Error::ShapeMismatch`] when
             /// `target` differs from it; [`Error::InvalidBox`](crate::Error::InvalidBox) for a
-            /// box that is inverted, has a negative side or a non-finite coordinate (the
+            /// box that is inverted, has a negative side or an infinite coordinate (the
             /// first one, with its argument and row); [`Error::EmptyMean`] for `Mean` over
             /// N = 0.
             pub fn value<T: Real>(&self, inputs: &BoxInputs<'_, T>, reduction: Reduction) -> Result<T> {

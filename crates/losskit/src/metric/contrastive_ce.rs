@@ -49,7 +49,22 @@ fn view_dims<T>(
             expected: "at least 2 rows `[N, D]`: with N = 1 there are no negatives",
         });
     }
+    no_zero_width(loss, names[0], inputs.first.dims(), d)?;
     Ok((n, d))
+}
+
+/// Cosine similarities need a direction: a zero-width embedding (`D = 0`) has none, so it is
+/// an error rather than an out-of-bounds read or a silent 0.
+fn no_zero_width(loss: &'static str, arg: &'static str, dims: &[usize], d: usize) -> Result<()> {
+    if d == 0 {
+        return Err(Error::BadShape {
+            loss,
+            arg,
+            actual: dims.to_vec(),
+            expected: "`[N, D]` with D >= 1: a zero-width embedding has no direction to compare",
+        });
+    }
+    Ok(())
 }
 
 /// The per-anchor coefficient `w` of the backward pass, times anchor i's cotangent u_i when
@@ -432,6 +447,7 @@ impl SupCon {
         weights: Option<&[T]>,
     ) -> Result<T> {
         let (n, d) = labeled_dims(SUPCON, inputs)?;
+        no_zero_width(SUPCON, "embeddings", inputs.embeddings.dims(), d)?;
         let lab = inputs.labels.data();
         let mut counts: HashMap<i64, usize> = HashMap::new();
         for &l in lab {

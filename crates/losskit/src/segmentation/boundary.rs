@@ -6,8 +6,8 @@ use crate::real::Real;
 use crate::reduction::Reduction;
 
 use super::{
-    check_target, divisor, first_class, layout, non_finite, with_target, Activation, Layout,
-    SegInputs, Target,
+    check_target, divisor, first_class, has_nan, layout, non_finite, with_target, Activation,
+    Layout, SegInputs, Target,
 };
 
 const NAME: &str = "boundary";
@@ -231,7 +231,7 @@ impl Boundary {
             }
         }
         let total = vals.iter().sum::<f64>() / div;
-        if !total.is_finite() {
+        if !total.is_finite() && !has_nan(&input) {
             return Err(non_finite(NAME, &input));
         }
         Ok((total, vals))

@@ -54,16 +54,51 @@ fn index_of(o: u128) -> usize {
     (o & u128::from(u64::MAX)) as usize
 }
 
+/// Infinite logits are refused (the loss of an infinite margin is not a number a user can
+/// act on); a NaN is not refused: it propagates (see [`poison`]), as in every family.
 fn check_finite<T: Real>(loss: &'static str, inputs: &SegInputs<'_, T>) -> Result<()> {
-    if inputs.input().data().iter().any(|v| !v.is_finite()) {
+    if inputs
+        .input()
+        .data()
+        .iter()
+        .any(|v| !v.is_finite() && !v.is_nan())
+    {
         return Err(non_finite(loss, &inputs.input()));
     }
     Ok(())
 }
 
+/// NaN propagation: a group whose logits hold a NaN gets a NaN loss and NaN gradients (the
+/// sort and the hinge's `e > 0` would otherwise drop the NaN and return a finite number).
+fn poison<T: Real>(x: &[T], vals: &mut [f64], grad: Option<&mut [T]>) {
+    if vals.is_empty() || x.is_empty() || !x.iter().any(|v| v.is_nan()) {
+        return;
+    }
+    let size = x.len() / vals.len();
+    let mut grad = grad;
+    for (gi, chunk) in x.chunks(size.max(1)).enumerate().take(vals.len()) {
+        if chunk.iter().any(|v| v.is_nan()) {
+            vals[gi] = f64::NAN;
+            if let Some(g) = grad.as_deref_mut() {
+                g[gi * size..(gi + 1) * size].fill(T::from_f64(f64::NAN));
+            }
+        }
+    }
+}
+
+/// How many groups a `mean` divides by: none when the batch holds no element (an empty
+/// batch has no loss to average, even as one group over the whole batch).
+fn groups_counted(groups: usize, empty: bool) -> usize {
+    if empty {
+        0
+    } else {
+        groups
+    }
+}
+
 /// The reduced value and the per-group values.
-fn reduce(loss: &'static str, vals: &[f64], mean: bool) -> Result<f64> {
-    let d = divisor(loss, mean, vals.len())?;
+fn reduce(loss: &'static str, vals: &[f64], mean: bool, empty: bool) -> Result<f64> {
+    let d = divisor(loss, mean, groups_counted(vals.len(), empty))?;
     Ok(vals.iter().sum::<f64>() / d)
 }
 
@@ -93,6 +128,7 @@ macro_rules! lovasz_api {
                     $name,
                     &vals,
                     reduction == Reduction::Mean,
+                    inputs.input().is_empty(),
                 )?))
             }
 
@@ -115,12 +151,17 @@ macro_rules! lovasz_api {
                 )?;
                 let lay = layout($name, &inputs.input())?;
                 let groups = if self.per_image { lay.n } else { 1 };
-                let d = divisor($name, reduction == Reduction::Mean, groups)?;
+                let d = divisor(
+                    $name,
+                    reduction == Reduction::Mean,
+                    groups_counted(groups, inputs.input().is_empty()),
+                )?;
                 let vals = self.run(inputs, Some((grad, 1.0 / d)))?;
                 Ok(T::from_f64(reduce(
                     $name,
                     &vals,
                     reduction == Reduction::Mean,
+                    inputs.input().is_empty(),
                 )?))
             }
 
@@ -207,7 +248,15 @@ impl LovaszHinge {
         }
         let gt = check_target(HINGE, &input, &lay, inputs.target())?;
         check_finite(HINGE, inputs)?;
-        with_target!(gt, lay, |g| self.kernel(input.data(), &lay, &g, grad))
+        let mut grad = grad;
+        let mut vals = with_target!(gt, lay, |g| self.kernel(
+            input.data(),
+            &lay,
+            &g,
+            grad.as_mut().map(|(b, sc)| (&mut **b, *sc))
+        ))?;
+        poison(input.data(), &mut vals, grad.map(|(b, _)| b));
+        Ok(vals)
     }
 
     fn kernel<T: Real, G: Target<T>>(
@@ -323,7 +372,15 @@ impl LovaszSoftmax {
         Activation::Softmax.check(SOFTMAX, lay.c, input.dims())?;
         let gt = check_target(SOFTMAX, &input, &lay, inputs.target())?;
         check_finite(SOFTMAX, inputs)?;
-        with_target!(gt, lay, |g| self.kernel(input.data(), &lay, &g, grad))
+        let mut grad = grad;
+        let mut vals = with_target!(gt, lay, |g| self.kernel(
+            input.data(),
+            &lay,
+            &g,
+            grad.as_mut().map(|(b, sc)| (&mut **b, *sc))
+        ))?;
+        poison(input.data(), &mut vals, grad.map(|(b, _)| b));
+        Ok(vals)
     }
 
     fn kernel<T: Real, G: Target<T>>(

@@ -433,10 +433,15 @@ pub(crate) fn no_distance<T>(loss: &'static str, inputs: &SegInputs<'_, T>) -> R
     Ok(())
 }
 
-/// A non-finite loss from finite-looking work: names the first non-finite logit.
+/// A non-finite loss from finite-looking work: names the first infinite logit (else the
+/// first non-finite one).
 pub(crate) fn non_finite<T: Real>(loss: &'static str, input: &Tensor<'_, T>) -> Error {
     let d = input.data();
-    let i = d.iter().position(|v| !v.is_finite()).unwrap_or(0);
+    let i = d
+        .iter()
+        .position(|v| !v.is_finite() && !v.is_nan())
+        .or_else(|| d.iter().position(|v| !v.is_finite()))
+        .unwrap_or(0);
     Error::InvalidValue {
         loss,
         arg: "input",
@@ -453,4 +458,10 @@ pub(crate) fn divisor(loss: &'static str, mean: bool, count: usize) -> Result<f6
         (true, k) => Ok(k as f64),
         (false, _) => Ok(1.0),
     }
+}
+
+/// Whether a NaN reached the loss through `input`: the result is then NaN by the catalogue's
+/// rule (a NaN propagates to the value and the gradients), not an error.
+pub(crate) fn has_nan<T: Real>(input: &Tensor<'_, T>) -> bool {
+    input.data().iter().any(|v| v.is_nan())
 }

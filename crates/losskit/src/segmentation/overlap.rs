@@ -9,8 +9,8 @@ use crate::reduction::Reduction;
 use crate::tensor::Tensor;
 
 use super::{
-    check_target, divisor, first_class, layout, no_distance, non_finite, with_target, Activation,
-    Gt, Layout, SegInputs, Target,
+    check_target, divisor, first_class, has_nan, layout, no_distance, non_finite, with_target,
+    Activation, Gt, Layout, SegInputs, Target,
 };
 
 /// The parameters every overlap loss shares.
@@ -459,7 +459,7 @@ pub(crate) fn run_checked<T: Real, S: Score>(
         pre,
         weights,
     }))?;
-    if !r.reduced.is_finite() || r.values.iter().any(|v| !v.is_finite()) {
+    if (!r.reduced.is_finite() || r.values.iter().any(|v| !v.is_finite())) && !has_nan(input) {
         return Err(non_finite(loss, input));
     }
     Ok(r)

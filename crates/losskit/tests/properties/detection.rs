@@ -323,3 +323,63 @@ fn boxes_apart_are_pulled_together_except_by_iou() {
         assert!(gc[0] < 0.0, "{name}: the centre moves right: {gc:?}");
     }
 }
+
+/// Hostile input (issue 21, item 4): finite but huge coordinates (×1e30 in f32, ×1e200 in
+/// f64) give the loss of the same boxes at ordinary magnitudes (every box loss is invariant to
+/// scaling both boxes), and the gradient scaled by 1/s — not NaN, not 1 − 0.
+#[test]
+fn huge_coordinates_give_the_scale_free_answer() {
+    let (p, t) = pairs(24, 5);
+    let mut rows_seen = 0;
+    for name in NAMES {
+        let (_, _, g, per) = run(name, 0.0, &p, &t, BoxFormat::Xyxy);
+        for s in [1e200, 3e150, 2f64.powi(700)] {
+            let ps: Vec<f64> = p.iter().map(|v| v * s).collect();
+            let ts: Vec<f64> = t.iter().map(|v| v * s).collect();
+            let (_, _, gs, pers) = run(name, 0.0, &ps, &ts, BoxFormat::Xyxy);
+            for (a, b) in per.iter().zip(&pers) {
+                assert!(close(*a, *b, 1e-12, 1e-14), "{name} ×{s:e}: {a} vs {b}");
+                rows_seen += 1;
+            }
+            for (a, b) in g.iter().zip(&gs) {
+                assert!(
+                    close(*a, b * s, 1e-10, 1e-12),
+                    "{name} ×{s:e} grad: {a} vs {}",
+                    b * s
+                );
+            }
+        }
+        // f32 at ×1e30 against f32 at ordinary magnitudes.
+        let p32: Vec<f32> = p.iter().map(|&v| v as f32).collect();
+        let t32: Vec<f32> = t.iter().map(|&v| v as f32).collect();
+        let n = p.len() / 4;
+        let per32 = |p: &[f32], t: &[f32]| -> Vec<f32> {
+            let i = BoxInputs::new(
+                Tensor::new(p, &[n, 4]).unwrap(),
+                Tensor::new(t, &[n, 4]).unwrap(),
+            );
+            let mut out = vec![0.0f32; n];
+            match name {
+                "iou" => Iou::new(0.0).unwrap().per_element(&i, &mut out),
+                "giou" => Giou::new(0.0).unwrap().per_element(&i, &mut out),
+                "diou" => Diou::new(0.0).unwrap().per_element(&i, &mut out),
+                "ciou" => Ciou::new(0.0).unwrap().per_element(&i, &mut out),
+                _ => Eiou::new(0.0).unwrap().per_element(&i, &mut out),
+            }
+            .unwrap();
+            out
+        };
+        let base = per32(&p32, &t32);
+        let big = per32(
+            &p32.iter().map(|v| v * 1e30).collect::<Vec<_>>(),
+            &t32.iter().map(|v| v * 1e30).collect::<Vec<_>>(),
+        );
+        for (a, b) in base.iter().zip(&big) {
+            assert!(
+                b.is_finite() && (a - b).abs() <= 1e-4 * a.abs().max(1e-2),
+                "{name} f32 ×1e30: {a} vs {b}"
+            );
+        }
+    }
+    assert!(rows_seen > 0);
+}

@@ -337,3 +337,32 @@ fn results_are_bit_identical_at_1_and_2_threads() {
         assert_eq!(results[0].grads, results[1].grads, "{loss}");
     }
 }
+
+/// Hostile input (issue 21, item 1): zero-width embeddings (`D = 0`) are an error naming the
+/// shape for every loss that normalises them, never a panic or a silent 0.
+#[test]
+fn zero_width_embeddings_are_an_error() {
+    for loss in ["nt_xent", "info_nce", "supcon"] {
+        let inputs = inputs_of(loss, 3, 0, &[], &[0, 0, 1]);
+        let arrays: Vec<NamedArray<'_>> = inputs
+            .iter()
+            .map(|(name, dims, d)| NamedArray {
+                name,
+                dims,
+                data: match d {
+                    Data::F(v) => ArrayData::F64(v),
+                    Data::I(v) => ArrayData::I64(v),
+                },
+            })
+            .collect();
+        for r in [ReductionMode::Mean, ReductionMode::Sum, ReductionMode::None] {
+            let got = std::panic::catch_unwind(|| evaluate(loss, &arrays, &[], r, &[]));
+            let e = match got {
+                Ok(Err(e)) => e.to_string(),
+                Ok(Ok(v)) => panic!("{loss} {}: D = 0 gave {:?}", r.name(), v.value),
+                Err(_) => panic!("{loss} {}: D = 0 panicked", r.name()),
+            };
+            assert!(e.contains("D >= 1") && e.contains("[3, 0]"), "{loss}: {e}");
+        }
+    }
+}

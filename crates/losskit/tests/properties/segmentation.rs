@@ -429,3 +429,43 @@ fn bad_input_is_a_clear_error() {
         "dice: `input` at [0, 0, 0] is inf, expected a finite value"
     );
 }
+
+/// Hostile input (issue 21, item 2): an empty batch under `mean` is an error for the Lovász
+/// losses as for every loss (a single group over the whole batch is still no element), and
+/// `sum` over it is 0.
+#[test]
+fn lovasz_on_an_empty_batch_under_mean_is_an_error() {
+    let x: [f64; 0] = [];
+    let y: [i64; 0] = [];
+    for per_image in [false, true] {
+        let hinge = LovaszHinge::default().per_image(per_image);
+        let soft = LovaszSoftmax::default().per_image(per_image);
+        let mask = SegInputs::mask(
+            Tensor::new(&x, &[0, 1, 4]).unwrap(),
+            Tensor::new(&x, &[0, 1, 4]).unwrap(),
+        );
+        let idx = SegInputs::indices(
+            Tensor::new(&x, &[0, 3, 4]).unwrap(),
+            Tensor::new(&y, &[0, 4]).unwrap(),
+        );
+        let e = hinge.value(&mask, Reduction::Mean).map(|v| v.to_string());
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "lovasz_hinge: reduction `mean` over an empty input is undefined; use `sum` or a non-empty batch",
+            "per_image {per_image}"
+        );
+        let mut g: [f64; 0] = [];
+        assert!(hinge
+            .value_and_grad(&mask, Reduction::Mean, &mut g)
+            .is_err());
+        assert_eq!(hinge.value(&mask, Reduction::Sum).unwrap(), 0.0);
+        let e = soft.value(&idx, Reduction::Mean).map(|v| v.to_string());
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "lovasz_softmax: reduction `mean` over an empty input is undefined; use `sum` or a non-empty batch",
+            "per_image {per_image}"
+        );
+        assert!(soft.value_and_grad(&idx, Reduction::Mean, &mut g).is_err());
+        assert_eq!(soft.value(&idx, Reduction::Sum).unwrap(), 0.0);
+    }
+}

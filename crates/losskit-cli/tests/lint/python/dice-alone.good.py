@@ -4,6 +4,14 @@ from monai.losses import DiceLoss
 dice = DiceLoss(sigmoid=True)
 
 
-def step(model, x, mask):
+def step(model, opt, x, mask):
     logits = model(x)
-    return F.binary_cross_entropy_with_logits(logits, mask) + dice(logits, mask)
+    loss = dice(logits, mask)
+    loss += F.binary_cross_entropy_with_logits(logits, mask)
+    loss.backward()
+    opt.step()
+
+
+def evaluate(model, x, mask):
+    # A Dice score as a metric: nothing optimised.
+    return 1 - dice(model(x), mask)

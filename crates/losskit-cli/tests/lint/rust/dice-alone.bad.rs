@@ -1,4 +1,5 @@
 use candle_core::{Result, Tensor};
+use candle_nn::{Optimizer, SGD};
 
 fn dice_loss(probs: &Tensor, mask: &Tensor) -> Result<Tensor> {
     let inter = (probs * mask)?.sum_all()?;
@@ -6,6 +7,7 @@ fn dice_loss(probs: &Tensor, mask: &Tensor) -> Result<Tensor> {
     (1.0 - ((inter * 2.0)? / total)?)
 }
 
-fn step(probs: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    dice_loss(probs, mask)
+fn step(opt: &mut SGD, probs: &Tensor, mask: &Tensor) -> Result<()> {
+    let loss = dice_loss(probs, mask)?;
+    opt.backward_step(&loss)
 }
