@@ -249,6 +249,49 @@ def smooth_l1(input, target, weight=None, beta=1.0, reduction='mean', *, grad=()
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def pseudo_huber(input, target, weight=None, delta=1.0, reduction='mean', *, grad=()) -> Any:
+    """
+    Δ²(√(1 + (e/δ)²) − 1): a smooth huber with a positive second derivative everywhere (XGBoost's reg:pseudohubererror).
+
+    losskit.pseudo_huber on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ = δ²(√(1 + (e/δ)²) − 1), e = x − y
+
+    Gradient::
+
+        ∂ℓ/∂x = e/√(1 + (e/δ)²)
+
+    Inputs:
+        input (prediction): floats, any shape
+        target (target): floats, same as `input`
+        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
+
+    Parameters:
+        delta (float, default 1.0, > 0): the slope of the linear tails and the width of the quadratic zone (XGBoost's huber_slope)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        robust regression with Newton steps or gradient boosting, where huber's zero curvature
+        outside the quadratic zone stalls the fit
+
+    Pitfalls:
+        - delta is in the units of the target, like huber's: rescale it with the data
+        - far from the target the curvature (1 + (e/δ)²)^(−3/2) is tiny: boosting steps there
+          are large, bound them (max_delta_step) or standardise the target
+
+    Reference:
+        Hartley & Zisserman 2003; XGBoost reg:pseudohubererror; optax.pseudo_huber_loss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def log_cosh(input, target, weight=None, reduction='mean', *, grad=()) -> Any:
     """
     Ln cosh(x − y): a smooth huber, twice differentiable everywhere.
@@ -367,6 +410,89 @@ def poisson_nll(input, target, weight=None, log_input=True, full=False, eps=1e-0
 
     Reference:
         torch.nn.functional.poisson_nll_loss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def gamma_deviance(input, target, weight=None, reduction='mean', *, grad=()) -> Any:
+    """
+    Gamma deviance on the log-link raw score: positive, right-skewed targets (XGBoost's reg:gamma).
+
+    losskit.gamma_deviance on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ = y·e^(−x) + x − ln y − 1 = y/μ − ln(y/μ) − 1, μ = eˣ (half the gamma deviance)
+
+    Gradient::
+
+        ∂ℓ/∂x = 1 − y·e^(−x)
+
+    Inputs:
+        input (prediction): floats, any shape
+        target (target): floats, same as `input`
+        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        positive targets whose spread grows with their mean (claim sizes, durations, prices),
+        predicted on the log scale
+
+    Pitfalls:
+        - `input` is the raw score x = ln μ, not the mean: apply exp to predict
+        - targets must be > 0; for exact zeros use tweedie
+        - XGBoost's gamma-deviance metric and scikit-learn's mean_gamma_deviance are twice this
+
+    Reference:
+        McCullagh & Nelder 1989; XGBoost reg:gamma (gradient and hessian exactly); LightGBM gamma
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def tweedie(input, target, weight=None, power=1.5, reduction='mean', *, grad=()) -> Any:
+    """
+    Tweedie negative log-likelihood on the log-link raw score, power in (1, 2): many zeros and a skewed positive part (XGBoost's reg:tweedie).
+
+    losskit.tweedie on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ = −y·e^((1−ρ)x)/(1 − ρ) + e^((2−ρ)x)/(2 − ρ), μ = eˣ
+
+    Gradient::
+
+        ∂ℓ/∂x = −y·e^((1−ρ)x) + e^((2−ρ)x)
+
+    Inputs:
+        input (prediction): floats, any shape
+        target (target): floats, same as `input`
+        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
+
+    Parameters:
+        power (float, default 1.5, in (1, 2)): the variance power ρ: Var = φμ^ρ; toward 1 Poisson-like, toward 2 gamma-like (tweedie_variance_power)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        non-negative targets with a mass at exactly 0 (insurance losses, rainfall, sales),
+        predicted on the log scale
+
+    Pitfalls:
+        - `input` is the raw score x = ln μ, not the mean: apply exp to predict
+        - the value is a negative log-likelihood without the terms in y alone: not 0 at a
+          perfect prediction, and it can be negative; compare models by it, not to 0
+
+    Reference:
+        Jørgensen 1997; XGBoost reg:tweedie and tweedie-nloglik (gradient and hessian exactly); LightGBM tweedie
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.

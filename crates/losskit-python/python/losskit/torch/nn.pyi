@@ -173,6 +173,15 @@ class FocalTversky(torch.nn.Module):
     def forward(self, input, target) -> torch.Tensor:
         ...
 
+class GammaDeviance(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.gamma_deviance`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
 class GaussianNLLLoss(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.gaussian_nll`. (``help()`` shows it in full)."""
 
@@ -434,6 +443,15 @@ class PoissonNll(torch.nn.Module):
     def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
+class PseudoHuber(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.pseudo_huber`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, delta=1.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
 class Quantile(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.quantile`. (``help()`` shows it in full)."""
 
@@ -531,5 +549,14 @@ class Tversky(torch.nn.Module):
         ...
 
     def forward(self, input, target) -> torch.Tensor:
+        ...
+
+class Tweedie(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.tweedie`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, power=1.5, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
