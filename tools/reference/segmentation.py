@@ -280,6 +280,21 @@ fam.case("bce_dice/multi-label", L,
          " + DiceLoss(sigmoid=True, reduction=R)(input, target)",
          {"input": logits(r, (2, 3, 4, 4)), "target": mask(r, (2, 3, 4, 4))}, reductions=MS,
          tool=MONAI)
+# `none`: [N, C'] ([C'] with batch), dice_weight·dice + bce_weight·(each sample's mean BCE; the
+# batch's with batch), from MONAI's per-(sample, class) Dice and torch's per-element BCE.
+BCE = "torch.nn.functional.binary_cross_entropy_with_logits(input, target, reduction='none')"
+r = rng("bce_dice/none/multi-label")
+fam.case("bce_dice/none/multi-label", L,
+         f"2.0 * DiceLoss(sigmoid=True, reduction='none')(input, target).flatten(1)"
+         f" + 0.5 * {BCE}.flatten(1).mean(1, keepdim=True)",
+         {"input": logits(r, (3, 2, 4, 3)), "target": mask(r, (3, 2, 4, 3))},
+         reductions=("none",), params={"bce_weight": 0.5, "dice_weight": 2.0}, tool=MONAI)
+r = rng("bce_dice/none/batch")
+fam.case("bce_dice/none/batch", L,
+         f"DiceLoss(sigmoid=True, batch=True, reduction='none')(input, target).flatten()"
+         f" + {BCE}.mean()",
+         {"input": logits(r, (3, 2, 5)), "target": mask(r, (3, 2, 5))},
+         reductions=("none",), params={"batch": True}, tool=MONAI)
 
 # ce_dice
 L = "ce_dice"
@@ -298,6 +313,22 @@ r = rng("ce_dice/onehot")
 monai_case("ce_dice/onehot", L, ctor("DiceCELoss", softmax=True),
            {"input": logits(r, (2, 4, 6)), "target": onehot(labels(r, (2, 6), 4), 4)},
            reductions=MS)
+# `none`: as bce_dice's, with each sample's mean cross-entropy over its positions.
+CE = "torch.nn.functional.cross_entropy(input, target, reduction='none')"
+r = rng("ce_dice/none/index/no-background")
+fam.case("ce_dice/none/index/no-background", L,
+         "1.5 * DiceLoss(softmax=True, to_onehot_y=True, include_background=False,"
+         f" reduction='none')(input, target.unsqueeze(1)).flatten(1)"
+         f" + 0.3 * {CE}.flatten(1).mean(1, keepdim=True)",
+         {"input": logits(r, (2, 3, 4, 5)), "target": labels(r, (2, 4, 5), 3)},
+         reductions=("none",),
+         params={"include_background": False, "ce_weight": 0.3, "dice_weight": 1.5}, tool=MONAI)
+r = rng("ce_dice/none/onehot/batch")
+fam.case("ce_dice/none/onehot/batch", L,
+         f"DiceLoss(softmax=True, batch=True, reduction='none')(input, target).flatten()"
+         f" + {CE}.mean()",
+         {"input": logits(r, (3, 4, 6)), "target": onehot(labels(r, (3, 6), 4), 4)},
+         reductions=("none",), params={"batch": True}, tool=MONAI)
 
 # boundary: Kervadec's maps; `none` gives the per-(sample, class) means.
 L = "boundary"

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use losskit::{distance, Dice, Reduction, SegInputs, Tensor};
+use losskit::{distance, CeDice, Dice, Reduction, SegInputs, Tensor};
 use npyz::{DType, TypeStr, WriterBuilder};
 use tempfile::TempDir;
 
@@ -148,7 +148,7 @@ fn eval_reaches_the_segmentation_losses() {
         err,
         "error: lovasz_softmax: `target` at [0, 3] is 3, expected a class index in [0, C) (C = `input`'s class dimension)\n"
     );
-    // `none` is not a reduction of the combined losses.
+    // `none` on a combined loss (issue 21, item 10): [N, C'], whose mean is `mean`.
     let (code, _, err) = losskit(
         dir.path(),
         &[
@@ -164,6 +164,20 @@ fn eval_reaches_the_segmentation_losses() {
             "o.npy",
         ],
     );
-    assert_eq!(code, Some(2));
-    assert!(err.contains("reduction `none` is not supported"), "{err}");
+    assert_eq!(code, Some(0), "{err}");
+    let bytes = fs::read(dir.path().join("o.npy")).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    assert_eq!(npy.shape(), &[2, 3]);
+    let none: Vec<f32> = npy.into_vec().unwrap();
+    let mean = CeDice::default()
+        .value(
+            &SegInputs::indices(
+                Tensor::new(&x, &[2, 3, 4]).unwrap(),
+                Tensor::new(&y, &[2, 4]).unwrap(),
+            ),
+            Reduction::Mean,
+        )
+        .unwrap();
+    let got = none.iter().map(|&v| f64::from(v)).sum::<f64>() / 6.0;
+    assert!((got - f64::from(mean)).abs() < 1e-5, "{got} vs {mean}");
 }

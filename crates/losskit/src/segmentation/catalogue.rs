@@ -7,7 +7,6 @@ use crate::error::{Error, Result};
 use crate::eval::{dispatch, Call, Kept, Out, Vjp};
 use crate::evaluator;
 use crate::real::Real;
-use crate::reduction::ReductionMode;
 use crate::sample::{Rng, Sample};
 use crate::tensor::Tensor;
 
@@ -239,22 +238,37 @@ overlap_eval!(
     |c: &Call<'_, T>| -> Result<GeneralizedDice> { Ok(shared!(GeneralizedDice::default(), c)) }
 );
 
-/// Evaluators of the losses with no per-element form (`mean` and `sum` only).
+/// Evaluators of the cross-entropy plus Dice losses. Their `none` values, [N, C'] ([C'] with
+/// `batch`), each hold the sample's mean cross-entropy: their sum is not the `sum`
+/// reduction, so the gradient under `none` is always the loss's own VJP (all-ones cotangent
+/// when none is given), never `value_and_grad(Sum)`.
 macro_rules! combo_eval {
     ($f:ident, $build:expr) => {
         fn $f<T: Real>(c: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
             #[allow(clippy::redundant_closure_call)]
             let loss = ($build)(c)?;
             with_inputs(c, |inputs| {
-                dispatch(
-                    c,
-                    out,
-                    &[],
-                    Vjp::Separable(Kept::NONE), // `mean` and `sum` only: never used
-                    |r| loss.value(&inputs, r),
-                    |r, g| loss.value_and_grad(&inputs, r, g),
-                    |_| Ok(()),
-                )
+                let shape = loss.per_element_shape(inputs.input().dims())?;
+                if c.reduction().is_some() {
+                    return dispatch(
+                        c,
+                        out,
+                        &shape,
+                        Vjp::Coupled(&|u, g| loss.vjp(&inputs, Some(u), g)),
+                        |r| loss.value(&inputs, r),
+                        |r, g| loss.value_and_grad(&inputs, r, g),
+                        |o| loss.per_element(&inputs, o),
+                    );
+                }
+                out.shape = shape.clone();
+                let u = out.cotangent(c.loss, &shape)?;
+                let mut losses = vec![T::ZERO; shape.iter().product()];
+                loss.per_element(&inputs, &mut losses)?;
+                if let Some(g) = out.grad("input") {
+                    loss.vjp(&inputs, u, g)?;
+                }
+                out.per_element = Some(losses);
+                Ok(())
             })
         }
     };
@@ -355,7 +369,6 @@ fn sample_binary(size: usize, rng: &mut Rng) -> Sample {
 const OVERLAP_GRADIENT: &str =
     "∂ℓ/∂P = (ratio·b − G·a')/den per class (see the type's docs), then through the activation: \
      P(1 − P) for sigmoid, P_k(d_k − Σ_j P_j d_j) for softmax";
-const MEAN_SUM_ONLY: &[ReductionMode] = &[ReductionMode::Mean, ReductionMode::Sum];
 
 const DICE: LossInfo = LossInfo {
     name: "dice",
@@ -474,13 +487,12 @@ const BCE_DICE: LossInfo = LossInfo {
         lambda("bce_weight", "the weight of the cross-entropy term"),
         lambda("dice_weight", "the weight of the Dice term"),
     ],
-    reductions: MEAN_SUM_ONLY,
-    formula: "bce_weight·bce_with_logits(x, G) (mean over every element) + dice_weight·dice(sigmoid(x), G) (mean over [N, C'])",
-    gradient: "bce_weight·(σ(x) − G)/M + dice_weight·∂dice/∂x",
+    reductions: STANDARD_REDUCTIONS,
+    formula: "bce_weight·bce_with_logits(x, G) (mean over every element) + dice_weight·dice(sigmoid(x), G) (mean over [N, C']); none gives [N, C'] ([C'] with batch), entry dice_weight·dice[n, c] + bce_weight·(sample n's mean BCE; the batch's with batch), whose mean is the mean",
+    gradient: "bce_weight·(σ(x) − G)/M + dice_weight·∂dice/∂x; under none the BCE gradient of sample n is scaled by Σ_c u[n, c]/(C·S)",
     when_to_use: "binary or multi-label masks: the cross-entropy gives smooth early gradients, Dice handles the imbalance",
     pitfalls: &[
         "multi-label: the cross-entropy stays binary per channel (MONAI's DiceCELoss(sigmoid=True) switches to softmax CE when C > 1)",
-        "no `none` reduction: the two terms have different shapes",
     ],
     reference: "MONAI DiceCELoss(sigmoid=True) (one channel)",
     eval: evaluator!(eval_bce_dice),
@@ -502,13 +514,12 @@ const CE_DICE: LossInfo = LossInfo {
         lambda("ce_weight", "the weight of the cross-entropy term"),
         lambda("dice_weight", "the weight of the Dice term"),
     ],
-    reductions: MEAN_SUM_ONLY,
-    formula: "ce_weight·cross_entropy(x, y) + dice_weight·dice(softmax(x), G)",
-    gradient: "ce_weight·(softmax(x) − G)/M + dice_weight·∂dice/∂x",
+    reductions: STANDARD_REDUCTIONS,
+    formula: "ce_weight·cross_entropy(x, y) + dice_weight·dice(softmax(x), G); none gives [N, C'] ([C'] with batch), entry dice_weight·dice[n, c] + ce_weight·(sample n's mean CE over its positions; the batch's with batch), whose mean is the mean",
+    gradient: "ce_weight·(softmax(x) − G)/M + dice_weight·∂dice/∂x; under none the CE gradient of sample n is scaled by Σ_c u[n, c]/S",
     when_to_use: "one class per position (semantic segmentation)",
     pitfalls: &[
         "include_background=false drops class 0 from the Dice term only; the cross-entropy keeps every class (as MONAI)",
-        "no `none` reduction: the two terms have different shapes",
     ],
     reference: "MONAI DiceCELoss(softmax=True, to_onehot_y=True)",
     eval: evaluator!(eval_ce_dice),

@@ -383,8 +383,8 @@ impl Score for Gdl {
 pub(crate) struct Run {
     pub(crate) reduced: f64,
     pub(crate) values: Vec<f64>,
-    /// The sum of what [`Pre`] returned over the samples (0 without one).
-    pub(crate) pre: f64,
+    /// What [`Pre`] returned for each sample (zeros without one).
+    pub(crate) pre: Vec<f64>,
 }
 
 /// Work on each sample's logits in the pass that computes its probabilities, in place of
@@ -524,7 +524,7 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
     let mut coef = vec![(0.0, 0.0); cp];
     let mut scratch = Vec::new();
     let sample = |i: usize| &x[i * c * s..(i + 1) * c * s];
-    let mut pre_sum = 0.0;
+    let mut pre_sums = Vec::with_capacity(n);
     // The probabilities of sample `i`, through `pre` when there is one (the first pass); a
     // function, not a closure, so it is generated inside the target-feature function (an
     // out-of-line closure would run the softmax at the baseline width).
@@ -553,14 +553,14 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
 
     if !o.batch {
         for i in 0..n {
-            pre_sum += forward(
+            pre_sums.push(forward(
                 pre,
                 o.activation,
                 sample(i),
                 (i, c, s),
                 &mut probs,
                 &mut grad,
-            );
+            ));
             for (k, stk) in st.iter_mut().enumerate() {
                 *stk = row_stats(&probs[(c0 + k) * s..(c0 + k + 1) * s], &g, i, c0 + k, sq);
             }
@@ -591,14 +591,14 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
         }
     } else {
         for i in 0..n {
-            pre_sum += forward(
+            pre_sums.push(forward(
                 pre,
                 o.activation,
                 sample(i),
                 (i, c, s),
                 &mut probs,
                 &mut grad,
-            );
+            ));
             for (k, stk) in st.iter_mut().enumerate() {
                 let r = row_stats(&probs[(c0 + k) * s..(c0 + k + 1) * s], &g, i, c0 + k, sq);
                 stk.sp += r.sp;
@@ -634,7 +634,7 @@ fn kernel<T: Real, S: Score, G: Target<T>>(
     Ok(Run {
         reduced,
         values,
-        pre: pre_sum,
+        pre: pre_sums,
     })
 }
 

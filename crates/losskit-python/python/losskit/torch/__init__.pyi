@@ -105,11 +105,11 @@ def bce_dice(input, target, include_background=True, batch=False, smooth_nr=1e-0
 
     Formula::
 
-        bce_weight·bce_with_logits(x, G) (mean over every element) + dice_weight·dice(sigmoid(x), G) (mean over [N, C'])
+        bce_weight·bce_with_logits(x, G) (mean over every element) + dice_weight·dice(sigmoid(x), G) (mean over [N, C']); none gives [N, C'] ([C'] with batch), entry dice_weight·dice[n, c] + bce_weight·(sample n's mean BCE; the batch's with batch), whose mean is the mean
 
     Gradient::
 
-        bce_weight·(σ(x) − G)/M + dice_weight·∂dice/∂x
+        bce_weight·(σ(x) − G)/M + dice_weight·∂dice/∂x; under none the BCE gradient of sample n is scaled by Σ_c u[n, c]/(C·S)
 
     Inputs:
         input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
@@ -124,7 +124,7 @@ def bce_dice(input, target, include_background=True, batch=False, smooth_nr=1e-0
         bce_weight (float, default 1.0, >= 0): the weight of the cross-entropy term
         dice_weight (float, default 1.0, >= 0): the weight of the Dice term
 
-    reduction: one of 'mean', 'sum'
+    reduction: one of 'mean', 'sum', 'none'
 
     Returns:
         a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
@@ -136,7 +136,6 @@ def bce_dice(input, target, include_background=True, batch=False, smooth_nr=1e-0
     Pitfalls:
         - multi-label: the cross-entropy stays binary per channel (MONAI's
           DiceCELoss(sigmoid=True) switches to softmax CE when C > 1)
-        - no `none` reduction: the two terms have different shapes
 
     Reference:
         MONAI DiceCELoss(sigmoid=True) (one channel)
@@ -343,11 +342,11 @@ def ce_dice(input, target, include_background=True, batch=False, smooth_nr=1e-05
 
     Formula::
 
-        ce_weight·cross_entropy(x, y) + dice_weight·dice(softmax(x), G)
+        ce_weight·cross_entropy(x, y) + dice_weight·dice(softmax(x), G); none gives [N, C'] ([C'] with batch), entry dice_weight·dice[n, c] + ce_weight·(sample n's mean CE over its positions; the batch's with batch), whose mean is the mean
 
     Gradient::
 
-        ce_weight·(softmax(x) − G)/M + dice_weight·∂dice/∂x
+        ce_weight·(softmax(x) − G)/M + dice_weight·∂dice/∂x; under none the CE gradient of sample n is scaled by Σ_c u[n, c]/S
 
     Inputs:
         input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
@@ -362,7 +361,7 @@ def ce_dice(input, target, include_background=True, batch=False, smooth_nr=1e-05
         ce_weight (float, default 1.0, >= 0): the weight of the cross-entropy term
         dice_weight (float, default 1.0, >= 0): the weight of the Dice term
 
-    reduction: one of 'mean', 'sum'
+    reduction: one of 'mean', 'sum', 'none'
 
     Returns:
         a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
@@ -373,7 +372,6 @@ def ce_dice(input, target, include_background=True, batch=False, smooth_nr=1e-05
     Pitfalls:
         - include_background=false drops class 0 from the Dice term only; the cross-entropy
           keeps every class (as MONAI)
-        - no `none` reduction: the two terms have different shapes
 
     Reference:
         MONAI DiceCELoss(softmax=True, to_onehot_y=True)
