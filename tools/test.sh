@@ -27,6 +27,7 @@ fi
 # The build backend (maturin, from the requirements) runs from the environment's bin folder.
 PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" -m pip install --quiet --no-build-isolation \
   --force-reinstall --no-deps ./crates/losskit-python
-"$venv/bin/ruff" check crates/losskit-python tools/bench/compare_python.py
+"$venv/bin/ruff" check crates/losskit-python tools/bench/compare_python.py tools/bench/compare_boosting.py \
+  tools/bench/focal_imbalance.py
 # From outside the source tree, so `import losskit` is the installed package.
 (cd crates/losskit-python/tests && "../../../$venv/bin/python" -m pytest -q -p no:cacheprovider .)
