@@ -12,6 +12,8 @@ use crate::catalogue::{InputKind, InputSpec, LossInfo, ParamKind, Role};
 use crate::error::{Error, Result};
 pub(crate) use crate::evaluator::{Call, EvalFn, Out, Resolved};
 pub use crate::evaluator::{ParamValue, Params};
+use crate::hessian::{Curvature, HessFn, HessOut};
+use crate::real::sealed::Typed;
 use crate::real::Real;
 use crate::reduction::{Reduction, ReductionMode};
 use crate::sample::{Sample, SampleData};
@@ -351,16 +353,6 @@ pub struct Buffers<'a, T> {
     pub cotangent: Option<&'a [T]>,
 }
 
-/// [`Buffers`] of either compute type (what [`Real`]'s sealed side turns them into).
-#[doc(hidden)]
-#[derive(Debug)]
-pub enum TypedBuffers<'a> {
-    /// f32 buffers.
-    F32(Buffers<'a, f32>),
-    /// f64 buffers.
-    F64(Buffers<'a, f64>),
-}
-
 /// As [`evaluate_with`], with the gradients written into caller-owned buffers and, with
 /// [`ReductionMode::None`], an optional cotangent: the gradients are then the
 /// vector-Jacobian product ∂(Σ_i u_i ℓ_i)/∂x, for every loss (also those in which one
@@ -388,9 +380,15 @@ pub fn evaluate_into<T: Real>(
     reduction: ReductionMode,
     bufs: Buffers<'_, T>,
 ) -> Result<Evaluation> {
-    match T::typed(bufs) {
-        TypedBuffers::F32(b) => into::<f32>(info, inputs, params, reduction, b, Dtype::F32),
-        TypedBuffers::F64(b) => into::<f64>(info, inputs, params, reduction, b, Dtype::F64),
+    match T::typed_parts((bufs.grads, bufs.cotangent)) {
+        Typed::F32((grads, cotangent)) => {
+            let b = Buffers { grads, cotangent };
+            into::<f32>(info, inputs, params, reduction, b, Dtype::F32)
+        }
+        Typed::F64((grads, cotangent)) => {
+            let b = Buffers { grads, cotangent };
+            into::<f64>(info, inputs, params, reduction, b, Dtype::F64)
+        }
     }
 }
 
@@ -1052,4 +1050,112 @@ impl SampleArrays {
             })
             .collect()
     }
+}
+
+/// As [`evaluate_into`](evaluate_into) for the second derivative: the loss `info`
+/// reduced with `reduction`, the gradient of `input` written to `grad` and the diagonal of
+/// its Hessian to `hess` (both as long as `input`, overwritten), with the curvature policy
+/// `curvature`, in one pass. With [`ReductionMode::None`] the returned [`Evaluation`] holds
+/// the per-element losses and the buffers the gradient and Hessian of their sum (what a
+/// gradient-boosting objective returns).
+///
+/// The compute type is `T`; `input` must be float32 for `f32` buffers, float64 for `f64`.
+/// [`LossInfo::hessian`] tells which losses have a Hessian.
+///
+/// # Example
+/// ```
+/// use losskit::{evaluate_hess, find, ArrayData, Curvature, NamedArray, Params, ReductionMode};
+/// let info = find("huber")?;
+/// let (x, t, dims) = ([0.5f64, 3.0], [0.0f64, 0.0], [2usize]);
+/// let inputs = [
+///     NamedArray { name: "input", data: ArrayData::F64(&x), dims: &dims },
+///     NamedArray { name: "target", data: ArrayData::F64(&t), dims: &dims },
+/// ];
+/// let (mut g, mut h) = ([0.0; 2], [0.0; 2]);
+/// let params = Params::defaults(info);
+/// evaluate_hess(info, &inputs, &params, ReductionMode::Sum, Curvature::Exact, &mut g, &mut h)?;
+/// assert_eq!((g, h), ([0.5, 1.0], [1.0, 0.0]));
+/// evaluate_hess(info, &inputs, &params, ReductionMode::Sum, Curvature::LightGBM, &mut g, &mut h)?;
+/// assert_eq!(h, [1.0, 1.0]); // LightGBM's huber: a constant hessian
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::NoHessian`] for a loss without one; every error of
+/// [`evaluate_with`](evaluate_with); [`Error::GradDtype`] when `input`'s dtype is not
+/// `T`'s; [`Error::GradLength`] for a buffer not as long as `input`; whatever the loss
+/// rejects. On error the buffers hold unspecified values.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_hess<T: Real>(
+    info: &'static LossInfo,
+    inputs: &[NamedArray<'_>],
+    params: &Params,
+    reduction: ReductionMode,
+    curvature: Curvature,
+    grad: &mut [T],
+    hess: &mut [T],
+) -> Result<Evaluation> {
+    let Some(h) = info.hessian else {
+        return Err(Error::NoHessian { loss: info.name });
+    };
+    match T::typed_pair(grad, hess) {
+        Typed::F32((g, hh)) => {
+            let given = check_hess(info, inputs, reduction, Dtype::F32, g.len(), hh.len())?;
+            run_hess::<f32>(
+                info, &given, params, reduction, curvature, h.eval.f32, g, hh,
+            )
+        }
+        Typed::F64((g, hh)) => {
+            let given = check_hess(info, inputs, reduction, Dtype::F64, g.len(), hh.len())?;
+            run_hess::<f64>(
+                info, &given, params, reduction, curvature, h.eval.f64, g, hh,
+            )
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_hess<T: Real + Wrap>(
+    info: &'static LossInfo,
+    given: &[(&'static crate::catalogue::InputSpec, &NamedArray<'_>)],
+    params: &Params,
+    reduction: ReductionMode,
+    curvature: Curvature,
+    f: HessFn<T>,
+    grad: &mut [T],
+    hess: &mut [T],
+) -> Result<Evaluation> {
+    let mut items = Vec::with_capacity(given.len());
+    for (spec, arr) in given {
+        let shape = Shape::new(arr.dims)?;
+        let data: Resolved<'_, T> = crate::eval::resolve(spec, arr);
+        items.push((spec.name, data, shape));
+    }
+    let call = Call {
+        loss: info.name,
+        items,
+        params,
+        reduction,
+    };
+    let mut out = HessOut {
+        shape: Vec::new(),
+        value: None,
+        per_element: None,
+        grad,
+        hess,
+    };
+    f(&call, curvature, &mut out)?;
+    Ok(Evaluation {
+        loss: info.name,
+        reduction,
+        dtype: if T::NAME == "f64" {
+            Dtype::F64
+        } else {
+            Dtype::F32
+        },
+        shape: out.shape,
+        value: out.value,
+        per_element: out.per_element.map(T::wrap),
+        grads: Vec::new(),
+    })
 }

@@ -303,7 +303,7 @@ pub fn check_hessian_arrays(
     let run = |x: &[f64], g: &mut [f64], h: &mut [f64]| -> Result<Option<f64>> {
         let mut arrays = inputs.to_vec();
         arrays[k].data = ArrayData::F64(x);
-        Ok(crate::hessian::evaluate_hess(
+        Ok(crate::eval::evaluate_hess(
             info,
             &arrays,
             params,

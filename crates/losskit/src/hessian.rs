@@ -1,5 +1,5 @@
 //! Second derivatives: the curvature policy ([`Curvature`]), what the catalogue knows about a
-//! loss's Hessian ([`HessianInfo`]) and the evaluation by name ([`evaluate_hess`]).
+//! loss's Hessian ([`HessianInfo`]) and the evaluation by name ([`evaluate_hess`](crate::evaluate_hess)).
 //!
 //! Every loss with a Hessian has `value_grad_hess(inputs, reduction, curvature, grad, hess)`:
 //! the reduced loss, its gradient and the diagonal of its Hessian with respect to the raw
@@ -9,13 +9,10 @@
 
 use core::fmt;
 
-use crate::catalogue::LossInfo;
 use crate::error::{Error, Result};
-use crate::eval::{check_hess, Dtype, Evaluation, NamedArray, Params, Wrap};
-use crate::evaluator::{Call, Resolved};
+use crate::evaluator::Call;
 use crate::real::Real;
-use crate::reduction::{Reduction, ReductionMode};
-use crate::tensor::Shape;
+use crate::reduction::Reduction;
 
 /// Which second derivative `value_grad_hess` writes where the exact one is zero, undefined,
 /// negative, or not what a gradient-boosting library uses for its own built-in objective.
@@ -193,123 +190,4 @@ impl HessianInfo {
             Curvature::LightGBM => self.lightgbm,
         }
     }
-}
-
-/// As [`evaluate_into`](crate::evaluate_into) for the second derivative: the loss `info`
-/// reduced with `reduction`, the gradient of `input` written to `grad` and the diagonal of
-/// its Hessian to `hess` (both as long as `input`, overwritten), with the curvature policy
-/// `curvature`, in one pass. With [`ReductionMode::None`] the returned [`Evaluation`] holds
-/// the per-element losses and the buffers the gradient and Hessian of their sum (what a
-/// gradient-boosting objective returns).
-///
-/// The compute type is `T`; `input` must be float32 for `f32` buffers, float64 for `f64`.
-/// [`LossInfo::hessian`] tells which losses have a Hessian.
-///
-/// # Example
-/// ```
-/// use losskit::{evaluate_hess, find, ArrayData, Curvature, NamedArray, Params, ReductionMode};
-/// let info = find("huber")?;
-/// let (x, t, dims) = ([0.5f64, 3.0], [0.0f64, 0.0], [2usize]);
-/// let inputs = [
-///     NamedArray { name: "input", data: ArrayData::F64(&x), dims: &dims },
-///     NamedArray { name: "target", data: ArrayData::F64(&t), dims: &dims },
-/// ];
-/// let (mut g, mut h) = ([0.0; 2], [0.0; 2]);
-/// let params = Params::defaults(info);
-/// evaluate_hess(info, &inputs, &params, ReductionMode::Sum, Curvature::Exact, &mut g, &mut h)?;
-/// assert_eq!((g, h), ([0.5, 1.0], [1.0, 0.0]));
-/// evaluate_hess(info, &inputs, &params, ReductionMode::Sum, Curvature::LightGBM, &mut g, &mut h)?;
-/// assert_eq!(h, [1.0, 1.0]); // LightGBM's huber: a constant hessian
-/// # Ok::<(), losskit::Error>(())
-/// ```
-///
-/// # Errors
-/// [`Error::NoHessian`] for a loss without one; every error of
-/// [`evaluate_with`](crate::evaluate_with); [`Error::GradDtype`] when `input`'s dtype is not
-/// `T`'s; [`Error::GradLength`] for a buffer not as long as `input`; whatever the loss
-/// rejects. On error the buffers hold unspecified values.
-#[allow(clippy::too_many_arguments)]
-pub fn evaluate_hess<T: Real>(
-    info: &'static LossInfo,
-    inputs: &[NamedArray<'_>],
-    params: &Params,
-    reduction: ReductionMode,
-    curvature: Curvature,
-    grad: &mut [T],
-    hess: &mut [T],
-) -> Result<Evaluation> {
-    let Some(h) = info.hessian else {
-        return Err(Error::NoHessian { loss: info.name });
-    };
-    match T::typed_pair(grad, hess) {
-        TypedPair::F32(g, hh) => {
-            let given = check_hess(info, inputs, reduction, Dtype::F32, g.len(), hh.len())?;
-            run::<f32>(
-                info, &given, params, reduction, curvature, h.eval.f32, g, hh,
-            )
-        }
-        TypedPair::F64(g, hh) => {
-            let given = check_hess(info, inputs, reduction, Dtype::F64, g.len(), hh.len())?;
-            run::<f64>(
-                info, &given, params, reduction, curvature, h.eval.f64, g, hh,
-            )
-        }
-    }
-}
-
-/// Gradient and Hessian buffers of either compute type (what [`Real`]'s sealed side turns
-/// them into).
-#[doc(hidden)]
-#[derive(Debug)]
-pub enum TypedPair<'a> {
-    /// f32 buffers.
-    F32(&'a mut [f32], &'a mut [f32]),
-    /// f64 buffers.
-    F64(&'a mut [f64], &'a mut [f64]),
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run<T: Real + Wrap>(
-    info: &'static LossInfo,
-    given: &[(&'static crate::catalogue::InputSpec, &NamedArray<'_>)],
-    params: &Params,
-    reduction: ReductionMode,
-    curvature: Curvature,
-    f: HessFn<T>,
-    grad: &mut [T],
-    hess: &mut [T],
-) -> Result<Evaluation> {
-    let mut items = Vec::with_capacity(given.len());
-    for (spec, arr) in given {
-        let shape = Shape::new(arr.dims)?;
-        let data: Resolved<'_, T> = crate::eval::resolve(spec, arr);
-        items.push((spec.name, data, shape));
-    }
-    let call = Call {
-        loss: info.name,
-        items,
-        params,
-        reduction,
-    };
-    let mut out = HessOut {
-        shape: Vec::new(),
-        value: None,
-        per_element: None,
-        grad,
-        hess,
-    };
-    f(&call, curvature, &mut out)?;
-    Ok(Evaluation {
-        loss: info.name,
-        reduction,
-        dtype: if T::NAME == "f64" {
-            Dtype::F64
-        } else {
-            Dtype::F32
-        },
-        shape: out.shape,
-        value: out.value,
-        per_element: out.per_element.map(T::wrap),
-        grads: Vec::new(),
-    })
 }

@@ -143,13 +143,13 @@ pub use classification::{
 pub use detection::{BoxFormat, BoxInputs, Ciou, Diou, Eiou, Giou, Iou};
 pub use error::{Error, Result};
 pub use eval::{
-    evaluate_into, evaluate_repeated, evaluate_with, ArrayData, Buffers, Dtype, Evaluation,
-    FloatArray, NamedArray, ParamValue, Params, SampleArrays,
+    evaluate_hess, evaluate_into, evaluate_repeated, evaluate_with, ArrayData, Buffers, Dtype,
+    Evaluation, FloatArray, NamedArray, ParamValue, Params, SampleArrays,
 };
 /// The `half` crate, whose `f16` and `bf16` are the element types of [`ArrayData::F16`] and
 /// [`ArrayData::BF16`].
 pub use half;
-pub use hessian::{evaluate_hess, Curvature, HessianInfo};
+pub use hessian::{Curvature, HessianInfo};
 pub use metric::{
     BatchHardTriplet, Contrastive, CosineEmbedding, InfoNce, LabeledInputs, NtXent, PairInputs,
     SupCon, TripletInputs, TripletMargin, ViewInputs,

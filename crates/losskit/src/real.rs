@@ -5,29 +5,51 @@ use core::iter::Sum;
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 pub(crate) mod sealed {
-    use crate::eval::{Buffers, TypedBuffers};
-    use crate::hessian::TypedPair;
+    /// A value built from the generic compute type, as the concrete type it is: what lets a
+    /// generic entry point (`evaluate_into`, `evaluate_hess`) dispatch on `f32` or `f64`
+    /// without this module knowing the types of the layers above it.
+    #[doc(hidden)]
+    #[derive(Debug)]
+    pub enum Typed<A, B> {
+        /// The `f32` form.
+        F32(A),
+        /// The `f64` form.
+        F64(B),
+    }
+
+    /// Named mutable slices and an optional slice, borrowed for `'a`, of element type `T`.
+    pub type Parts<'a, T> = (Vec<(&'a str, &'a mut [T])>, Option<&'a [T]>);
 
     pub trait Sealed: Sized {
-        /// Caller-owned buffers of this type, as the compute type they select.
-        fn typed(b: Buffers<'_, Self>) -> TypedBuffers<'_>;
-        /// Caller-owned gradient and Hessian buffers, as the compute type they select.
-        fn typed_pair<'a>(g: &'a mut [Self], h: &'a mut [Self]) -> TypedPair<'a>;
+        /// Named caller-owned buffers and an optional upstream slice, as the concrete type.
+        fn typed_parts(p: Parts<'_, Self>) -> Typed<Parts<'_, f32>, Parts<'_, f64>>;
+        /// Two caller-owned buffers, as the concrete type.
+        #[allow(clippy::type_complexity)]
+        fn typed_pair<'a>(
+            g: &'a mut [Self],
+            h: &'a mut [Self],
+        ) -> Typed<(&'a mut [f32], &'a mut [f32]), (&'a mut [f64], &'a mut [f64])>;
     }
     impl Sealed for f32 {
-        fn typed(b: Buffers<'_, f32>) -> TypedBuffers<'_> {
-            TypedBuffers::F32(b)
+        fn typed_parts(p: Parts<'_, f32>) -> Typed<Parts<'_, f32>, Parts<'_, f64>> {
+            Typed::F32(p)
         }
-        fn typed_pair<'a>(g: &'a mut [f32], h: &'a mut [f32]) -> TypedPair<'a> {
-            TypedPair::F32(g, h)
+        fn typed_pair<'a>(
+            g: &'a mut [f32],
+            h: &'a mut [f32],
+        ) -> Typed<(&'a mut [f32], &'a mut [f32]), (&'a mut [f64], &'a mut [f64])> {
+            Typed::F32((g, h))
         }
     }
     impl Sealed for f64 {
-        fn typed(b: Buffers<'_, f64>) -> TypedBuffers<'_> {
-            TypedBuffers::F64(b)
+        fn typed_parts(p: Parts<'_, f64>) -> Typed<Parts<'_, f32>, Parts<'_, f64>> {
+            Typed::F64(p)
         }
-        fn typed_pair<'a>(g: &'a mut [f64], h: &'a mut [f64]) -> TypedPair<'a> {
-            TypedPair::F64(g, h)
+        fn typed_pair<'a>(
+            g: &'a mut [f64],
+            h: &'a mut [f64],
+        ) -> Typed<(&'a mut [f32], &'a mut [f32]), (&'a mut [f64], &'a mut [f64])> {
+            Typed::F64((g, h))
         }
     }
 }
