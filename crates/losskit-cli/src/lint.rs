@@ -1155,11 +1155,15 @@ pub fn run(args: &Args) -> Result<bool, Failure> {
                 f.fix
             ));
         }
-        out.push_str(&format!(
-            "{} finding(s) in {} file(s) checked\n",
-            findings.len(),
-            files.len() - errors.iter().filter(|e| files.contains(&e.file)).count()
-        ));
+        let checked = files.len() - errors.iter().filter(|e| files.contains(&e.file)).count();
+        // With nothing checked, a "0 finding(s)" summary on stdout would read as a clean
+        // result; the errors on stderr and the exit status say what happened instead.
+        if checked > 0 || errors.is_empty() {
+            out.push_str(&format!(
+                "{} finding(s) in {checked} file(s) checked\n",
+                findings.len()
+            ));
+        }
         emit(&out)?;
     }
     if !errors.is_empty() {

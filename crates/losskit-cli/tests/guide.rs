@@ -495,6 +495,24 @@ fn lint_skips_devices_and_fifos_promptly_with_a_message() {
 }
 
 #[test]
+fn lint_on_only_missing_paths_prints_no_summary_that_reads_as_clean() {
+    let tmp = TempDir::new().unwrap();
+    let run = losskit(tmp.path(), &["lint", "missing.py"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert_eq!(run.stdout, "", "{run:?}");
+    assert!(run.stderr.contains("missing.py"), "{run:?}");
+    assert!(
+        run.stderr.contains("1 path(s) could not be checked"),
+        "{run:?}"
+    );
+    // One readable file beside the missing one: its result is reported.
+    fs::write(tmp.path().join("ok.py"), "import torch\n").unwrap();
+    let run = losskit(tmp.path(), &["lint", "missing.py", "ok.py"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert_eq!(run.stdout, "0 finding(s) in 1 file(s) checked\n", "{run:?}");
+}
+
+#[test]
 fn lint_refuses_a_source_file_above_its_size_bound() {
     let tmp = TempDir::new().unwrap();
     let big = "x = 1\n".repeat((16 << 20) / 6 + 1);
