@@ -21,7 +21,8 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements-test.txt";
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet -r "$req"
+  # No pip cache: torch and its CUDA libraries would keep a second ~3 GB copy there.
+  "$venv/bin/python" -m pip install --quiet --no-cache-dir -r "$req"
   cp "$req" "$venv/requirements-test.txt"
 fi
 # The build backend (maturin, from the requirements) runs from the environment's bin folder.
