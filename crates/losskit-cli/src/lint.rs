@@ -786,7 +786,9 @@ fn is_dice(name: &str) -> bool {
 }
 
 fn is_focal(name: &str) -> bool {
-    name.contains("focal") && !name.contains("tversky")
+    // Dice + focal (MONAI `DiceFocalLoss`) is the segmentation remedy for a small foreground:
+    // its Dice term is itself the imbalance signal.
+    name.contains("focal") && !name.contains("tversky") && !name.contains("dice")
 }
 
 /// The fixes, per language.
