@@ -749,7 +749,30 @@ impl<'t> Source<'t> {
     fn operand(c: &Call<'t>) -> Option<Node<'t>> {
         c.args.first().copied().or(c.receiver)
     }
+
+    /// The argument values of a call, each with its keyword (`None` when positional).
+    fn arg_values(&self, c: &Call<'t>) -> Vec<(Option<&'t str>, Node<'t>)> {
+        let Some(list) = c.node.child_by_field_name("arguments") else {
+            return Vec::new();
+        };
+        let mut cursor = list.walk();
+        let children: Vec<Node<'t>> = list.named_children(&mut cursor).collect();
+        children
+            .into_iter()
+            .filter_map(|a| match a.kind() {
+                "keyword_argument" => Some((
+                    a.child_by_field_name("name").map(|k| text(k, self.src)),
+                    a.child_by_field_name("value")?,
+                )),
+                k if is_comment(k) || k == "attribute_item" => None,
+                _ => Some((None, a)),
+            })
+            .collect()
+    }
 }
+
+/// Keywords under which a trainer object takes the loss it optimises.
+const LOSS_KEYWORDS: &[&str] = &["loss", "loss_fn", "loss_function", "criterion"];
 
 fn is_nll(name: &str) -> bool {
     name == "nll_loss" || name == "nll" || name.contains("nllloss")
@@ -907,6 +930,33 @@ pub fn lint_source(lang: Lang, src: &str, tree: &Tree) -> Vec<Finding> {
             let dc = &s.calls[i];
             if is_dice(&dc.name) || is_dice(&effective[i]) {
                 found.push((dc.node, "dice-alone", WHY_DICE));
+            }
+        }
+    }
+    // A trainer object does the backward(): a Dice loss given to one (ignite
+    // `create_supervised_trainer(net, opt, loss)`, MONAI `SupervisedTrainer(loss_function=...)`),
+    // or set as `self.loss` in a trainer class (nnU-Net's `nnUNetTrainer` subclasses).
+    let dice_call = |v: Node<'_>| {
+        let i = *s.by_id.get(&s.resolve(v, 0).id())?;
+        let dc = &s.calls[i];
+        (is_dice(&dc.name) || is_dice(&effective[i])).then_some(dc.node)
+    };
+    for c in s.calls.iter().filter(|c| c.name.contains("trainer")) {
+        for (key, v) in s.arg_values(c) {
+            if key.map_or(true, |k| LOSS_KEYWORDS.contains(&k)) {
+                if let Some(n) = dice_call(v) {
+                    found.push((n, "dice-alone", WHY_DICE));
+                }
+            }
+        }
+    }
+    for key in LOSS_KEYWORDS {
+        for v in s.bindings.get(&format!("self.{key}")).into_iter().flatten() {
+            let in_trainer = enclosing_names(*v, src)
+                .iter()
+                .any(|n| n.to_ascii_lowercase().contains("trainer"));
+            if let Some(n) = dice_call(*v).filter(|_| in_trainer) {
+                found.push((n, "dice-alone", WHY_DICE));
             }
         }
     }
