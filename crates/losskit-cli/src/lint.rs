@@ -156,6 +156,7 @@ const KEEP: &[&str] = &[
     "clamp_",
     "clamp_min",
     "clip",
+    "clip_by_value",
     "data",
 ];
 
@@ -163,7 +164,19 @@ const KEEP: &[&str] = &[
 fn is_module_prefix(t: &str) -> bool {
     matches!(
         t,
-        "torch" | "F" | "nn.functional" | "torch.nn.functional" | "np" | "numpy" | "ops"
+        "torch"
+            | "F"
+            | "nn.functional"
+            | "torch.nn.functional"
+            | "np"
+            | "numpy"
+            | "ops"
+            | "tf"
+            | "tf.math"
+            | "tf.nn"
+            | "K"
+            | "keras.backend"
+            | "tf.keras.backend"
     )
 }
 
@@ -584,7 +597,7 @@ impl<'t> Source<'t> {
             } else {
                 self.prob(operand, None, d)?
             };
-            let clamp = c.name.starts_with("clamp") || c.name == "clip";
+            let clamp = c.name.starts_with("clamp") || c.name.starts_with("clip");
             let select = matches!(
                 c.name.as_str(),
                 "gather" | "index_select" | "masked_select" | "take_along_dim" | "select" | "i"
