@@ -577,6 +577,18 @@ impl<'t> Source<'t> {
         if c.name.starts_with("softmax") {
             return bare(Act::Softmax);
         }
+        // `add_layer(x, 784, 10, activation_function=tf.nn.softmax)`: a helper or layer given
+        // the activation itself (not its value) returns what that activation makes.
+        for (_, v) in self.arg_values(c) {
+            if matches!(v.kind(), "identifier" | "attribute") {
+                let t = text(v, self.src);
+                match t.rsplit('.').next().unwrap_or(t) {
+                    "softmax" => return bare(Act::Softmax),
+                    "sigmoid" => return bare(Act::Sigmoid),
+                    _ => {}
+                }
+            }
+        }
         let callee = c.node.child_by_field_name("function")?;
         // `nn.Sigmoid()(x)`, `Net()(x)`: a module built in place.
         if c.name.is_empty() {
