@@ -267,6 +267,24 @@ impl<'t> Source<'t> {
                     }
                 }
             }
+            // `for row in probs:` / `for row in probs.iter()`: each row holds what the iterable
+            // holds.
+            "for_statement" | "for_expression" => {
+                let var = n
+                    .child_by_field_name("left")
+                    .or_else(|| n.child_by_field_name("pattern"));
+                let iterable = n
+                    .child_by_field_name("right")
+                    .or_else(|| n.child_by_field_name("value"));
+                if let (Some(v), Some(it)) = (var, iterable) {
+                    if v.kind() == "identifier" {
+                        self.bindings
+                            .entry(text(v, self.src).to_string())
+                            .or_default()
+                            .push(it);
+                    }
+                }
+            }
             "augmented_assignment" | "compound_assignment_expr" => {
                 if let Some(l) = n.child_by_field_name("left") {
                     self.augmented
