@@ -26,8 +26,10 @@ Rules:
   bce-on-sigmoid          BCELoss / binary_cross_entropy on sigmoid outputs (a model that ends
                           in a sigmoid, followed within the file) instead of the with-logits form
   dice-alone              a Dice loss that is the only term given to backward() / backward_step
+                          or optimised alone by a trainer object (ignite, MONAI, nnU-Net)
   focal-without-imbalance focal loss where nothing suggests class imbalance (no alpha, weight,
-                          sampler or class counts; not inside a focal-loss implementation)
+                          sampler or class counts; not inside a focal-loss implementation, not
+                          a Dice + focal compound)
   ce-unweighted-imbalance cross-entropy without class weights where the file shows imbalance
 Each finding is printed as FILE:LINE:COL: RULE: why (what happens numerically), then the fix. \
 `--json` prints one JSON object instead.
