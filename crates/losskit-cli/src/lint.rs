@@ -973,7 +973,9 @@ pub fn lint_source(lang: Lang, src: &str, tree: &Tree) -> Vec<Finding> {
         let value = s.resolve(value, 1);
         if let Some(&i) = s.by_id.get(&value.id()) {
             let dc = &s.calls[i];
-            if is_dice(&dc.name) || is_dice(&effective[i]) {
+            // `effective`: what an object call was built from (`dice_loss_fn = DiceCELoss()`
+            // is a compound, whatever the variable is called).
+            if is_dice(&effective[i]) {
                 found.push((dc.node, "dice-alone", WHY_DICE));
             }
         }
@@ -984,7 +986,7 @@ pub fn lint_source(lang: Lang, src: &str, tree: &Tree) -> Vec<Finding> {
     let dice_call = |v: Node<'_>| {
         let i = *s.by_id.get(&s.resolve(v, 0).id())?;
         let dc = &s.calls[i];
-        (is_dice(&dc.name) || is_dice(&effective[i])).then_some(dc.node)
+        is_dice(&effective[i]).then_some(dc.node)
     };
     for c in s.calls.iter().filter(|c| c.name.contains("trainer")) {
         for (key, v) in s.arg_values(c) {
