@@ -257,7 +257,11 @@ impl<'t> Source<'t> {
                         "pattern_list" | "tuple_pattern" | "tuple" => {
                             let mut cursor = l.walk();
                             for (i, e) in l.named_children(&mut cursor).enumerate() {
-                                if e.kind() == "identifier" {
+                                // `a, b = f()` and `self.a, self.b = f()`.
+                                if e.kind() == "identifier"
+                                    || (e.kind() == "attribute"
+                                        && text(e, self.src).starts_with("self."))
+                                {
                                     self.unpacked
                                         .entry(text(e, self.src).to_string())
                                         .or_default()
@@ -424,7 +428,17 @@ impl<'t> Source<'t> {
     fn binding(&self, node: Node<'t>) -> Option<Node<'t>> {
         let name = text(node, self.src);
         let at = node.start_byte();
-        let values = self.bindings.get(name)?;
+        let Some(values) = self.bindings.get(name) else {
+            // `self.loss_fn` read from a class attribute: `class Algo: loss_fn = DiceLoss()`.
+            let attr = name.strip_prefix("self.")?;
+            return self.bindings.get(attr)?.iter().copied().find(|v| {
+                v.parent()
+                    .and_then(|a| a.parent())
+                    .and_then(|e| e.parent())
+                    .and_then(|b| b.parent())
+                    .is_some_and(|c| c.kind() == "class_definition")
+            });
+        };
         let earlier = values
             .iter()
             .filter(|v| v.start_byte() < at)
@@ -526,6 +540,9 @@ impl<'t> Source<'t> {
             "attribute" | "field_expression" => {
                 let t = text(node, self.src);
                 if t.starts_with("self.") {
+                    if let Some((v, i)) = self.unpacking(node) {
+                        return self.prob(v, Some(i), d);
+                    }
                     return self.prob(self.binding(node)?, index, d);
                 }
                 // `p.data`: the same values.
