@@ -76,13 +76,15 @@ fn the_corpus_labels_parse_and_name_at_least_60_files() {
         let heldout = labels(&manifest.join(file));
         assert!(heldout.len() >= 25, "{} files in {file}", heldout.len());
         let faulty = heldout.values().filter(|rules| !rules.is_empty()).count();
-        assert!(faulty >= 10 && heldout.len() - faulty >= 8, "{faulty} faulty files in {file}");
+        assert!(
+            faulty >= 10 && heldout.len() - faulty >= 8,
+            "{faulty} faulty files in {file}"
+        );
         let both: Vec<&String> = seen.keys().filter(|f| heldout.contains_key(*f)).collect();
         assert!(both.is_empty(), "{file}: also in an earlier set: {both:?}");
         seen.extend(heldout);
     }
 }
-
 
 /// (file, rule) → lines found.
 type Found = BTreeMap<(String, String), BTreeSet<u64>>;
