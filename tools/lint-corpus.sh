@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Downloads the `lint` real-code corpus (third-party files, not committed) at the commits
-# crates/losskit-cli/tests/lint_corpus/labels.txt (tuning set), heldout.txt and heldout2.txt
-# (held-out sets) list, each behind the 3-line header the labels' line numbers count. Needs
+# crates/losskit-cli/tests/lint_corpus/labels.txt (tuning set) and heldout*.txt (held-out
+# sets) list, each behind the 3-line header the labels' line numbers count. Needs
 # network access to GitHub.
 #   bash tools/lint-corpus.sh [OUT_DIR]   (default: crates/losskit-cli/tests/lint_corpus/files)
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 dir=crates/losskit-cli/tests/lint_corpus
 out=${1:-$dir/files}
 mkdir -p "$out"
-for labels in "$dir/labels.txt" "$dir/heldout.txt" "$dir/heldout2.txt"; do
+for labels in "$dir"/labels.txt "$dir"/heldout*.txt; do
   grep -v '^#' "$labels" | while read -r name repo commit path licence _; do
     [ -n "$name" ] || continue
     case $name in *.rs) c='//' ;; *) c='#' ;; esac

@@ -24,12 +24,14 @@ const HEURISTIC: [&str; 3] = [
 /// (file, rule) → labelled lines.
 type Labels = BTreeMap<String, BTreeMap<String, BTreeSet<u64>>>;
 
-/// The label files: the tuning set, the held-out set (whose misses the rules were then changed
-/// for), and a second held-out set chosen after those changes.
-const SETS: [(&str, &str); 3] = [
+/// The label files: the tuning set, two held-out sets whose misses the rules were then changed
+/// for (each chosen after the previous round of changes), and a third held-out set chosen after
+/// the last change.
+const SETS: [(&str, &str); 4] = [
     ("tuning", "labels.txt"),
     ("held-out", "heldout.txt"),
     ("held-out 2", "heldout2.txt"),
+    ("held-out 3", "heldout3.txt"),
 ];
 
 fn labels(file: &Path) -> Labels {
@@ -72,12 +74,20 @@ fn the_corpus_labels_parse_and_name_at_least_60_files() {
         "{faulty} faulty files"
     );
     let mut seen = tuning.clone();
-    for file in ["heldout.txt", "heldout2.txt"] {
+    for (file, at_least) in [
+        ("heldout.txt", 25),
+        ("heldout2.txt", 25),
+        ("heldout3.txt", 15),
+    ] {
         let heldout = labels(&manifest.join(file));
-        assert!(heldout.len() >= 25, "{} files in {file}", heldout.len());
+        assert!(
+            heldout.len() >= at_least,
+            "{} files in {file}",
+            heldout.len()
+        );
         let faulty = heldout.values().filter(|rules| !rules.is_empty()).count();
         assert!(
-            faulty >= 10 && heldout.len() - faulty >= 8,
+            faulty >= 5 && heldout.len() - faulty >= 5,
             "{faulty} faulty files in {file}"
         );
         let both: Vec<&String> = seen.keys().filter(|f| heldout.contains_key(*f)).collect();
