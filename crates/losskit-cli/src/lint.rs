@@ -662,6 +662,17 @@ impl<'t> Source<'t> {
             || (callee.kind() == "attribute" && text(callee, self.src).starts_with("self."))
         {
             let r = self.resolve(callee, 0);
+            // `self.f(x)` with `self.f = f` a constructor parameter, or `f(x)` with `f` a
+            // parameter: the activation the callers pass (`Net(..., f=torch.sigmoid)`).
+            if r.kind() == "identifier" && self.is_param(r) {
+                if let Some(p) = self
+                    .param_args(r)
+                    .into_iter()
+                    .find_map(|a| self.activation_ref(a, d))
+                {
+                    return Some(p);
+                }
+            }
             if r.id() != callee.id() {
                 return self.module_prob(r, index, d);
             }
@@ -810,6 +821,66 @@ impl<'t> Source<'t> {
     /// The operand of a unary function called either way: `torch.log(p)` or `p.log()`.
     fn operand(c: &Call<'t>) -> Option<Node<'t>> {
         c.args.first().copied().or(c.receiver)
+    }
+
+    /// The values the calls of a parameter's function pass for it, positionally or by keyword
+    /// (for an `__init__` parameter, the calls of the class).
+    fn param_args(&self, node: Node<'t>) -> Vec<Node<'t>> {
+        let Some((f, pos)) = self.param_of(node) else {
+            return Vec::new();
+        };
+        let name = text(node, self.src);
+        let Some(mut fname) = f.child_by_field_name("name").map(|n| text(n, self.src)) else {
+            return Vec::new();
+        };
+        if fname == "__init__" {
+            let class = f
+                .parent()
+                .and_then(|b| b.parent())
+                .filter(|c| c.kind() == "class_definition");
+            if let Some(n) = class.and_then(|c| c.child_by_field_name("name")) {
+                fname = text(n, self.src);
+            }
+        }
+        let mut out = Vec::new();
+        for c in &self.calls {
+            let raw = c
+                .node
+                .child_by_field_name("function")
+                .and_then(|x| match x.kind() {
+                    "attribute" => x.child_by_field_name("attribute"),
+                    "identifier" => Some(x),
+                    _ => None,
+                });
+            if !raw.is_some_and(|r| text(r, self.src) == fname) {
+                continue;
+            }
+            let values = self.arg_values(c);
+            let positional = values.iter().filter(|(k, _)| k.is_none()).nth(pos);
+            let keyword = values.iter().find(|(k, _)| *k == Some(name));
+            out.extend(positional.or(keyword).map(|(_, v)| *v));
+        }
+        out
+    }
+
+    /// An activation passed as a value: the function (`torch.sigmoid`, `tf.nn.softmax`, also
+    /// through a name bound to it) or a module (`nn.Sigmoid()`).
+    fn activation_ref(&self, a: Node<'t>, d: usize) -> Option<Prob> {
+        let a = self.resolve(a, 0);
+        if matches!(a.kind(), "identifier" | "attribute") {
+            let t = text(a, self.src);
+            let act = match t.rsplit('.').next().unwrap_or(t) {
+                "softmax" => Act::Softmax,
+                "sigmoid" => Act::Sigmoid,
+                _ => return None,
+            };
+            return Some(Prob {
+                act,
+                eps: false,
+                sel: false,
+            });
+        }
+        self.module_prob(a, None, d + 1)
     }
 
     /// The argument values of a call, each with its keyword (`None` when positional).
