@@ -26,8 +26,10 @@ Rules:
   bce-on-sigmoid          BCELoss / binary_cross_entropy on sigmoid outputs (a model that ends
                           in a sigmoid, followed within the file) instead of the with-logits form
   dice-alone              a Dice loss that is the only term given to backward() / backward_step
+                          or optimised alone by a trainer object (ignite, MONAI, nnU-Net)
   focal-without-imbalance focal loss where nothing suggests class imbalance (no alpha, weight,
-                          sampler or class counts; not inside a focal-loss implementation)
+                          sampler or class counts; not inside a focal-loss implementation, not
+                          a Dice + focal compound)
   ce-unweighted-imbalance cross-entropy without class weights where the file shows imbalance
 Each finding is printed as FILE:LINE:COL: RULE: why (what happens numerically), then the fix. \
 `--json` prints one JSON object instead.
@@ -156,6 +158,7 @@ const KEEP: &[&str] = &[
     "clamp_",
     "clamp_min",
     "clip",
+    "clip_by_value",
     "data",
 ];
 
@@ -163,7 +166,19 @@ const KEEP: &[&str] = &[
 fn is_module_prefix(t: &str) -> bool {
     matches!(
         t,
-        "torch" | "F" | "nn.functional" | "torch.nn.functional" | "np" | "numpy" | "ops"
+        "torch"
+            | "F"
+            | "nn.functional"
+            | "torch.nn.functional"
+            | "np"
+            | "numpy"
+            | "ops"
+            | "tf"
+            | "tf.math"
+            | "tf.nn"
+            | "K"
+            | "keras.backend"
+            | "tf.keras.backend"
     )
 }
 
@@ -242,7 +257,11 @@ impl<'t> Source<'t> {
                         "pattern_list" | "tuple_pattern" | "tuple" => {
                             let mut cursor = l.walk();
                             for (i, e) in l.named_children(&mut cursor).enumerate() {
-                                if e.kind() == "identifier" {
+                                // `a, b = f()` and `self.a, self.b = f()`.
+                                if e.kind() == "identifier"
+                                    || (e.kind() == "attribute"
+                                        && text(e, self.src).starts_with("self."))
+                                {
                                     self.unpacked
                                         .entry(text(e, self.src).to_string())
                                         .or_default()
@@ -251,6 +270,24 @@ impl<'t> Source<'t> {
                             }
                         }
                         _ => {}
+                    }
+                }
+            }
+            // `for row in probs:` / `for row in probs.iter()`: each row holds what the iterable
+            // holds.
+            "for_statement" | "for_expression" => {
+                let var = n
+                    .child_by_field_name("left")
+                    .or_else(|| n.child_by_field_name("pattern"));
+                let iterable = n
+                    .child_by_field_name("right")
+                    .or_else(|| n.child_by_field_name("value"));
+                if let (Some(v), Some(it)) = (var, iterable) {
+                    if v.kind() == "identifier" {
+                        self.bindings
+                            .entry(text(v, self.src).to_string())
+                            .or_default()
+                            .push(it);
                     }
                 }
             }
@@ -391,7 +428,17 @@ impl<'t> Source<'t> {
     fn binding(&self, node: Node<'t>) -> Option<Node<'t>> {
         let name = text(node, self.src);
         let at = node.start_byte();
-        let values = self.bindings.get(name)?;
+        let Some(values) = self.bindings.get(name) else {
+            // `self.loss_fn` read from a class attribute: `class Algo: loss_fn = DiceLoss()`.
+            let attr = name.strip_prefix("self.")?;
+            return self.bindings.get(attr)?.iter().copied().find(|v| {
+                v.parent()
+                    .and_then(|a| a.parent())
+                    .and_then(|e| e.parent())
+                    .and_then(|b| b.parent())
+                    .is_some_and(|c| c.kind() == "class_definition")
+            });
+        };
         let earlier = values
             .iter()
             .filter(|v| v.start_byte() < at)
@@ -493,6 +540,9 @@ impl<'t> Source<'t> {
             "attribute" | "field_expression" => {
                 let t = text(node, self.src);
                 if t.starts_with("self.") {
+                    if let Some((v, i)) = self.unpacking(node) {
+                        return self.prob(v, Some(i), d);
+                    }
                     return self.prob(self.binding(node)?, index, d);
                 }
                 // `p.data`: the same values.
@@ -564,6 +614,18 @@ impl<'t> Source<'t> {
         if c.name.starts_with("softmax") {
             return bare(Act::Softmax);
         }
+        // `add_layer(x, 784, 10, activation_function=tf.nn.softmax)`: a helper or layer given
+        // the activation itself (not its value) returns what that activation makes.
+        for (_, v) in self.arg_values(c) {
+            if matches!(v.kind(), "identifier" | "attribute") {
+                let t = text(v, self.src);
+                match t.rsplit('.').next().unwrap_or(t) {
+                    "softmax" => return bare(Act::Softmax),
+                    "sigmoid" => return bare(Act::Sigmoid),
+                    _ => {}
+                }
+            }
+        }
         let callee = c.node.child_by_field_name("function")?;
         // `nn.Sigmoid()(x)`, `Net()(x)`: a module built in place.
         if c.name.is_empty() {
@@ -584,7 +646,7 @@ impl<'t> Source<'t> {
             } else {
                 self.prob(operand, None, d)?
             };
-            let clamp = c.name.starts_with("clamp") || c.name == "clip";
+            let clamp = c.name.starts_with("clamp") || c.name.starts_with("clip");
             let select = matches!(
                 c.name.as_str(),
                 "gather" | "index_select" | "masked_select" | "take_along_dim" | "select" | "i"
@@ -600,6 +662,17 @@ impl<'t> Source<'t> {
             || (callee.kind() == "attribute" && text(callee, self.src).starts_with("self."))
         {
             let r = self.resolve(callee, 0);
+            // `self.f(x)` with `self.f = f` a constructor parameter, or `f(x)` with `f` a
+            // parameter: the activation the callers pass (`Net(..., f=torch.sigmoid)`).
+            if r.kind() == "identifier" && self.is_param(r) {
+                if let Some(p) = self
+                    .param_args(r)
+                    .into_iter()
+                    .find_map(|a| self.activation_ref(a, d))
+                {
+                    return Some(p);
+                }
+            }
             if r.id() != callee.id() {
                 return self.module_prob(r, index, d);
             }
@@ -749,7 +822,90 @@ impl<'t> Source<'t> {
     fn operand(c: &Call<'t>) -> Option<Node<'t>> {
         c.args.first().copied().or(c.receiver)
     }
+
+    /// The values the calls of a parameter's function pass for it, positionally or by keyword
+    /// (for an `__init__` parameter, the calls of the class).
+    fn param_args(&self, node: Node<'t>) -> Vec<Node<'t>> {
+        let Some((f, pos)) = self.param_of(node) else {
+            return Vec::new();
+        };
+        let name = text(node, self.src);
+        let Some(mut fname) = f.child_by_field_name("name").map(|n| text(n, self.src)) else {
+            return Vec::new();
+        };
+        if fname == "__init__" {
+            let class = f
+                .parent()
+                .and_then(|b| b.parent())
+                .filter(|c| c.kind() == "class_definition");
+            if let Some(n) = class.and_then(|c| c.child_by_field_name("name")) {
+                fname = text(n, self.src);
+            }
+        }
+        let mut out = Vec::new();
+        for c in &self.calls {
+            let raw = c
+                .node
+                .child_by_field_name("function")
+                .and_then(|x| match x.kind() {
+                    "attribute" => x.child_by_field_name("attribute"),
+                    "identifier" => Some(x),
+                    _ => None,
+                });
+            if !raw.is_some_and(|r| text(r, self.src) == fname) {
+                continue;
+            }
+            let values = self.arg_values(c);
+            let positional = values.iter().filter(|(k, _)| k.is_none()).nth(pos);
+            let keyword = values.iter().find(|(k, _)| *k == Some(name));
+            out.extend(positional.or(keyword).map(|(_, v)| *v));
+        }
+        out
+    }
+
+    /// An activation passed as a value: the function (`torch.sigmoid`, `tf.nn.softmax`, also
+    /// through a name bound to it) or a module (`nn.Sigmoid()`).
+    fn activation_ref(&self, a: Node<'t>, d: usize) -> Option<Prob> {
+        let a = self.resolve(a, 0);
+        if matches!(a.kind(), "identifier" | "attribute") {
+            let t = text(a, self.src);
+            let act = match t.rsplit('.').next().unwrap_or(t) {
+                "softmax" => Act::Softmax,
+                "sigmoid" => Act::Sigmoid,
+                _ => return None,
+            };
+            return Some(Prob {
+                act,
+                eps: false,
+                sel: false,
+            });
+        }
+        self.module_prob(a, None, d + 1)
+    }
+
+    /// The argument values of a call, each with its keyword (`None` when positional).
+    fn arg_values(&self, c: &Call<'t>) -> Vec<(Option<&'t str>, Node<'t>)> {
+        let Some(list) = c.node.child_by_field_name("arguments") else {
+            return Vec::new();
+        };
+        let mut cursor = list.walk();
+        let children: Vec<Node<'t>> = list.named_children(&mut cursor).collect();
+        children
+            .into_iter()
+            .filter_map(|a| match a.kind() {
+                "keyword_argument" => Some((
+                    a.child_by_field_name("name").map(|k| text(k, self.src)),
+                    a.child_by_field_name("value")?,
+                )),
+                k if is_comment(k) || k == "attribute_item" => None,
+                _ => Some((None, a)),
+            })
+            .collect()
+    }
 }
+
+/// Keywords under which a trainer object takes the loss it optimises.
+const LOSS_KEYWORDS: &[&str] = &["loss", "loss_fn", "loss_function", "criterion"];
 
 fn is_nll(name: &str) -> bool {
     name == "nll_loss" || name == "nll" || name.contains("nllloss")
@@ -786,7 +942,9 @@ fn is_dice(name: &str) -> bool {
 }
 
 fn is_focal(name: &str) -> bool {
-    name.contains("focal") && !name.contains("tversky")
+    // Dice + focal (MONAI `DiceFocalLoss`) is the segmentation remedy for a small foreground:
+    // its Dice term is itself the imbalance signal.
+    name.contains("focal") && !name.contains("tversky") && !name.contains("dice")
 }
 
 /// The fixes, per language.
@@ -903,8 +1061,37 @@ pub fn lint_source(lang: Lang, src: &str, tree: &Tree) -> Vec<Finding> {
         let value = s.resolve(value, 1);
         if let Some(&i) = s.by_id.get(&value.id()) {
             let dc = &s.calls[i];
-            if is_dice(&dc.name) || is_dice(&effective[i]) {
+            // `effective`: what an object call was built from (`dice_loss_fn = DiceCELoss()`
+            // is a compound, whatever the variable is called).
+            if is_dice(&effective[i]) {
                 found.push((dc.node, "dice-alone", WHY_DICE));
+            }
+        }
+    }
+    // A trainer object does the backward(): a Dice loss given to one (ignite
+    // `create_supervised_trainer(net, opt, loss)`, MONAI `SupervisedTrainer(loss_function=...)`),
+    // or set as `self.loss` in a trainer class (nnU-Net's `nnUNetTrainer` subclasses).
+    let dice_call = |v: Node<'_>| {
+        let i = *s.by_id.get(&s.resolve(v, 0).id())?;
+        let dc = &s.calls[i];
+        is_dice(&effective[i]).then_some(dc.node)
+    };
+    for c in s.calls.iter().filter(|c| c.name.contains("trainer")) {
+        for (key, v) in s.arg_values(c) {
+            if key.map_or(true, |k| LOSS_KEYWORDS.contains(&k)) {
+                if let Some(n) = dice_call(v) {
+                    found.push((n, "dice-alone", WHY_DICE));
+                }
+            }
+        }
+    }
+    for key in LOSS_KEYWORDS {
+        for v in s.bindings.get(&format!("self.{key}")).into_iter().flatten() {
+            let in_trainer = enclosing_names(*v, src)
+                .iter()
+                .any(|n| n.to_ascii_lowercase().contains("trainer"));
+            if let Some(n) = dice_call(*v).filter(|_| in_trainer) {
+                found.push((n, "dice-alone", WHY_DICE));
             }
         }
     }
