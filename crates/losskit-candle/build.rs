@@ -84,7 +84,11 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
         };
         let opt = if i.required { "" } else { " (optional)" };
         let shape = i.shape.replace('|', "\\|");
-        doc(out, "", &format!("| `{}`{opt} | {role} | {shape} |", i.name))?;
+        doc(
+            out,
+            "",
+            &format!("| `{}`{opt} | {role} | {shape} |", i.name),
+        )?;
     }
     doc(out, "", "")?;
     if !info.params.is_empty() {
@@ -106,14 +110,22 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
                 _ => ("?".into(), "?".into()),
             };
             let d = p.doc.replace('|', "\\|");
-            doc(out, "", &format!("| `{}` | {default} | {r} | {d} |", p.name))?;
+            doc(
+                out,
+                "",
+                &format!("| `{}` | {default} | {r} | {d} |", p.name),
+            )?;
         }
         doc(out, "", "")?;
     }
     doc(
         out,
         "",
-        &format!("Reductions: {} (default `{}`).", reductions.join(", "), reductions[0]),
+        &format!(
+            "Reductions: {} (default `{}`).",
+            reductions.join(", "),
+            reductions[0]
+        ),
     )?;
     doc(out, "", "")?;
     doc(out, "", &format!("Reference: {}.", info.reference))?;
@@ -137,7 +149,11 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
 
     // Default: the catalogue's.
     writeln!(out, "impl Default for {ty} {{")?;
-    doc(out, "    ", "The catalogue's defaults (the reference library's).")?;
+    doc(
+        out,
+        "    ",
+        "The catalogue's defaults (the reference library's).",
+    )?;
     writeln!(out, "    fn default() -> Self {{")?;
     writeln!(out, "        {ty} {{")?;
     for p in info.params {
@@ -181,8 +197,15 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
     doc(out, "    ", "")?;
     doc(out, "    ", "# Errors")?;
     doc(out, "    ", "The core's, as [`crate::Loss::forward`].")?;
-    writeln!(out, "    pub fn forward(&self, {}) -> Result<Tensor> {{", args.join(", "))?;
-    writeln!(out, "        let mut inputs: Vec<(&str, &Tensor)> = Vec::new();")?;
+    writeln!(
+        out,
+        "    pub fn forward(&self, {}) -> Result<Tensor> {{",
+        args.join(", ")
+    )?;
+    writeln!(
+        out,
+        "        let mut inputs: Vec<(&str, &Tensor)> = Vec::new();"
+    )?;
     for i in info.inputs {
         let id = ident(i.name);
         if i.required {
@@ -197,7 +220,12 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
     }
     write!(out, "        crate::loss({name:?})?")?;
     for p in info.params {
-        write!(out, "\n            .param({:?}, self.{})?", p.name, ident(p.name))?;
+        write!(
+            out,
+            "\n            .param({:?}, self.{})?",
+            p.name,
+            ident(p.name)
+        )?;
     }
     writeln!(out, "\n            .reduction(self.reduction)")?;
     writeln!(out, "            .path(self.path)")?;
@@ -232,7 +260,12 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
     doc(out, "", "")?;
     doc(out, "", "# Errors")?;
     doc(out, "", "The core's, as [`crate::Loss::forward`].")?;
-    writeln!(out, "pub fn {}({}) -> Result<Tensor> {{", ident(name), fargs.join(", "))?;
+    writeln!(
+        out,
+        "pub fn {}({}) -> Result<Tensor> {{",
+        ident(name),
+        fargs.join(", ")
+    )?;
     writeln!(out, "    {ty}::default().forward({})", call.join(", "))?;
     writeln!(out, "}}\n")?;
     Ok(())

@@ -77,7 +77,9 @@ pub(crate) fn forward(loss: &Loss, inputs: Inputs<'_, '_>) -> Result<Option<Tens
     let out = match n {
         "mse" | "l2" | "mae" | "huber" | "smooth_l1" => {
             let y = &same_float(n, "target", y, x)?;
-            let w = get("weight").map(|w| same_float(n, "weight", w, x)).transpose()?;
+            let w = get("weight")
+                .map(|w| same_float(n, "weight", w, x))
+                .transpose()?;
             let e = (x - y)?;
             let l = match n {
                 "mse" => e.sqr()?,
@@ -116,9 +118,7 @@ pub(crate) fn forward(loss: &Loss, inputs: Inputs<'_, '_>) -> Result<Option<Tens
                 losskit::Focal::new(alpha, gamma).map_err(core_error)?;
                 focal(x, y, alpha, gamma)?
             } else {
-                let pw = get("pos_weight")
-                    .map(|w| pos_weight(n, w, x))
-                    .transpose()?;
+                let pw = get("pos_weight").map(|w| pos_weight(n, w, x)).transpose()?;
                 bce_with_logits(x, y, pw.as_ref())?
             };
             reduce(n, r, l, w)?
@@ -137,7 +137,11 @@ pub(crate) fn forward(loss: &Loss, inputs: Inputs<'_, '_>) -> Result<Option<Tens
         _ => return Ok(None),
     };
     // Half precision was computed in f32: the loss goes back in the input's dtype.
-    Ok(Some(if out.dtype() == home { out } else { out.to_dtype(home)? }))
+    Ok(Some(if out.dtype() == home {
+        out
+    } else {
+        out.to_dtype(home)?
+    }))
 }
 
 /// Unknown, duplicate and missing inputs, with the core's errors.
@@ -372,7 +376,7 @@ fn cross_entropy(
             arg: "target",
             actual: td,
             expected,
-            because: "the shape of `input` without its class dimension",
+            because: "`input`'s shape without its class dimension 1",
         }));
     }
     let c = xd[if xd.len() == 1 { 0 } else { 1 }];
@@ -402,7 +406,11 @@ fn cross_entropy(
     let vmask = valid.to_dtype(x.dtype())?;
     let w = weight.map(|w| w.to_dtype(x.dtype())).transpose()?;
     let wy = match &w {
-        Some(w) => (w.index_select(&safe.flatten_all()?, 0)?.reshape(safe.dims())? * &vmask)?,
+        Some(w) => {
+            (w.index_select(&safe.flatten_all()?, 0)?
+                .reshape(safe.dims())?
+                * &vmask)?
+        }
         None => vmask.clone(),
     };
     let mut l = (&wy * &nll)?;
@@ -438,12 +446,12 @@ fn dice(loss: &Loss, r: ReductionMode, x: &Tensor, target: &Tensor) -> Result<Te
         .and_then(|d| d.smooth_dr(p.float("smooth_dr")))
         .map_err(core_error)?;
     let xd = x.dims().to_vec();
-    if !(3..=5).contains(&xd.len()) {
+    if !(3..=5).contains(&xd.len()) || xd[1] == 0 {
         return Err(core_error(Error::BadShape {
             loss: n,
             arg: "input",
             actual: xd,
-            expected: "`[N, C, *spatial]` with 1 to 3 spatial dimensions",
+            expected: "`[N, C, *spatial]` with 1 to 3 spatial dimensions and C >= 1",
         }));
     }
     let c = xd[1];
@@ -453,7 +461,17 @@ fn dice(loss: &Loss, r: ReductionMode, x: &Tensor, target: &Tensor) -> Result<Te
             loss: n,
             arg: "input",
             actual: xd,
-            expected: "at least 2 classes for `activation=softmax`",
+            expected: "at least 2 classes in dimension 1 with `activation=softmax` (softmax over \
+                       one class is always 1; use `sigmoid` for a single binary channel)",
+        }));
+    }
+    if target.dtype().is_float() && target.rank() + 1 == xd.len() {
+        return Err(core_error(Error::Dtype {
+            loss: n,
+            arg: "target",
+            actual: "float",
+            expected: "an integer type for class indices `[N, *spatial]` (a float target is a 0/1 \
+                       mask of `input`'s shape)",
         }));
     }
     let g = if target.dims() == x.dims() {
@@ -467,7 +485,9 @@ fn dice(loss: &Loss, r: ReductionMode, x: &Tensor, target: &Tensor) -> Result<Te
                 arg: "target",
                 actual: target.dims().to_vec(),
                 expected: want,
-                because: "the shape of `input` without its class dimension",
+                because:
+                    "class indices have `input`'s shape without its class dimension 1; a one-hot \
+                          mask has `input`'s shape",
             }));
         }
         let shape: Vec<usize> = (0..xd.len()).map(|i| if i == 1 { c } else { 1 }).collect();
@@ -483,7 +503,8 @@ fn dice(loss: &Loss, r: ReductionMode, x: &Tensor, target: &Tensor) -> Result<Te
             arg: "target",
             actual: target.dims().to_vec(),
             expected: xd,
-            because: "the shape of `input` (a mask; class indices drop the class dimension)",
+            because:
+                "a one-hot mask has the shape of `input`; class indices drop its class dimension 1",
         }));
     };
     let probs = match activation {

@@ -63,18 +63,8 @@ pub(crate) fn host(loss: &str, name: &str, t: &Tensor) -> Result<HostData> {
         DType::I64 => HostData::I64(flat.to_vec1()?),
         DType::I32 => HostData::I32(flat.to_vec1()?),
         DType::U8 => HostData::U8(flat.to_vec1()?),
-        DType::U32 => HostData::I64(
-            flat.to_vec1::<u32>()?
-                .into_iter()
-                .map(i64::from)
-                .collect(),
-        ),
-        DType::I16 => HostData::I32(
-            flat.to_vec1::<i16>()?
-                .into_iter()
-                .map(i32::from)
-                .collect(),
-        ),
+        DType::U32 => HostData::I64(flat.to_vec1::<u32>()?.into_iter().map(i64::from).collect()),
+        DType::I16 => HostData::I32(flat.to_vec1::<i16>()?.into_iter().map(i32::from).collect()),
         other => {
             return Err(candle_core::Error::Msg(format!(
                 "{loss}: `{name}` has dtype {other:?}; expected f32, f64, f16, bf16, i64, i32, \
@@ -195,7 +185,10 @@ fn elements<'a, T: Float>(loss: &str, s: &'a CpuStorage, l: &Layout) -> Result<C
 
 impl Fused {
     /// The core's named arrays: the predictions given, then the rest.
-    fn named<'a>(&'a self, preds: &'a [(Cow<'a, [impl Float]>, Vec<usize>)]) -> Vec<NamedArray<'a>> {
+    fn named<'a>(
+        &'a self,
+        preds: &'a [(Cow<'a, [impl Float]>, Vec<usize>)],
+    ) -> Vec<NamedArray<'a>> {
         let mut named: Vec<NamedArray<'a>> = self
             .preds
             .iter()
@@ -206,7 +199,11 @@ impl Fused {
                 dims,
             })
             .collect();
-        named.extend(self.rest.iter().map(|(name, dims, data)| data.named(name, dims)));
+        named.extend(
+            self.rest
+                .iter()
+                .map(|(name, dims, data)| data.named(name, dims)),
+        );
         named
     }
 
@@ -376,7 +373,11 @@ impl CustomOp3 for Fused {
         g: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let mut it = self.bwd_any(&[a, b, c], g)?.into_iter();
-        Ok((it.next().flatten(), it.next().flatten(), it.next().flatten()))
+        Ok((
+            it.next().flatten(),
+            it.next().flatten(),
+            it.next().flatten(),
+        ))
     }
 }
 

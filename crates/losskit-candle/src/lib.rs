@@ -299,7 +299,9 @@ impl Loss {
             let named: Vec<_> = others.iter().map(|(n, d, h)| h.named(n, d)).collect();
             losskit::evaluate_with(self.info, &named, &self.params, self.reduction, &[])
                 .map_err(core_error)?;
-            return Err(candle_core::Error::Msg(format!("{loss}: no prediction given")));
+            return Err(candle_core::Error::Msg(format!(
+                "{loss}: no prediction given"
+            )));
         }
         let op = fused::Fused {
             info: self.info,

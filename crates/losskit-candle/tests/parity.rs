@@ -21,12 +21,19 @@ fn core_vjp<T: losskit::Real>(
     let mut bufs: Vec<Vec<T>> = preds
         .iter()
         .map(|p| {
-            let n = named.iter().find(|a| a.name == *p).map_or(0, |a| a.data.len());
+            let n = named
+                .iter()
+                .find(|a| a.name == *p)
+                .map_or(0, |a| a.data.len());
             vec![T::ZERO; n]
         })
         .collect();
     let b = Buffers {
-        grads: preds.iter().copied().zip(bufs.iter_mut().map(Vec::as_mut_slice)).collect(),
+        grads: preds
+            .iter()
+            .copied()
+            .zip(bufs.iter_mut().map(Vec::as_mut_slice))
+            .collect(),
         cotangent: Some(u),
     };
     evaluate_into(info, named, &Params::defaults(info), ReductionMode::None, b)
@@ -38,7 +45,12 @@ fn core_vjp<T: losskit::Real>(
 
 /// One (loss, dtype, sample, reduction) case; returns whether the core accepted the input.
 fn case(info: &'static LossInfo, dtype: Dtype, seed: u64, scale: f64, r: ReductionMode) -> bool {
-    let what = format!("{} {} seed {seed} ×{scale} {}", info.name, dtype.name(), r.name());
+    let what = format!(
+        "{} {} seed {seed} ×{scale} {}",
+        info.name,
+        dtype.name(),
+        r.name()
+    );
     let s = sample(info, 48, seed, scale);
     let arrays = s.arrays(dtype);
     let named = arrays.named();
@@ -53,7 +65,9 @@ fn case(info: &'static LossInfo, dtype: Dtype, seed: u64, scale: f64, r: Reducti
     let ours = l.forward(&pairs(&inputs));
     let core = match core {
         Err(e) => {
-            let ours = ours.err().unwrap_or_else(|| panic!("{what}: the core failed ({e}), candle did not"));
+            let ours = ours
+                .err()
+                .unwrap_or_else(|| panic!("{what}: the core failed ({e}), candle did not"));
             assert_eq!(ours.to_string(), e.to_string(), "{what}: error text");
             return false;
         }
@@ -67,13 +81,25 @@ fn case(info: &'static LossInfo, dtype: Dtype, seed: u64, scale: f64, r: Reducti
         ReductionMode::None => {
             assert_eq!(ours.dims(), &core.shape[..], "{what}: shape");
             let pe = core.per_element.as_ref().expect("per-element").to_f64();
-            assert_close(&format!("{what} values"), &pe, &to_f64(&ours), tol.values, eps);
+            assert_close(
+                &format!("{what} values"),
+                &pe,
+                &to_f64(&ours),
+                tol.values,
+                eps,
+            );
             Some(Rng::new(seed + 100).normals(pe.len(), 1.0))
         }
         _ => {
             assert!(ours.dims().is_empty(), "{what}: a scalar");
             let v = core.value.expect("value");
-            assert_close(&format!("{what} value"), &[v], &to_f64(&ours), tol.value, eps);
+            assert_close(
+                &format!("{what} value"),
+                &[v],
+                &to_f64(&ours),
+                tol.value,
+                eps,
+            );
             None
         }
     };
@@ -87,7 +113,9 @@ fn case(info: &'static LossInfo, dtype: Dtype, seed: u64, scale: f64, r: Reducti
             let ut = Tensor::from_vec(u.clone(), ours.dims(), &Device::Cpu)
                 .and_then(|t| t.to_dtype(ours.dtype()))
                 .expect("cotangent");
-            let g = (&ours * &ut).and_then(|t| t.sum_all()).and_then(|t| t.backward());
+            let g = (&ours * &ut)
+                .and_then(|t| t.sum_all())
+                .and_then(|t| t.backward());
             let e = match dtype {
                 Dtype::F64 => core_vjp::<f64>(info, &named, &preds, u),
                 Dtype::F32 => {
@@ -99,8 +127,14 @@ fn case(info: &'static LossInfo, dtype: Dtype, seed: u64, scale: f64, r: Reducti
         }
     };
     for (p, e) in preds.iter().zip(&expected) {
-        let var = inputs.iter().find(|i| i.name == *p).and_then(|i| i.var.as_ref()).expect("var");
-        let g = grads.get(var).unwrap_or_else(|| panic!("{what}: no gradient for `{p}`"));
+        let var = inputs
+            .iter()
+            .find(|i| i.name == *p)
+            .and_then(|i| i.var.as_ref())
+            .expect("var");
+        let g = grads
+            .get(var)
+            .unwrap_or_else(|| panic!("{what}: no gradient for `{p}`"));
         assert_eq!(g.dims(), var.dims(), "{what}: gradient shape of `{p}`");
         assert_close(&format!("{what} grad {p}"), e, &to_f64(g), tol.grads, eps);
     }
@@ -123,7 +157,10 @@ fn every_catalogue_loss_matches_the_core_through_the_fused_op() {
     }
     // Most cases are valid inputs (the ×1e4 and ×0 ones may not be, for a loss taking
     // probabilities or boxes): the comparison is not vacuous.
-    assert!(accepted * 4 >= cases * 2, "{accepted} of {cases} cases accepted");
+    assert!(
+        accepted * 4 >= cases * 2,
+        "{accepted} of {cases} cases accepted"
+    );
     eprintln!("{accepted} of {cases} cases compared (the rest: the same error as the core)");
 }
 
@@ -131,9 +168,18 @@ fn every_catalogue_loss_matches_the_core_through_the_fused_op() {
 fn every_catalogue_loss_has_a_generated_function_and_struct() {
     let generated = include_str!(concat!(env!("OUT_DIR"), "/losses.rs"));
     for info in losskit::catalogue() {
-        assert!(generated.contains(&format!("pub fn {}(", info.name)), "{}", info.name);
+        assert!(
+            generated.contains(&format!("pub fn {}(", info.name)),
+            "{}",
+            info.name
+        );
         for p in info.params {
-            assert!(generated.contains(&format!(".param({:?}", p.name)), "{} {}", info.name, p.name);
+            assert!(
+                generated.contains(&format!(".param({:?}", p.name)),
+                "{} {}",
+                info.name,
+                p.name
+            );
         }
     }
 }
@@ -147,7 +193,10 @@ fn strided_and_half_predictions_are_accepted() -> candle_core::Result<()> {
     let v = mse.forward(&[("input", &strided), ("target", &t)])?;
     let w = mse.forward(&[("input", &strided.contiguous()?), ("target", &t)])?;
     assert_eq!(v.to_scalar::<f32>()?, w.to_scalar::<f32>()?);
-    let h = mse.forward(&[("input", &strided.to_dtype(candle_core::DType::F16)?), ("target", &t)])?;
+    let h = mse.forward(&[
+        ("input", &strided.to_dtype(candle_core::DType::F16)?),
+        ("target", &t),
+    ])?;
     assert_eq!(h.dtype(), candle_core::DType::F16);
     Ok(())
 }
@@ -158,15 +207,25 @@ fn generated_functions_and_structs_equal_the_generic_entry() -> candle_core::Res
     let x = Tensor::new(&[0.5f64, -3.0, 2.0, 0.0], &Device::Cpu)?;
     let t = Tensor::new(&[1.0f64, 0.0, 1.0, 1.0], &Device::Cpu)?;
     let generic = losskit_candle::loss("focal")?.forward(&[("input", &x), ("target", &t)])?;
-    assert_eq!(losses::focal(&x, &t)?.to_scalar::<f64>()?, generic.to_scalar::<f64>()?);
-    let f = Focal { gamma: 0.5, reduction: ReductionMode::Sum, ..Default::default() };
+    assert_eq!(
+        losses::focal(&x, &t)?.to_scalar::<f64>()?,
+        generic.to_scalar::<f64>()?
+    );
+    let f = Focal {
+        gamma: 0.5,
+        reduction: ReductionMode::Sum,
+        ..Default::default()
+    };
     let g = losskit_candle::evaluate(
         "focal",
         &[("input", &x), ("target", &t)],
         &[("gamma", 0.5.into())],
         ReductionMode::Sum,
     )?;
-    assert_eq!(f.forward(&x, &t, None)?.to_scalar::<f64>()?, g.to_scalar::<f64>()?);
+    assert_eq!(
+        f.forward(&x, &t, None)?.to_scalar::<f64>()?,
+        g.to_scalar::<f64>()?
+    );
     assert_eq!(Huber::default().delta, 1.0);
     Ok(())
 }

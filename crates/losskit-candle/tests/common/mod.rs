@@ -29,7 +29,9 @@ pub fn candle_dtype(d: Dtype) -> DType {
 pub fn sample(info: &LossInfo, size: usize, seed: u64, scale: f64) -> Sample {
     let mut s = (info.sample)(size, &mut Rng::new(seed));
     for a in &mut s.arrays {
-        let pred = info.input(a.name).is_some_and(|i| i.role == Role::Prediction);
+        let pred = info
+            .input(a.name)
+            .is_some_and(|i| i.role == Role::Prediction);
         if let (true, SampleData::Float(v)) = (pred, &mut a.data) {
             v.iter_mut().for_each(|x| *x *= scale);
         }
@@ -43,7 +45,9 @@ pub fn tensors(info: &LossInfo, s: &Sample, dtype: Dtype, u32_labels: bool) -> V
     s.arrays
         .iter()
         .map(|a| {
-            let pred = info.input(a.name).is_some_and(|i| i.role == Role::Prediction);
+            let pred = info
+                .input(a.name)
+                .is_some_and(|i| i.role == Role::Prediction);
             let t = match &a.data {
                 SampleData::Float(v) => Tensor::from_vec(v.clone(), a.dims.clone(), &Device::Cpu)
                     .and_then(|t| t.to_dtype(candle_dtype(dtype))),
