@@ -4,10 +4,8 @@
 //! takes the wrong subgradient; values, gradients and the VJP of `none`; and the same error
 //! text as the core for bad shapes and parameters.
 
-mod common;
-
+use crate::common::{assert_close, candle_dtype, pairs, sample, tensors, to_f64, tolerance, Input};
 use candle_core::{DType, Device, Tensor, Var};
-use common::{assert_close, candle_dtype, pairs, sample, tensors, to_f64, tolerance, Input};
 use losskit::sample::Rng;
 use losskit::{Dtype, ReductionMode};
 use losskit_candle::{loss, Loss, Param, Path, COMPOSED};

@@ -4,10 +4,8 @@
 //! vector-Jacobian product with a random cotangent (`(loss * u).sum().backward()`). Where
 //! the core rejects an input, the adapter must fail with the core's text.
 
-mod common;
-
+use crate::common::{assert_close, pairs, sample, tensors, to_f64, tolerance};
 use candle_core::{Device, Tensor};
-use common::{assert_close, pairs, sample, tensors, to_f64, tolerance};
 use losskit::sample::Rng;
 use losskit::{evaluate_into, evaluate_with, Buffers, Dtype, LossInfo, Params, ReductionMode};
 
@@ -76,7 +74,11 @@ fn case(info: &'static LossInfo, dtype: Dtype, seed: u64, scale: f64, r: Reducti
     let ours = ours.unwrap_or_else(|e| panic!("{what}: {e}"));
     let tol = tolerance::defaults(dtype);
     let eps = tolerance::eps(dtype);
-    assert_eq!(ours.dtype(), common::candle_dtype(dtype), "{what}: dtype");
+    assert_eq!(
+        ours.dtype(),
+        crate::common::candle_dtype(dtype),
+        "{what}: dtype"
+    );
     let u = match r {
         ReductionMode::None => {
             assert_eq!(ours.dims(), &core.shape[..], "{what}: shape");
@@ -227,5 +229,80 @@ fn generated_functions_and_structs_equal_the_generic_entry() -> candle_core::Res
         g.to_scalar::<f64>()?
     );
     assert_eq!(Huber::default().delta, 1.0);
+    Ok(())
+}
+
+#[test]
+fn the_upstream_gradient_scales_the_kept_gradient() -> candle_core::Result<()> {
+    let x = candle_core::Var::new(&[0.5f32, 3.0, -1.0], &Device::Cpu)?;
+    let t = Tensor::new(&[0.0f32, 0.0, 0.0], &Device::Cpu)?;
+    let l = losskit_candle::loss("huber")?.reduction(ReductionMode::Sum);
+    let out = l.forward(&[("input", x.as_tensor()), ("target", &t)])?;
+    let g1 = out.backward()?.get(&x).map(to_f64);
+    // The kept gradient survives a second backward pass over the same graph.
+    let g2 = (&out * 3.0)?.backward()?.get(&x).map(to_f64);
+    assert_eq!(g1, Some(vec![0.5, 1.0, -1.0]));
+    assert_eq!(g2, Some(vec![1.5, 3.0, -3.0]));
+    // Without a tracked prediction the op stays out of the graph.
+    let plain = l.forward(&[("input", &x.as_tensor().detach()), ("target", &t)])?;
+    assert!(!plain.track_op());
+    Ok(())
+}
+
+#[test]
+fn errors_carry_the_cores_text() -> candle_core::Result<()> {
+    let d = Device::Cpu;
+    let x = Tensor::zeros((2, 3), candle_core::DType::F32, &d)?;
+    let idx = Tensor::new(&[0u32, 5], &d)?;
+    let err = |r: candle_core::Result<_>| -> String {
+        match r {
+            Ok::<Tensor, _>(t) => panic!("expected an error, got {t}"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let core = |name: &str| losskit::find(name).map(|_| ()).unwrap_err().to_string();
+    assert_eq!(
+        err(losskit_candle::loss("hubr").map(|_| x.clone())),
+        core("hubr")
+    );
+    assert_eq!(
+        err(losskit_candle::loss("huber")?
+            .param("delt", 1.0)
+            .map(|_| x.clone())),
+        "huber: unknown parameter `delt`; it takes `delta`"
+    );
+    assert_eq!(
+        err(losskit_candle::loss("huber")?
+            .param("delta", true)
+            .map(|_| x.clone())),
+        "huber: `delta` must be a number, got `true`"
+    );
+    let huber = losskit_candle::loss("huber")?;
+    assert_eq!(
+        err(huber
+            .clone()
+            .param("delta", -1.0)?
+            .forward(&[("input", &x), ("target", &x)])),
+        "huber: `delta` must be > 0 and finite, got -1"
+    );
+    assert_eq!(
+        err(huber
+            .clone()
+            .reduction(ReductionMode::BatchMean)
+            .forward(&[("input", &x), ("target", &x)])),
+        "huber: reduction `batchmean` is not supported; it takes `mean`, `sum`, `none`"
+    );
+    assert_eq!(
+        err(huber.forward(&[("target", &x)])),
+        "huber: missing required input `input`"
+    );
+    let ce = losskit_candle::loss("cross_entropy")?;
+    let msg = err(ce.forward(&[("input", &x), ("target", &idx)]));
+    assert!(msg.starts_with("cross_entropy: `target`"), "{msg}");
+    let nan = Tensor::new(&[f32::NAN, 0.0], &d)?;
+    let t = Tensor::new(&[0.0f32, 0.0], &d)?;
+    // A NaN prediction propagates, as in the core.
+    let v = losskit_candle::loss("mse")?.forward(&[("input", &nan), ("target", &t)])?;
+    assert!(v.to_scalar::<f32>()?.is_nan());
     Ok(())
 }

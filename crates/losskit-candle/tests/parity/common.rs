@@ -1,4 +1,4 @@
-//! What the test binaries share: candle tensors from the catalogue's generated samples, and
+//! What the tests share: candle tensors from the catalogue's generated samples, and
 //! comparisons under the core's tolerance rule (the core's own module, included as is).
 
 #![allow(dead_code)]
