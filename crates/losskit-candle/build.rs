@@ -202,21 +202,26 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
         "    pub fn forward(&self, {}) -> Result<Tensor> {{",
         args.join(", ")
     )?;
+    let required: Vec<String> = info
+        .inputs
+        .iter()
+        .filter(|i| i.required)
+        .map(|i| format!("({:?}, {})", i.name, ident(i.name)))
+        .collect();
+    let optional: Vec<_> = info.inputs.iter().filter(|i| !i.required).collect();
+    let m = if optional.is_empty() { "" } else { "mut " };
     writeln!(
         out,
-        "        let mut inputs: Vec<(&str, &Tensor)> = Vec::new();"
+        "        let {m}inputs: Vec<(&str, &Tensor)> = vec![{}];",
+        required.join(", ")
     )?;
-    for i in info.inputs {
-        let id = ident(i.name);
-        if i.required {
-            writeln!(out, "        inputs.push(({:?}, {id}));", i.name)?;
-        } else {
-            writeln!(
-                out,
-                "        if let Some(t) = {id} {{ inputs.push(({:?}, t)); }}",
-                i.name
-            )?;
-        }
+    for i in optional {
+        writeln!(
+            out,
+            "        if let Some(t) = {} {{ inputs.push(({:?}, t)); }}",
+            ident(i.name),
+            i.name
+        )?;
     }
     write!(out, "        crate::loss({name:?})?")?;
     for p in info.params {

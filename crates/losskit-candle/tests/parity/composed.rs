@@ -272,6 +272,13 @@ fn kinks_and_ties_take_the_cores_subgradients() {
     }
 }
 
+/// A loss, its parameters and its inputs.
+type Case<'t> = (
+    &'static str,
+    Vec<(&'static str, Param)>,
+    Vec<(&'static str, &'t Tensor)>,
+);
+
 #[test]
 fn bad_shapes_and_parameters_give_the_cores_text_on_both_paths() {
     let d = Device::Cpu;
@@ -283,7 +290,7 @@ fn bad_shapes_and_parameters_give_the_cores_text_on_both_paths() {
     let one = Tensor::zeros((2, 1, 4), DType::F32, &d).expect("one");
     let img5 = Tensor::zeros((2, 3, 4, 5), DType::F32, &d).expect("img5");
     let idx5 = Tensor::zeros((2, 4, 5), DType::I64, &d).expect("idx5");
-    let cases: Vec<(&str, Vec<(&str, Param)>, Vec<(&str, &Tensor)>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("mse", vec![], vec![("input", &x), ("target", &bad)]),
         (
             "mse",
