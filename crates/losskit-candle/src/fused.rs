@@ -10,68 +10,80 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::backend::BackendStorage;
 use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Storage,
+    Tensor,
 };
-use losskit::half::{bf16, f16};
 use losskit::{ArrayData, Buffers, FloatArray, LossInfo, NamedArray, Params, ReductionMode};
 
 use crate::core_error;
 
-/// A non-differentiable input, copied to the host.
-#[derive(Debug, Clone)]
-pub(crate) enum HostData {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    F16(Vec<f16>),
-    BF16(Vec<bf16>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
-    U8(Vec<u8>),
-}
-
-impl HostData {
-    pub(crate) fn named<'a>(&'a self, name: &'a str, dims: &'a [usize]) -> NamedArray<'a> {
-        NamedArray {
-            name,
-            data: self.data(),
-            dims,
-        }
-    }
-
-    fn data(&self) -> ArrayData<'_> {
-        match self {
-            HostData::F32(v) => ArrayData::F32(v),
-            HostData::F64(v) => ArrayData::F64(v),
-            HostData::F16(v) => ArrayData::F16(v),
-            HostData::BF16(v) => ArrayData::BF16(v),
-            HostData::I32(v) => ArrayData::I32(v),
-            HostData::I64(v) => ArrayData::I64(v),
-            HostData::U8(v) => ArrayData::U8(v),
-        }
-    }
-}
-
-/// A tensor's elements on the host, row-major, in a dtype the core takes: `u32` labels
-/// (candle's usual index type) become `i64`, `i16` becomes `i32`.
-pub(crate) fn host(loss: &str, name: &str, t: &Tensor) -> Result<HostData> {
-    let flat = t.flatten_all()?;
-    Ok(match t.dtype() {
-        DType::F32 => HostData::F32(flat.to_vec1()?),
-        DType::F64 => HostData::F64(flat.to_vec1()?),
-        DType::F16 => HostData::F16(flat.to_vec1()?),
-        DType::BF16 => HostData::BF16(flat.to_vec1()?),
-        DType::I64 => HostData::I64(flat.to_vec1()?),
-        DType::I32 => HostData::I32(flat.to_vec1()?),
-        DType::U8 => HostData::U8(flat.to_vec1()?),
-        DType::U32 => HostData::I64(flat.to_vec1::<u32>()?.into_iter().map(i64::from).collect()),
-        DType::I16 => HostData::I32(flat.to_vec1::<i16>()?.into_iter().map(i32::from).collect()),
+/// A non-differentiable input as the op keeps it: on the CPU, contiguous, of a dtype the
+/// core reads in place (`u32` labels, candle's usual index type, and `i16` become `i64`).
+/// Its storage is borrowed, not copied, each time the core runs.
+pub(crate) fn riding(loss: &str, name: &str, t: &Tensor) -> Result<Tensor> {
+    let t = t.detach().to_device(&CPU)?;
+    let t = match t.dtype() {
+        DType::F32
+        | DType::F64
+        | DType::F16
+        | DType::BF16
+        | DType::I64
+        | DType::I32
+        | DType::U8 => t,
+        DType::U32 | DType::I16 => t.to_dtype(DType::I64)?,
         other => {
             return Err(candle_core::Error::Msg(format!(
                 "{loss}: `{name}` has dtype {other:?}; expected f32, f64, f16, bf16, i64, i32, \
                  i16, u32 or u8"
             )))
         }
+    };
+    t.contiguous()
+}
+
+/// The elements of a tensor made by [`riding`], borrowed from its storage guard.
+fn borrowed<'a>(loss: &str, s: &'a Storage, l: &Layout) -> Result<ArrayData<'a>> {
+    let (Storage::Cpu(cpu), Some((a, b))) = (s, l.contiguous_offsets()) else {
+        return Err(candle_core::Error::Msg(format!(
+            "{loss}: an input reached the fused op off the CPU or strided"
+        )));
+    };
+    Ok(match cpu {
+        CpuStorage::F32(v) => ArrayData::F32(&v[a..b]),
+        CpuStorage::F64(v) => ArrayData::F64(&v[a..b]),
+        CpuStorage::F16(v) => ArrayData::F16(&v[a..b]),
+        CpuStorage::BF16(v) => ArrayData::BF16(&v[a..b]),
+        CpuStorage::I64(v) => ArrayData::I64(&v[a..b]),
+        CpuStorage::I32(v) => ArrayData::I32(&v[a..b]),
+        CpuStorage::U8(v) => ArrayData::U8(&v[a..b]),
+        other => {
+            return Err(candle_core::Error::Msg(format!(
+                "{loss}: an input of dtype {:?} reached the fused op",
+                other.dtype()
+            )))
+        }
     })
+}
+
+/// Runs the core on `rest` alone (no prediction given): for the core's error naming the
+/// missing input.
+pub(crate) fn check_without_predictions(
+    info: &'static LossInfo,
+    params: &Params,
+    reduction: ReductionMode,
+    rest: &[(String, Tensor)],
+) -> Result<()> {
+    let guards: Vec<_> = rest.iter().map(|(_, t)| t.storage_and_layout()).collect();
+    let mut named = Vec::with_capacity(rest.len());
+    for ((name, _), (g, l)) in rest.iter().zip(&guards) {
+        named.push(NamedArray {
+            name,
+            data: borrowed(info.name, g, l)?,
+            dims: l.dims(),
+        });
+    }
+    losskit::evaluate_with(info, &named, params, reduction, &[]).map_err(core_error)?;
+    Ok(())
 }
 
 /// The compute types of the fused op.
@@ -159,8 +171,8 @@ pub(crate) struct Fused {
     pub(crate) reduction: ReductionMode,
     /// The names of the op's tensor arguments, in order.
     pub(crate) preds: Vec<&'static str>,
-    /// The other inputs: name, dimensions, elements.
-    pub(crate) rest: Vec<(String, Vec<usize>, HostData)>,
+    /// The other inputs (made by [`riding`]), by name.
+    pub(crate) rest: Vec<(String, Tensor)>,
     /// Whether the forward pass computes the gradient (some prediction is tracked).
     pub(crate) keep_grad: bool,
     pub(crate) saved: Mutex<Option<Saved>>,
@@ -184,12 +196,16 @@ fn elements<'a, T: Float>(loss: &str, s: &'a CpuStorage, l: &Layout) -> Result<C
 }
 
 impl Fused {
-    /// The core's named arrays: the predictions given, then the rest.
-    fn named<'a>(
-        &'a self,
-        preds: &'a [(Cow<'a, [impl Float]>, Vec<usize>)],
-    ) -> Vec<NamedArray<'a>> {
-        let mut named: Vec<NamedArray<'a>> = self
+    /// Runs the core: the loss (reduced, or per element) and, into fresh buffers, the
+    /// gradients when `grads` (the VJP with `cotangent` under `none`).
+    fn run<T: Float>(
+        &self,
+        preds: &[(Cow<'_, [T]>, Vec<usize>)],
+        grads: bool,
+        cotangent: Option<&[T]>,
+    ) -> Result<(losskit::Evaluation, Vec<Vec<T>>)> {
+        let loss = self.info.name;
+        let mut named: Vec<NamedArray<'_>> = self
             .preds
             .iter()
             .zip(preds)
@@ -199,23 +215,19 @@ impl Fused {
                 dims,
             })
             .collect();
-        named.extend(
-            self.rest
-                .iter()
-                .map(|(name, dims, data)| data.named(name, dims)),
-        );
-        named
-    }
-
-    /// Runs the core: the loss (reduced, or per element) and, into fresh buffers, the
-    /// gradients when `grads` (the VJP with `cotangent` under `none`).
-    fn run<T: Float>(
-        &self,
-        preds: &[(Cow<'_, [T]>, Vec<usize>)],
-        grads: bool,
-        cotangent: Option<&[T]>,
-    ) -> Result<(losskit::Evaluation, Vec<Vec<T>>)> {
-        let named = self.named(preds);
+        // Read in place: the guards live until the core has run.
+        let guards: Vec<_> = self
+            .rest
+            .iter()
+            .map(|(_, t)| t.storage_and_layout())
+            .collect();
+        for ((name, _), (g, l)) in self.rest.iter().zip(&guards) {
+            named.push(NamedArray {
+                name,
+                data: borrowed(loss, g, l)?,
+                dims: l.dims(),
+            });
+        }
         let mut bufs: Vec<Vec<T>> = if grads {
             preds.iter().map(|(d, _)| vec![T::ZERO; d.len()]).collect()
         } else {
@@ -294,7 +306,10 @@ impl Fused {
         for (a, g) in args.iter().zip(grads) {
             let g = Tensor::from_vec(g, a.shape(), a.device())?;
             // The VJP already holds the upstream gradient; a reduced loss's is a scalar.
-            out.push(if self.reduction == ReductionMode::None {
+            // (`loss.backward()` itself sends 1: no pass over the gradient for it.)
+            let one = grad_res.dims().is_empty()
+                && grad_res.to_scalar::<T>()? == <T as losskit::Real>::ONE;
+            out.push(if self.reduction == ReductionMode::None || one {
                 g
             } else {
                 g.broadcast_mul(grad_res)?

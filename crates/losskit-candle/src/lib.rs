@@ -291,14 +291,11 @@ impl Loss {
         }
         let mut others = Vec::with_capacity(rest.len());
         for (name, t) in rest {
-            let data = fused::host(loss, name, t)?;
-            others.push((name.to_owned(), t.dims().to_vec(), data));
+            others.push((name.to_owned(), fused::riding(loss, name, t)?));
         }
         if preds.is_empty() {
             // No prediction: the core names the missing one.
-            let named: Vec<_> = others.iter().map(|(n, d, h)| h.named(n, d)).collect();
-            losskit::evaluate_with(self.info, &named, &self.params, self.reduction, &[])
-                .map_err(core_error)?;
+            fused::check_without_predictions(self.info, &self.params, self.reduction, &others)?;
             return Err(candle_core::Error::Msg(format!(
                 "{loss}: no prediction given"
             )));
