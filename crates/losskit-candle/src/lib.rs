@@ -45,6 +45,11 @@
 mod composed;
 mod fused;
 
+// The README's snippet compiles and runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// One generated item per catalogue loss (`build.rs` writes them from
 /// [`losskit::catalogue()`], so a loss added to the core appears here without a line of
 /// adapter code): a config struct named after the loss (`Focal`) whose fields are the
