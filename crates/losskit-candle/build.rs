@@ -57,6 +57,11 @@ fn range(r: &Range) -> String {
     }
 }
 
+/// Catalogue text for markdown: brackets escaped (`[N, C]` is a shape, not a link).
+fn esc(text: &str) -> String {
+    text.replace('[', "\\[").replace(']', "\\]")
+}
+
 /// A doc line as an attribute (any text is a valid string literal through `{:?}`).
 fn doc(out: &mut String, indent: &str, text: &str) -> std::fmt::Result {
     writeln!(out, "{indent}#[doc = {text:?}]")
@@ -68,9 +73,9 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
     let reductions: Vec<&str> = info.reductions.iter().map(|r| r.name()).collect();
 
     // The config struct.
-    doc(out, "", &format!("`{name}`: {}.", info.summary))?;
+    doc(out, "", &format!("`{name}`: {}.", esc(info.summary)))?;
     doc(out, "", "")?;
-    doc(out, "", &format!("Definition: {}", info.formula))?;
+    doc(out, "", &format!("Definition: {}", esc(info.formula)))?;
     doc(out, "", "")?;
     doc(out, "", "| input | role | shape |")?;
     doc(out, "", "|---|---|---|")?;
@@ -83,7 +88,7 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
             _ => "weight",
         };
         let opt = if i.required { "" } else { " (optional)" };
-        let shape = i.shape.replace('|', "\\|");
+        let shape = esc(i.shape).replace('|', "\\|");
         doc(
             out,
             "",
@@ -109,7 +114,7 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
                 ),
                 _ => ("?".into(), "?".into()),
             };
-            let d = p.doc.replace('|', "\\|");
+            let d = esc(p.doc).replace('|', "\\|");
             doc(
                 out,
                 "",
@@ -128,7 +133,7 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
         ),
     )?;
     doc(out, "", "")?;
-    doc(out, "", &format!("Reference: {}.", info.reference))?;
+    doc(out, "", &format!("Reference: {}.", esc(info.reference)))?;
     writeln!(out, "#[derive(Debug, Clone, PartialEq)]")?;
     writeln!(out, "pub struct {ty} {{")?;
     for p in info.params {
@@ -138,7 +143,7 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
             ParamKind::Bool { .. } => "bool",
             _ => "&'static str",
         };
-        doc(out, "    ", p.doc)?;
+        doc(out, "    ", &esc(p.doc))?;
         writeln!(out, "    pub {}: {t},", ident(p.name))?;
     }
     writeln!(out, "    /// The reduction.")?;

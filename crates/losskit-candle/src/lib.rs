@@ -1,6 +1,6 @@
 //! # losskit-candle
 //!
-//! Every [losskit](losskit) loss on candle [`Tensor`]s, differentiable with candle's
+//! Every [losskit] loss on candle [`Tensor`]s, differentiable with candle's
 //! `backward()`. This crate converts and dispatches; the core computes.
 //!
 //! ```
