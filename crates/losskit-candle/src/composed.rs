@@ -175,7 +175,8 @@ fn check_names(loss: &Loss, inputs: Inputs<'_, '_>) -> Result<()> {
     Ok(())
 }
 
-fn dtype_name(d: DType) -> &'static str {
+/// The core's (NumPy's) name of a candle dtype.
+pub(crate) fn dtype_name(d: DType) -> &'static str {
     match d {
         DType::F32 => "float32",
         DType::F64 => "float64",

@@ -280,12 +280,28 @@ impl Loss {
         for (name, t) in inputs {
             match self.info.input(name) {
                 Some(spec) if spec.role == Role::Prediction => {
-                    home.get_or_insert_with(|| (t.device().clone(), t.dtype()));
-                    // Half precision is computed in f32 (as the core does for its own
-                    // half inputs); the loss is cast back below.
+                    let (_, first) = *home.get_or_insert_with(|| (t.device().clone(), t.dtype()));
+                    // The compute type is the first prediction's (half precision computed
+                    // in f32, as the core does for its own half inputs; the loss is cast
+                    // back below); a second prediction is converted to it, as the core
+                    // converts other float inputs (differentiably: its gradient comes back
+                    // in its own dtype).
+                    let compute = match first {
+                        DType::F64 => DType::F64,
+                        _ => DType::F32,
+                    };
                     let t = match t.dtype() {
-                        DType::F16 | DType::BF16 => t.to_dtype(DType::F32)?,
-                        _ => (*t).clone(),
+                        DType::F32 | DType::F64 | DType::F16 | DType::BF16 => {
+                            t.to_dtype(compute)?
+                        }
+                        other => {
+                            return Err(core_error(losskit::Error::Dtype {
+                                loss,
+                                arg: spec.name,
+                                actual: composed::dtype_name(other),
+                                expected: "float32 or float64",
+                            }))
+                        }
                     };
                     preds.push(t.to_device(&fused::CPU)?.contiguous()?);
                     names.push(spec.name);

@@ -301,6 +301,24 @@ fn errors_carry_the_cores_text() -> candle_core::Result<()> {
     assert!(msg.starts_with("cross_entropy: `target`"), "{msg}");
     let nan = Tensor::new(&[f32::NAN, 0.0], &d)?;
     let t = Tensor::new(&[0.0f32, 0.0], &d)?;
+    // An integer prediction: the core's dtype error, on both paths.
+    let ints = Tensor::new(&[1i64, 2], &d)?;
+    for path in [losskit_candle::Path::Fused, losskit_candle::Path::Composed] {
+        let mse = losskit_candle::loss("mse")?.path(path);
+        assert_eq!(
+            err(mse.forward(&[("input", &ints), ("target", &t)])),
+            "mse: `input` has dtype int64, expected float32 or float64"
+        );
+    }
+    // Predictions of two float dtypes: computed in the first's, each gradient in its own.
+    let a = candle_core::Var::new(&[1.0f32, 2.0], &d)?;
+    let b = candle_core::Var::new(&[0.5f64, 4.0], &d)?;
+    let y = Tensor::new(&[1.0f32, -1.0], &d)?;
+    let mr = losskit_candle::loss("margin_ranking")?;
+    let v = mr.forward(&[("x1", a.as_tensor()), ("x2", b.as_tensor()), ("target", &y)])?;
+    let g = v.backward()?;
+    assert_eq!(v.dtype(), candle_core::DType::F32);
+    assert_eq!(g.get(&b).map(|g| g.dtype()), Some(candle_core::DType::F64));
     // A NaN prediction propagates, as in the core.
     let v = losskit_candle::loss("mse")?.forward(&[("input", &nan), ("target", &t)])?;
     assert!(v.to_scalar::<f32>()?.is_nan());
