@@ -229,25 +229,32 @@ fn trailing_float(loss: &'static str, arg: &'static str, t: &Tensor, x: &Tensor)
             arg,
             actual: td.to_vec(),
             expected: xd.to_vec(),
-            because: "the shape of `input` or a trailing part of it",
+            because: "the shape of `input`, or a trailing part of it such as [C] against [N, C]",
         }));
     }
     t.to_dtype(x.dtype())?.broadcast_as(xd)
 }
 
-/// `pos_weight`: `[C]` (the last dimension of `input`) or `[1]`, broadcast to `x`'s shape.
+/// `pos_weight`: one weight per label (C elements, C = the last dimension of `input`) or one
+/// for all, broadcast to `x`'s shape.
 fn pos_weight(loss: &'static str, t: &Tensor, x: &Tensor) -> Result<Tensor> {
     let c = x.dims().last().copied().unwrap_or(1);
-    if !(t.dims() == [c] || t.dims() == [1]) {
+    let n = t.elem_count();
+    let w = t.to_dtype(x.dtype())?;
+    let w = if n == 1 {
+        w.reshape(())?
+    } else if n == c {
+        w.reshape(c)?
+    } else {
         return Err(core_error(Error::ShapeMismatch {
             loss,
             arg: "pos_weight",
-            actual: t.dims().to_vec(),
+            actual: vec![n],
             expected: vec![c],
-            because: "the last dimension of `input`, or [1]",
+            because: "the last dimension of `input`, or 1 for one weight for every label",
         }));
-    }
-    t.to_dtype(x.dtype())?.broadcast_as(x.dims())
+    };
+    w.broadcast_as(x.dims())
 }
 
 /// `mean` (Σ w·ℓ / Σ w), `sum` or `none` of element-wise losses.
@@ -394,7 +401,7 @@ fn cross_entropy(
                 arg: "weight",
                 actual: w.dims().to_vec(),
                 expected: vec![c],
-                because: "one weight per class",
+                because: "one entry per class, C = `input`'s class dimension",
             }));
         }
     }

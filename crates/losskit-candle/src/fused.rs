@@ -2,8 +2,9 @@
 //! core's kernel once ([`losskit::evaluate_into`]) and keeps the gradient for `bwd`.
 //!
 //! The op's tensor arguments are the loss's predictions (at most three in the catalogue:
-//! `triplet_margin`'s anchor, positive and negative); targets, weights and index labels are
-//! copied to the host when the op is built and ride along in it, without gradients.
+//! `triplet_margin`'s anchor, positive and negative); targets, weights and index labels ride
+//! along in the op as detached CPU tensors, read in place each time the core runs, without
+//! gradients.
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};

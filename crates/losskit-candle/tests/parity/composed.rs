@@ -285,6 +285,7 @@ fn bad_shapes_and_parameters_give_the_cores_text_on_both_paths() {
     let x = Tensor::zeros((2, 3), DType::F32, &d).expect("x");
     let bad = Tensor::zeros((3, 2), DType::F32, &d).expect("bad");
     let labels = Tensor::zeros(3, DType::U32, &d).expect("labels");
+    let two = Tensor::zeros(2, DType::U32, &d).expect("two");
     let mask = Tensor::zeros((2, 3, 4), DType::F32, &d).expect("mask");
     let img = Tensor::zeros((2, 3, 4, 4), DType::F32, &d).expect("img");
     let one = Tensor::zeros((2, 1, 4), DType::F32, &d).expect("one");
@@ -318,6 +319,21 @@ fn bad_shapes_and_parameters_give_the_cores_text_on_both_paths() {
             "bce_with_logits",
             vec![],
             vec![("input", &x), ("target", &bad)],
+        ),
+        (
+            "bce_with_logits",
+            vec![],
+            vec![("input", &x), ("target", &x), ("weight", &bad)],
+        ),
+        (
+            "bce_with_logits",
+            vec![],
+            vec![("input", &x), ("target", &x), ("pos_weight", &two)],
+        ),
+        (
+            "cross_entropy",
+            vec![],
+            vec![("input", &x), ("target", &two), ("weight", &x)],
         ),
         (
             "cross_entropy",
