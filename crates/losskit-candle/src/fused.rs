@@ -95,7 +95,7 @@ pub(crate) trait Float: losskit::Real + candle_core::WithDType {
     /// The core's per-element output, computed in `Self`.
     fn from_array(a: FloatArray) -> Vec<Self>;
     fn saved(v: Vec<Vec<Self>>) -> Saved;
-    fn unsave(s: &Saved) -> Option<&[Vec<Self>]>;
+    fn unsave(s: Saved) -> Option<Vec<Vec<Self>>>;
 }
 
 impl Float for f32 {
@@ -120,7 +120,7 @@ impl Float for f32 {
     fn saved(v: Vec<Vec<f32>>) -> Saved {
         Saved::F32(v)
     }
-    fn unsave(s: &Saved) -> Option<&[Vec<f32>]> {
+    fn unsave(s: Saved) -> Option<Vec<Vec<f32>>> {
         match s {
             Saved::F32(v) => Some(v),
             Saved::F64(_) => None,
@@ -150,7 +150,7 @@ impl Float for f64 {
     fn saved(v: Vec<Vec<f64>>) -> Saved {
         Saved::F64(v)
     }
-    fn unsave(s: &Saved) -> Option<&[Vec<f64>]> {
+    fn unsave(s: Saved) -> Option<Vec<Vec<f64>>> {
         match s {
             Saved::F64(v) => Some(v),
             Saved::F32(_) => None,
@@ -283,8 +283,9 @@ impl Fused {
     }
 
     fn bwd_typed<T: Float>(&self, args: &[&Tensor], grad_res: &Tensor) -> Result<Vec<Tensor>> {
+        // Taken, not copied: a second backward pass over the same graph (rare) recomputes.
         let cached = match self.saved.lock() {
-            Ok(slot) => slot.as_ref().and_then(T::unsave).map(<[Vec<T>]>::to_vec),
+            Ok(mut slot) => slot.take().and_then(T::unsave),
             Err(_) => None,
         };
         let grads = match cached {
