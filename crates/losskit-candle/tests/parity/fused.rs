@@ -195,6 +195,11 @@ fn strided_and_half_predictions_are_accepted() -> candle_core::Result<()> {
     let v = mse.forward(&[("input", &strided), ("target", &t)])?;
     let w = mse.forward(&[("input", &strided.contiguous()?), ("target", &t)])?;
     assert_eq!(v.to_scalar::<f32>()?, w.to_scalar::<f32>()?);
+    // A strided target is read as its logical (row-major) elements too.
+    let tt = t.t()?.contiguous()?.t()?;
+    assert!(!tt.is_contiguous());
+    let u = mse.forward(&[("input", &strided), ("target", &tt)])?;
+    assert_eq!(u.to_scalar::<f32>()?, w.to_scalar::<f32>()?);
     let h = mse.forward(&[
         ("input", &strided.to_dtype(candle_core::DType::F16)?),
         ("target", &t),
