@@ -4,8 +4,8 @@
 //!
 //! Generated from the catalogue itself (rather than a macro over a hand-kept list with a test
 //! that the list matches) so that there is no list to drift: a loss, input or parameter added
-//! to the core appears here on the next build, its docs and defaults included. The cost is
-//! compiling the core a second time for the build script (about 15 s on a cold target dir).
+//! to the core appears here on the next build, its docs and defaults included. It costs no
+//! second build of the core: cargo shares it between the build script and the library.
 
 use std::fmt::Write as _;
 
