@@ -1,0 +1,8 @@
+//! losskit-candle's tests, in one binary: the fused path against the core for every
+//! catalogue loss (`fused`), the composed path against the fused path (`composed`), and the
+//! example in a short form (`example`).
+
+mod common;
+mod composed;
+mod example;
+mod fused;
