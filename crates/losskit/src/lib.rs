@@ -133,7 +133,8 @@ pub mod nd;
 struct ReadmeDoctests;
 
 pub use catalogue::{
-    Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, SampleFn,
+    Bound, Family, InputKind, InputSpec, Kink, Kinks, LossInfo, NanRule, ParamKind, ParamSpec,
+    Plot, PlotAxis, Range, Role, SampleFn,
 };
 pub use classification::{
     Bce, BceWithLogits, BinaryInputs, ClassInputs, ClassTarget, CrossEntropy, Focal, Hinge, KlDiv,

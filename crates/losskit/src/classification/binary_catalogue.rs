@@ -1,8 +1,8 @@
 //! The catalogue entries of the binary, multi-label and ±1-margin losses.
 
 use crate::catalogue::{
-    Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role,
-    STANDARD_REDUCTIONS,
+    Bound, Family, InputKind, InputSpec, Kinks, LossInfo, NanRule, ParamKind, ParamSpec, Plot,
+    PlotAxis, Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::evaluator;
 
@@ -96,6 +96,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.binary_cross_entropy_with_logits",
         eval: evaluator!(eval_bce_with_logits),
         sample: sample_logits,
+        plot: Some(MARGIN),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_BCE_WITH_LOGITS),
     },
     LossInfo {
@@ -121,6 +124,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.binary_cross_entropy",
         eval: evaluator!(eval_bce),
         sample: sample_probabilities,
+        plot: Some(PROBABILITY),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -153,6 +159,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Lin et al., \"Focal Loss for Dense Object Detection\", ICCV 2017; torchvision.ops.sigmoid_focal_loss",
         eval: evaluator!(eval_focal),
         sample: sample_logits,
+        plot: Some(MARGIN),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_FOCAL),
     },
     LossInfo {
@@ -176,6 +185,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Cortes & Vapnik 1995; formula via torch autograd of torch.clamp(margin - target * input, min=0)",
         eval: evaluator!(eval_hinge),
         sample: sample_signs,
+        plot: Some(MARGIN),
+        kinks: Kinks::Described("where the margin y·x is 1"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -199,6 +211,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Keras SquaredHinge (margin 1); formula via torch autograd of torch.clamp(margin - target * input, min=0) ** 2",
         eval: evaluator!(eval_squared_hinge),
         sample: sample_signs,
+        plot: Some(MARGIN),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -218,6 +233,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.soft_margin_loss",
         eval: evaluator!(eval_soft_margin),
         sample: sample_signs,
+        plot: Some(MARGIN),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -245,6 +263,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.margin_ranking_loss",
         eval: evaluator!(eval_margin_ranking),
         sample: sample_ranking,
+        plot: Some(RANKING),
+        kinks: Kinks::Described("where −y·(x1 − x2) + margin is 0"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
 ];
@@ -282,3 +303,32 @@ fn sample_ranking(size: usize, rng: &mut Rng) -> Sample {
         .float("x2", &[n], rng.normals(n, 1.0))
         .float("target", &[n], rng.signs(n))
 }
+
+/// A logit or score x against the label 1: the margin.
+const MARGIN: Plot = Plot {
+    axis: PlotAxis::MARGIN,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![1.0])
+    },
+};
+/// A probability against the label 1.
+const PROBABILITY: Plot = Plot {
+    axis: PlotAxis::PROBABILITY,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![1.0])
+    },
+};
+/// x1 − x2 = x with x1 to be ranked higher.
+const RANKING: Plot = Plot {
+    axis: PlotAxis::MARGIN,
+    at: |x| {
+        Sample::new()
+            .float("x1", &[1], vec![x])
+            .float("x2", &[1], vec![0.0])
+            .float("target", &[1], vec![1.0])
+    },
+};

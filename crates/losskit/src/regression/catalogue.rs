@@ -1,8 +1,8 @@
 //! The regression family's catalogue entries.
 
 use crate::catalogue::{
-    Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role,
-    STANDARD_REDUCTIONS,
+    Bound, Family, InputKind, InputSpec, Kink, Kinks, LossInfo, NanRule, ParamKind, ParamSpec,
+    Plot, PlotAxis, Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::error::Result;
 use crate::eval::{Call, Out};
@@ -251,6 +251,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.mse_loss",
         eval: evaluator!(eval_mse),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_MSE),
     },
     LossInfo {
@@ -267,6 +270,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "optax.l2_loss (½ · squared_error)",
         eval: evaluator!(eval_l2),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_L2),
     },
     LossInfo {
@@ -285,6 +291,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.l1_loss",
         eval: evaluator!(eval_mae),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Residual(&[Kink::Zero]),
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_MAE),
     },
     LossInfo {
@@ -309,6 +318,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Huber 1964; torch.nn.functional.huber_loss",
         eval: evaluator!(eval_huber),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_HUBER),
     },
     LossInfo {
@@ -331,6 +343,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Girshick 2015 (Fast R-CNN); torch.nn.functional.smooth_l1_loss",
         eval: evaluator!(eval_smooth_l1),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Described("at e = 0 when `beta` = 0 (then it is mae)"),
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_SMOOTH_L1),
     },
     LossInfo {
@@ -355,6 +370,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         eval: evaluator!(eval_pseudo_huber),
         hessian: Some(H_PSEUDO_HUBER),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
     },
     LossInfo {
         name: "log_cosh",
@@ -373,6 +391,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "optax.log_cosh; keras.losses.LogCosh",
         eval: evaluator!(eval_log_cosh),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_LOG_COSH),
     },
     LossInfo {
@@ -396,6 +417,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Koenker & Bassett 1978; formula, checked against torch autograd in float64",
         eval: evaluator!(eval_quantile),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Residual(&[Kink::Zero]),
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_QUANTILE),
     },
     LossInfo {
@@ -431,6 +455,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.poisson_nll_loss",
         eval: evaluator!(eval_poisson_nll),
         sample: sample_poisson,
+        plot: Some(LOG_RATE),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_POISSON_NLL),
     },
     LossInfo {
@@ -452,6 +479,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         eval: evaluator!(eval_gamma_deviance),
         hessian: Some(H_GAMMA_DEVIANCE),
         sample: sample_gamma,
+        plot: Some(LOG_MEAN),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
     },
     LossInfo {
         name: "tweedie",
@@ -475,6 +505,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         eval: evaluator!(eval_tweedie),
         hessian: Some(H_TWEEDIE),
         sample: sample_tweedie,
+        plot: Some(LOG_MEAN),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
     },
     LossInfo {
         name: "gaussian_nll",
@@ -515,6 +548,50 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Nix & Weigend 1994; torch.nn.functional.gaussian_nll_loss",
         eval: evaluator!(super::gaussian_nll::evaluate),
         sample: super::gaussian_nll::sample,
+        plot: Some(GAUSSIAN),
+        kinks: Kinks::Described("where `var` = `eps`: the clamp"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
 ];
+
+/// `input` = x against `target` 0: the residual axis.
+const RESIDUAL: Plot = Plot {
+    axis: PlotAxis::RESIDUAL,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![0.0])
+    },
+};
+/// The log-rate against a count of 2.
+const LOG_RATE: Plot = Plot {
+    axis: PlotAxis::LOG_RATE,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![2.0])
+    },
+};
+/// The raw score (log of the mean) against a target of 2.
+const LOG_MEAN: Plot = Plot {
+    axis: PlotAxis {
+        label: "input (raw score, log of the mean), target 2",
+        range: (-2.0, 3.0),
+    },
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![2.0])
+    },
+};
+/// The residual axis at a variance of 1.
+const GAUSSIAN: Plot = Plot {
+    axis: PlotAxis::RESIDUAL,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![0.0])
+            .float("var", &[1], vec![1.0])
+    },
+};
