@@ -330,6 +330,47 @@ def log_cosh(input, target, weight=None, reduction='mean', *, grad=()) -> Any:
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def msle(input, target, weight=None, reduction='mean', *, grad=()) -> Any:
+    """
+    Squared error of ln(1 + x) against ln(1 + y): a relative error for positive targets spanning orders of magnitude.
+
+    losskit.msle on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ = (ln(1 + max(x, ε)) − ln(1 + max(y, ε)))², ε = 1e-7
+
+    Gradient::
+
+        ∂ℓ/∂x = 2(ln(1 + x) − ln(1 + max(y, ε)))/(1 + x) for x ≥ ε, 0 below
+
+    Inputs:
+        input (prediction): floats, any shape
+        target (target): floats, same as `input`
+        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        positive targets (prices, counts, durations) where a 10% miss should cost the same at
+        any scale
+
+    Pitfalls:
+        - negative predictions and targets are floored at 1e-7, silently, as in Keras: the
+          gradient is 0 there, so a model that predicts below 0 gets no signal; predict through
+          softplus or exp
+        - it penalises under-prediction more than over-prediction of the same size
+
+    Reference:
+        keras.losses.MeanSquaredLogarithmicError
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def quantile(input, target, weight=None, tau=0.5, reduction='mean', *, grad=()) -> Any:
     """
     Pinball loss: its minimiser is the tau-quantile of the target.

@@ -12,8 +12,8 @@ use crate::sample::{Rng, Sample};
 
 use super::pointwise::{evaluate, evaluate_hess, Curv};
 use super::{
-    GammaDeviance, Huber, LogCosh, Mae, Mse, PoissonNll, PseudoHuber, Quantile, SmoothL1, Tweedie,
-    L2,
+    GammaDeviance, Huber, LogCosh, Mae, Mse, Msle, PoissonNll, PseudoHuber, Quantile, SmoothL1,
+    Tweedie, L2,
 };
 use crate::hessian::{hess_evaluator, Curvature, HessOut, HessianInfo};
 
@@ -60,6 +60,9 @@ fn eval_smooth_l1<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
 }
 fn eval_log_cosh<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     evaluate(&LogCosh, c, o)
+}
+fn eval_msle<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
+    evaluate(&Msle, c, o)
 }
 fn eval_quantile<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     evaluate(&Quantile::new(c.params.float("tau"))?, c, o)
@@ -196,6 +199,15 @@ fn sample_pointwise(size: usize, rng: &mut Rng) -> Sample {
     Sample::new()
         .float("input", &[n], rng.normals(n, 1.0))
         .float("target", &[n], rng.normals(n, 1.0))
+}
+
+/// Positive, skewed predictions and targets (prices, counts, durations).
+fn sample_positive(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    let mut positive = |n| (0..n).map(|_| (rng.normal() + 1.0).exp()).collect();
+    Sample::new()
+        .float("input", &[n], positive(n))
+        .float("target", &[n], positive(n))
 }
 
 /// Log-means (the raw score) and positive, skewed targets.
@@ -397,6 +409,28 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         hessian: Some(H_LOG_COSH),
     },
     LossInfo {
+        name: "msle",
+        family: Family::Regression,
+        summary: "squared error of ln(1 + x) against ln(1 + y): a relative error for positive targets spanning orders of magnitude",
+        inputs: POINTWISE,
+        params: &[],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = (ln(1 + max(x, ε)) − ln(1 + max(y, ε)))², ε = 1e-7",
+        gradient: "∂ℓ/∂x = 2(ln(1 + x) − ln(1 + max(y, ε)))/(1 + x) for x ≥ ε, 0 below",
+        when_to_use: "positive targets (prices, counts, durations) where a 10% miss should cost the same at any scale",
+        pitfalls: &[
+            "negative predictions and targets are floored at 1e-7, silently, as in Keras: the gradient is 0 there, so a model that predicts below 0 gets no signal; predict through softplus or exp",
+            "it penalises under-prediction more than over-prediction of the same size",
+        ],
+        reference: "keras.losses.MeanSquaredLogarithmicError",
+        eval: evaluator!(eval_msle),
+        sample: sample_positive,
+        plot: Some(AGAINST_TWO),
+        kinks: Kinks::Described("where `input` = 1e-7, the floor (the gradient is 0 below)"),
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
         name: "quantile",
         family: Family::Regression,
         summary: "pinball loss: its minimiser is the tau-quantile of the target",
@@ -578,6 +612,18 @@ const LOG_MEAN: Plot = Plot {
     axis: PlotAxis {
         label: "input (raw score, log of the mean), target 2",
         range: (-2.0, 3.0),
+    },
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![2.0])
+    },
+};
+/// A positive prediction against a target of 2 (the relative losses).
+const AGAINST_TWO: Plot = Plot {
+    axis: PlotAxis {
+        label: "input (positive), target 2",
+        range: (0.05, 8.0),
     },
     at: |x| {
         Sample::new()

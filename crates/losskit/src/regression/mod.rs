@@ -423,6 +423,96 @@ impl<T: Real> Kernel<T> for LogCosh {
 }
 pointwise_api!(LogCosh);
 
+/// Mean squared logarithmic error: the squared difference of $\ln(1 + \cdot)$ of the
+/// prediction and the target, each floored at $\varepsilon = 10^{-7}$ (Keras's `epsilon()`).
+///
+/// # Definition
+/// $$\ell_i = \big(\ln(1 + \hat x_i) - \ln(1 + \hat y_i)\big)^2,\qquad
+/// \hat x = \max(x, \varepsilon),\ \hat y = \max(y, \varepsilon)$$
+/// A relative error: it costs a prediction of 110 for a target of 100 about what 11 costs
+/// for 10, and under-prediction more than over-prediction.
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = 2 d_i / (1 + x_i)$ for $x_i \ge \varepsilon$, with
+/// $d_i = \ln(1 + \hat x_i) - \ln(1 + \hat y_i)$; 0 below $\varepsilon$, where the floor holds
+/// the prediction (Keras's too, through `maximum`; at exactly $x = \varepsilon$ PyTorch's
+/// `maximum` would split the gradient in half, losskit takes the side above).
+///
+/// # Numerical stability
+/// $d$ is computed as $\ln\big(1 + (\hat x - \hat y)/(1 + \hat y)\big)$ with `ln_1p`: the
+/// difference of two logarithms of nearby values cancels (at $x = 10^{-3}$, $y = 1.001\cdot
+/// 10^{-3}$ in f32 the naive form keeps no correct digit), the quotient does not. Finite for
+/// every finite input.
+///
+/// # Parameters
+/// None.
+///
+/// # Errors
+/// See [`Msle::value`]. Negative values are not an error: the floor maps them to
+/// $\varepsilon$, as Keras does.
+///
+/// # Example
+/// ```
+/// use losskit::{Msle, Pointwise, Reduction};
+/// let (x, y) = ([11.0f64, 110.0], [10.0, 100.0]);
+/// let mut g = [0.0; 2];
+/// let v = Msle.value_and_grad(&Pointwise::new(&x, &y), Reduction::Sum, &mut g)?;
+/// let d = [(12f64 / 11.0).ln(), (111f64 / 101.0).ln()];
+/// assert!((v - (d[0] * d[0] + d[1] * d[1])).abs() < 1e-15);
+/// assert!((g[0] - 2.0 * d[0] / 12.0).abs() < 1e-15);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// Keras `keras.losses.MeanSquaredLogarithmicError` (the numbers matched, Keras 3 on its
+/// PyTorch backend; Keras then averages over the last axis, losskit over every element, the
+/// same for a rectangular input).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Msle;
+
+impl Msle {
+    /// Keras's `backend.epsilon()`: the floor of both the prediction and the target.
+    const EPS: f64 = 1e-7;
+
+    /// `(d, x ≥ ε)`: the log-ratio and whether the prediction is above the floor. NaN stays
+    /// NaN (`x < ε` is false for it).
+    #[inline(always)]
+    fn log_ratio<T: Real>(x: T, t: T) -> (T, bool) {
+        let eps = T::from_f64(Self::EPS);
+        let above = !(x < eps);
+        let x = if above { x } else { eps };
+        let t = if t < eps { eps } else { t };
+        // ln(1 + x) − ln(1 + t) = ln(1 + (x − t)/(1 + t)), without the cancellation; an
+        // infinite target would make the quotient ∞/∞.
+        let d = if t.is_finite() {
+            ((x - t) / (T::ONE + t)).ln_1p()
+        } else {
+            x.ln_1p() - t.ln_1p()
+        };
+        (d, above)
+    }
+}
+
+impl<T: Real> Kernel<T> for Msle {
+    const NAME: &'static str = "msle";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        let (d, _) = Self::log_ratio(x, t);
+        d * d
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let (d, above) = Self::log_ratio(x, t);
+        let g = if above {
+            (d + d) / (T::ONE + x)
+        } else {
+            T::ZERO
+        };
+        (d * d, g)
+    }
+}
+pointwise_api!(Msle);
+
 /// Quantile (pinball) loss: the loss whose minimiser is the `tau`-quantile of the target.
 ///
 /// # Definition

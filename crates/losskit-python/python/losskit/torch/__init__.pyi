@@ -1957,6 +1957,47 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction='mean', we
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def msle(input, target, weight=None, reduction='mean') -> torch.Tensor:
+    """
+    Squared error of ln(1 + x) against ln(1 + y): a relative error for positive targets spanning orders of magnitude.
+
+    losskit.torch.msle: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = (ln(1 + max(x, ε)) − ln(1 + max(y, ε)))², ε = 1e-7
+
+    Gradient::
+
+        ∂ℓ/∂x = 2(ln(1 + x) − ln(1 + max(y, ε)))/(1 + x) for x ≥ ε, 0 below
+
+    Inputs:
+        input (prediction): floats, any shape
+        target (target): floats, same as `input`
+        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        positive targets (prices, counts, durations) where a 10% miss should cost the same at
+        any scale
+
+    Pitfalls:
+        - negative predictions and targets are floored at 1e-7, silently, as in Keras: the
+          gradient is 0 there, so a model that predicts below 0 gets no signal; predict through
+          softplus or exp
+        - it penalises under-prediction more than over-prediction of the same size
+
+    Reference:
+        keras.losses.MeanSquaredLogarithmicError
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def multi_margin(input, target, weight=None, p=1, margin=1.0, reduction='mean') -> torch.Tensor:
     """
     Multiclass hinge (Weston–Watkins): each wrong class should score `margin` below the target.

@@ -380,6 +380,15 @@ class Mse(torch.nn.Module):
     def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
+class Msle(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.msle`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
 class MultiMargin(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.multi_margin`. (``help()`` shows it in full)."""
 
