@@ -43,8 +43,12 @@ KERAS_EXPR = {
     # keras.losses.mean_squared_logarithmic_error
     "msle": "torch.square(torch.log(torch.maximum(input.double(), EPS) + 1.0)"
             " - torch.log(torch.maximum(target.double(), EPS) + 1.0))",
+    # keras.losses.mean_absolute_percentage_error
+    "mape": "100.0 * torch.abs((target.double() - input.double())"
+            " / torch.maximum(torch.abs(target.double()), EPS))",
 }
-KERAS_FN = {"msle": keras.losses.mean_squared_logarithmic_error}
+KERAS_FN = {"msle": keras.losses.mean_squared_logarithmic_error,
+            "mape": keras.losses.mean_absolute_percentage_error}
 NAMES = {"EPS": torch.tensor(keras.config.epsilon(), dtype=torch.float64)}
 
 
@@ -80,7 +84,10 @@ POINTWISE = {
 # Losses whose gradient at a NaN input torch reports as a number (l1_loss and smooth_l1_loss
 # with beta 0: 0; maximum: 1 - 2 tau, both branches taking the full gradient); losskit
 # propagates the NaN. Their non-finite cases use infinities only.
-NAN_GRAD_DIFFERS = {"mae", "quantile", "smooth_l1/beta=0.0"}
+NAN_GRAD_DIFFERS = {"mae", "quantile", "smooth_l1/beta=0.0", "mape"}
+# Losses whose value at an infinite target is inf/inf = NaN, a NaN that torch's `abs` gives a
+# gradient of 0 (losskit: NaN); their non-finite case has infinite predictions only.
+INF_TARGET_NAN = {"mape"}
 
 fam = Family("regression", tools={"keras": keras.__version__}, names=NAMES)
 
@@ -122,6 +129,8 @@ for loss, settings in POINTWISE.items():
         nan = NAN if not NAN_GRAD_DIFFERS & {loss, key} else 0.5
         x = f32([[INF, -INF, 1.5], [nan, 0.0, -2.0]])
         t = f32([[0.0, 1.0, 0.0], [0.0, INF, -INF]])
+        if loss in INF_TARGET_NAN:
+            t = f32([[0.0, 1.0, 0.0], [0.0, 1e30, -1e30]])
         case(key + "/non-finite", loss, call, {"input": x, "target": t}, params)
 
         if label != "default":
@@ -159,6 +168,16 @@ case("msle/default/huge", "msle", MSLE,
 case("msle/default/close-pairs", "msle",
      f"{REDUCE}(torch.square(torch.log1p((input.double() - target.double()) / (1.0 + target.double()))))",
      {"input": f32([1e-3, 1000.0, 2.0, 0.1, 3e4]), "target": f32([1.001e-3, 1000.5, 2.0001, 0.1001, 3.0001e4])})
+
+# mape: targets of every size and sign, and at, below and around the floor 1e-7 (0 included),
+# where the loss is 1e9·|e|.
+MAPE = POINTWISE["mape"][0][2][0]
+g = rng("mape/default/skewed")
+case("mape/default/skewed", "mape", MAPE,
+     {"input": f32(np.exp(g.normal(1.0, 2.0, (4, 5)))), "target": f32(np.exp(g.normal(1.0, 2.0, (4, 5))))})
+case("mape/default/small-targets", "mape", MAPE,
+     {"input": f32([0.5, -0.5, 1e-7, 2e-7, 3.0, -2.0]),
+      "target": f32([0.0, 5e-8, -3e-8, 1e-6, -1e-7, -2.5])})
 
 # log_cosh far out: cosh overflows float32 at |e| ~ 89 and float64 at ~ 710.
 e = f32([1e4, -1e4, 1e3, -1e3, 100.0, -100.0, 20.0, 0.0, 1e-3, -0.5])

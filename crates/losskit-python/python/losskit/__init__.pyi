@@ -371,6 +371,48 @@ def msle(input, target, weight=None, reduction='mean', *, grad=()) -> Any:
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def mape(input, target, weight=None, reduction='mean', *, grad=()) -> Any:
+    """
+    Mean absolute percentage error 100·|x − y|/|y|: the error relative to the target, in percent.
+
+    losskit.mape on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ = 100·|y − x| / max(|y|, ε), ε = 1e-7
+
+    Gradient::
+
+        ∂ℓ/∂x = 100·sign(x − y) / max(|y|, ε), 0 at x = y
+
+    Inputs:
+        input (prediction): floats, any shape
+        target (target): floats, same as `input`
+        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        when errors matter relative to the size of the target (forecasting sales, demand) and
+        targets stay away from 0
+
+    Pitfalls:
+        - a target at or near 0 makes the loss up to 1e9·|x|: one such element dominates the
+          mean; drop or shift such targets, or use msle
+        - it is asymmetric: over-prediction is unbounded, under-prediction of a positive target
+          costs at most 100, so it favours predicting low
+        - the gradient has constant size per element like mae's, scaled by 1/|y|
+
+    Reference:
+        keras.losses.MeanAbsolutePercentageError
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def quantile(input, target, weight=None, tau=0.5, reduction='mean', *, grad=()) -> Any:
     """
     Pinball loss: its minimiser is the tau-quantile of the target.

@@ -12,8 +12,8 @@ use crate::sample::{Rng, Sample};
 
 use super::pointwise::{evaluate, evaluate_hess, Curv};
 use super::{
-    GammaDeviance, Huber, LogCosh, Mae, Mse, Msle, PoissonNll, PseudoHuber, Quantile, SmoothL1,
-    Tweedie, L2,
+    GammaDeviance, Huber, LogCosh, Mae, Mape, Mse, Msle, PoissonNll, PseudoHuber, Quantile,
+    SmoothL1, Tweedie, L2,
 };
 use crate::hessian::{hess_evaluator, Curvature, HessOut, HessianInfo};
 
@@ -63,6 +63,9 @@ fn eval_log_cosh<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
 }
 fn eval_msle<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     evaluate(&Msle, c, o)
+}
+fn eval_mape<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
+    evaluate(&Mape, c, o)
 }
 fn eval_quantile<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     evaluate(&Quantile::new(c.params.float("tau"))?, c, o)
@@ -427,6 +430,29 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         sample: sample_positive,
         plot: Some(AGAINST_TWO),
         kinks: Kinks::Described("where `input` = 1e-7, the floor (the gradient is 0 below)"),
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "mape",
+        family: Family::Regression,
+        summary: "mean absolute percentage error 100·|x − y|/|y|: the error relative to the target, in percent",
+        inputs: POINTWISE,
+        params: &[],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = 100·|y − x| / max(|y|, ε), ε = 1e-7",
+        gradient: "∂ℓ/∂x = 100·sign(x − y) / max(|y|, ε), 0 at x = y",
+        when_to_use: "when errors matter relative to the size of the target (forecasting sales, demand) and targets stay away from 0",
+        pitfalls: &[
+            "a target at or near 0 makes the loss up to 1e9·|x|: one such element dominates the mean; drop or shift such targets, or use msle",
+            "it is asymmetric: over-prediction is unbounded, under-prediction of a positive target costs at most 100, so it favours predicting low",
+            "the gradient has constant size per element like mae's, scaled by 1/|y|",
+        ],
+        reference: "keras.losses.MeanAbsolutePercentageError",
+        eval: evaluator!(eval_mape),
+        sample: sample_positive,
+        plot: Some(AGAINST_TWO),
+        kinks: Kinks::Residual(&[Kink::Zero]),
         nan: NanRule::PROPAGATES,
         hessian: None,
     },

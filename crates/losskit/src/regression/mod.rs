@@ -513,6 +513,77 @@ impl<T: Real> Kernel<T> for Msle {
 }
 pointwise_api!(Msle);
 
+/// Mean absolute percentage error: the absolute error as a percentage of the target, the
+/// target's size floored at $\varepsilon = 10^{-7}$ (Keras's `epsilon()`).
+///
+/// # Definition
+/// $$\ell_i = 100\,\frac{|y_i - x_i|}{\max(|y_i|, \varepsilon)}$$
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = 100\,\operatorname{sign}(x_i - y_i) / \max(|y_i|, \varepsilon)$,
+/// 0 at $x_i = y_i$ (the subgradient PyTorch's `abs` takes, through which Keras's runs).
+///
+/// # Numerical stability
+/// The quotient is formed as Keras forms it, $(y - x)/\max(|y|, \varepsilon)$ then its
+/// absolute value, so the numbers are Keras's to the last bit in f32. A target of 0 makes the
+/// loss $10^9\,|x|$: finite, and what Keras gives, but it dominates any mean; see the pitfalls.
+///
+/// # Parameters
+/// None.
+///
+/// # Errors
+/// See [`Mape::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{Mape, Pointwise, Reduction};
+/// let (x, y) = ([110.0f64, 9.0], [100.0, 10.0]);
+/// let mut g = [0.0; 2];
+/// let v = Mape.value_and_grad(&Pointwise::new(&x, &y), Reduction::Mean, &mut g)?;
+/// assert!((v - 10.0).abs() < 1e-12); // 10% off both times
+/// assert_eq!(g, [0.5, -5.0]); // 100·sign(e)/|y|, halved by the mean
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// Keras `keras.losses.MeanAbsolutePercentageError` (the numbers matched, Keras 3 on its
+/// PyTorch backend).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Mape;
+
+impl Mape {
+    /// Keras's `backend.epsilon()`: the floor of the target's size.
+    const EPS: f64 = 1e-7;
+
+    /// `max(|t|, ε)`, NaN kept.
+    #[inline(always)]
+    fn scale<T: Real>(t: T) -> T {
+        let a = t.abs();
+        let eps = T::from_f64(Self::EPS);
+        if a < eps {
+            eps
+        } else {
+            a
+        }
+    }
+}
+
+impl<T: Real> Kernel<T> for Mape {
+    const NAME: &'static str = "mape";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        T::from_f64(100.0) * ((t - x) / Self::scale(t)).abs()
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let d = Self::scale(t);
+        let hundred = T::from_f64(100.0);
+        let q = (t - x) / d;
+        (hundred * q.abs(), -hundred * sign(q) / d)
+    }
+}
+pointwise_api!(Mape);
+
 /// Quantile (pinball) loss: the loss whose minimiser is the `tau`-quantile of the target.
 ///
 /// # Definition

@@ -1787,6 +1787,48 @@ def mae(input, target, weight=None, reduction='mean') -> torch.Tensor:
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def mape(input, target, weight=None, reduction='mean') -> torch.Tensor:
+    """
+    Mean absolute percentage error 100·|x − y|/|y|: the error relative to the target, in percent.
+
+    losskit.torch.mape: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = 100·|y − x| / max(|y|, ε), ε = 1e-7
+
+    Gradient::
+
+        ∂ℓ/∂x = 100·sign(x − y) / max(|y|, ε), 0 at x = y
+
+    Inputs:
+        input (prediction): floats, any shape
+        target (target): floats, same as `input`
+        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        when errors matter relative to the size of the target (forecasting sales, demand) and
+        targets stay away from 0
+
+    Pitfalls:
+        - a target at or near 0 makes the loss up to 1e9·|x|: one such element dominates the
+          mean; drop or shift such targets, or use msle
+        - it is asymmetric: over-prediction is unbounded, under-prediction of a positive target
+          costs at most 100, so it favours predicting low
+        - the gradient has constant size per element like mae's, scaled by 1/|y|
+
+    Reference:
+        keras.losses.MeanAbsolutePercentageError
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def margin_ranking(x1, x2, target, margin=0.0, reduction='mean') -> torch.Tensor:
     """
     Margin ranking loss max(0, −y·(x1 − x2) + margin): learn which of two scores is higher.

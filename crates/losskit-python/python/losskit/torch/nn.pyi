@@ -353,6 +353,15 @@ class Mae(torch.nn.Module):
     def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
+class Mape(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.mape`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
 class MarginRanking(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.margin_ranking`. (``help()`` shows it in full)."""
 
