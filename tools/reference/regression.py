@@ -6,6 +6,8 @@ Run: python tools/reference/regression.py  (in a Python with tools/reference/req
 import os
 
 import numpy as np
+import scipy
+from scipy.optimize._lsq.least_squares import construct_loss_function
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 on the torch backend: autograd
 import keras  # noqa: E402
@@ -65,6 +67,47 @@ def keras_check(loss, inputs):
         raise ValueError(f"{loss}: Keras {got} vs its expression {want}")
 
 
+def wing(w, eps):
+    """Feng et al. 2018, eq. 5, as written (no library ships it)."""
+    c = float(w - w * np.log1p(w / eps))
+    return formula(f"torch.where((input - target).abs() < {w!r}, {w!r} * torch.log1p((input - target).abs() / {eps!r}),"
+                   f" (input - target).abs() - {c!r})")
+
+
+def cauchy(c):
+    """SciPy least_squares' cost of one residual, ½·f_scale²·ρ((f/f_scale)²), ρ(z) = ln(1 + z),
+    in float64 (then rounded to the pass's type); `scipy_check` holds it to SciPy's own."""
+    return formula(f"0.5 * {c!r} ** 2 * torch.log1p(((input.double() - target.double()) / {c!r}) ** 2)")
+
+
+def cauchy_far(c):
+    """`cauchy(c)` as 2·ln|z| + ln(1 + 1/z²), the same function for every z ≠ 0, whose autograd
+    gives the limit 0 at an infinite residual (the form above gives inf/inf = NaN there)."""
+    e = "(input.double() - target.double())"
+    return f"{REDUCE}(0.5 * {c!r} ** 2 * (2 * torch.log(torch.abs({e} / {c!r})) + torch.log1p(({c!r} / {e}) ** 2)))"
+
+
+# The non-finite cases of losses whose plain formula's autograd is NaN at an infinite residual
+# where the limit is finite (cauchy's gradient tends to 0): the call, from the case's params.
+FAR = {"cauchy": lambda p: cauchy_far(p.get("c", 1.0))}
+
+
+def scipy_check(c, inputs):
+    """SciPy's loss function (`least_squares(loss="cauchy", f_scale=c)`): its cost 0.5·ρ₀ and
+    gradient ρ₁·f per residual f = input - target, in float64, against `cauchy(c)`'s."""
+    f = (np.asarray(inputs["input"]) - np.asarray(inputs["target"])).ravel()
+    ok = np.isfinite(f)
+    f = f[ok]
+    rho = construct_loss_function(f.size, "cauchy", c)(f)
+    x = torch.tensor(np.asarray(inputs["input"]).ravel()[ok], dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(np.asarray(inputs["target"]).ravel()[ok], dtype=torch.float64)
+    ours = eval(cauchy(c)[1], {"torch": torch, "input": x, "target": t})  # noqa: S307
+    (g,) = torch.autograd.grad(ours.sum(), [x])
+    if not (np.allclose(0.5 * rho[0], ours.detach().numpy(), rtol=1e-13, atol=0)
+            and np.allclose(rho[1] * f, g.numpy(), rtol=1e-13, atol=1e-300)):
+        raise ValueError(f"cauchy c={c}: SciPy {0.5 * rho[0]}, {rho[1] * f} vs {ours}, {g}")
+
+
 # Every pointwise loss: (label, params, (call, per-element call)); the first is the default,
 # given without params so the catalogue's defaults are checked against the tool's.
 POINTWISE = {
@@ -80,16 +123,20 @@ POINTWISE = {
     "quantile": [("default", {}, quantile(0.5))]
     + [(f"tau={t}", {"tau": t}, quantile(t)) for t in (0.1, 0.5, 0.9)],
     **{loss: [("default", {}, formula(expr))] for loss, expr in KERAS_EXPR.items()},
+    "cauchy": [("default", {}, cauchy(1.0))]
+    + [(f"c={c}", {"c": c}, cauchy(c)) for c in (0.5, 2.0)],
+    "wing": [("default", {}, wing(10.0, 2.0))]
+    + [(f"w={w}/epsilon={e}", {"w": w, "epsilon": e}, wing(w, e)) for w, e in ((1.0, 0.5), (0.5, 2.0))],
 }
 # Losses whose gradient at a NaN input torch reports as a number (l1_loss and smooth_l1_loss
 # with beta 0: 0; maximum: 1 - 2 tau, both branches taking the full gradient); losskit
 # propagates the NaN. Their non-finite cases use infinities only.
-NAN_GRAD_DIFFERS = {"mae", "quantile", "smooth_l1/beta=0.0", "mape"}
+NAN_GRAD_DIFFERS = {"mae", "quantile", "smooth_l1/beta=0.0", "mape", "wing"}
 # Losses whose value at an infinite target is inf/inf = NaN, a NaN that torch's `abs` gives a
 # gradient of 0 (losskit: NaN); their non-finite case has infinite predictions only.
 INF_TARGET_NAN = {"mape"}
 
-fam = Family("regression", tools={"keras": keras.__version__}, names=NAMES)
+fam = Family("regression", tools={"keras": keras.__version__, "scipy": scipy.__version__}, names=NAMES)
 
 
 def case(id, loss, call, inputs, params=None, **kw):
@@ -98,6 +145,11 @@ def case(id, loss, call, inputs, params=None, **kw):
         kw["tool"] = f"{KERAS}: the keras.losses definition in float64 (see call), checked against Keras itself in float32"
         if not common.ONLY or loss in common.ONLY:
             keras_check(loss, inputs)
+    if loss == "cauchy":
+        kw["tool"] = (f"scipy {scipy.__version__}: least_squares(loss='cauchy', f_scale=c)'s cost per residual"
+                      " in float64 via torch autograd (see call), checked against SciPy's own loss function")
+        if not common.ONLY or loss in common.ONLY:
+            scipy_check((params or {}).get("c", 1.0), inputs)
     fam.case(id, loss, call, inputs, params, **kw)
 
 
@@ -131,7 +183,7 @@ for loss, settings in POINTWISE.items():
         t = f32([[0.0, 1.0, 0.0], [0.0, INF, -INF]])
         if loss in INF_TARGET_NAN:
             t = f32([[0.0, 1.0, 0.0], [0.0, 1e30, -1e30]])
-        case(key + "/non-finite", loss, call, {"input": x, "target": t}, params)
+        case(key + "/non-finite", loss, FAR.get(loss, lambda p: call)(params), {"input": x, "target": t}, params)
 
         if label != "default":
             continue
@@ -178,6 +230,18 @@ case("mape/default/skewed", "mape", MAPE,
 case("mape/default/small-targets", "mape", MAPE,
      {"input": f32([0.5, -0.5, 1e-7, 2e-7, 3.0, -2.0]),
       "target": f32([0.0, 5e-8, -3e-8, 1e-6, -1e-7, -2.5])})
+
+# cauchy far out, where (e/c)² overflows float32 at |e/c| ~ 1.8e19; and wing right at its
+# threshold |e| = w (the linear side) and its tiny residuals.
+CAUCHY = POINTWISE["cauchy"][0][2][0]
+case("cauchy/default/extreme", "cauchy", CAUCHY,
+     {"input": f32([1e20, -1e30, 3e38, 1e-20, 0.0, -2.0]), "target": f32([0.0, 0.0, 0.0, 0.0, 0.0, -2.0])})
+case("wing/w=1.0/epsilon=0.5/threshold", "wing", POINTWISE["wing"][1][2][0],
+     {"input": f32([1.0, -1.0, 0.5, 1e-6, -1e-3, 3.0]), "target": f32([0.0, 0.0, 1.5, 0.0, 0.0, 0.0])},
+     {"w": 1.0, "epsilon": 0.5})
+for loss, param, bad in (("cauchy", "c", 0.0), ("wing", "w", -1.0), ("wing", "epsilon", 0.0)):
+    fam.error(f"{loss}/error/{param}={bad}", loss, {"input": f32([1.0]), "target": f32([0.0])},
+              f"{loss}: `{param}` must be > 0 and finite", params={param: bad})
 
 # log_cosh far out: cosh overflows float32 at |e| ~ 89 and float64 at ~ 710.
 e = f32([1e4, -1e4, 1e3, -1e3, 100.0, -100.0, 20.0, 0.0, 1e-3, -0.5])

@@ -45,7 +45,7 @@
 //!
 //! | family | losses |
 //! |---|---|
-//! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`PseudoHuber`], [`LogCosh`], [`Quantile`], [`Msle`], [`Mape`], [`PoissonNll`], [`GammaDeviance`], [`Tweedie`], [`GaussianNll`] |
+//! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`PseudoHuber`], [`LogCosh`], [`Quantile`], [`Msle`], [`Cauchy`], [`Wing`], [`Mape`], [`PoissonNll`], [`GammaDeviance`], [`Tweedie`], [`GaussianNll`] |
 //! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`MarginRanking`] |
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
 //! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`] |
@@ -159,8 +159,8 @@ pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
 pub use registry::{catalogue, evaluate, find};
 pub use regression::{
-    GammaDeviance, GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mape, Mse, Msle, Pointwise,
-    PoissonNll, PseudoHuber, Quantile, SmoothL1, Tweedie, L2,
+    Cauchy, GammaDeviance, GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mape, Mse, Msle,
+    Pointwise, PoissonNll, PseudoHuber, Quantile, SmoothL1, Tweedie, Wing, L2,
 };
 pub use segmentation::{
     Activation, BceDice, Boundary, CeDice, Dice, FocalTversky, GeneralizedDice, Jaccard,

@@ -12,8 +12,8 @@ use crate::sample::{Rng, Sample};
 
 use super::pointwise::{evaluate, evaluate_hess, Curv};
 use super::{
-    GammaDeviance, Huber, LogCosh, Mae, Mape, Mse, Msle, PoissonNll, PseudoHuber, Quantile,
-    SmoothL1, Tweedie, L2,
+    Cauchy, GammaDeviance, Huber, LogCosh, Mae, Mape, Mse, Msle, PoissonNll, PseudoHuber, Quantile,
+    SmoothL1, Tweedie, Wing, L2,
 };
 use crate::hessian::{hess_evaluator, Curvature, HessOut, HessianInfo};
 
@@ -66,6 +66,13 @@ fn eval_msle<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
 }
 fn eval_mape<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     evaluate(&Mape, c, o)
+}
+fn eval_cauchy<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
+    evaluate(&Cauchy::new(c.params.float("c"))?, c, o)
+}
+fn eval_wing<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
+    let p = c.params;
+    evaluate(&Wing::new(p.float("w"), p.float("epsilon"))?, c, o)
 }
 fn eval_quantile<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     evaluate(&Quantile::new(c.params.float("tau"))?, c, o)
@@ -453,6 +460,65 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         sample: sample_positive,
         plot: Some(AGAINST_TWO),
         kinks: Kinks::Residual(&[Kink::Zero]),
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "cauchy",
+        family: Family::Regression,
+        summary: "½c²·ln(1 + (e/c)²): quadratic near 0, logarithmic far away, so gross outliers lose their pull",
+        inputs: POINTWISE,
+        params: &[ParamSpec {
+            name: "c",
+            kind: ParamKind::Float { default: 1.0, range: Range::POSITIVE },
+            doc: "the scale of an inlier residual (SciPy's f_scale)",
+        }],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = ½c²·ln(1 + (e/c)²), e = x − y",
+        gradient: "∂ℓ/∂x = e/(1 + (e/c)²)",
+        when_to_use: "robust fitting with many gross outliers (bundle adjustment, curve fitting), starting from a reasonable fit",
+        pitfalls: &[
+            "not convex beyond |e| = c: from a poor start a fit can settle with the inliers treated as outliers; start from an mse or huber fit",
+            "c is in the units of the target: rescale it with the data",
+        ],
+        reference: "Holland & Welsch 1977; scipy.optimize.least_squares(loss=\"cauchy\", f_scale=c)",
+        eval: evaluator!(eval_cauchy),
+        sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "wing",
+        family: Family::Regression,
+        summary: "wing loss: w·ln(1 + |e|/ε) up to |e| = w, linear beyond; large gradients for small residuals (landmarks)",
+        inputs: POINTWISE,
+        params: &[
+            ParamSpec {
+                name: "w",
+                kind: ParamKind::Float { default: 10.0, range: Range::POSITIVE },
+                doc: "the width of the logarithmic part, in the units of the target",
+            },
+            ParamSpec {
+                name: "epsilon",
+                kind: ParamKind::Float { default: 2.0, range: Range::POSITIVE },
+                doc: "the curvature of the logarithmic part: smaller is sharper near 0",
+            },
+        ],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = w·ln(1 + |e|/ε) if |e| < w, else |e| − C, C = w − w·ln(1 + w/ε)",
+        gradient: "∂ℓ/∂x = sign(e)·w/(ε + |e|) if |e| < w, else sign(e); 0 at e = 0",
+        when_to_use: "facial landmark and keypoint regression in pixels, where small and medium errors should keep pulling",
+        pitfalls: &[
+            "w and ε are in pixels (the paper's 10 and 2 for 64×64 to 256×256 faces): rescale them with normalised coordinates",
+            "the gradient jumps at |e| = w (from w/(ε + w) to 1): not a smooth loss",
+        ],
+        reference: "Feng et al. 2018 (CVPR), eq. 5; formula via torch autograd",
+        eval: evaluator!(eval_wing),
+        sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Residual(&[Kink::Zero, Kink::Param("w")]),
         nan: NanRule::PROPAGATES,
         hessian: None,
     },

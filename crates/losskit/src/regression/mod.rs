@@ -513,6 +513,215 @@ impl<T: Real> Kernel<T> for Msle {
 }
 pointwise_api!(Msle);
 
+/// Cauchy (Lorentzian) loss: quadratic near zero, logarithmic far away, so a gross outlier's
+/// pull on the fit fades instead of staying constant (as with huber) or growing (mse).
+///
+/// # Definition
+/// $$\ell_i = \tfrac12 c^2 \ln\big(1 + (e_i/c)^2\big),\qquad e_i = x_i - y_i$$
+/// SciPy's `least_squares(loss="cauchy", f_scale=c)` cost of one residual.
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = e_i / (1 + (e_i/c)^2)$: largest at $|e| = c$, then
+/// decreasing to 0. The loss is not convex beyond $|e| = c$.
+///
+/// # Numerical stability
+/// With $z = e/c$: $\ln(1 + z^2)$ is `ln_1p(z²)` for $|z| \le 1$ and $2\ln|z| + \ln(1 + z^{-2})$
+/// beyond, so $z^2$ never overflows (the naive form gives ∞ at $|z| \approx 1.8\cdot10^{19}$ in
+/// f32); the gradient is $c/(z + 1/z)$ beyond $|z| = 1$ for the same reason.
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `c` | 1.0 | > 0, finite |
+///
+/// # Errors
+/// [`Cauchy::new`] rejects `c ≤ 0`, NaN and infinities; see also [`Cauchy::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{Cauchy, Pointwise, Reduction};
+/// let loss = Cauchy::new(1.0)?;
+/// let mut g = [0.0f64; 2];
+/// let v = loss.value_and_grad(&Pointwise::new(&[1.0, 100.0], &[0.0, 0.0]), Reduction::Sum, &mut g)?;
+/// assert!((v - 0.5 * (2f64.ln() + 10001f64.ln())).abs() < 1e-14);
+/// assert!((g[0] - 0.5).abs() < 1e-15 && (g[1] - 100.0 / 10001.0).abs() < 1e-15);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// P. W. Holland and R. E. Welsch, "Robust regression using iteratively reweighted
+/// least-squares", 1977; SciPy `scipy.optimize.least_squares` with `loss="cauchy"` (the
+/// numbers matched: its cost ½·f_scale²·ρ(z) and gradient ρ'(z)·f per residual).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cauchy {
+    c: f64,
+}
+
+impl Cauchy {
+    /// The Cauchy loss with scale `c`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `c > 0` and finite.
+    pub fn new(c: f64) -> Result<Self> {
+        if !(c > 0.0 && c.is_finite()) {
+            return Err(Error::InvalidParam {
+                loss: "cauchy",
+                param: "c",
+                value: c,
+                expected: "> 0 and finite",
+            });
+        }
+        Ok(Cauchy { c })
+    }
+
+    /// The scale: residuals well below it are quadratic, well above it logarithmic.
+    pub fn c(&self) -> f64 {
+        self.c
+    }
+}
+
+/// `c = 1`, SciPy's default `f_scale`.
+impl Default for Cauchy {
+    fn default() -> Self {
+        Cauchy { c: 1.0 }
+    }
+}
+
+impl<T: Real> Kernel<T> for Cauchy {
+    const NAME: &'static str = "cauchy";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        self.loss_grad(x, t).0
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let c = T::from_f64(self.c);
+        let half_c2 = T::from_f64(0.5 * self.c * self.c);
+        let e = x - t;
+        let z = e / c;
+        let a = z.abs();
+        if a <= T::ONE {
+            let z2 = z * z;
+            (half_c2 * z2.ln_1p(), e / (T::ONE + z2))
+        } else {
+            // Beyond |z| = 1 (NaN too): no z² to overflow.
+            let r = T::ONE / a;
+            let log = (a.ln() + a.ln()) + (r * r).ln_1p();
+            (half_c2 * log, c / (z + T::ONE / z))
+        }
+    }
+}
+pointwise_api!(Cauchy);
+
+/// Wing loss (Feng et al. 2018) for landmark regression: logarithmic for small and medium
+/// residuals, so they keep a large gradient, and linear beyond `w`.
+///
+/// # Definition
+/// $$\ell_i = \begin{cases} w \ln(1 + |e_i|/\epsilon) & |e_i| < w\\ |e_i| - C & \text{else}
+/// \end{cases},\qquad C = w - w\ln(1 + w/\epsilon),\ e_i = x_i - y_i$$
+/// $C$ makes the two pieces meet at $|e| = w$.
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = \operatorname{sign}(e_i)\, w/(\epsilon + |e_i|)$ inside,
+/// $\operatorname{sign}(e_i)$ beyond; 0 at $e_i = 0$. The gradient jumps at $|e| = w$ (from
+/// $w/(\epsilon + w)$ to 1) and at 0: both are kinks.
+///
+/// # Numerical stability
+/// `ln_1p(|e|/ε)`: accurate at small residuals, where most landmarks end up.
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `w` | 10.0 | > 0, finite |
+/// | `epsilon` | 2.0 | > 0, finite |
+///
+/// # Errors
+/// [`Wing::new`] rejects a `w` or `epsilon` ≤ 0, NaN or infinite; see also [`Wing::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{Pointwise, Reduction, Wing};
+/// let wing = Wing::default(); // w = 10, ε = 2
+/// let mut g = [0.0f64; 2];
+/// let v = wing.value_and_grad(&Pointwise::new(&[2.0, 12.0], &[0.0, 0.0]), Reduction::Sum, &mut g)?;
+/// let c = 10.0 - 10.0 * 6f64.ln();
+/// assert!((v - (10.0 * 2f64.ln() + 12.0 - c)).abs() < 1e-13);
+/// assert_eq!(g, [2.5, 1.0]);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// Z.-H. Feng, J. Kittler, M. Awais, P. Huber and X.-J. Wu, "Wing Loss for Robust Facial
+/// Landmark Localisation with Convolutional Neural Networks", CVPR 2018 (eq. 5). The
+/// reference values are the paper's formula through PyTorch autograd.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wing {
+    w: f64,
+    epsilon: f64,
+}
+
+impl Wing {
+    /// The wing loss with width `w` and curvature `epsilon`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless both are > 0 and finite.
+    pub fn new(w: f64, epsilon: f64) -> Result<Self> {
+        for (param, value) in [("w", w), ("epsilon", epsilon)] {
+            if !(value > 0.0 && value.is_finite()) {
+                return Err(Error::InvalidParam {
+                    loss: "wing",
+                    param,
+                    value,
+                    expected: "> 0 and finite",
+                });
+            }
+        }
+        Ok(Wing { w, epsilon })
+    }
+
+    /// The width of the logarithmic part.
+    pub fn w(&self) -> f64 {
+        self.w
+    }
+
+    /// The curvature of the logarithmic part.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+}
+
+/// `w = 10`, `epsilon = 2`, the paper's defaults.
+impl Default for Wing {
+    fn default() -> Self {
+        Wing {
+            w: 10.0,
+            epsilon: 2.0,
+        }
+    }
+}
+
+impl<T: Real> Kernel<T> for Wing {
+    const NAME: &'static str = "wing";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        self.loss_grad(x, t).0
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let (w, eps) = (T::from_f64(self.w), T::from_f64(self.epsilon));
+        let e = x - t;
+        let a = e.abs();
+        if a < w {
+            (w * (a / eps).ln_1p(), sign(e) * w / (eps + a))
+        } else {
+            // C = w − w·ln(1 + w/ε), in f64 once per call. NaN lands here and stays NaN.
+            let c = T::from_f64(self.w - self.w * (self.w / self.epsilon).ln_1p());
+            (a - c, sign(e))
+        }
+    }
+}
+pointwise_api!(Wing);
+
 /// Mean absolute percentage error: the absolute error as a percentage of the target, the
 /// target's size floored at $\varepsilon = 10^{-7}$ (Keras's `epsilon()`).
 ///
