@@ -332,8 +332,8 @@ pub struct NanRule {
     /// (input, the values it takes): label inputs whose contract is a discrete set, where a
     /// NaN is refused with an error like any other value outside the set.
     pub refused: &'static [(&'static str, &'static str)],
-    /// Predictions in which the loss is linear: their gradient does not read their values, so
-    /// a NaN there does not reach it.
+    /// Predictions in which the loss is linear (for some elements or all): their gradient does
+    /// not read their values there, so a NaN there need not reach it.
     pub linear_in: &'static [&'static str],
     /// The loss reads one entry of each row of `input` (the target class's): a NaN elsewhere
     /// in the row is not part of it.

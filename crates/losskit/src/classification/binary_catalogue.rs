@@ -23,7 +23,9 @@ const H_FOCAL: HessianInfo = HessianInfo {
     lightgbm: "max(exact, α_t·(1 − p_t)^γ·σ(x)σ(−x)), as for XGBoost",
     eval: hess_evaluator!(hess_focal),
 };
-use super::margin::{eval_hinge, eval_margin_ranking, eval_soft_margin, eval_squared_hinge};
+use super::margin::{
+    eval_hinge, eval_hinge_embedding, eval_margin_ranking, eval_soft_margin, eval_squared_hinge,
+};
 use crate::sample::{Rng, Sample};
 
 const fn input(shape: &'static str) -> InputSpec {
@@ -239,6 +241,37 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         hessian: None,
     },
     LossInfo {
+        name: "hinge_embedding",
+        family: Family::Classification,
+        summary: "hinge embedding loss: x for a similar pair (+1), max(0, margin − x) for a dissimilar one (−1); x usually a distance",
+        inputs: &[
+            InputSpec { name: "input", role: Role::Prediction, kind: InputKind::Float, required: true, shape: "any shape: distances (or scores)" },
+            SIGN_TARGET,
+            WEIGHT,
+        ],
+        params: &[ParamSpec {
+            name: "margin",
+            kind: ParamKind::Float { default: 1.0, range: MARGIN_ANY },
+            doc: "the distance beyond which a dissimilar pair costs nothing",
+        }],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = x if y = 1, max(0, m − x) if y = −1",
+        gradient: "∂ℓ/∂x = 1 if y = 1; −1 if y = −1 and m − x > 0, else 0",
+        when_to_use: "learning embeddings or similarity from labelled pairs when the input is already a distance (L1 or L2 between two embeddings)",
+        pitfalls: &[
+            ZERO_ONE_LABELS,
+            "the similar-pair term is the input itself, not its square or its absolute value: a negative input (a score, not a distance) lowers the loss without bound",
+        ],
+        reference: "Hadsell et al. 2006; torch.nn.functional.hinge_embedding_loss",
+        eval: evaluator!(eval_hinge_embedding),
+        sample: sample_distances,
+        plot: Some(DISSIMILAR),
+        kinks: Kinks::Described("where a dissimilar pair's input is `margin`"),
+        // For a similar pair the loss is the input itself: its gradient, 1, reads no value.
+        nan: NanRule { linear_in: &["input"], ..NanRule::PROPAGATES },
+        hessian: None,
+    },
+    LossInfo {
         name: "margin_ranking",
         family: Family::Classification,
         summary: "margin ranking loss max(0, −y·(x1 − x2) + margin): learn which of two scores is higher",
@@ -295,6 +328,14 @@ fn sample_signs(size: usize, rng: &mut Rng) -> Sample {
         .float("target", &[n], rng.signs(n))
 }
 
+/// Distances in [0, 2) and ±1 targets, of shape `[size]`.
+fn sample_distances(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    Sample::new()
+        .float("input", &[n], rng.uniforms(n, 0.0, 2.0))
+        .float("target", &[n], rng.signs(n))
+}
+
 /// Two normal score vectors and ±1 targets, of shape `[size]`.
 fn sample_ranking(size: usize, rng: &mut Rng) -> Sample {
     let n = size.max(1);
@@ -311,6 +352,18 @@ const MARGIN: Plot = Plot {
         Sample::new()
             .float("input", &[1], vec![x])
             .float("target", &[1], vec![1.0])
+    },
+};
+/// The distance of a dissimilar pair (target −1).
+const DISSIMILAR: Plot = Plot {
+    axis: PlotAxis {
+        label: "input (distance of a dissimilar pair, target −1)",
+        range: (0.0, 2.5),
+    },
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![-1.0])
     },
 };
 /// A probability against the label 1.
