@@ -26,7 +26,7 @@ if args.only and not args.families:
     parser.error("--only needs the family: generate.py FAMILY --only LOSS")
 
 sys.path.insert(0, str(HERE))
-import common  # noqa: E402 - after the path is set, as the generators import it
+import common  # after the path is set, as the generators import it
 
 common.ONLY.update(args.only)
 names = args.families or sorted(p.stem for p in HERE.glob("*.py") if p.name not in NOT_GENERATORS)

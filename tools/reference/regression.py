@@ -10,11 +10,11 @@ import scipy
 from scipy.optimize._lsq.least_squares import construct_loss_function
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 on the torch backend: autograd
-import keras  # noqa: E402
-import torch  # noqa: E402
+import keras
+import torch
 
-import common  # noqa: E402
-from common import REDUCE, Family, f32, rng, weighted  # noqa: E402
+import common
+from common import REDUCE, Family, f32, rng, weighted
 
 F = "torch.nn.functional"
 INF, NAN = float("inf"), float("nan")
@@ -183,7 +183,8 @@ for loss, settings in POINTWISE.items():
         t = f32([[0.0, 1.0, 0.0], [0.0, INF, -INF]])
         if loss in INF_TARGET_NAN:
             t = f32([[0.0, 1.0, 0.0], [0.0, 1e30, -1e30]])
-        case(key + "/non-finite", loss, FAR.get(loss, lambda p: call)(params), {"input": x, "target": t}, params)
+        far = FAR.get(loss)
+        case(key + "/non-finite", loss, far(params) if far else call, {"input": x, "target": t}, params)
 
         if label != "default":
             continue

@@ -65,6 +65,15 @@ class Boundary(torch.nn.Module):
     def forward(self, input, target=None, distance=None) -> torch.Tensor:
         ...
 
+class Cauchy(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.cauchy`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, c=1.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
 class CeDice(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.ce_dice`. (``help()`` shows it in full)."""
 
@@ -222,6 +231,24 @@ class Hinge(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.hinge`. (``help()`` shows it in full)."""
 
     def __init__(self, *, weight=None, margin=1.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class HingeEmbedding(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.hinge_embedding`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, margin=1.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class HingeEmbeddingLoss(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.hinge_embedding`. (``help()`` shows it in full)."""
+
+    def __init__(self, margin=1.0, size_average=None, reduce=None, reduction='mean', *, weight=None) -> None:
         ...
 
     def forward(self, input, target, weight=None) -> torch.Tensor:
@@ -573,6 +600,15 @@ class Tweedie(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.tweedie`. (``help()`` shows it in full)."""
 
     def __init__(self, *, weight=None, power=1.5, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class Wing(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.wing`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, w=10.0, epsilon=2.0, reduction='mean') -> None:
         ...
 
     def forward(self, input, target, weight=None) -> torch.Tensor:
