@@ -475,11 +475,11 @@ impl Msle {
     const EPS: f64 = 1e-7;
 
     /// `(d, x ≥ ε)`: the log-ratio and whether the prediction is above the floor. NaN stays
-    /// NaN (`x < ε` is false for it).
+    /// NaN (it counts as above, so it reaches the value and the gradient).
     #[inline(always)]
     fn log_ratio<T: Real>(x: T, t: T) -> (T, bool) {
         let eps = T::from_f64(Self::EPS);
-        let above = !(x < eps);
+        let above = x >= eps || x.is_nan();
         let x = if above { x } else { eps };
         let t = if t < eps { eps } else { t };
         // ln(1 + x) − ln(1 + t) = ln(1 + (x − t)/(1 + t)), without the cancellation; an
