@@ -401,6 +401,45 @@ fam.error(f"{L}/error/zero-one-labels", L,
           f"`target` at [0] is 0, {ZERO_ONE}")
 
 # ---------------------------------------------------------------------------------------------
+# hinge_embedding: ±1 targets, the input usually a distance
+# ---------------------------------------------------------------------------------------------
+L = "hinge_embedding"
+
+
+def hel(margin=None):
+    m = "" if margin is None else f", margin={margin!r}"
+    return f"{F}.hinge_embedding_loss(input, target{m}, reduction=R)"
+
+
+i = f"{L}/default/[4, 5]"
+r = rng(i)
+fam.case(i, L, hel(), {"input": f32(r.uniform(0.0, 2.0, size=(4, 5))), "target": signs(r, (4, 5))})
+i = f"{L}/margin=0.5/[3, 4]"
+r = rng(i)
+fam.case(i, L, hel(0.5), {"input": logits(r, (3, 4), 1.0), "target": r.choice([-1, 1], size=(3, 4)).astype(np.int64)},
+         {"margin": 0.5})
+i = f"{L}/margin=-0.25/[6]"
+r = rng(i)
+fam.case(i, L, hel(-0.25), {"input": logits(r, (6,), 1.0), "target": signs(r, (6,))}, {"margin": -0.25})
+i = f"{L}/margin=2/weight-per-label/[3, 4]"
+r = rng(i)
+fam.case(i, L, f"{WEIGHTED_B}({F}.hinge_embedding_loss(input, target, margin=2.0, reduction='none') * weight)", {
+    "input": f32(r.uniform(0.0, 3.0, size=(3, 4))), "target": signs(r, (3, 4)),
+    "weight": f32(r.uniform(0.0, 2.0, size=(4,))),
+}, {"margin": 2.0})
+i = f"{L}/non-finite"
+# A NaN with target -1 is left out: torch's clamp_min gives it a gradient of 0, losskit keeps
+# the NaN (as every hinge here: see Deliberate differences in docs/spec/losses.md).
+fam.case(i, L, hel(), {"input": f32([float("inf"), float("inf"), float("-inf"), 0.5, float("nan"), 3.0]),
+                       "target": f32([1.0, -1.0, -1.0, -1.0, 1.0, -1.0])})
+fam.error(f"{L}/error/zero-one-labels", L,
+          {"input": f32([0.3, 0.2, 0.9]), "target": f32([1.0, 0.0, 1.0])},
+          f"`target` at [1] is 0, {ZERO_ONE}",
+          call=hel() + "  # torch adds both branches for a 0 label: x + max(0, margin - x)")
+fam.error(f"{L}/error/margin=inf", L, {"input": f32([0.3]), "target": f32([1.0])},
+          "hinge_embedding: `margin` must be finite", params={"margin": float("inf")})
+
+# ---------------------------------------------------------------------------------------------
 # margin_ranking
 # ---------------------------------------------------------------------------------------------
 L = "margin_ranking"

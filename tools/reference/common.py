@@ -30,6 +30,14 @@ DTYPES = {"f32": torch.float32, "f64": torch.float64}
 REDUCTIONS = ("mean", "sum", "none")
 TOOL = f"torch {torch.__version__}"
 
+# `generate.py FAMILY --only LOSS`: the losses whose cases are (re)computed. Every other case is
+# copied byte for byte from the committed JSON instead of being recomputed: torch's
+# element-wise exp/log kernels round differently by CPU (AVX-512, AVX2 or scalar code, and
+# which elements of a tensor land in a vector's lanes or its scalar tail), so a full re-run on
+# another machine moves the last bit of cases nobody touched. Empty: every case is computed.
+ONLY = set()
+_SKIP = "__copied__"
+
 # `call` prefixes for expressions that are not a torch loss with a `reduction` argument:
 # REDUCE reduces a per-element loss `l` as torch does; WEIGHTED forms the spec's weighted
 # mean, Σ w·ℓ / Σ w, from `l` = ℓ·w (torch's `reduction='none'` output times `weight`).
@@ -129,11 +137,22 @@ class Family:
     def _add(self, case):
         if any(c["id"] == case["id"] for c in self.cases):
             raise ValueError(f"duplicate case id {case['id']}")
+        if ONLY and case["loss"] not in ONLY:
+            case = {"id": case["id"], "loss": case["loss"], _SKIP: True}
         self.cases.append(case)
+
+    def _copied(self, id, loss):
+        """With `--only`, records a case of another loss (copied at `write`) and says so."""
+        if ONLY and loss not in ONLY:
+            self._add({"id": id, "loss": loss, _SKIP: True})
+            return True
+        return False
 
     def case(self, id, loss, call, inputs, params=None, grads=("input",),
              reductions=REDUCTIONS, dtypes=("f32", "f64"), tool=TOOL, tolerance=None):
         """A case with expected values: `call` is run for every dtype and reduction."""
+        if self._copied(id, loss):
+            return
         grads = tuple(grads)
         case = {
             "id": id,
@@ -160,6 +179,8 @@ class Family:
         `call` says what the tool does with the same input. With `torch_raises`, `call` is
         run (float64, `mean`) and must raise an exception whose message contains it.
         """
+        if self._copied(id, loss):
+            return
         if torch_raises is not None:
             try:
                 evaluate(call, inputs, torch.float64, "mean", (), self.names)
@@ -181,10 +202,39 @@ class Family:
 
     def write(self):
         path = OUT_DIR / f"{self.name}.json"
-        doc = {"generator": self.generator, "tools": self.tools, "cases": self.cases}
         path.parent.mkdir(parents=True, exist_ok=True)
+        tools = self.tools
         # One case per line keeps diffs of regenerated files readable.
-        lines = ",\n".join("    " + json.dumps(c, allow_nan=False) for c in self.cases)
-        head = json.dumps({"generator": doc["generator"], "tools": doc["tools"]})[:-1]
-        path.write_text(f'{head}, "cases": [\n{lines}\n]}}\n')
-        print(f"{path.relative_to(ROOT)}: {len(self.cases)} cases")
+        lines = [json.dumps(c, allow_nan=False) for c in self.cases]
+        if ONLY:
+            tools, lines = self._merge(path)
+        head = json.dumps({"generator": self.generator, "tools": tools})[:-1]
+        body = ",\n".join("    " + line for line in lines)
+        path.write_text(f'{head}, "cases": [\n{body}\n]}}\n')
+        done = sum(1 for c in self.cases if _SKIP not in c)
+        print(f"{path.relative_to(ROOT)}: {len(self.cases)} cases ({done} computed)")
+
+    def _merge(self, path):
+        """`--only`: the committed file's lines for the copied cases, the new ones elsewhere,
+        in the generator's order; the committed tool versions, with any new tool added."""
+        text = path.read_text().split("\n")
+        committed = json.loads(text[0] + "]}")
+        old = {}
+        for line in text[1:]:
+            line = line.strip()
+            if line.startswith("{"):
+                line = line.removesuffix(",")
+                old[json.loads(line)["id"]] = line
+        lines = []
+        for c in self.cases:
+            if _SKIP not in c:
+                lines.append(json.dumps(c, allow_nan=False))
+            elif c["id"] in old:
+                lines.append(old[c["id"]])
+            else:
+                raise ValueError(f"{c['id']} is not in {path.name} yet: run without --only")
+        tools = dict(committed["tools"])
+        for k, v in self.tools.items():
+            if tools.setdefault(k, v) != v:
+                print(f"note: {k} {v} here, {tools[k]} in {path.name} (each case names its tool)")
+        return tools, lines

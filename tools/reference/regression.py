@@ -3,8 +3,17 @@
 Run: python tools/reference/regression.py  (in a Python with tools/reference/requirements.txt; see README.md)
 """
 
-import numpy as np
+import os
 
+import numpy as np
+import scipy
+from scipy.optimize._lsq.least_squares import construct_loss_function
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 on the torch backend: autograd
+import keras
+import torch
+
+import common
 from common import REDUCE, Family, f32, rng, weighted
 
 F = "torch.nn.functional"
@@ -26,6 +35,79 @@ def quantile(tau):
     return formula(f"torch.maximum({tau} * (target - input), ({tau} - 1) * (target - input))")
 
 
+KERAS = f"keras {keras.__version__}"
+
+# Keras's own expressions, evaluated in float64 (then rounded to the pass's type): Keras 3
+# computes these in float32 even for float64 inputs (its `epsilon()` tensor is float32 and its
+# type promotion keeps float32), so it cannot give the float64 numbers itself. `keras_check`
+# holds each expression to the Keras function on every case's float32 inputs.
+KERAS_EXPR = {
+    # keras.losses.mean_squared_logarithmic_error
+    "msle": "torch.square(torch.log(torch.maximum(input.double(), EPS) + 1.0)"
+            " - torch.log(torch.maximum(target.double(), EPS) + 1.0))",
+    # keras.losses.mean_absolute_percentage_error
+    "mape": "100.0 * torch.abs((target.double() - input.double())"
+            " / torch.maximum(torch.abs(target.double()), EPS))",
+}
+KERAS_FN = {"msle": keras.losses.mean_squared_logarithmic_error,
+            "mape": keras.losses.mean_absolute_percentage_error}
+NAMES = {"EPS": torch.tensor(keras.config.epsilon(), dtype=torch.float64)}
+
+
+def keras_check(loss, inputs):
+    """Keras's function on the float32 inputs (per element: a trailing axis of 1 for it to
+    average over) against its expression above, to float32 accuracy."""
+    x = torch.tensor(inputs["input"], dtype=torch.float32)[..., None]
+    t = torch.tensor(inputs["target"], dtype=torch.float32)[..., None]
+    got = KERAS_FN[loss](t, x).double()
+    want = eval(KERAS_EXPR[loss], {"torch": torch, "input": x[..., 0], "target": t[..., 0], **NAMES})  # noqa: S307
+    scale = max([1.0] + [abs(v) for v in want.ravel().tolist() if np.isfinite(v)])
+    ok = torch.isclose(got, want, rtol=1e-5, atol=1e-6 * scale, equal_nan=True)
+    if not bool(ok.all()):
+        raise ValueError(f"{loss}: Keras {got} vs its expression {want}")
+
+
+def wing(w, eps):
+    """Feng et al. 2018, eq. 5, as written (no library ships it)."""
+    c = float(w - w * np.log1p(w / eps))
+    return formula(f"torch.where((input - target).abs() < {w!r}, {w!r} * torch.log1p((input - target).abs() / {eps!r}),"
+                   f" (input - target).abs() - {c!r})")
+
+
+def cauchy(c):
+    """SciPy least_squares' cost of one residual, ½·f_scale²·ρ((f/f_scale)²), ρ(z) = ln(1 + z),
+    in float64 (then rounded to the pass's type); `scipy_check` holds it to SciPy's own."""
+    return formula(f"0.5 * {c!r} ** 2 * torch.log1p(((input.double() - target.double()) / {c!r}) ** 2)")
+
+
+def cauchy_far(c):
+    """`cauchy(c)` as 2·ln|z| + ln(1 + 1/z²), the same function for every z ≠ 0, whose autograd
+    gives the limit 0 at an infinite residual (the form above gives inf/inf = NaN there)."""
+    e = "(input.double() - target.double())"
+    return f"{REDUCE}(0.5 * {c!r} ** 2 * (2 * torch.log(torch.abs({e} / {c!r})) + torch.log1p(({c!r} / {e}) ** 2)))"
+
+
+# The non-finite cases of losses whose plain formula's autograd is NaN at an infinite residual
+# where the limit is finite (cauchy's gradient tends to 0): the call, from the case's params.
+FAR = {"cauchy": lambda p: cauchy_far(p.get("c", 1.0))}
+
+
+def scipy_check(c, inputs):
+    """SciPy's loss function (`least_squares(loss="cauchy", f_scale=c)`): its cost 0.5·ρ₀ and
+    gradient ρ₁·f per residual f = input - target, in float64, against `cauchy(c)`'s."""
+    f = (np.asarray(inputs["input"]) - np.asarray(inputs["target"])).ravel()
+    ok = np.isfinite(f)
+    f = f[ok]
+    rho = construct_loss_function(f.size, "cauchy", c)(f)
+    x = torch.tensor(np.asarray(inputs["input"]).ravel()[ok], dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(np.asarray(inputs["target"]).ravel()[ok], dtype=torch.float64)
+    ours = eval(cauchy(c)[1], {"torch": torch, "input": x, "target": t})  # noqa: S307
+    (g,) = torch.autograd.grad(ours.sum(), [x])
+    if not (np.allclose(0.5 * rho[0], ours.detach().numpy(), rtol=1e-13, atol=0)
+            and np.allclose(rho[1] * f, g.numpy(), rtol=1e-13, atol=1e-300)):
+        raise ValueError(f"cauchy c={c}: SciPy {0.5 * rho[0]}, {rho[1] * f} vs {ours}, {g}")
+
+
 # Every pointwise loss: (label, params, (call, per-element call)); the first is the default,
 # given without params so the catalogue's defaults are checked against the tool's.
 POINTWISE = {
@@ -40,13 +122,35 @@ POINTWISE = {
     "log_cosh": [("default", {}, formula("torch.logaddexp(input - target, target - input) - math.log(2)"))],
     "quantile": [("default", {}, quantile(0.5))]
     + [(f"tau={t}", {"tau": t}, quantile(t)) for t in (0.1, 0.5, 0.9)],
+    **{loss: [("default", {}, formula(expr))] for loss, expr in KERAS_EXPR.items()},
+    "cauchy": [("default", {}, cauchy(1.0))]
+    + [(f"c={c}", {"c": c}, cauchy(c)) for c in (0.5, 2.0)],
+    "wing": [("default", {}, wing(10.0, 2.0))]
+    + [(f"w={w}/epsilon={e}", {"w": w, "epsilon": e}, wing(w, e)) for w, e in ((1.0, 0.5), (0.5, 2.0))],
 }
 # Losses whose gradient at a NaN input torch reports as a number (l1_loss and smooth_l1_loss
 # with beta 0: 0; maximum: 1 - 2 tau, both branches taking the full gradient); losskit
 # propagates the NaN. Their non-finite cases use infinities only.
-NAN_GRAD_DIFFERS = {"mae", "quantile", "smooth_l1/beta=0.0"}
+NAN_GRAD_DIFFERS = {"mae", "quantile", "smooth_l1/beta=0.0", "mape", "wing"}
+# Losses whose value at an infinite target is inf/inf = NaN, a NaN that torch's `abs` gives a
+# gradient of 0 (losskit: NaN); their non-finite case has infinite predictions only.
+INF_TARGET_NAN = {"mape"}
 
-fam = Family("regression")
+fam = Family("regression", tools={"keras": keras.__version__, "scipy": scipy.__version__}, names=NAMES)
+
+
+def case(id, loss, call, inputs, params=None, **kw):
+    """`fam.case`, with the tool of the loss's anchor and Keras's own check."""
+    if loss in KERAS_EXPR:
+        kw["tool"] = f"{KERAS}: the keras.losses definition in float64 (see call), checked against Keras itself in float32"
+        if not common.ONLY or loss in common.ONLY:
+            keras_check(loss, inputs)
+    if loss == "cauchy":
+        kw["tool"] = (f"scipy {scipy.__version__}: least_squares(loss='cauchy', f_scale=c)'s cost per residual"
+                      " in float64 via torch autograd (see call), checked against SciPy's own loss function")
+        if not common.ONLY or loss in common.ONLY:
+            scipy_check((params or {}).get("c", 1.0), inputs)
+    fam.case(id, loss, call, inputs, params, **kw)
 
 
 def normal(case_id, shape, *scales):
@@ -65,28 +169,31 @@ for loss, settings in POINTWISE.items():
     for label, params, (call, elementwise) in settings:
         key = f"{loss}/{label}"
         x, t = normal(key + "/mixed", (3, 4), 1.5, 1.0)
-        fam.case(key + "/mixed", loss, call, {"input": x, "target": t}, params)
+        case(key + "/mixed", loss, call, {"input": x, "target": t}, params)
 
         # Exact ties (gradient 0, or 1/2 - tau for quantile), residuals exactly at the
         # thresholds 0.5, 1 and 2, and tiny residuals.
         t = f32([[0.25, -1.0, 0.0, 3.0], [0.25, 0.25, 0.25, -0.5], [1.0, 2.0, 0.0, 0.0]])
         e = f32([[0.0, 0.0, 0.0, 0.0], [0.5, -0.5, 1.0, -1.0], [2.0, -2.0, 1e-3, -1e-30]])
-        fam.case(key + "/ties-and-thresholds", loss, call, {"input": f32(t + e), "target": t}, params)
+        case(key + "/ties-and-thresholds", loss, call, {"input": f32(t + e), "target": t}, params)
 
         # One side infinite per element (inf - inf would be NaN).
         nan = NAN if not NAN_GRAD_DIFFERS & {loss, key} else 0.5
         x = f32([[INF, -INF, 1.5], [nan, 0.0, -2.0]])
         t = f32([[0.0, 1.0, 0.0], [0.0, INF, -INF]])
-        fam.case(key + "/non-finite", loss, call, {"input": x, "target": t}, params)
+        if loss in INF_TARGET_NAN:
+            t = f32([[0.0, 1.0, 0.0], [0.0, 1e30, -1e30]])
+        far = FAR.get(loss)
+        case(key + "/non-finite", loss, far(params) if far else call, {"input": x, "target": t}, params)
 
         if label != "default":
             continue
         for shape, name in (((7,), "vector"), ((2, 3, 4), "3d"), ((1,), "single")):
             x, t = normal(f"{key}/{name}", shape, 1.5, 1.0)
-            fam.case(f"{key}/{name}", loss, call, {"input": x, "target": t}, params)
+            case(f"{key}/{name}", loss, call, {"input": x, "target": t}, params)
 
         x, t = normal(key + "/weighted", (4, 5), 1.5, 1.0)
-        fam.case(key + "/weighted", loss, weighted(elementwise),
+        case(key + "/weighted", loss, weighted(elementwise),
                  {"input": x, "target": t, "weight": weight_for(key, (4, 5))}, params)
 
 for loss, label in (("huber", "delta=2.0"), ("smooth_l1", "beta=0.0"), ("quantile", "tau=0.9")):
@@ -95,6 +202,47 @@ for loss, label in (("huber", "delta=2.0"), ("smooth_l1", "beta=0.0"), ("quantil
     x, t = normal(key, (2, 3, 4), 1.5, 1.0)
     fam.case(key, loss, weighted(elementwise),
              {"input": x, "target": t, "weight": weight_for(key, (2, 3, 4))}, params)
+
+# msle on what it is for: positive, skewed values over orders of magnitude; values at and
+# around Keras's floor 1e-7 (never exactly at it, where torch's maximum splits the gradient);
+# huge ones; and nearby pairs, where ln(1 + x) - ln(1 + y) cancels.
+MSLE = POINTWISE["msle"][0][2][0]
+g = rng("msle/default/skewed")
+case("msle/default/skewed", "msle", MSLE,
+     {"input": f32(np.exp(g.normal(1.0, 2.0, (4, 5)))), "target": f32(np.exp(g.normal(1.0, 2.0, (4, 5))))})
+case("msle/default/near-the-floor", "msle", MSLE,
+     {"input": f32([0.0, 5e-8, 2e-7, -3.0, 1e-3, 1e-6, 0.5, -1e-9]),
+      "target": f32([1e-3, 0.0, 0.0, 2.0, -1.0, 3e-7, 1e-8, 1e-5])})
+case("msle/default/huge", "msle", MSLE,
+     {"input": f32([1e30, 3e38, 7.5, 1e6]), "target": f32([1e29, 1.0, 7.5, 2e6])})
+# Nearby pairs: Keras's log(1 + x) - log(1 + y) cancels even in float64 (an error of ~ε/d in
+# d), so the reference takes the same difference as log1p((x - y)/(1 + y)), exact to rounding
+# (inputs above the floor, so max() is the identity there); Keras is checked against it too.
+case("msle/default/close-pairs", "msle",
+     f"{REDUCE}(torch.square(torch.log1p((input.double() - target.double()) / (1.0 + target.double()))))",
+     {"input": f32([1e-3, 1000.0, 2.0, 0.1, 3e4]), "target": f32([1.001e-3, 1000.5, 2.0001, 0.1001, 3.0001e4])})
+
+# mape: targets of every size and sign, and at, below and around the floor 1e-7 (0 included),
+# where the loss is 1e9·|e|.
+MAPE = POINTWISE["mape"][0][2][0]
+g = rng("mape/default/skewed")
+case("mape/default/skewed", "mape", MAPE,
+     {"input": f32(np.exp(g.normal(1.0, 2.0, (4, 5)))), "target": f32(np.exp(g.normal(1.0, 2.0, (4, 5))))})
+case("mape/default/small-targets", "mape", MAPE,
+     {"input": f32([0.5, -0.5, 1e-7, 2e-7, 3.0, -2.0]),
+      "target": f32([0.0, 5e-8, -3e-8, 1e-6, -1e-7, -2.5])})
+
+# cauchy far out, where (e/c)² overflows float32 at |e/c| ~ 1.8e19; and wing right at its
+# threshold |e| = w (the linear side) and its tiny residuals.
+CAUCHY = POINTWISE["cauchy"][0][2][0]
+case("cauchy/default/extreme", "cauchy", CAUCHY,
+     {"input": f32([1e20, -1e30, 3e38, 1e-20, 0.0, -2.0]), "target": f32([0.0, 0.0, 0.0, 0.0, 0.0, -2.0])})
+case("wing/w=1.0/epsilon=0.5/threshold", "wing", POINTWISE["wing"][1][2][0],
+     {"input": f32([1.0, -1.0, 0.5, 1e-6, -1e-3, 3.0]), "target": f32([0.0, 0.0, 1.5, 0.0, 0.0, 0.0])},
+     {"w": 1.0, "epsilon": 0.5})
+for loss, param, bad in (("cauchy", "c", 0.0), ("wing", "w", -1.0), ("wing", "epsilon", 0.0)):
+    fam.error(f"{loss}/error/{param}={bad}", loss, {"input": f32([1.0]), "target": f32([0.0])},
+              f"{loss}: `{param}` must be > 0 and finite", params={param: bad})
 
 # log_cosh far out: cosh overflows float32 at |e| ~ 89 and float64 at ~ 710.
 e = f32([1e4, -1e4, 1e3, -1e3, 100.0, -100.0, 20.0, 0.0, 1e-3, -0.5])

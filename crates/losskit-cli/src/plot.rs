@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use losskit::sample::{Rng, SampleData};
-use losskit::{ArrayData, Family, LossInfo, NamedArray, Params, ReductionMode};
+use losskit::sample::{Rng, Sample, SampleData};
+use losskit::{Dtype, LossInfo, Params, PlotAxis, ReductionMode};
 use plotters::prelude::*;
 
 use crate::{emit, Failure};
@@ -16,7 +16,7 @@ pub(crate) const FAMILY: &str = "sans-serif";
 
 const LONG_ABOUT: &str = "\
 Plot loss curves (and with `--grad` their gradients) of one or several losses over the \
-natural axis of their family:
+natural axis of their family (each loss's catalogue entry names its axis):
   regression (pointwise)      residual e = input - target
   margin (binary logits, hinge, soft margin, ranking, 2-class softmax)   margin y*z, target 1
   probability (bce)           predicted probability of the true label
@@ -71,155 +71,53 @@ fn lo_hi(s: &str) -> Result<(f64, f64), String> {
     }
 }
 
-/// The axis a loss is plotted on, and how a point of it becomes the loss's inputs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The axis a loss is plotted on: its catalogue entry's, or the first element of its first
+/// prediction with the other inputs at a generated sample (one loss only).
+#[derive(Debug, Clone, Copy)]
 enum Axis {
-    Residual,
-    LogRate,
-    Margin,
-    Probability,
-    LogProbability,
-    /// Embedding distance (metric learning).
-    Distance,
-    /// Predicted logit on an object's pixels (segmentation overlap losses).
-    Overlap,
-    /// Offset of a predicted box from its target (box losses).
-    BoxOffset,
-    /// The first element of the first prediction, others from the sample (one loss only).
+    /// The catalogue's axis and the inputs at each point of it.
+    Catalogue(PlotAxis, fn(f64) -> Sample),
+    /// The first element of the first prediction, others from the sample.
     Sample(&'static str),
 }
 
 impl Axis {
     fn of(info: &LossInfo) -> Axis {
-        match info.name {
-            "poisson_nll" => Axis::LogRate,
-            "bce" => Axis::Probability,
-            "nll" | "kl_div" => Axis::LogProbability,
-            "bce_with_logits" | "focal" | "hinge" | "squared_hinge" | "soft_margin"
-            | "margin_ranking" | "cross_entropy" | "softmax_focal" | "multi_margin" => Axis::Margin,
-            "contrastive" | "triplet_margin" => Axis::Distance,
-            "dice" | "jaccard" | "tversky" | "focal_tversky" | "generalized_dice" | "bce_dice" => {
-                Axis::Overlap
-            }
-            "iou" | "giou" | "diou" | "ciou" | "eiou" => Axis::BoxOffset,
-            _ if info.family == Family::Regression => Axis::Residual,
-            _ => Axis::Sample(info.name),
+        match info.plot {
+            Some(p) => Axis::Catalogue(p.axis, p.at),
+            None => Axis::Sample(info.name),
         }
     }
 
+    /// Losses plotted together must share this.
     fn label(self) -> String {
         match self {
-            Axis::Residual => "residual e = input − target".into(),
-            Axis::LogRate => "input (log rate), target 2".into(),
-            Axis::Margin => "margin y·z (logit z of the true class, target 1)".into(),
-            Axis::Probability => "predicted probability p of the true label".into(),
-            Axis::LogProbability => "log-probability of class 0 (target class 0)".into(),
-            Axis::Distance => "distance to the positive (negative at distance 1)".into(),
-            Axis::Overlap => "logit on the object's pixels (−logit on the background)".into(),
-            Axis::BoxOffset => "horizontal offset of the predicted box (box widths)".into(),
+            Axis::Catalogue(a, _) => a.label.into(),
             Axis::Sample(name) => format!("{name}: first prediction element (others fixed)"),
         }
     }
 
     fn range(self) -> (f64, f64) {
         match self {
-            Axis::Residual => (-3.0, 3.0),
-            Axis::LogRate => (-2.0, 3.0),
-            Axis::Margin => (-4.0, 4.0),
-            Axis::Probability => (0.01, 0.99),
-            Axis::LogProbability => (-5.0, -0.01),
-            Axis::Distance => (0.0, 2.5),
-            Axis::Overlap => (-4.0, 4.0),
-            Axis::BoxOffset => (-2.0, 2.0),
+            Axis::Catalogue(a, _) => a.range,
             Axis::Sample(_) => (-3.0, 3.0),
         }
     }
 }
 
-/// Owned input arrays of one point.
-type Arrays = Vec<(&'static str, Vec<usize>, Owned)>;
-
-enum Owned {
-    F(Vec<f64>),
-    I(Vec<i64>),
-}
-
 /// The inputs of `info` at axis point `x`; `base` is the generated sample of a `Sample` axis.
-fn inputs(info: &LossInfo, axis: Axis, x: f64, base: &Arrays) -> Arrays {
-    let f = |name, dims: &[usize], v: Vec<f64>| (name, dims.to_vec(), Owned::F(v));
-    let i = |name, dims: &[usize], v: Vec<i64>| (name, dims.to_vec(), Owned::I(v));
-    let log1m = |x: f64| (-x.exp()).ln_1p();
-    match (axis, info.name) {
-        (Axis::LogRate, _) => vec![f("input", &[1], vec![x]), f("target", &[1], vec![2.0])],
-        (Axis::Residual, "gaussian_nll") => vec![
-            f("input", &[1], vec![x]),
-            f("target", &[1], vec![0.0]),
-            f("var", &[1], vec![1.0]),
-        ],
-        (Axis::Residual, _) => vec![f("input", &[1], vec![x]), f("target", &[1], vec![0.0])],
-        (Axis::Probability, _) => vec![f("input", &[1], vec![x]), f("target", &[1], vec![1.0])],
-        (Axis::Margin, "margin_ranking") => vec![
-            f("x1", &[1], vec![x]),
-            f("x2", &[1], vec![0.0]),
-            f("target", &[1], vec![1.0]),
-        ],
-        (Axis::Margin, "cross_entropy" | "softmax_focal" | "multi_margin") => {
-            vec![
-                f("input", &[1, 2], vec![x, 0.0]),
-                i("target", &[1], vec![0]),
-            ]
-        }
-        (Axis::Margin, _) => vec![f("input", &[1], vec![x]), f("target", &[1], vec![1.0])],
-        (Axis::LogProbability, "kl_div") => vec![
-            f("input", &[1, 2], vec![x, log1m(x)]),
-            f("target", &[1, 2], vec![0.7, 0.3]),
-        ],
-        (Axis::LogProbability, _) => {
-            vec![
-                f("input", &[1, 2], vec![x, log1m(x)]),
-                i("target", &[1], vec![0]),
-            ]
-        }
-        (Axis::Distance, "contrastive") => vec![
-            f("x1", &[1, 1], vec![0.0]),
-            f("x2", &[1, 1], vec![x]),
-            f("target", &[1], vec![1.0]),
-        ],
-        (Axis::Distance, _) => vec![
-            f("anchor", &[1, 1], vec![0.0]),
-            f("positive", &[1, 1], vec![x]),
-            f("negative", &[1, 1], vec![1.0]),
-        ],
-        // Two classes (the object first, the background second) so the default softmax
-        // activation has the two classes it needs; one class would fail with the defaults.
-        (Axis::Overlap, _) => vec![
-            f("input", &[1, 2, 4], vec![x, x, -x, -x, -x, -x, x, x]),
-            f(
-                "target",
-                &[1, 2, 4],
-                vec![1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0],
-            ),
-        ],
-        (Axis::BoxOffset, _) => vec![
-            f("input", &[1, 4], vec![x, 0.0, x + 1.0, 1.0]),
-            f("target", &[1, 4], vec![0.0, 0.0, 1.0, 1.0]),
-        ],
-        (Axis::Sample(_), _) => {
+fn inputs(info: &LossInfo, axis: Axis, x: f64, base: &Sample) -> Sample {
+    match axis {
+        Axis::Catalogue(_, at) => at(x),
+        Axis::Sample(_) => {
             let first = info.predictions()[0];
-            base.iter()
-                .map(|(name, dims, d)| {
-                    let d = match d {
-                        Owned::F(v) if *name == first => {
-                            let mut v = v.clone();
-                            v[0] = x;
-                            Owned::F(v)
-                        }
-                        Owned::F(v) => Owned::F(v.clone()),
-                        Owned::I(v) => Owned::I(v.clone()),
-                    };
-                    (*name, dims.clone(), d)
-                })
-                .collect()
+            let mut s = base.clone();
+            for a in &mut s.arrays {
+                if let (true, SampleData::Float(v)) = (a.name == first, &mut a.data) {
+                    v[0] = x;
+                }
+            }
+            s
         }
     }
 }
@@ -231,13 +129,13 @@ type Pick = fn(&Point) -> f64;
 /// The panels: the loss, then (with `--grad`) the gradient.
 const PANELS: [(&str, Pick); 2] = [("loss", |p| p.1), ("d loss / d prediction", |p| p.2)];
 
-/// `axis` if the loss evaluates on it (the axes of the metric-learning, segmentation and
-/// detection losses assume their specified input names), else the sample axis.
+/// `axis` if the loss evaluates on it with these parameters (an activation or a format may
+/// change what inputs it takes), else the sample axis.
 fn usable(info: &'static LossInfo, params: &Params, axis: Axis) -> Axis {
     let (lo, hi) = axis.range();
     match axis {
-        Axis::Distance | Axis::Overlap | Axis::BoxOffset
-            if point(info, params, axis, 0.5 * (lo + hi), &Vec::new()).is_err() =>
+        Axis::Catalogue(..)
+            if point(info, params, axis, 0.5 * (lo + hi), &Sample::new()).is_err() =>
         {
             Axis::Sample(info.name)
         }
@@ -285,19 +183,9 @@ fn curve(
     lo: f64,
     hi: f64,
 ) -> Result<Curve, Failure> {
-    let base: Arrays = match axis {
-        Axis::Sample(_) => (info.sample)(8, &mut Rng::new(0))
-            .arrays
-            .into_iter()
-            .map(|a| {
-                let d = match a.data {
-                    SampleData::Float(v) => Owned::F(v),
-                    SampleData::Index(v) => Owned::I(v),
-                };
-                (a.name, a.dims, d)
-            })
-            .collect(),
-        _ => Vec::new(),
+    let base = match axis {
+        Axis::Sample(_) => (info.sample)(8, &mut Rng::new(0)),
+        Axis::Catalogue(..) => Sample::new(),
     };
     let n = 401;
     let mut points = Vec::with_capacity(n);
@@ -335,20 +223,10 @@ fn point(
     params: &Params,
     axis: Axis,
     x: f64,
-    base: &Arrays,
+    base: &Sample,
 ) -> Result<(f64, f64), losskit::Error> {
-    let arrays = inputs(info, axis, x, base);
-    let named: Vec<NamedArray<'_>> = arrays
-        .iter()
-        .map(|(name, dims, d)| NamedArray {
-            name,
-            dims,
-            data: match d {
-                Owned::F(v) => ArrayData::F64(v),
-                Owned::I(v) => ArrayData::I64(v),
-            },
-        })
-        .collect();
+    let arrays = inputs(info, axis, x, base).arrays(Dtype::F64);
+    let named = arrays.named();
     let first = info.predictions()[0];
     let e = losskit::evaluate_with(info, &named, params, ReductionMode::Sum, &[first])?;
     let g = e.grads[0].1.to_f64()[0];
@@ -364,7 +242,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         parsed.push((spec.as_str(), info, params, axis));
     }
     let axis = parsed[0].3;
-    if let Some((spec, _, _, other)) = parsed.iter().find(|p| p.3 != axis) {
+    if let Some((spec, _, _, other)) = parsed.iter().find(|p| p.3.label() != axis.label()) {
         return Err(Failure(format!(
             "plot: `{}` is plotted against {} but `{spec}` against {}; plot them separately",
             parsed[0].0,
@@ -557,13 +435,15 @@ mod tests {
     fn an_axis_a_loss_cannot_take_falls_back_to_its_sample() {
         let info = losskit::find("cross_entropy").unwrap();
         let params = Params::defaults(info);
-        // cross_entropy has no `anchor`: the distance axis is not usable for it.
-        let axis = usable(info, &params, Axis::Distance);
-        assert_eq!(axis, Axis::Sample("cross_entropy"));
+        // cross_entropy has no `anchor`: the triplet loss's distance axis is not usable for it.
+        let triplet = losskit::find("triplet_margin").unwrap();
+        let axis = usable(info, &params, Axis::of(triplet));
+        assert_eq!(axis.label(), Axis::Sample("cross_entropy").label());
         let c = curve("cross_entropy", info, &params, axis, -3.0, 3.0).unwrap();
         assert_eq!(c.points.len(), 401);
         // Along the first logit of a generated row the loss is convex and its gradient rises.
         assert!(c.points.windows(2).all(|w| w[1].2 >= w[0].2 - 1e-12));
-        assert_eq!(usable(info, &params, Axis::Margin), Axis::Margin);
+        let own = usable(info, &params, Axis::of(info));
+        assert_eq!(own.label(), PlotAxis::MARGIN.label);
     }
 }

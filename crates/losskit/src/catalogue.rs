@@ -221,6 +221,134 @@ pub struct ParamSpec {
     pub doc: &'static str,
 }
 
+/// The axis `losskit plot` draws losses on: losses plotted together must share it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlotAxis {
+    /// What a point of the axis is (the axis's label, and its identity).
+    pub label: &'static str,
+    /// The default range, `(lo, hi)`.
+    pub range: (f64, f64),
+}
+
+impl PlotAxis {
+    /// The residual `input − target` of a pointwise loss.
+    pub const RESIDUAL: PlotAxis = PlotAxis {
+        label: "residual e = input − target",
+        range: (-3.0, 3.0),
+    };
+    /// The log-rate of a Poisson loss against a count of 2.
+    pub const LOG_RATE: PlotAxis = PlotAxis {
+        label: "input (log rate), target 2",
+        range: (-2.0, 3.0),
+    };
+    /// The margin of the true class's logit.
+    pub const MARGIN: PlotAxis = PlotAxis {
+        label: "margin y·z (logit z of the true class, target 1)",
+        range: (-4.0, 4.0),
+    };
+    /// A predicted probability of the true label.
+    pub const PROBABILITY: PlotAxis = PlotAxis {
+        label: "predicted probability p of the true label",
+        range: (0.01, 0.99),
+    };
+    /// The log-probability of the target class.
+    pub const LOG_PROBABILITY: PlotAxis = PlotAxis {
+        label: "log-probability of class 0 (target class 0)",
+        range: (-5.0, -0.01),
+    };
+    /// An embedding distance.
+    pub const DISTANCE: PlotAxis = PlotAxis {
+        label: "distance to the positive (negative at distance 1)",
+        range: (0.0, 2.5),
+    };
+    /// The logit on an object's pixels.
+    pub const OVERLAP: PlotAxis = PlotAxis {
+        label: "logit on the object's pixels (−logit on the background)",
+        range: (-4.0, 4.0),
+    };
+    /// The offset of a predicted box from its target.
+    pub const BOX_OFFSET: PlotAxis = PlotAxis {
+        label: "horizontal offset of the predicted box (box widths)",
+        range: (-2.0, 2.0),
+    };
+}
+
+/// How `losskit plot` draws a loss: its axis, and its inputs at each point of the axis. The
+/// plotted gradient is that of the first element of the first prediction input.
+#[derive(Debug, Clone, Copy)]
+pub struct Plot {
+    /// The axis.
+    pub axis: PlotAxis,
+    /// The loss's inputs at axis point `x` (valid at the default parameters).
+    pub at: fn(x: f64) -> Sample,
+}
+
+/// One place where a pointwise loss's gradient jumps, as a residual `e = input − target`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kink {
+    /// `e = 0`.
+    Zero,
+    /// `|e|` equal to the named parameter (`delta`, `beta`, …).
+    Param(&'static str),
+}
+
+/// Where a loss's gradient jumps: the checks against finite differences step around it. A
+/// continuous gradient whose own derivative jumps (huber's at |e| = δ) counts as smooth:
+/// central differences agree there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kinks {
+    /// A continuous gradient everywhere on its domain.
+    Smooth,
+    /// At these residuals `input − target` (pointwise losses).
+    Residual(&'static [Kink]),
+    /// Elsewhere, as described (a hinge, a clamp, a sort): found numerically by
+    /// [`gradcheck`](crate::gradcheck), which skips elements where the one-sided differences
+    /// disagree.
+    Described(&'static str),
+}
+
+impl Kinks {
+    /// Whether residual `e` lies within `tol` of a kink at parameters `params`; always false
+    /// for [`Kinks::Smooth`] and [`Kinks::Described`].
+    pub fn near(&self, params: &crate::evaluator::Params, e: f64, tol: f64) -> bool {
+        let Kinks::Residual(kinks) = self else {
+            return false;
+        };
+        kinks.iter().any(|k| {
+            let at = match k {
+                Kink::Zero => 0.0,
+                Kink::Param(name) => params.float(name),
+            };
+            (e.abs() - at).abs() < tol
+        })
+    }
+}
+
+/// What a NaN in an input does. The rule for every loss (`docs/spec/losses.md`): a NaN in any
+/// float input gives a NaN value and a NaN in every gradient asked for, never a finite number
+/// and never an error; these are the exceptions, each exact mathematics or a label contract.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NanRule {
+    /// (input, the values it takes): label inputs whose contract is a discrete set, where a
+    /// NaN is refused with an error like any other value outside the set.
+    pub refused: &'static [(&'static str, &'static str)],
+    /// Predictions in which the loss is linear (for some elements or all): their gradient does
+    /// not read their values there, so a NaN there need not reach it.
+    pub linear_in: &'static [&'static str],
+    /// The loss reads one entry of each row of `input` (the target class's): a NaN elsewhere
+    /// in the row is not part of it.
+    pub selects: bool,
+}
+
+impl NanRule {
+    /// NaN propagates from every float input to the value and every gradient.
+    pub const PROPAGATES: NanRule = NanRule {
+        refused: &[],
+        linear_in: &[],
+        selects: false,
+    };
+}
+
 /// Everything the catalogue knows about one loss.
 #[derive(Clone, Copy)]
 pub struct LossInfo {
@@ -253,6 +381,13 @@ pub struct LossInfo {
     /// Generates valid inputs of about `size` prediction elements at the default parameters
     /// (what `bench`, `gradcheck` and `plot` run the loss on).
     pub sample: SampleFn,
+    /// How `losskit plot` draws it; `None`: along the first element of its first prediction,
+    /// the other inputs held at a generated sample.
+    pub plot: Option<Plot>,
+    /// Where its gradient is not defined.
+    pub kinks: Kinks,
+    /// What a NaN in its inputs does.
+    pub nan: NanRule,
 }
 
 impl fmt::Debug for LossInfo {

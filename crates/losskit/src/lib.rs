@@ -45,8 +45,8 @@
 //!
 //! | family | losses |
 //! |---|---|
-//! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`PseudoHuber`], [`LogCosh`], [`Quantile`], [`PoissonNll`], [`GammaDeviance`], [`Tweedie`], [`GaussianNll`] |
-//! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`MarginRanking`] |
+//! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`PseudoHuber`], [`LogCosh`], [`Quantile`], [`Msle`], [`Cauchy`], [`Wing`], [`Mape`], [`PoissonNll`], [`GammaDeviance`], [`Tweedie`], [`GaussianNll`] |
+//! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`HingeEmbedding`], [`MarginRanking`] |
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
 //! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`] |
 //! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
@@ -133,12 +133,13 @@ pub mod nd;
 struct ReadmeDoctests;
 
 pub use catalogue::{
-    Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, SampleFn,
+    Bound, Family, InputKind, InputSpec, Kink, Kinks, LossInfo, NanRule, ParamKind, ParamSpec,
+    Plot, PlotAxis, Range, Role, SampleFn,
 };
 pub use classification::{
-    Bce, BceWithLogits, BinaryInputs, ClassInputs, ClassTarget, CrossEntropy, Focal, Hinge, KlDiv,
-    KlReduction, MarginRanking, MultiMargin, Nll, RankingInputs, SoftMargin, SoftmaxFocal,
-    SquaredHinge,
+    Bce, BceWithLogits, BinaryInputs, ClassInputs, ClassTarget, CrossEntropy, Focal, Hinge,
+    HingeEmbedding, KlDiv, KlReduction, MarginRanking, MultiMargin, Nll, RankingInputs, SoftMargin,
+    SoftmaxFocal, SquaredHinge,
 };
 pub use detection::{BoxFormat, BoxInputs, Ciou, Diou, Eiou, Giou, Iou};
 pub use error::{Error, Result};
@@ -158,8 +159,8 @@ pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
 pub use registry::{catalogue, evaluate, find};
 pub use regression::{
-    GammaDeviance, GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mse, Pointwise, PoissonNll,
-    PseudoHuber, Quantile, SmoothL1, Tweedie, L2,
+    Cauchy, GammaDeviance, GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mape, Mse, Msle,
+    Pointwise, PoissonNll, PseudoHuber, Quantile, SmoothL1, Tweedie, Wing, L2,
 };
 pub use segmentation::{
     Activation, BceDice, Boundary, CeDice, Dice, FocalTversky, GeneralizedDice, Jaccard,

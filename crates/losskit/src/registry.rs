@@ -90,23 +90,6 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_table_lists_every_loss() {
-        let readme = include_str!("../../../README.md");
-        let table: Vec<&str> = readme.lines().filter(|l| l.starts_with("| ")).collect();
-        for l in catalogue() {
-            let row = table
-                .iter()
-                .find(|r| r.starts_with(&format!("| {} |", l.family)));
-            let row = row.unwrap_or_else(|| panic!("no README row for family {}", l.family));
-            assert!(
-                row.contains(&format!("`{}`", l.name)),
-                "README misses `{}`",
-                l.name
-            );
-        }
-    }
-
-    #[test]
     fn suggestions_find_near_misses_only() {
         assert_eq!(
             find("hubr").unwrap_err(),

@@ -1,30 +1,19 @@
 //! A NaN in any float input never becomes a finite number: for every catalogue loss (so new
 //! families are covered without a change here), each float input of its generated sample with
 //! one element set to NaN gives a NaN value and a NaN in every gradient asked for — never a
-//! finite value, and never an error except for the label inputs of [`REFUSED`] (the rule of
-//! `docs/spec/losses.md`, stated once for the whole catalogue).
+//! finite value, and never an error except for the label inputs its catalogue entry refuses
+//! (the rule of `docs/spec/losses.md`, stated once for the whole catalogue).
 //!
-//! Two exceptions, both exact mathematics rather than hidden NaNs (PyTorch agrees):
-//! - [`SELECTS`]: losses that read one entry of each row of `input` (the target class's), so a
+//! The exceptions are each loss's [`NanRule`](losskit::NanRule) in the catalogue, both exact
+//! mathematics rather than hidden NaNs (PyTorch agrees) or a label contract:
+//! - `selects`: losses that read one entry of each row of `input` (the target class's), so a
 //!   NaN elsewhere in the row is not part of the loss; there every entry is set to NaN.
-//! - [`LINEAR`]: (loss, prediction) pairs in which the loss is linear, so the gradient does
-//!   not involve the prediction's values at all (nll: −w at the target class; kl_div: −target).
-
-/// Losses whose value reads only some entries of `input`.
-const SELECTS: [&str; 1] = ["nll"];
-/// (loss, prediction) pairs whose gradient does not depend on the prediction's values.
-const LINEAR: [(&str, &str); 2] = [("nll", "input"), ("kl_div", "input")];
-
-/// (loss, input, why) pairs where a NaN is refused with an error instead: label inputs whose
-/// contract is a discrete set, where a NaN is an invalid label like any other value outside
-/// the set (a class index out of range is refused the same way). Every prediction, and every
-/// float input whose values are free (soft targets, weights, variances, boxes), propagates it.
-const REFUSED: &[(&str, &str, &str)] = &[
-    ("contrastive", "target", "0 or 1"),
-    ("cosine_embedding", "target", "-1 or +1"),
-    ("bce_dice", "target", "a 0/1 mask"),
-    ("lovasz_hinge", "target", "a 0/1 mask"),
-];
+//! - `linear_in`: predictions in which the loss is linear, so the gradient does not involve
+//!   the prediction's values at all (nll: −w at the target class; kl_div: −target).
+//! - `refused`: label inputs whose contract is a discrete set, where a NaN is an invalid label
+//!   like any other value outside the set (a class index out of range is refused the same
+//!   way). Every prediction, and every float input whose values are free (soft targets,
+//!   weights, variances, boxes), propagates it.
 
 use losskit::sample::{Rng, SampleData};
 use losskit::{evaluate_with, Dtype, Params, ReductionMode};
@@ -45,7 +34,7 @@ fn a_nan_in_any_float_input_reaches_the_value_and_the_gradients() {
                 }
                 let mut sample = base.clone();
                 if let SampleData::Float(v) = &mut sample.arrays[k].data {
-                    if SELECTS.contains(&info.name) && array.name == "input" {
+                    if info.nan.selects && array.name == "input" {
                         v.fill(f64::NAN);
                     } else {
                         v[at] = f64::NAN;
@@ -60,11 +49,7 @@ fn a_nan_in_any_float_input_reaches_the_value_and_the_gradients() {
                         let params = Params::defaults(info);
                         match evaluate_with(info, &arrays.named(), &params, reduction, &predictions)
                         {
-                            Err(e)
-                                if !REFUSED
-                                    .iter()
-                                    .any(|(l, a, _)| *l == info.name && *a == array.name) =>
-                            {
+                            Err(e) if !info.nan.refused.iter().any(|(a, _)| *a == array.name) => {
                                 failures.push(format!(
                                     "{} {:?} {}: NaN in `{}`[{at}] was refused: {e}",
                                     info.name,
@@ -79,7 +64,7 @@ fn a_nan_in_any_float_input_reaches_the_value_and_the_gradients() {
                                 let grads_nan = e
                                     .grads
                                     .iter()
-                                    .filter(|(n, _)| !LINEAR.contains(&(info.name, n)))
+                                    .filter(|(n, _)| !info.nan.linear_in.contains(n))
                                     .all(|(_, g)| g.to_f64().iter().any(|x| x.is_nan()));
                                 if !value.is_nan() || !grads_nan {
                                     failures.push(format!(

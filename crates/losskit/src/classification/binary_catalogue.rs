@@ -1,8 +1,8 @@
 //! The catalogue entries of the binary, multi-label and ±1-margin losses.
 
 use crate::catalogue::{
-    Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role,
-    STANDARD_REDUCTIONS,
+    Bound, Family, InputKind, InputSpec, Kinks, LossInfo, NanRule, ParamKind, ParamSpec, Plot,
+    PlotAxis, Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::evaluator;
 
@@ -23,7 +23,9 @@ const H_FOCAL: HessianInfo = HessianInfo {
     lightgbm: "max(exact, α_t·(1 − p_t)^γ·σ(x)σ(−x)), as for XGBoost",
     eval: hess_evaluator!(hess_focal),
 };
-use super::margin::{eval_hinge, eval_margin_ranking, eval_soft_margin, eval_squared_hinge};
+use super::margin::{
+    eval_hinge, eval_hinge_embedding, eval_margin_ranking, eval_soft_margin, eval_squared_hinge,
+};
 use crate::sample::{Rng, Sample};
 
 const fn input(shape: &'static str) -> InputSpec {
@@ -96,6 +98,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.binary_cross_entropy_with_logits",
         eval: evaluator!(eval_bce_with_logits),
         sample: sample_logits,
+        plot: Some(MARGIN),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_BCE_WITH_LOGITS),
     },
     LossInfo {
@@ -121,6 +126,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.binary_cross_entropy",
         eval: evaluator!(eval_bce),
         sample: sample_probabilities,
+        plot: Some(PROBABILITY),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -153,6 +161,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Lin et al., \"Focal Loss for Dense Object Detection\", ICCV 2017; torchvision.ops.sigmoid_focal_loss",
         eval: evaluator!(eval_focal),
         sample: sample_logits,
+        plot: Some(MARGIN),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_FOCAL),
     },
     LossInfo {
@@ -176,6 +187,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Cortes & Vapnik 1995; formula via torch autograd of torch.clamp(margin - target * input, min=0)",
         eval: evaluator!(eval_hinge),
         sample: sample_signs,
+        plot: Some(MARGIN),
+        kinks: Kinks::Described("where the margin y·x is 1"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -199,6 +213,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Keras SquaredHinge (margin 1); formula via torch autograd of torch.clamp(margin - target * input, min=0) ** 2",
         eval: evaluator!(eval_squared_hinge),
         sample: sample_signs,
+        plot: Some(MARGIN),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -218,6 +235,40 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.soft_margin_loss",
         eval: evaluator!(eval_soft_margin),
         sample: sample_signs,
+        plot: Some(MARGIN),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "hinge_embedding",
+        family: Family::Classification,
+        summary: "hinge embedding loss: x for a similar pair (+1), max(0, margin − x) for a dissimilar one (−1); x usually a distance",
+        inputs: &[
+            InputSpec { name: "input", role: Role::Prediction, kind: InputKind::Float, required: true, shape: "any shape: distances (or scores)" },
+            SIGN_TARGET,
+            WEIGHT,
+        ],
+        params: &[ParamSpec {
+            name: "margin",
+            kind: ParamKind::Float { default: 1.0, range: MARGIN_ANY },
+            doc: "the distance beyond which a dissimilar pair costs nothing",
+        }],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = x if y = 1, max(0, m − x) if y = −1",
+        gradient: "∂ℓ/∂x = 1 if y = 1; −1 if y = −1 and m − x > 0, else 0",
+        when_to_use: "learning embeddings or similarity from labelled pairs when the input is already a distance (L1 or L2 between two embeddings)",
+        pitfalls: &[
+            ZERO_ONE_LABELS,
+            "the similar-pair term is the input itself, not its square or its absolute value: a negative input (a score, not a distance) lowers the loss without bound",
+        ],
+        reference: "Hadsell et al. 2006; torch.nn.functional.hinge_embedding_loss",
+        eval: evaluator!(eval_hinge_embedding),
+        sample: sample_distances,
+        plot: Some(DISSIMILAR),
+        kinks: Kinks::Described("where a dissimilar pair's input is `margin`"),
+        // For a similar pair the loss is the input itself: its gradient, 1, reads no value.
+        nan: NanRule { linear_in: &["input"], ..NanRule::PROPAGATES },
         hessian: None,
     },
     LossInfo {
@@ -245,6 +296,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.margin_ranking_loss",
         eval: evaluator!(eval_margin_ranking),
         sample: sample_ranking,
+        plot: Some(RANKING),
+        kinks: Kinks::Described("where −y·(x1 − x2) + margin is 0"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
 ];
@@ -274,6 +328,14 @@ fn sample_signs(size: usize, rng: &mut Rng) -> Sample {
         .float("target", &[n], rng.signs(n))
 }
 
+/// Distances in [0, 2) and ±1 targets, of shape `[size]`.
+fn sample_distances(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    Sample::new()
+        .float("input", &[n], rng.uniforms(n, 0.0, 2.0))
+        .float("target", &[n], rng.signs(n))
+}
+
 /// Two normal score vectors and ±1 targets, of shape `[size]`.
 fn sample_ranking(size: usize, rng: &mut Rng) -> Sample {
     let n = size.max(1);
@@ -282,3 +344,44 @@ fn sample_ranking(size: usize, rng: &mut Rng) -> Sample {
         .float("x2", &[n], rng.normals(n, 1.0))
         .float("target", &[n], rng.signs(n))
 }
+
+/// A logit or score x against the label 1: the margin.
+const MARGIN: Plot = Plot {
+    axis: PlotAxis::MARGIN,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![1.0])
+    },
+};
+/// The distance of a dissimilar pair (target −1).
+const DISSIMILAR: Plot = Plot {
+    axis: PlotAxis {
+        label: "input (distance of a dissimilar pair, target −1)",
+        range: (0.0, 2.5),
+    },
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![-1.0])
+    },
+};
+/// A probability against the label 1.
+const PROBABILITY: Plot = Plot {
+    axis: PlotAxis::PROBABILITY,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![1.0])
+    },
+};
+/// x1 − x2 = x with x1 to be ranked higher.
+const RANKING: Plot = Plot {
+    axis: PlotAxis::MARGIN,
+    at: |x| {
+        Sample::new()
+            .float("x1", &[1], vec![x])
+            .float("x2", &[1], vec![0.0])
+            .float("target", &[1], vec![1.0])
+    },
+};

@@ -1,7 +1,8 @@
 //! Softmax cross-entropy on logits, with class indices or probabilities as targets.
 
 use crate::catalogue::{
-    Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
+    Family, InputKind, InputSpec, Kinks, LossInfo, NanRule, ParamKind, ParamSpec, Range, Role,
+    STANDARD_REDUCTIONS,
 };
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
@@ -576,6 +577,9 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "torch.nn.functional.cross_entropy (aten LossNLL.cpp); label smoothing: Szegedy et al. 2016",
     eval: evaluator!(evaluate),
     sample: super::multiclass::sample_scores,
+    plot: Some(super::multiclass::MARGIN_PLOT),
+    kinks: Kinks::Smooth,
+    nan: NanRule::PROPAGATES,
     hessian: Some(HESSIAN),
 };
 

@@ -2,7 +2,10 @@
 
 use core::fmt;
 
-use crate::catalogue::{Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Role};
+use crate::catalogue::{
+    Family, InputKind, InputSpec, Kinks, LossInfo, NanRule, ParamKind, ParamSpec, Plot, PlotAxis,
+    Role,
+};
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
 use crate::eval::{apply_cotangent, Call, Kept, Out};
@@ -373,7 +376,20 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "Kullback & Leibler 1951; torch.nn.functional.kl_div",
     eval: evaluator!(evaluate),
     sample: sample_inputs,
+    plot: Some(KL_PLOT),
+    kinks: Kinks::Smooth,
+    nan: NanRule { refused: &[], linear_in: &["input"], selects: false },
     hessian: None,
+};
+
+/// Two classes, log-probabilities x and ln(1 − eˣ), against the distribution (0.7, 0.3).
+const KL_PLOT: Plot = Plot {
+    axis: PlotAxis::LOG_PROBABILITY,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1, 2], vec![x, (-x.exp()).ln_1p()])
+            .float("target", &[1, 2], vec![0.7, 0.3])
+    },
 };
 
 /// Log-probabilities and probabilities, both `[N, 10]`.

@@ -1,5 +1,5 @@
-//! Margin losses on ±1 targets: [`Hinge`], [`SquaredHinge`], [`SoftMargin`] and
-//! [`MarginRanking`].
+//! Margin losses on ±1 targets: [`Hinge`], [`SquaredHinge`], [`SoftMargin`],
+//! [`HingeEmbedding`] and [`MarginRanking`].
 
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
@@ -295,6 +295,102 @@ impl<T: Real> Kernel<T> for SoftMargin {
 }
 binary_api!(SoftMargin);
 
+/// Hinge embedding loss: the input itself for a similar pair (+1), $\max(0, m - x)$ for a
+/// dissimilar one (−1); the input is usually a distance.
+///
+/// # Definition
+/// $$\ell_i = \begin{cases} x_i & y_i = 1\\ \max(0,\ m - x_i) & y_i = -1\end{cases}$$
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = 1$ for $y_i = 1$; $-1$ for $y_i = -1$ where $m - x_i > 0$,
+/// 0 elsewhere, including at the kink $x_i = m$ (PyTorch's autograd of its `clamp_min`).
+///
+/// # Numerical stability
+/// Exact; no transcendental functions.
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `margin` | 1.0 | finite |
+///
+/// # Errors
+/// [`HingeEmbedding::new`] rejects a NaN or infinite margin. A target other than −1 or +1 is an
+/// [`Error::InvalidValue`] (PyTorch adds both branches for any other value, so a 0/1 label
+/// gives `x + max(0, m − x)` silently). See also [`HingeEmbedding::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{BinaryInputs, HingeEmbedding, Reduction};
+/// let distances = [0.25f32, 0.25, 1.5];
+/// let labels = [1.0f32, -1.0, -1.0];
+/// let mut grad = [0.0f32; 3];
+/// let loss = HingeEmbedding::default();
+/// let v = loss.value_and_grad(&BinaryInputs::new(&distances, &labels), Reduction::Sum, &mut grad)?;
+/// assert_eq!(v, 0.25 + 0.75 + 0.0);
+/// assert_eq!(grad, [1.0, -1.0, 0.0]);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// PyTorch `torch.nn.functional.hinge_embedding_loss` (the numbers matched); R. Hadsell,
+/// S. Chopra and Y. LeCun, "Dimensionality Reduction by Learning an Invariant Mapping", 2006.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HingeEmbedding {
+    margin: f64,
+}
+
+impl HingeEmbedding {
+    /// The hinge embedding loss with margin `margin`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `margin` is finite.
+    pub fn new(margin: f64) -> Result<Self> {
+        Ok(HingeEmbedding {
+            margin: check_margin("hinge_embedding", margin)?,
+        })
+    }
+
+    /// The margin.
+    pub fn margin(&self) -> f64 {
+        self.margin
+    }
+}
+
+/// `margin = 1`, PyTorch's default.
+impl Default for HingeEmbedding {
+    fn default() -> Self {
+        HingeEmbedding { margin: 1.0 }
+    }
+}
+
+impl<T: Real> Kernel<T> for HingeEmbedding {
+    const NAME: &'static str = "hinge_embedding";
+    #[inline(always)]
+    fn loss(&self, x: T, y: T, pw: T) -> T {
+        self.loss_grad(x, y, pw).0
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, y: T, _pw: T) -> (T, T) {
+        if y == T::ONE {
+            (x, T::ONE)
+        } else if y == -T::ONE {
+            let z = T::from_f64(self.margin) - x;
+            (relu(z), -active(z))
+        } else {
+            // A NaN target (the only other value `valid` lets through) propagates.
+            (y, y)
+        }
+    }
+    #[inline(always)]
+    fn valid(&self, _x: T, y: T) -> bool {
+        is_sign(y)
+    }
+    fn why_invalid(&self, _x: T, y: T) -> (&'static str, T, &'static str) {
+        sign_error(y)
+    }
+}
+binary_api!(HingeEmbedding);
+
 /// The inputs of [`MarginRanking`]: two scores `x1`, `x2` and a `target` of ±1, all of the
 /// same shape. `target = 1` means `x1` should rank higher than `x2`.
 ///
@@ -575,6 +671,14 @@ pub(crate) fn eval_hinge<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Resul
 
 pub(crate) fn eval_squared_hinge<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
     binary::evaluate(&SquaredHinge::new(call.params.float("margin"))?, call, out)
+}
+
+pub(crate) fn eval_hinge_embedding<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+    binary::evaluate(
+        &HingeEmbedding::new(call.params.float("margin"))?,
+        call,
+        out,
+    )
 }
 
 pub(crate) fn eval_soft_margin<T: Real>(call: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {

@@ -19,7 +19,7 @@ mod softmax_hess;
 pub use bce::{Bce, BceWithLogits};
 pub use binary::BinaryInputs;
 pub use focal::Focal;
-pub use margin::{Hinge, MarginRanking, RankingInputs, SoftMargin, SquaredHinge};
+pub use margin::{Hinge, HingeEmbedding, MarginRanking, RankingInputs, SoftMargin, SquaredHinge};
 
 pub(crate) use binary::CATALOGUE as BINARY_CATALOGUE;
 pub use cross_entropy::CrossEntropy;

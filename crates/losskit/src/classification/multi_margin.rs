@@ -1,6 +1,6 @@
 //! Multiclass hinge loss (Weston–Watkins), PyTorch's `multi_margin_loss`.
 
-use crate::catalogue::{Bound, InputKind, InputSpec, Role};
+use crate::catalogue::{Bound, InputKind, InputSpec, Kinks, NanRule, Role};
 use crate::catalogue::{Family, LossInfo, ParamKind, ParamSpec, Range, STANDARD_REDUCTIONS};
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
@@ -399,6 +399,9 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "Weston & Watkins 1999; torch.nn.functional.multi_margin_loss",
     eval: evaluator!(evaluate),
     sample: super::multiclass::sample_scores,
+    plot: Some(super::multiclass::MARGIN_PLOT),
+    kinks: Kinks::Described("where a term margin − x[y] + x[i] is 0"),
+    nan: NanRule::PROPAGATES,
     hessian: None,
 };
 

@@ -431,3 +431,22 @@ pub(crate) fn sample_scores(size: usize, rng: &mut Rng) -> Sample {
         .float("input", &[n, c], rng.normals(n * c, 2.0))
         .index("target", &[n], rng.classes(n, c))
 }
+
+/// Two classes, the true class's logit x against 0: the margin axis.
+pub(crate) const MARGIN_PLOT: crate::catalogue::Plot = crate::catalogue::Plot {
+    axis: crate::catalogue::PlotAxis::MARGIN,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1, 2], vec![x, 0.0])
+            .index("target", &[1], vec![0])
+    },
+};
+/// Two classes, log-probabilities x and ln(1 − eˣ), target class 0.
+pub(crate) const LOG_PROBABILITY_PLOT: crate::catalogue::Plot = crate::catalogue::Plot {
+    axis: crate::catalogue::PlotAxis::LOG_PROBABILITY,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1, 2], vec![x, (-x.exp()).ln_1p()])
+            .index("target", &[1], vec![0])
+    },
+};

@@ -1,7 +1,8 @@
 //! Negative log-likelihood of class indices given log-probabilities.
 
 use crate::catalogue::{
-    Family, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
+    Family, InputSpec, Kinks, LossInfo, NanRule, ParamKind, ParamSpec, Range, Role,
+    STANDARD_REDUCTIONS,
 };
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
@@ -304,6 +305,9 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "torch.nn.functional.nll_loss",
     eval: evaluator!(evaluate),
     sample: sample_inputs,
+    plot: Some(super::multiclass::LOG_PROBABILITY_PLOT),
+    kinks: Kinks::Smooth,
+    nan: NanRule { refused: &[], linear_in: &["input"], selects: true },
     hessian: None,
 };
 

@@ -1,7 +1,8 @@
 //! Multiclass (softmax) focal loss on logits with class-index targets.
 
 use crate::catalogue::{
-    Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
+    Family, InputKind, InputSpec, Kinks, LossInfo, NanRule, ParamKind, ParamSpec, Range, Role,
+    STANDARD_REDUCTIONS,
 };
 use crate::error::check_buffer;
 use crate::error::{Error, Result};
@@ -460,6 +461,9 @@ pub(crate) const INFO: LossInfo = LossInfo {
     reference: "Lin et al. 2017 (focal loss); the formula, checked against torch autograd in float64 and float32",
     eval: evaluator!(evaluate),
     sample: super::multiclass::sample_scores,
+    plot: Some(super::multiclass::MARGIN_PLOT),
+    kinks: Kinks::Smooth,
+    nan: NanRule::PROPAGATES,
     hessian: Some(HESSIAN),
 };
 

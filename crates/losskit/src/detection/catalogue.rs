@@ -1,7 +1,8 @@
 //! The detection family's catalogue entries.
 
 use crate::catalogue::{
-    Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
+    Family, InputKind, InputSpec, Kinks, LossInfo, NanRule, ParamKind, ParamSpec, Plot, PlotAxis,
+    Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::error::{Error, Result};
 use crate::eval::{dispatch, Call, Kept, Out, Vjp};
@@ -131,6 +132,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Yu et al., \"UnitBox\", 2016; formula, checked against torch float64 autograd",
         eval: evaluator!(eval_iou),
         sample: sample_boxes,
+        plot: Some(BOX_PLOT),
+        kinks: Kinks::Described("where boxes start or stop overlapping, or their edges cross"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -153,6 +157,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Rezatofighi et al., \"Generalized Intersection over Union\", CVPR 2019; torchvision.ops.generalized_box_iou_loss",
         eval: evaluator!(eval_giou),
         sample: sample_boxes,
+        plot: Some(BOX_PLOT),
+        kinks: Kinks::Described("where boxes start or stop overlapping, or their edges cross"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -175,6 +182,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Zheng et al., \"Distance-IoU Loss\", AAAI 2020; torchvision.ops.distance_box_iou_loss",
         eval: evaluator!(eval_diou),
         sample: sample_boxes,
+        plot: Some(BOX_PLOT),
+        kinks: Kinks::Described("where boxes start or stop overlapping, or their edges cross"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -199,6 +209,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Zheng et al., \"Distance-IoU Loss\", AAAI 2020 (CIoU); torchvision.ops.complete_box_iou_loss",
         eval: evaluator!(eval_ciou),
         sample: sample_boxes,
+        plot: Some(BOX_PLOT),
+        kinks: Kinks::Described("where boxes start or stop overlapping, or their edges cross"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -220,6 +233,19 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Zhang et al., \"Focal and Efficient IOU Loss for Accurate Bounding Box Regression\", Neurocomputing 2022; formula, checked against torch float64 autograd",
         eval: evaluator!(eval_eiou),
         sample: sample_boxes,
+        plot: Some(BOX_PLOT),
+        kinks: Kinks::Described("where boxes start or stop overlapping, or their edges cross"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
 ];
+
+/// A unit box shifted by x box widths from its target.
+const BOX_PLOT: Plot = Plot {
+    axis: PlotAxis::BOX_OFFSET,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1, 4], vec![x, 0.0, x + 1.0, 1.0])
+            .float("target", &[1, 4], vec![0.0, 0.0, 1.0, 1.0])
+    },
+};

@@ -1,7 +1,8 @@
 //! The metric-learning family's catalogue entries.
 
 use crate::catalogue::{
-    Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
+    Family, InputKind, InputSpec, Kinks, LossInfo, NanRule, ParamKind, ParamSpec, Plot, PlotAxis,
+    Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::evaluator;
 use crate::sample::{Rng, Sample};
@@ -137,6 +138,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Hadsell, Chopra, LeCun 2006; the formula in float64 torch autograd",
         eval: evaluator!(eval_contrastive),
         sample: sample_contrastive,
+        plot: Some(CONTRASTIVE_PLOT),
+        kinks: Kinks::Described("where a dissimilar pair is at distance `margin`"),
+        nan: NanRule { refused: &[("target", "0 or 1")], ..NanRule::PROPAGATES },
         hessian: None,
     },
     LossInfo {
@@ -181,6 +185,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.triplet_margin_loss",
         eval: evaluator!(eval_triplet_margin),
         sample: sample_triplet,
+        plot: Some(TRIPLET_PLOT),
+        kinks: Kinks::Described("where d(a, p) − d(a, n) + margin is 0"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -214,6 +221,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.cosine_embedding_loss",
         eval: evaluator!(eval_cosine_embedding),
         sample: sample_cosine,
+        plot: None,
+        kinks: Kinks::Described("where a dissimilar pair's cosine is `margin`"),
+        nan: NanRule { refused: &[("target", "-1 or +1")], ..NanRule::PROPAGATES },
         hessian: None,
     },
     LossInfo {
@@ -234,6 +244,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Chen et al. 2020 (SimCLR); pytorch-metric-learning NTXentLoss",
         eval: evaluator!(eval_nt_xent),
         sample: sample_nt_xent,
+        plot: None,
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -260,6 +273,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "van den Oord et al. 2018; Radford et al. 2021 (CLIP); the formula in float64 torch autograd",
         eval: evaluator!(eval_info_nce),
         sample: sample_info_nce,
+        plot: None,
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -291,6 +307,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Hermans, Beyer, Leibe 2017; pytorch-metric-learning TripletMarginLoss + BatchHardMiner",
         eval: evaluator!(eval_batch_hard_triplet),
         sample: sample_labeled,
+        plot: None,
+        kinks: Kinks::Described("where the hardest positive or negative changes, and at the hinge"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
     LossInfo {
@@ -310,6 +329,30 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Khosla et al. 2020 (L_out); pytorch-metric-learning SupConLoss",
         eval: evaluator!(eval_supcon),
         sample: sample_labeled,
+        plot: None,
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
 ];
+
+/// One similar pair at distance x.
+const CONTRASTIVE_PLOT: Plot = Plot {
+    axis: PlotAxis::DISTANCE,
+    at: |x| {
+        Sample::new()
+            .float("x1", &[1, 1], vec![0.0])
+            .float("x2", &[1, 1], vec![x])
+            .float("target", &[1], vec![1.0])
+    },
+};
+/// The positive at distance x, the negative at 1.
+const TRIPLET_PLOT: Plot = Plot {
+    axis: PlotAxis::DISTANCE,
+    at: |x| {
+        Sample::new()
+            .float("anchor", &[1, 1], vec![0.0])
+            .float("positive", &[1, 1], vec![x])
+            .float("negative", &[1, 1], vec![1.0])
+    },
+};

@@ -1,8 +1,8 @@
 //! The regression family's catalogue entries.
 
 use crate::catalogue::{
-    Bound, Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role,
-    STANDARD_REDUCTIONS,
+    Bound, Family, InputKind, InputSpec, Kink, Kinks, LossInfo, NanRule, ParamKind, ParamSpec,
+    Plot, PlotAxis, Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::error::Result;
 use crate::eval::{Call, Out};
@@ -12,8 +12,8 @@ use crate::sample::{Rng, Sample};
 
 use super::pointwise::{evaluate, evaluate_hess, Curv};
 use super::{
-    GammaDeviance, Huber, LogCosh, Mae, Mse, PoissonNll, PseudoHuber, Quantile, SmoothL1, Tweedie,
-    L2,
+    Cauchy, GammaDeviance, Huber, LogCosh, Mae, Mape, Mse, Msle, PoissonNll, PseudoHuber, Quantile,
+    SmoothL1, Tweedie, Wing, L2,
 };
 use crate::hessian::{hess_evaluator, Curvature, HessOut, HessianInfo};
 
@@ -60,6 +60,19 @@ fn eval_smooth_l1<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
 }
 fn eval_log_cosh<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     evaluate(&LogCosh, c, o)
+}
+fn eval_msle<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
+    evaluate(&Msle, c, o)
+}
+fn eval_mape<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
+    evaluate(&Mape, c, o)
+}
+fn eval_cauchy<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
+    evaluate(&Cauchy::new(c.params.float("c"))?, c, o)
+}
+fn eval_wing<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
+    let p = c.params;
+    evaluate(&Wing::new(p.float("w"), p.float("epsilon"))?, c, o)
 }
 fn eval_quantile<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     evaluate(&Quantile::new(c.params.float("tau"))?, c, o)
@@ -198,6 +211,15 @@ fn sample_pointwise(size: usize, rng: &mut Rng) -> Sample {
         .float("target", &[n], rng.normals(n, 1.0))
 }
 
+/// Positive, skewed predictions and targets (prices, counts, durations).
+fn sample_positive(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    let mut positive = |n| (0..n).map(|_| (rng.normal() + 1.0).exp()).collect();
+    Sample::new()
+        .float("input", &[n], positive(n))
+        .float("target", &[n], positive(n))
+}
+
 /// Log-means (the raw score) and positive, skewed targets.
 fn sample_gamma(size: usize, rng: &mut Rng) -> Sample {
     let n = size.max(1);
@@ -251,6 +273,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.mse_loss",
         eval: evaluator!(eval_mse),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_MSE),
     },
     LossInfo {
@@ -267,6 +292,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "optax.l2_loss (½ · squared_error)",
         eval: evaluator!(eval_l2),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_L2),
     },
     LossInfo {
@@ -285,6 +313,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.l1_loss",
         eval: evaluator!(eval_mae),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Residual(&[Kink::Zero]),
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_MAE),
     },
     LossInfo {
@@ -309,6 +340,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Huber 1964; torch.nn.functional.huber_loss",
         eval: evaluator!(eval_huber),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_HUBER),
     },
     LossInfo {
@@ -331,6 +365,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Girshick 2015 (Fast R-CNN); torch.nn.functional.smooth_l1_loss",
         eval: evaluator!(eval_smooth_l1),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Described("at e = 0 when `beta` = 0 (then it is mae)"),
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_SMOOTH_L1),
     },
     LossInfo {
@@ -355,6 +392,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         eval: evaluator!(eval_pseudo_huber),
         hessian: Some(H_PSEUDO_HUBER),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
     },
     LossInfo {
         name: "log_cosh",
@@ -373,7 +413,114 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "optax.log_cosh; keras.losses.LogCosh",
         eval: evaluator!(eval_log_cosh),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_LOG_COSH),
+    },
+    LossInfo {
+        name: "msle",
+        family: Family::Regression,
+        summary: "squared error of ln(1 + x) against ln(1 + y): a relative error for positive targets spanning orders of magnitude",
+        inputs: POINTWISE,
+        params: &[],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = (ln(1 + max(x, ε)) − ln(1 + max(y, ε)))², ε = 1e-7",
+        gradient: "∂ℓ/∂x = 2(ln(1 + x) − ln(1 + max(y, ε)))/(1 + x) for x ≥ ε, 0 below",
+        when_to_use: "positive targets (prices, counts, durations) where a 10% miss should cost the same at any scale",
+        pitfalls: &[
+            "negative predictions and targets are floored at 1e-7, silently, as in Keras: the gradient is 0 there, so a model that predicts below 0 gets no signal; predict through softplus or exp",
+            "it penalises under-prediction more than over-prediction of the same size",
+        ],
+        reference: "keras.losses.MeanSquaredLogarithmicError",
+        eval: evaluator!(eval_msle),
+        sample: sample_positive,
+        plot: Some(AGAINST_TWO),
+        kinks: Kinks::Described("where `input` = 1e-7, the floor (the gradient is 0 below)"),
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "mape",
+        family: Family::Regression,
+        summary: "mean absolute percentage error 100·|x − y|/|y|: the error relative to the target, in percent",
+        inputs: POINTWISE,
+        params: &[],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = 100·|y − x| / max(|y|, ε), ε = 1e-7",
+        gradient: "∂ℓ/∂x = 100·sign(x − y) / max(|y|, ε), 0 at x = y",
+        when_to_use: "when errors matter relative to the size of the target (forecasting sales, demand) and targets stay away from 0",
+        pitfalls: &[
+            "a target at or near 0 makes the loss up to 1e9·|x|: one such element dominates the mean; drop or shift such targets, or use msle",
+            "it is asymmetric: over-prediction is unbounded, under-prediction of a positive target costs at most 100, so it favours predicting low",
+            "the gradient has constant size per element like mae's, scaled by 1/|y|",
+        ],
+        reference: "keras.losses.MeanAbsolutePercentageError",
+        eval: evaluator!(eval_mape),
+        sample: sample_positive,
+        plot: Some(AGAINST_TWO),
+        kinks: Kinks::Residual(&[Kink::Zero]),
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "cauchy",
+        family: Family::Regression,
+        summary: "½c²·ln(1 + (e/c)²): quadratic near 0, logarithmic far away, so gross outliers lose their pull",
+        inputs: POINTWISE,
+        params: &[ParamSpec {
+            name: "c",
+            kind: ParamKind::Float { default: 1.0, range: Range::POSITIVE },
+            doc: "the scale of an inlier residual (SciPy's f_scale)",
+        }],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = ½c²·ln(1 + (e/c)²), e = x − y",
+        gradient: "∂ℓ/∂x = e/(1 + (e/c)²)",
+        when_to_use: "robust fitting with many gross outliers (bundle adjustment, curve fitting), starting from a reasonable fit",
+        pitfalls: &[
+            "not convex beyond |e| = c: from a poor start a fit can settle with the inliers treated as outliers; start from an mse or huber fit",
+            "c is in the units of the target: rescale it with the data",
+        ],
+        reference: "Holland & Welsch 1977; scipy.optimize.least_squares(loss=\"cauchy\", f_scale=c)",
+        eval: evaluator!(eval_cauchy),
+        sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "wing",
+        family: Family::Regression,
+        summary: "wing loss: w·ln(1 + |e|/ε) up to |e| = w, linear beyond; large gradients for small residuals (landmarks)",
+        inputs: POINTWISE,
+        params: &[
+            ParamSpec {
+                name: "w",
+                kind: ParamKind::Float { default: 10.0, range: Range::POSITIVE },
+                doc: "the width of the logarithmic part, in the units of the target",
+            },
+            ParamSpec {
+                name: "epsilon",
+                kind: ParamKind::Float { default: 2.0, range: Range::POSITIVE },
+                doc: "the curvature of the logarithmic part: smaller is sharper near 0",
+            },
+        ],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = w·ln(1 + |e|/ε) if |e| < w, else |e| − C, C = w − w·ln(1 + w/ε)",
+        gradient: "∂ℓ/∂x = sign(e)·w/(ε + |e|) if |e| < w, else sign(e); 0 at e = 0",
+        when_to_use: "facial landmark and keypoint regression in pixels, where small and medium errors should keep pulling",
+        pitfalls: &[
+            "w and ε are in pixels (the paper's 10 and 2 for 64×64 to 256×256 faces): rescale them with normalised coordinates",
+            "the gradient jumps at |e| = w (from w/(ε + w) to 1): not a smooth loss",
+        ],
+        reference: "Feng et al. 2018 (CVPR), eq. 5; formula via torch autograd",
+        eval: evaluator!(eval_wing),
+        sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Residual(&[Kink::Zero, Kink::Param("w")]),
+        nan: NanRule::PROPAGATES,
+        hessian: None,
     },
     LossInfo {
         name: "quantile",
@@ -396,6 +543,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Koenker & Bassett 1978; formula, checked against torch autograd in float64",
         eval: evaluator!(eval_quantile),
         sample: sample_pointwise,
+        plot: Some(RESIDUAL),
+        kinks: Kinks::Residual(&[Kink::Zero]),
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_QUANTILE),
     },
     LossInfo {
@@ -431,6 +581,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "torch.nn.functional.poisson_nll_loss",
         eval: evaluator!(eval_poisson_nll),
         sample: sample_poisson,
+        plot: Some(LOG_RATE),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
         hessian: Some(H_POISSON_NLL),
     },
     LossInfo {
@@ -452,6 +605,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         eval: evaluator!(eval_gamma_deviance),
         hessian: Some(H_GAMMA_DEVIANCE),
         sample: sample_gamma,
+        plot: Some(LOG_MEAN),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
     },
     LossInfo {
         name: "tweedie",
@@ -475,6 +631,9 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         eval: evaluator!(eval_tweedie),
         hessian: Some(H_TWEEDIE),
         sample: sample_tweedie,
+        plot: Some(LOG_MEAN),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
     },
     LossInfo {
         name: "gaussian_nll",
@@ -515,6 +674,62 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Nix & Weigend 1994; torch.nn.functional.gaussian_nll_loss",
         eval: evaluator!(super::gaussian_nll::evaluate),
         sample: super::gaussian_nll::sample,
+        plot: Some(GAUSSIAN),
+        kinks: Kinks::Described("where `var` = `eps`: the clamp"),
+        nan: NanRule::PROPAGATES,
         hessian: None,
     },
 ];
+
+/// `input` = x against `target` 0: the residual axis.
+const RESIDUAL: Plot = Plot {
+    axis: PlotAxis::RESIDUAL,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![0.0])
+    },
+};
+/// The log-rate against a count of 2.
+const LOG_RATE: Plot = Plot {
+    axis: PlotAxis::LOG_RATE,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![2.0])
+    },
+};
+/// The raw score (log of the mean) against a target of 2.
+const LOG_MEAN: Plot = Plot {
+    axis: PlotAxis {
+        label: "input (raw score, log of the mean), target 2",
+        range: (-2.0, 3.0),
+    },
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![2.0])
+    },
+};
+/// A positive prediction against a target of 2 (the relative losses).
+const AGAINST_TWO: Plot = Plot {
+    axis: PlotAxis {
+        label: "input (positive), target 2",
+        range: (0.05, 8.0),
+    },
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![2.0])
+    },
+};
+/// The residual axis at a variance of 1.
+const GAUSSIAN: Plot = Plot {
+    axis: PlotAxis::RESIDUAL,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![0.0])
+            .float("var", &[1], vec![1.0])
+    },
+};

@@ -423,6 +423,376 @@ impl<T: Real> Kernel<T> for LogCosh {
 }
 pointwise_api!(LogCosh);
 
+/// Mean squared logarithmic error: the squared difference of $\ln(1 + \cdot)$ of the
+/// prediction and the target, each floored at $\varepsilon = 10^{-7}$ (Keras's `epsilon()`).
+///
+/// # Definition
+/// $$\ell_i = \big(\ln(1 + \hat x_i) - \ln(1 + \hat y_i)\big)^2,\qquad
+/// \hat x = \max(x, \varepsilon),\ \hat y = \max(y, \varepsilon)$$
+/// A relative error: it costs a prediction of 110 for a target of 100 about what 11 costs
+/// for 10, and under-prediction more than over-prediction.
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = 2 d_i / (1 + x_i)$ for $x_i \ge \varepsilon$, with
+/// $d_i = \ln(1 + \hat x_i) - \ln(1 + \hat y_i)$; 0 below $\varepsilon$, where the floor holds
+/// the prediction (Keras's too, through `maximum`; at exactly $x = \varepsilon$ PyTorch's
+/// `maximum` would split the gradient in half, losskit takes the side above).
+///
+/// # Numerical stability
+/// $d$ is computed as $\ln\big(1 + (\hat x - \hat y)/(1 + \hat y)\big)$ with `ln_1p`: the
+/// difference of two logarithms of nearby values cancels (at $x = 10^{-3}$, $y = 1.001\cdot
+/// 10^{-3}$ in f32 the naive form keeps no correct digit), the quotient does not. Finite for
+/// every finite input.
+///
+/// # Parameters
+/// None.
+///
+/// # Errors
+/// See [`Msle::value`]. Negative values are not an error: the floor maps them to
+/// $\varepsilon$, as Keras does.
+///
+/// # Example
+/// ```
+/// use losskit::{Msle, Pointwise, Reduction};
+/// let (x, y) = ([11.0f64, 110.0], [10.0, 100.0]);
+/// let mut g = [0.0; 2];
+/// let v = Msle.value_and_grad(&Pointwise::new(&x, &y), Reduction::Sum, &mut g)?;
+/// let d = [(12f64 / 11.0).ln(), (111f64 / 101.0).ln()];
+/// assert!((v - (d[0] * d[0] + d[1] * d[1])).abs() < 1e-15);
+/// assert!((g[0] - 2.0 * d[0] / 12.0).abs() < 1e-15);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// Keras `keras.losses.MeanSquaredLogarithmicError` (the numbers matched, Keras 3 on its
+/// PyTorch backend; Keras then averages over the last axis, losskit over every element, the
+/// same for a rectangular input).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Msle;
+
+impl Msle {
+    /// Keras's `backend.epsilon()`: the floor of both the prediction and the target.
+    const EPS: f64 = 1e-7;
+
+    /// `(d, x ≥ ε)`: the log-ratio and whether the prediction is above the floor. NaN stays
+    /// NaN (it counts as above, so it reaches the value and the gradient).
+    #[inline(always)]
+    fn log_ratio<T: Real>(x: T, t: T) -> (T, bool) {
+        let eps = T::from_f64(Self::EPS);
+        let above = x >= eps || x.is_nan();
+        let x = if above { x } else { eps };
+        let t = if t < eps { eps } else { t };
+        // ln(1 + x) − ln(1 + t) = ln(1 + (x − t)/(1 + t)), without the cancellation; an
+        // infinite target would make the quotient ∞/∞.
+        let d = if t.is_finite() {
+            ((x - t) / (T::ONE + t)).ln_1p()
+        } else {
+            x.ln_1p() - t.ln_1p()
+        };
+        (d, above)
+    }
+}
+
+impl<T: Real> Kernel<T> for Msle {
+    const NAME: &'static str = "msle";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        let (d, _) = Self::log_ratio(x, t);
+        d * d
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let (d, above) = Self::log_ratio(x, t);
+        let g = if above {
+            (d + d) / (T::ONE + x)
+        } else {
+            T::ZERO
+        };
+        (d * d, g)
+    }
+}
+pointwise_api!(Msle);
+
+/// Cauchy (Lorentzian) loss: quadratic near zero, logarithmic far away, so a gross outlier's
+/// pull on the fit fades instead of staying constant (as with huber) or growing (mse).
+///
+/// # Definition
+/// $$\ell_i = \tfrac12 c^2 \ln\big(1 + (e_i/c)^2\big),\qquad e_i = x_i - y_i$$
+/// SciPy's `least_squares(loss="cauchy", f_scale=c)` cost of one residual.
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = e_i / (1 + (e_i/c)^2)$: largest at $|e| = c$, then
+/// decreasing to 0. The loss is not convex beyond $|e| = c$.
+///
+/// # Numerical stability
+/// With $z = e/c$: $\ln(1 + z^2)$ is `ln_1p(z²)` for $|z| \le 1$ and $2\ln|z| + \ln(1 + z^{-2})$
+/// beyond, so $z^2$ never overflows (the naive form gives ∞ at $|z| \approx 1.8\cdot10^{19}$ in
+/// f32); the gradient is $c/(z + 1/z)$ beyond $|z| = 1$ for the same reason.
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `c` | 1.0 | > 0, finite |
+///
+/// # Errors
+/// [`Cauchy::new`] rejects `c ≤ 0`, NaN and infinities; see also [`Cauchy::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{Cauchy, Pointwise, Reduction};
+/// let loss = Cauchy::new(1.0)?;
+/// let mut g = [0.0f64; 2];
+/// let v = loss.value_and_grad(&Pointwise::new(&[1.0, 100.0], &[0.0, 0.0]), Reduction::Sum, &mut g)?;
+/// assert!((v - 0.5 * (2f64.ln() + 10001f64.ln())).abs() < 1e-14);
+/// assert!((g[0] - 0.5).abs() < 1e-15 && (g[1] - 100.0 / 10001.0).abs() < 1e-15);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// P. W. Holland and R. E. Welsch, "Robust regression using iteratively reweighted
+/// least-squares", 1977; SciPy `scipy.optimize.least_squares` with `loss="cauchy"` (the
+/// numbers matched: its cost ½·f_scale²·ρ(z) and gradient ρ'(z)·f per residual).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cauchy {
+    c: f64,
+}
+
+impl Cauchy {
+    /// The Cauchy loss with scale `c`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `c > 0` and finite.
+    pub fn new(c: f64) -> Result<Self> {
+        if !(c > 0.0 && c.is_finite()) {
+            return Err(Error::InvalidParam {
+                loss: "cauchy",
+                param: "c",
+                value: c,
+                expected: "> 0 and finite",
+            });
+        }
+        Ok(Cauchy { c })
+    }
+
+    /// The scale: residuals well below it are quadratic, well above it logarithmic.
+    pub fn c(&self) -> f64 {
+        self.c
+    }
+}
+
+/// `c = 1`, SciPy's default `f_scale`.
+impl Default for Cauchy {
+    fn default() -> Self {
+        Cauchy { c: 1.0 }
+    }
+}
+
+impl<T: Real> Kernel<T> for Cauchy {
+    const NAME: &'static str = "cauchy";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        self.loss_grad(x, t).0
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let c = T::from_f64(self.c);
+        let half_c2 = T::from_f64(0.5 * self.c * self.c);
+        let e = x - t;
+        let z = e / c;
+        let a = z.abs();
+        if a <= T::ONE {
+            let z2 = z * z;
+            (half_c2 * z2.ln_1p(), e / (T::ONE + z2))
+        } else {
+            // Beyond |z| = 1 (NaN too): no z² to overflow.
+            let r = T::ONE / a;
+            let log = (a.ln() + a.ln()) + (r * r).ln_1p();
+            (half_c2 * log, c / (z + T::ONE / z))
+        }
+    }
+}
+pointwise_api!(Cauchy);
+
+/// Wing loss (Feng et al. 2018) for landmark regression: logarithmic for small and medium
+/// residuals, so they keep a large gradient, and linear beyond `w`.
+///
+/// # Definition
+/// $$\ell_i = \begin{cases} w \ln(1 + |e_i|/\epsilon) & |e_i| < w\\ |e_i| - C & \text{else}
+/// \end{cases},\qquad C = w - w\ln(1 + w/\epsilon),\ e_i = x_i - y_i$$
+/// $C$ makes the two pieces meet at $|e| = w$.
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = \operatorname{sign}(e_i)\, w/(\epsilon + |e_i|)$ inside,
+/// $\operatorname{sign}(e_i)$ beyond; 0 at $e_i = 0$. The gradient jumps at $|e| = w$ (from
+/// $w/(\epsilon + w)$ to 1) and at 0: both are kinks.
+///
+/// # Numerical stability
+/// `ln_1p(|e|/ε)`: accurate at small residuals, where most landmarks end up.
+///
+/// # Parameters
+/// | name | default | range |
+/// |---|---|---|
+/// | `w` | 10.0 | > 0, finite |
+/// | `epsilon` | 2.0 | > 0, finite |
+///
+/// # Errors
+/// [`Wing::new`] rejects a `w` or `epsilon` ≤ 0, NaN or infinite; see also [`Wing::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{Pointwise, Reduction, Wing};
+/// let wing = Wing::default(); // w = 10, ε = 2
+/// let mut g = [0.0f64; 2];
+/// let v = wing.value_and_grad(&Pointwise::new(&[2.0, 12.0], &[0.0, 0.0]), Reduction::Sum, &mut g)?;
+/// let c = 10.0 - 10.0 * 6f64.ln();
+/// assert!((v - (10.0 * 2f64.ln() + 12.0 - c)).abs() < 1e-13);
+/// assert_eq!(g, [2.5, 1.0]);
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// Z.-H. Feng, J. Kittler, M. Awais, P. Huber and X.-J. Wu, "Wing Loss for Robust Facial
+/// Landmark Localisation with Convolutional Neural Networks", CVPR 2018 (eq. 5). The
+/// reference values are the paper's formula through PyTorch autograd.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wing {
+    w: f64,
+    epsilon: f64,
+}
+
+impl Wing {
+    /// The wing loss with width `w` and curvature `epsilon`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless both are > 0 and finite.
+    pub fn new(w: f64, epsilon: f64) -> Result<Self> {
+        for (param, value) in [("w", w), ("epsilon", epsilon)] {
+            if !(value > 0.0 && value.is_finite()) {
+                return Err(Error::InvalidParam {
+                    loss: "wing",
+                    param,
+                    value,
+                    expected: "> 0 and finite",
+                });
+            }
+        }
+        Ok(Wing { w, epsilon })
+    }
+
+    /// The width of the logarithmic part.
+    pub fn w(&self) -> f64 {
+        self.w
+    }
+
+    /// The curvature of the logarithmic part.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+}
+
+/// `w = 10`, `epsilon = 2`, the paper's defaults.
+impl Default for Wing {
+    fn default() -> Self {
+        Wing {
+            w: 10.0,
+            epsilon: 2.0,
+        }
+    }
+}
+
+impl<T: Real> Kernel<T> for Wing {
+    const NAME: &'static str = "wing";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        self.loss_grad(x, t).0
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let (w, eps) = (T::from_f64(self.w), T::from_f64(self.epsilon));
+        let e = x - t;
+        let a = e.abs();
+        if a < w {
+            (w * (a / eps).ln_1p(), sign(e) * w / (eps + a))
+        } else {
+            // C = w − w·ln(1 + w/ε), in f64 once per call. NaN lands here and stays NaN.
+            let c = T::from_f64(self.w - self.w * (self.w / self.epsilon).ln_1p());
+            (a - c, sign(e))
+        }
+    }
+}
+pointwise_api!(Wing);
+
+/// Mean absolute percentage error: the absolute error as a percentage of the target, the
+/// target's size floored at $\varepsilon = 10^{-7}$ (Keras's `epsilon()`).
+///
+/// # Definition
+/// $$\ell_i = 100\,\frac{|y_i - x_i|}{\max(|y_i|, \varepsilon)}$$
+///
+/// # Gradient
+/// $\partial \ell_i / \partial x_i = 100\,\operatorname{sign}(x_i - y_i) / \max(|y_i|, \varepsilon)$,
+/// 0 at $x_i = y_i$ (the subgradient PyTorch's `abs` takes, through which Keras's runs).
+///
+/// # Numerical stability
+/// The quotient is formed as Keras forms it, $(y - x)/\max(|y|, \varepsilon)$ then its
+/// absolute value, so the numbers are Keras's to the last bit in f32. A target of 0 makes the
+/// loss $10^9\,|x|$: finite, and what Keras gives, but it dominates any mean; see the pitfalls.
+///
+/// # Parameters
+/// None.
+///
+/// # Errors
+/// See [`Mape::value`].
+///
+/// # Example
+/// ```
+/// use losskit::{Mape, Pointwise, Reduction};
+/// let (x, y) = ([110.0f64, 9.0], [100.0, 10.0]);
+/// let mut g = [0.0; 2];
+/// let v = Mape.value_and_grad(&Pointwise::new(&x, &y), Reduction::Mean, &mut g)?;
+/// assert!((v - 10.0).abs() < 1e-12); // 10% off both times
+/// assert_eq!(g, [0.5, -5.0]); // 100·sign(e)/|y|, halved by the mean
+/// # Ok::<(), losskit::Error>(())
+/// ```
+///
+/// # References
+/// Keras `keras.losses.MeanAbsolutePercentageError` (the numbers matched, Keras 3 on its
+/// PyTorch backend).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Mape;
+
+impl Mape {
+    /// Keras's `backend.epsilon()`: the floor of the target's size.
+    const EPS: f64 = 1e-7;
+
+    /// `max(|t|, ε)`, NaN kept.
+    #[inline(always)]
+    fn scale<T: Real>(t: T) -> T {
+        let a = t.abs();
+        let eps = T::from_f64(Self::EPS);
+        if a < eps {
+            eps
+        } else {
+            a
+        }
+    }
+}
+
+impl<T: Real> Kernel<T> for Mape {
+    const NAME: &'static str = "mape";
+    #[inline(always)]
+    fn loss(&self, x: T, t: T) -> T {
+        T::from_f64(100.0) * ((t - x) / Self::scale(t)).abs()
+    }
+    #[inline(always)]
+    fn loss_grad(&self, x: T, t: T) -> (T, T) {
+        let d = Self::scale(t);
+        let hundred = T::from_f64(100.0);
+        let q = (t - x) / d;
+        (hundred * q.abs(), -hundred * sign(q) / d)
+    }
+}
+pointwise_api!(Mape);
+
 /// Quantile (pinball) loss: the loss whose minimiser is the `tau`-quantile of the target.
 ///
 /// # Definition

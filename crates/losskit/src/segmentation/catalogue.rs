@@ -1,7 +1,8 @@
 //! The segmentation family's catalogue entries and their evaluators.
 
 use crate::catalogue::{
-    Family, InputKind, InputSpec, LossInfo, ParamKind, ParamSpec, Range, Role, STANDARD_REDUCTIONS,
+    Family, InputKind, InputSpec, Kinks, LossInfo, NanRule, ParamKind, ParamSpec, Plot, PlotAxis,
+    Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::error::{Error, Result};
 use crate::eval::{dispatch, Call, Kept, Out, Vjp};
@@ -384,6 +385,9 @@ const DICE: LossInfo = LossInfo {
     reference: "Milletari et al. 2016 (V-Net); MONAI DiceLoss",
     eval: evaluator!(eval_dice),
     sample: sample_classes,
+    plot: Some(OVERLAP_PLOT),
+    kinks: Kinks::Smooth,
+    nan: NanRule::PROPAGATES,
     hessian: None,
 };
 
@@ -408,6 +412,9 @@ const JACCARD: LossInfo = LossInfo {
     reference: "MONAI DiceLoss(jaccard=True); without smoothing smp JaccardLoss",
     eval: evaluator!(eval_jaccard),
     sample: sample_classes,
+    plot: Some(OVERLAP_PLOT),
+    kinks: Kinks::Smooth,
+    nan: NanRule::PROPAGATES,
     hessian: None,
 };
 
@@ -429,6 +436,9 @@ const TVERSKY: LossInfo = LossInfo {
     reference: "Salehi et al. 2017; MONAI TverskyLoss",
     eval: evaluator!(eval_tversky),
     sample: sample_classes,
+    plot: Some(OVERLAP_PLOT),
+    kinks: Kinks::Smooth,
+    nan: NanRule::PROPAGATES,
     hessian: None,
 };
 
@@ -449,6 +459,9 @@ const FOCAL_TVERSKY: LossInfo = LossInfo {
     reference: "Abraham & Khan 2019; per-class values from MONAI TverskyLoss(reduction='none')",
     eval: evaluator!(eval_focal_tversky),
     sample: sample_classes,
+    plot: Some(OVERLAP_PLOT),
+    kinks: Kinks::Smooth,
+    nan: NanRule::PROPAGATES,
     hessian: None,
 };
 
@@ -470,6 +483,9 @@ const GENERALIZED_DICE: LossInfo = LossInfo {
     reference: "Sudre et al. 2017; MONAI GeneralizedDiceLoss(w_type='square')",
     eval: evaluator!(eval_generalized_dice),
     sample: sample_classes,
+    plot: Some(OVERLAP_PLOT),
+    kinks: Kinks::Smooth,
+    nan: NanRule::PROPAGATES,
     hessian: None,
 };
 
@@ -497,6 +513,9 @@ const BCE_DICE: LossInfo = LossInfo {
     reference: "MONAI DiceCELoss(sigmoid=True) (one channel)",
     eval: evaluator!(eval_bce_dice),
     sample: sample_binary,
+    plot: Some(OVERLAP_PLOT),
+    kinks: Kinks::Smooth,
+    nan: NanRule { refused: &[("target", "a 0/1 mask")], ..NanRule::PROPAGATES },
     hessian: None,
 };
 
@@ -524,6 +543,9 @@ const CE_DICE: LossInfo = LossInfo {
     reference: "MONAI DiceCELoss(softmax=True, to_onehot_y=True)",
     eval: evaluator!(eval_ce_dice),
     sample: sample_classes,
+    plot: None,
+    kinks: Kinks::Smooth,
+    nan: NanRule::PROPAGATES,
     hessian: None,
 };
 
@@ -565,6 +587,9 @@ const BOUNDARY: LossInfo = LossInfo {
     reference: "Kervadec et al. 2019, reference code one_hot2dist with scipy distance_transform_edt",
     eval: evaluator!(eval_boundary),
     sample: sample_classes,
+    plot: None,
+    kinks: Kinks::Smooth,
+    nan: NanRule::PROPAGATES,
     hessian: None,
 };
 
@@ -594,6 +619,9 @@ const LOVASZ_HINGE: LossInfo = LossInfo {
     reference: "Berman et al. 2018; segmentation-models-pytorch LovaszLoss('binary')",
     eval: evaluator!(eval_lovasz_hinge),
     sample: sample_binary,
+    plot: None,
+    kinks: Kinks::Described("where the order of the errors changes, and at the hinge"),
+    nan: NanRule { refused: &[("target", "a 0/1 mask")], ..NanRule::PROPAGATES },
     hessian: None,
 };
 
@@ -614,5 +642,23 @@ const LOVASZ_SOFTMAX: LossInfo = LossInfo {
     reference: "Berman et al. 2018; segmentation-models-pytorch LovaszLoss('multiclass')",
     eval: evaluator!(eval_lovasz_softmax),
     sample: sample_classes,
+    plot: None,
+    kinks: Kinks::Described("where the order of the errors changes"),
+    nan: NanRule::PROPAGATES,
     hessian: None,
+};
+
+/// Two classes (the object first, the background second) so the default softmax activation
+/// has the two classes it needs: logit x on the object's pixels, −x on the background.
+const OVERLAP_PLOT: Plot = Plot {
+    axis: PlotAxis::OVERLAP,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1, 2, 4], vec![x, x, -x, -x, -x, -x, x, x])
+            .float(
+                "target",
+                &[1, 2, 4],
+                vec![1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0],
+            )
+    },
 };

@@ -334,6 +334,49 @@ def boundary(input, target=None, distance=None, activation='softmax', include_ba
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def cauchy(input, target, weight=None, c=1.0, reduction='mean') -> torch.Tensor:
+    """
+    ½c²·ln(1 + (e/c)²): quadratic near 0, logarithmic far away, so gross outliers lose their pull.
+
+    losskit.torch.cauchy: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = ½c²·ln(1 + (e/c)²), e = x − y
+
+    Gradient::
+
+        ∂ℓ/∂x = e/(1 + (e/c)²)
+
+    Inputs:
+        input (prediction): floats, any shape
+        target (target): floats, same as `input`
+        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
+
+    Parameters:
+        c (float, default 1.0, > 0): the scale of an inlier residual (SciPy's f_scale)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        robust fitting with many gross outliers (bundle adjustment, curve fitting), starting
+        from a reasonable fit
+
+    Pitfalls:
+        - not convex beyond |e| = c: from a poor start a fit can settle with the inliers treated
+          as outliers; start from an mse or huber fit
+        - c is in the units of the target: rescale it with the data
+
+    Reference:
+        Holland & Welsch 1977; scipy.optimize.least_squares(loss="cauchy", f_scale=c)
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def ce_dice(input, target, include_background=True, batch=False, smooth_nr=1e-05, smooth_dr=1e-05, squared=False, ce_weight=1.0, dice_weight=1.0, reduction='mean') -> torch.Tensor:
     """
     Softmax cross-entropy plus the Dice loss of the softmax (nnU-Net's default).
@@ -1284,6 +1327,94 @@ def hinge(input, target, weight=None, margin=1.0, reduction='mean') -> torch.Ten
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def hinge_embedding(input, target, weight=None, margin=1.0, reduction='mean') -> torch.Tensor:
+    """
+    Hinge embedding loss: x for a similar pair (+1), max(0, margin − x) for a dissimilar one (−1); x usually a distance.
+
+    losskit.torch.hinge_embedding: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = x if y = 1, max(0, m − x) if y = −1
+
+    Gradient::
+
+        ∂ℓ/∂x = 1 if y = 1; −1 if y = −1 and m − x > 0, else 0
+
+    Inputs:
+        input (prediction): floats, any shape: distances (or scores)
+        target (target): floats, same as `input`, values −1 or +1
+        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
+
+    Parameters:
+        margin (float, default 1.0, finite): the distance beyond which a dissimilar pair costs nothing
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        learning embeddings or similarity from labelled pairs when the input is already a
+        distance (L1 or L2 between two embeddings)
+
+    Pitfalls:
+        - {0, 1} labels are an error, not silently wrong: with y = 0 every negative costs the
+          margin whatever the score and has zero gradient; map labels with 2y − 1
+        - the similar-pair term is the input itself, not its square or its absolute value: a
+          negative input (a score, not a distance) lowers the loss without bound
+
+    Reference:
+        Hadsell et al. 2006; torch.nn.functional.hinge_embedding_loss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction='mean', *, weight=None) -> torch.Tensor:
+    """
+    Hinge embedding loss: x for a similar pair (+1), max(0, margin − x) for a dissimilar one (−1); x usually a distance.
+
+    losskit's hinge_embedding, under torch.nn.functional's name and argument order.
+
+    Formula::
+
+        ℓ = x if y = 1, max(0, m − x) if y = −1
+
+    Gradient::
+
+        ∂ℓ/∂x = 1 if y = 1; −1 if y = −1 and m − x > 0, else 0
+
+    Inputs:
+        input (prediction): floats, any shape: distances (or scores)
+        target (target): floats, same as `input`, values −1 or +1
+        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
+
+    Parameters:
+        margin (float, default 1.0, finite): the distance beyond which a dissimilar pair costs nothing
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        learning embeddings or similarity from labelled pairs when the input is already a
+        distance (L1 or L2 between two embeddings)
+
+    Pitfalls:
+        - {0, 1} labels are an error, not silently wrong: with y = 0 every negative costs the
+          margin whatever the score and has zero gradient; map labels with 2y − 1
+        - the similar-pair term is the input itself, not its square or its absolute value: a
+          negative input (a score, not a distance) lowers the loss without bound
+
+    Reference:
+        Hadsell et al. 2006; torch.nn.functional.hinge_embedding_loss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def huber(input, target, weight=None, delta=1.0, reduction='mean') -> torch.Tensor:
     """
     Quadratic for |x − y| ≤ delta, linear beyond: mse near the target, mae far away.
@@ -1787,6 +1918,48 @@ def mae(input, target, weight=None, reduction='mean') -> torch.Tensor:
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def mape(input, target, weight=None, reduction='mean') -> torch.Tensor:
+    """
+    Mean absolute percentage error 100·|x − y|/|y|: the error relative to the target, in percent.
+
+    losskit.torch.mape: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = 100·|y − x| / max(|y|, ε), ε = 1e-7
+
+    Gradient::
+
+        ∂ℓ/∂x = 100·sign(x − y) / max(|y|, ε), 0 at x = y
+
+    Inputs:
+        input (prediction): floats, any shape
+        target (target): floats, same as `input`
+        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        when errors matter relative to the size of the target (forecasting sales, demand) and
+        targets stay away from 0
+
+    Pitfalls:
+        - a target at or near 0 makes the loss up to 1e9·|x|: one such element dominates the
+          mean; drop or shift such targets, or use msle
+        - it is asymmetric: over-prediction is unbounded, under-prediction of a positive target
+          costs at most 100, so it favours predicting low
+        - the gradient has constant size per element like mae's, scaled by 1/|y|
+
+    Reference:
+        keras.losses.MeanAbsolutePercentageError
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def margin_ranking(x1, x2, target, margin=0.0, reduction='mean') -> torch.Tensor:
     """
     Margin ranking loss max(0, −y·(x1 − x2) + margin): learn which of two scores is higher.
@@ -1952,6 +2125,47 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction='mean', we
 
     Reference:
         torch.nn.functional.mse_loss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def msle(input, target, weight=None, reduction='mean') -> torch.Tensor:
+    """
+    Squared error of ln(1 + x) against ln(1 + y): a relative error for positive targets spanning orders of magnitude.
+
+    losskit.torch.msle: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = (ln(1 + max(x, ε)) − ln(1 + max(y, ε)))², ε = 1e-7
+
+    Gradient::
+
+        ∂ℓ/∂x = 2(ln(1 + x) − ln(1 + max(y, ε)))/(1 + x) for x ≥ ε, 0 below
+
+    Inputs:
+        input (prediction): floats, any shape
+        target (target): floats, same as `input`
+        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        positive targets (prices, counts, durations) where a 10% miss should cost the same at
+        any scale
+
+    Pitfalls:
+        - negative predictions and targets are floored at 1e-7, silently, as in Keras: the
+          gradient is 0 there, so a model that predicts below 0 gets no signal; predict through
+          softplus or exp
+        - it penalises under-prediction more than over-prediction of the same size
+
+    Reference:
+        keras.losses.MeanSquaredLogarithmicError
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.
@@ -2882,6 +3096,50 @@ def tweedie(input, target, weight=None, power=1.5, reduction='mean') -> torch.Te
 
     Reference:
         Jørgensen 1997; XGBoost reg:tweedie and tweedie-nloglik (gradient and hessian exactly); LightGBM tweedie
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def wing(input, target, weight=None, w=10.0, epsilon=2.0, reduction='mean') -> torch.Tensor:
+    """
+    Wing loss: w·ln(1 + |e|/ε) up to |e| = w, linear beyond; large gradients for small residuals (landmarks).
+
+    losskit.torch.wing: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = w·ln(1 + |e|/ε) if |e| < w, else |e| − C, C = w − w·ln(1 + w/ε)
+
+    Gradient::
+
+        ∂ℓ/∂x = sign(e)·w/(ε + |e|) if |e| < w, else sign(e); 0 at e = 0
+
+    Inputs:
+        input (prediction): floats, any shape
+        target (target): floats, same as `input`
+        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
+
+    Parameters:
+        w (float, default 10.0, > 0): the width of the logarithmic part, in the units of the target
+        epsilon (float, default 2.0, > 0): the curvature of the logarithmic part: smaller is sharper near 0
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        facial landmark and keypoint regression in pixels, where small and medium errors should
+        keep pulling
+
+    Pitfalls:
+        - w and ε are in pixels (the paper's 10 and 2 for 64×64 to 256×256 faces): rescale them
+          with normalised coordinates
+        - the gradient jumps at |e| = w (from w/(ε + w) to 1): not a smooth loss
+
+    Reference:
+        Feng et al. 2018 (CVPR), eq. 5; formula via torch autograd
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.

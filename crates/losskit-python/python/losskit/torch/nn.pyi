@@ -65,6 +65,15 @@ class Boundary(torch.nn.Module):
     def forward(self, input, target=None, distance=None) -> torch.Tensor:
         ...
 
+class Cauchy(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.cauchy`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, c=1.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
 class CeDice(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.ce_dice`. (``help()`` shows it in full)."""
 
@@ -227,6 +236,24 @@ class Hinge(torch.nn.Module):
     def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
+class HingeEmbedding(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.hinge_embedding`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, margin=1.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class HingeEmbeddingLoss(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.hinge_embedding`. (``help()`` shows it in full)."""
+
+    def __init__(self, margin=1.0, size_average=None, reduce=None, reduction='mean', *, weight=None) -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
 class Huber(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.huber`. (``help()`` shows it in full)."""
 
@@ -353,6 +380,15 @@ class Mae(torch.nn.Module):
     def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
+class Mape(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.mape`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
 class MarginRanking(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.margin_ranking`. (``help()`` shows it in full)."""
 
@@ -373,6 +409,15 @@ class MarginRankingLoss(torch.nn.Module):
 
 class Mse(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.mse`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class Msle(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.msle`. (``help()`` shows it in full)."""
 
     def __init__(self, *, weight=None, reduction='mean') -> None:
         ...
@@ -555,6 +600,15 @@ class Tweedie(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.tweedie`. (``help()`` shows it in full)."""
 
     def __init__(self, *, weight=None, power=1.5, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class Wing(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.wing`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, w=10.0, epsilon=2.0, reduction='mean') -> None:
         ...
 
     def forward(self, input, target, weight=None) -> torch.Tensor:
