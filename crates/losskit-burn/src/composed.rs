@@ -379,7 +379,12 @@ fn focal(x: Tensor<1>, y: Tensor<1>, alpha: f64, gamma: f64) -> Tensor<1> {
     } else if gamma == 2.0 {
         q.square().mul(bce)
     } else {
-        q.powf_scalar(gamma).mul(bce)
+        // q^γ with γ < 1 has an infinite slope at q = 0 (a confident, right prediction),
+        // which times q' = 0 there is NaN: the power is taken of 1 where q = 0 and the
+        // result masked (a branch not taken gets a zero gradient times a finite slope).
+        let zero = q.clone().lower_equal_elem(0.0);
+        let base = q.mask_fill(zero.clone(), 1.0);
+        base.powf_scalar(gamma).mask_fill(zero, 0.0).mul(bce)
     };
     if alpha < 0.0 {
         return l;

@@ -249,6 +249,35 @@ impl<const D: usize> From<&Tensor<D, Int>> for Input {
 }
 
 impl Input {
+    /// A float input of runtime rank: its elements flattened (row-major) and its dimensions.
+    /// Gradients arrive on `flat`.
+    ///
+    /// # Errors
+    /// `dims` not holding `flat`'s element count.
+    pub fn float_flat(flat: Tensor<1>, dims: &[usize]) -> Result<Input> {
+        Input::checked(InputData::Float(flat.clone()), flat.dims()[0], dims)
+    }
+
+    /// [`Input::float_flat`] for class indices.
+    ///
+    /// # Errors
+    /// As [`Input::float_flat`].
+    pub fn int_flat(flat: Tensor<1, Int>, dims: &[usize]) -> Result<Input> {
+        Input::checked(InputData::Int(flat.clone()), flat.dims()[0], dims)
+    }
+
+    fn checked(data: InputData, n: usize, dims: &[usize]) -> Result<Input> {
+        if dims.iter().product::<usize>() != n {
+            return Err(Error::msg(format!(
+                "{n} elements cannot have the dimensions {dims:?}"
+            )));
+        }
+        Ok(Input {
+            data,
+            dims: dims.to_vec(),
+        })
+    }
+
     /// The dimensions.
     pub fn dims(&self) -> &[usize] {
         &self.dims
@@ -439,13 +468,19 @@ impl Loss {
             .find(|(n, _)| self.is_prediction(n))
             .is_none_or(|(_, t)| is_flex(&t.device()));
         match self.path {
-            Path::Composed => composed::forward(self, &inputs)?.ok_or_else(|| {
-                Error::msg(format!(
-                    "{}: no composed path for this loss at these parameters and inputs; \
-                     use Path::Fused or Path::Auto",
-                    self.info.name
-                ))
-            }),
+            Path::Composed => match composed::forward(self, &inputs)? {
+                Some(t) => Ok(t),
+                // Element values the composed path does not check (a class index out of
+                // range) are reported by the fused path, in the core's words.
+                None => match fused::forward(self, inputs) {
+                    Err(e) => Err(e),
+                    Ok(_) => Err(Error::msg(format!(
+                        "{}: no composed path for this loss at these parameters and inputs; \
+                         use Path::Fused or Path::Auto",
+                        self.info.name
+                    ))),
+                },
+            },
             Path::Auto if !on_cpu => match composed::forward(self, &inputs)? {
                 Some(t) => Ok(t),
                 None => fused::forward(self, inputs),
