@@ -201,9 +201,11 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
     doc(
         out,
         "    ",
-        &format!("`{name}` on burn tensors with these parameters (see the struct's docs): a `[1]` \
+        &format!(
+            "`{name}` on burn tensors with these parameters (see the struct's docs): a `[1]` \
                   tensor for `mean` and `sum`, the per-element losses flattened (row-major) for \
-                  `none` ([`crate::Loss::forward_as`] keeps their shape)."),
+                  `none` ([`crate::Loss::forward_as`] keeps their shape)."
+        ),
     )?;
     doc(out, "    ", "")?;
     doc(out, "    ", "# Errors")?;
@@ -247,29 +249,54 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
     writeln!(out, "            .path(self.path)")?;
     writeln!(out, "            .forward(inputs)")?;
     writeln!(out, "    }}\n")?;
-    doc(out, "    ", "Checks the parameters against the catalogue and returns the loss to hold in a model.")?;
+    doc(
+        out,
+        "    ",
+        "Checks the parameters against the catalogue and returns the loss to hold in a model.",
+    )?;
     doc(out, "    ", "")?;
     doc(out, "    ", "# Errors")?;
-    doc(out, "    ", "A parameter outside its range, in the core's words.")?;
+    doc(
+        out,
+        "    ",
+        "A parameter outside its range, in the core's words.",
+    )?;
     writeln!(out, "    pub fn init(&self) -> Result<{ty}Loss> {{")?;
     writeln!(out, "        crate::check_params(&crate::loss({name:?})?")?;
     for p in info.params {
-        writeln!(out, "            .param({:?}, self.{})?", p.name, ident(p.name))?;
+        writeln!(
+            out,
+            "            .param({:?}, self.{})?",
+            p.name,
+            ident(p.name)
+        )?;
     }
     writeln!(out, "        )?;")?;
     writeln!(out, "        Ok({ty}Loss {{ config: self.clone() }})")?;
     writeln!(out, "    }}\n}}\n")?;
-    doc(out, "", &format!("`{name}` as a model holds it: made by [`{ty}::init`] (its parameters checked)."))?;
+    doc(
+        out,
+        "",
+        &format!("`{name}` as a model holds it: made by [`{ty}::init`] (its parameters checked)."),
+    )?;
     writeln!(out, "#[derive(Debug, Clone, PartialEq)]")?;
     writeln!(out, "pub struct {ty}Loss {{")?;
     writeln!(out, "    config: {ty},")?;
     writeln!(out, "}}\n")?;
     writeln!(out, "impl {ty}Loss {{")?;
-    doc(out, "    ", &format!("The loss on its inputs: [`{ty}::forward`]."))?;
+    doc(
+        out,
+        "    ",
+        &format!("The loss on its inputs: [`{ty}::forward`]."),
+    )?;
     doc(out, "    ", "")?;
     doc(out, "    ", "# Errors")?;
     doc(out, "    ", "The core's, as [`crate::Loss::forward`].")?;
-    writeln!(out, "    pub fn forward(&self, {}) -> Result<Tensor<1>> {{", args.join(", "))?;
+    writeln!(
+        out,
+        "    pub fn forward(&self, {}) -> Result<Tensor<1>> {{",
+        args.join(", ")
+    )?;
     let pass: Vec<String> = info.inputs.iter().map(|i| ident(i.name)).collect();
     writeln!(out, "        self.config.forward({})", pass.join(", "))?;
     writeln!(out, "    }}\n")?;

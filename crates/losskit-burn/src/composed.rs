@@ -137,7 +137,17 @@ pub(crate) fn forward(loss: &Loss, inputs: Inputs<'_, '_>) -> Result<Option<Out>
             let eps = p.float("label_smoothing");
             losskit::CrossEntropy::default().label_smoothing(eps)?;
             let w = get("weight");
-            match cross_entropy(n, r, &x, &xd, t.clone(), &y.dims, w, p.int("ignore_index"), eps)? {
+            match cross_entropy(
+                n,
+                r,
+                &x,
+                &xd,
+                t.clone(),
+                &y.dims,
+                w,
+                p.int("ignore_index"),
+                eps,
+            )? {
                 Some(o) => o,
                 None => return Ok(None),
             }
@@ -150,7 +160,10 @@ pub(crate) fn forward(loss: &Loss, inputs: Inputs<'_, '_>) -> Result<Option<Out>
     };
     // Half precision was computed in f32: the loss goes back in the input's dtype.
     let (t, shape) = out;
-    Ok(Some((if t.dtype() == home { t } else { t.cast(home) }, shape)))
+    Ok(Some((
+        if t.dtype() == home { t } else { t.cast(home) },
+        shape,
+    )))
 }
 
 /// Unknown, duplicate and missing inputs, with the core's errors.
@@ -298,7 +311,11 @@ fn pos_weight(loss: &'static str, t: &Input, xd: &[usize], x: &Tensor<1>) -> Res
         .into());
     }
     let w = as_float(t, x).reshape([k]);
-    Ok(if k == 1 { w.expand([n]) } else { spread(w, n, c) })
+    Ok(if k == 1 {
+        w.expand([n])
+    } else {
+        spread(w, n, c)
+    })
 }
 
 /// `mean` (Σ w·ℓ / Σ w), `sum` or `none` of element-wise losses.
@@ -430,7 +447,11 @@ fn cross_entropy(
         }
         .into());
     }
-    let expected: Vec<usize> = if xd.len() == 1 { Vec::new() } else { vec![xd[0]] };
+    let expected: Vec<usize> = if xd.len() == 1 {
+        Vec::new()
+    } else {
+        vec![xd[0]]
+    };
     if td != expected {
         return Err(CoreError::ShapeMismatch {
             loss,
@@ -441,7 +462,11 @@ fn cross_entropy(
         }
         .into());
     }
-    let (n, c) = if xd.len() == 1 { (1, xd[0]) } else { (xd[0], xd[1]) };
+    let (n, c) = if xd.len() == 1 {
+        (1, xd[0])
+    } else {
+        (xd[0], xd[1])
+    };
     if let Some(w) = weight {
         if w.dims != [c] {
             return Err(CoreError::ShapeMismatch {
@@ -483,7 +508,9 @@ fn cross_entropy(
             None => logp,
         };
         let smooth = all.sum_dim(1).reshape([n]).neg().mul(vmask);
-        l = l.mul_scalar(1.0 - eps).add(smooth.mul_scalar(eps / c as f64));
+        l = l
+            .mul_scalar(1.0 - eps)
+            .add(smooth.mul_scalar(eps / c as f64));
     }
     let shape = td.to_vec();
     Ok(Some(match r {

@@ -409,11 +409,7 @@ pub(crate) fn forward(l: &Loss, inputs: Vec<(&str, Input)>) -> Result<(Tensor<1>
     let shape = match call.0.outcome.lock().ok().and_then(|mut s| s.take()) {
         Some(Ok(shape)) => shape,
         Some(Err(e)) => return Err(e.into()),
-        None => {
-            return Err(Error::msg(format!(
-                "{loss}: the fused path did not run"
-            )))
-        }
+        None => return Err(Error::msg(format!("{loss}: the fused path did not run"))),
     };
     let out = if out.dtype() == dtype || !matches!(dtype, DType::F16 | DType::BF16) {
         out

@@ -381,9 +381,9 @@ pub(crate) fn check_params(l: &Loss) -> Result<()> {
     let s = (l.info.sample)(4, &mut losskit::sample::Rng::new(19));
     let arrays = s.arrays(losskit::Dtype::F64);
     match losskit::evaluate_with(l.info, &arrays.named(), &l.params, l.reduction, &[]) {
-        Err(
-            e @ (losskit::Error::InvalidParam { .. } | losskit::Error::InvalidIntParam { .. }),
-        ) => Err(e.into()),
+        Err(e @ (losskit::Error::InvalidParam { .. } | losskit::Error::InvalidIntParam { .. })) => {
+            Err(e.into())
+        }
         _ => Ok(()),
     }
 }

@@ -57,7 +57,10 @@ fn run(
         l = l.param(k, v.clone()).expect("param");
     }
     let flat = float(x.to_vec(), Dtype::F64, &device()).require_grad();
-    let mut inputs = vec![("input", Input::float_flat(flat.clone(), dims).expect("dims"))];
+    let mut inputs = vec![(
+        "input",
+        Input::float_flat(flat.clone(), dims).expect("dims"),
+    )];
     inputs.extend(rest);
     let out = l
         .forward(inputs)
@@ -129,10 +132,15 @@ fn subgradients_at_kinks_equal_the_cores() {
     for (name, params) in [
         ("bce_with_logits", vec![]),
         ("focal", vec![]),
-        ("focal", vec![("gamma", Param::Float(0.5)), ("alpha", Param::Float(-1.0))]),
+        (
+            "focal",
+            vec![("gamma", Param::Float(0.5)), ("alpha", Param::Float(-1.0))],
+        ),
         ("focal", vec![("gamma", Param::Float(0.0))]),
     ] {
-        both(name, &params, &z, &[2, 4], || vec![("target", f(&y, &[2, 4]))]);
+        both(name, &params, &z, &[2, 4], || {
+            vec![("target", f(&y, &[2, 4]))]
+        });
     }
     both("bce_with_logits", &[], &z, &[2, 4], || {
         vec![
@@ -153,7 +161,10 @@ fn subgradients_at_kinks_equal_the_cores() {
         });
     }
     both("cross_entropy", &[], &logits, &[3, 3], || {
-        vec![("target", idx(&[2, 0, 1])), ("weight", f(&[0.5, 1.0, 2.0], &[3]))]
+        vec![
+            ("target", idx(&[2, 0, 1])),
+            ("weight", f(&[0.5, 1.0, 2.0], &[3])),
+        ]
     });
     // Dice: one-hot and index targets, every activation, with and without the background.
     let seg: Vec<f64> = (0..24).map(|i| ((i * 7) % 11) as f64 / 3.0 - 1.5).collect();
@@ -161,8 +172,14 @@ fn subgradients_at_kinks_equal_the_cores() {
     for params in [
         vec![],
         vec![("activation", Param::Word("sigmoid".into()))],
-        vec![("include_background", Param::Bool(false)), ("batch", Param::Bool(true))],
-        vec![("squared", Param::Bool(true)), ("activation", Param::Word("none".into()))],
+        vec![
+            ("include_background", Param::Bool(false)),
+            ("batch", Param::Bool(true)),
+        ],
+        vec![
+            ("squared", Param::Bool(true)),
+            ("activation", Param::Word("none".into())),
+        ],
     ] {
         both("dice", &params, &seg, &[2, 3, 4], || {
             let n = labels.len();
@@ -219,6 +236,9 @@ fn the_composed_path_stays_finite_at_extreme_logits() {
             &[4],
             vec![("target", f(&y, &[4]))],
         );
-        assert!(v.iter().chain(&g).all(|x| x.is_finite()), "{name}: {v:?} {g:?}");
+        assert!(
+            v.iter().chain(&g).all(|x| x.is_finite()),
+            "{name}: {v:?} {g:?}"
+        );
     }
 }

@@ -10,6 +10,9 @@ fn the_focal_mlp_learns() -> losskit_burn::Result<()> {
     let first = history[..10].iter().sum::<f64>() / 10.0;
     let last = history[history.len() - 10..].iter().sum::<f64>() / 10.0;
     assert!(history.iter().all(|v| v.is_finite()));
-    assert!(last < first * 0.8, "first ten steps {first}, last ten {last}");
+    assert!(
+        last < first * 0.8,
+        "first ten steps {first}, last ten {last}"
+    );
     Ok(())
 }

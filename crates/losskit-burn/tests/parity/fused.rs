@@ -207,13 +207,15 @@ fn without_autodiff_the_fused_path_gives_the_same_value() -> losskit_burn::Resul
 }
 
 #[test]
-fn generated_functions_structs_and_configs_equal_the_generic_entry() -> losskit_burn::Result<()>
-{
+fn generated_functions_structs_and_configs_equal_the_generic_entry() -> losskit_burn::Result<()> {
     use losskit_burn::losses::{self, Focal, FocalLossConfig, Huber};
     let dev = device();
     let x = Tensor::<1>::from_floats([0.5, -3.0, 2.0, 0.0], &dev);
     let t = Tensor::<1>::from_floats([1.0, 0.0, 1.0, 1.0], &dev);
-    let generic = loss("focal")?.forward(vec![("input", x.clone().into()), ("target", t.clone().into())])?;
+    let generic = loss("focal")?.forward(vec![
+        ("input", x.clone().into()),
+        ("target", t.clone().into()),
+    ])?;
     assert_eq!(
         losses::focal(x.clone(), t.clone())?.into_scalar::<f32>(),
         generic.into_scalar::<f32>()
@@ -235,17 +237,34 @@ fn generated_functions_structs_and_configs_equal_the_generic_entry() -> losskit_
         ..Default::default()
     }
     .init()?;
-    let h = held.forward(x.clone(), t.clone(), None)?.into_scalar::<f32>();
-    assert_eq!(f.forward(x, t, None)?.into_scalar::<f32>(), g.into_scalar::<f32>());
-    assert_eq!(h, f.forward(
-        Tensor::<1>::from_floats([0.5, -3.0, 2.0, 0.0], &dev),
-        Tensor::<1>::from_floats([1.0, 0.0, 1.0, 1.0], &dev),
-        None,
-    )?.into_scalar::<f32>());
+    let h = held
+        .forward(x.clone(), t.clone(), None)?
+        .into_scalar::<f32>();
+    assert_eq!(
+        f.forward(x, t, None)?.into_scalar::<f32>(),
+        g.into_scalar::<f32>()
+    );
+    assert_eq!(
+        h,
+        f.forward(
+            Tensor::<1>::from_floats([0.5, -3.0, 2.0, 0.0], &dev),
+            Tensor::<1>::from_floats([1.0, 0.0, 1.0, 1.0], &dev),
+            None,
+        )?
+        .into_scalar::<f32>()
+    );
     assert_eq!(Huber::default().delta, 1.0);
     // init checks the parameters with the core's text.
-    let bad = Huber { delta: -1.0, ..Default::default() }.init().unwrap_err();
-    assert_eq!(bad.to_string(), "huber: `delta` must be > 0 and finite, got -1");
+    let bad = Huber {
+        delta: -1.0,
+        ..Default::default()
+    }
+    .init()
+    .unwrap_err();
+    assert_eq!(
+        bad.to_string(),
+        "huber: `delta` must be > 0 and finite, got -1"
+    );
     Ok(())
 }
 
@@ -255,7 +274,12 @@ fn the_upstream_gradient_scales_the_kept_gradient() -> losskit_burn::Result<()> 
     let x = Tensor::<1>::from_floats([0.5, 3.0, -1.0], &dev).require_grad();
     let t = Tensor::<1>::from_floats([0.0, 0.0, 0.0], &dev);
     let l = loss("huber")?.reduction(ReductionMode::Sum);
-    let run = || l.forward(vec![("input", x.clone().into()), ("target", t.clone().into())]);
+    let run = || {
+        l.forward(vec![
+            ("input", x.clone().into()),
+            ("target", t.clone().into()),
+        ])
+    };
     // burn's graph is used once (no retain_graph): a forward pass per backward.
     let g1 = x.grad(&run()?.backward()).map(to_f64);
     let g3 = x.grad(&run()?.mul_scalar(3.0).backward()).map(to_f64);
@@ -283,10 +307,16 @@ fn forward_as_keeps_the_shape_of_none() -> losskit_burn::Result<()> {
     let x = Tensor::<2>::from_floats([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]], &dev);
     let y = Tensor::<1, Int>::from_ints([0, 2], &dev);
     let ce = loss("cross_entropy")?.reduction(ReductionMode::None);
-    let per: Tensor<1> = ce.forward_as(vec![("input", x.clone().into()), ("target", y.clone().into())])?;
+    let per: Tensor<1> = ce.forward_as(vec![
+        ("input", x.clone().into()),
+        ("target", y.clone().into()),
+    ])?;
     assert_eq!(per.dims(), [2]);
     let mse = loss("mse")?.reduction(ReductionMode::None);
-    let per: Tensor<2> = mse.forward_as(vec![("input", x.clone().into()), ("target", x.clone().into())])?;
+    let per: Tensor<2> = mse.forward_as(vec![
+        ("input", x.clone().into()),
+        ("target", x.clone().into()),
+    ])?;
     assert_eq!(per.dims(), [2, 3]);
     let wrong = mse.forward_as::<3>(vec![("input", x.clone().into()), ("target", x.into())]);
     assert_eq!(
@@ -325,7 +355,10 @@ fn errors_carry_the_cores_text() -> losskit_burn::Result<()> {
             "huber: `delta` must be > 0 and finite, got -1"
         );
         assert_eq!(
-            err(huber.clone().reduction(ReductionMode::BatchMean).forward(xy())),
+            err(huber
+                .clone()
+                .reduction(ReductionMode::BatchMean)
+                .forward(xy())),
             "huber: reduction `batchmean` is not supported; it takes `mean`, `sum`, `none`"
         );
         assert_eq!(
@@ -336,14 +369,17 @@ fn errors_carry_the_cores_text() -> losskit_burn::Result<()> {
         let ints = Tensor::<1, Int>::from_ints([1, 2], &dev);
         let t = Tensor::<1>::from_floats([0.0, 0.0], &dev);
         assert_eq!(
-            err(loss("mse")?.path(path).forward(vec![("input", ints.into()), ("target", t.into())])),
+            err(loss("mse")?
+                .path(path)
+                .forward(vec![("input", ints.into()), ("target", t.into())])),
             "mse: `input` has dtype int32, expected float32 or float64"
         );
         // A class index out of range: the core's text on both paths (the composed path
         // hands it to the fused one).
-        let msg = err(loss("cross_entropy")?
-            .path(path)
-            .forward(vec![("input", x.clone().into()), ("target", idx.clone().into())]));
+        let msg = err(loss("cross_entropy")?.path(path).forward(vec![
+            ("input", x.clone().into()),
+            ("target", idx.clone().into()),
+        ]));
         assert!(msg.starts_with("cross_entropy: `target`"), "{msg}");
     }
     // A NaN prediction propagates, as in the core.
