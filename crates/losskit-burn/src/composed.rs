@@ -223,10 +223,13 @@ fn float_input(loss: &'static str, arg: &'static str, t: &Input) -> Result<(Tens
 /// Any input as a float tensor in `x`'s dtype (integers and booleans converted, as the core
 /// does for targets and weights).
 fn as_float(t: &Input, x: &Tensor<1>) -> Tensor<1> {
+    // On the prediction's device (a target made on the plain device of an autodiff one, or
+    // left on the CPU, is moved rather than failing inside a burn op).
+    let dev = x.device();
     let f = match &t.data {
-        InputData::Float(f) => f.clone(),
-        InputData::Int(i) => i.clone().float(),
-        InputData::Bool(b) => b.clone().float(),
+        InputData::Float(f) => f.clone().to_device(&dev),
+        InputData::Int(i) => i.clone().to_device(&dev).float(),
+        InputData::Bool(b) => b.clone().to_device(&dev).float(),
     };
     if f.dtype() == x.dtype() {
         f
@@ -484,7 +487,7 @@ fn cross_entropy(
         return Ok(None);
     }
     let x = x.clone().reshape([n, c]);
-    let t = target.reshape([n]);
+    let t = target.to_device(&x.device()).reshape([n]);
     let m = x.clone().max_dim(1).detach();
     let z = x.sub(m);
     let logp = z.clone().sub(z.exp().sum_dim(1).log());
@@ -588,7 +591,7 @@ fn dice(
         if !in_range(t, c, None) {
             return Ok(None);
         }
-        let oh: Tensor<3, Int> = t.clone().reshape([n, s]).one_hot(c);
+        let oh: Tensor<3, Int> = t.clone().to_device(&x.device()).reshape([n, s]).one_hot(c);
         oh.swap_dims(1, 2).float().cast(x.dtype())
     } else {
         return Err(CoreError::ShapeMismatch {
