@@ -277,7 +277,7 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
     doc(
         out,
         "",
-        &format!("`{name}` as a model holds it: made by [`{ty}::init`] (its parameters checked)."),
+        &format!("`{name}` as a model holds it: made by [`{ty}::init`] (its parameters checked). In a `#[derive(Module)]` model, mark the field `#[module(skip)]` (it holds no tensors), as burn-nn's own losses do."),
     )?;
     writeln!(out, "#[derive(Debug, Clone, PartialEq)]")?;
     writeln!(out, "pub struct {ty}Loss {{")?;

@@ -250,12 +250,14 @@ fn targets_on_another_device_are_moved_to_the_predictions() -> losskit_burn::Res
     let t = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0]], &Device::flex());
     let y = Tensor::<1, Int>::from_ints([1, 0], &Device::flex());
     for path in [Path::Composed, Path::Fused] {
-        let a = loss("bce_with_logits")?
-            .path(path)
-            .forward(vec![("input", x.clone().into()), ("target", t.clone().into())])?;
-        let b = loss("cross_entropy")?
-            .path(path)
-            .forward(vec![("input", x.clone().into()), ("target", y.clone().into())])?;
+        let a = loss("bce_with_logits")?.path(path).forward(vec![
+            ("input", x.clone().into()),
+            ("target", t.clone().into()),
+        ])?;
+        let b = loss("cross_entropy")?.path(path).forward(vec![
+            ("input", x.clone().into()),
+            ("target", y.clone().into()),
+        ])?;
         let g = a.add(b).backward();
         assert_eq!(x.grad(&g).map(|g| g.dims()), Some([2, 2]), "{path:?}");
     }

@@ -389,3 +389,27 @@ fn errors_carry_the_cores_text() -> losskit_burn::Result<()> {
     assert!(v.into_scalar::<f32>().is_nan());
     Ok(())
 }
+
+/// A model keeps its loss as a field, as with burn-nn's losses (the loss holds no tensors:
+/// `#[module(skip)]`).
+#[derive(burn::module::Module, Debug)]
+struct Classifier {
+    linear: burn::nn::Linear,
+    #[module(skip)]
+    loss: losskit_burn::losses::FocalLoss,
+}
+
+#[test]
+fn a_model_holds_a_loss_as_a_field() -> losskit_burn::Result<()> {
+    let dev = device();
+    let model = Classifier {
+        linear: burn::nn::LinearConfig::new(3, 2).init(&dev),
+        loss: losskit_burn::losses::FocalLossConfig::default().init()?,
+    };
+    let x = Tensor::<2>::from_floats([[0.5, 1.0, -1.0], [2.0, 0.0, 1.0]], &dev);
+    let t = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0]], &dev);
+    let l = model.loss.forward(model.linear.forward(x), t, None)?;
+    let g = l.backward();
+    assert!(model.linear.weight.grad(&g).is_some());
+    Ok(())
+}
