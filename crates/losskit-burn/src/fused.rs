@@ -82,14 +82,16 @@ impl Backward<Flex, 1> for FusedBackward {
                 run(&x, &call, true, Some(&up)).1
             }
         };
+        debug_assert!(g.is_some(), "the fused backward produced no gradient");
         if let Some(g) = g {
             grads.register::<Flex>(parent.id, g);
         }
     }
 }
 
-/// The kept gradient times the upstream gradient of a reduced loss (one value); untouched
-/// when that is 1, as `loss.backward()` sends.
+/// The kept gradient times the upstream gradient of a reduced loss (one value, the loss's
+/// shape `[1]`); untouched when that is 1, as `loss.backward()` sends. `None` only for an
+/// upstream gradient of another shape or dtype, which burn never sends for a `[1]` output.
 fn scale(g: FlexTensor, up: &FlexTensor) -> Option<FlexTensor> {
     let up = contiguous(up.clone());
     if let (Some(u), Some(v)) = (up.as_slice::<f32>(), g.as_slice::<f32>()) {
@@ -250,14 +252,18 @@ fn run_typed<T: Float>(
         at = end;
     }
     for (name, data, dims) in &c.rest {
+        // `to_host` made every riding input one of the dtypes `borrowed` reads.
+        let Some(d) = borrowed(data) else {
+            return Err(losskit::Error::Dtype {
+                loss,
+                arg: c.info.input(name).map_or("an input", |s| s.name),
+                actual: crate::dtype_name(data.dtype()),
+                expected: "float32, float64, int64, int32, uint8 or bool",
+            });
+        };
         named.push(NamedArray {
             name,
-            data: borrowed(data).ok_or(losskit::Error::Dtype {
-                loss,
-                arg: "target",
-                actual: "an unsupported dtype",
-                expected: "float32, float64, int64, int32, uint8 or bool",
-            })?,
+            data: d,
             dims,
         });
     }
