@@ -263,3 +263,32 @@ fn targets_on_another_device_are_moved_to_the_predictions() -> losskit_burn::Res
     }
     Ok(())
 }
+
+#[test]
+fn the_adapters_own_messages() {
+    let dev = device();
+    let x = Tensor::<2>::from_floats([[0.5, -1.0], [2.0, 0.0]], &dev);
+    let p = Tensor::<2>::from_floats([[0.5, 0.5], [0.0, 1.0]], &dev);
+    // Probability targets for cross_entropy: the fused path takes them, the composed one not.
+    let forced = loss("cross_entropy")
+        .expect("known")
+        .path(Path::Composed)
+        .forward(vec![
+            ("input", x.clone().into()),
+            ("target", p.clone().into()),
+        ]);
+    assert_eq!(
+        forced.unwrap_err().to_string(),
+        "cross_entropy: no composed path for this loss at these parameters and inputs; use \
+         Path::Fused or Path::Auto"
+    );
+    let auto = loss("cross_entropy")
+        .expect("known")
+        .forward(vec![("input", x.into()), ("target", p.into())]);
+    assert!(auto.is_ok());
+    let flat = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &dev);
+    assert_eq!(
+        Input::float_flat(flat, &[2, 2]).unwrap_err().to_string(),
+        "3 elements cannot have the dimensions [2, 2]"
+    );
+}
