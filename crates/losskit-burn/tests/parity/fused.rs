@@ -413,3 +413,26 @@ fn a_model_holds_a_loss_as_a_field() -> losskit_burn::Result<()> {
     assert!(model.linear.weight.grad(&g).is_some());
     Ok(())
 }
+
+#[test]
+fn transposed_and_half_predictions_are_accepted() -> losskit_burn::Result<()> {
+    use burn::tensor::DType;
+    let dev = device();
+    let a = Tensor::<2>::from_floats([[0.5, 2.0, -1.0], [4.0, 0.0, 1.0]], &dev);
+    let t = Tensor::<2>::from_floats([[0.0, 1.0], [2.0, 0.0], [1.0, 1.0]], &dev);
+    let strided = a.transpose(); // [3, 2], not contiguous
+    let mse = loss("mse")?;
+    let v = mse.forward(vec![
+        ("input", strided.clone().into()),
+        ("target", t.clone().into()),
+    ])?;
+    // (a^T - t)^2 = [0.25, 9, 0, 0, 4, 0], read in logical order.
+    let expected = 13.25f32 / 6.0;
+    assert_eq!(v.into_scalar::<f32>(), expected);
+    let h = mse.forward(vec![
+        ("input", strided.cast(DType::F16).into()),
+        ("target", t.into()),
+    ])?;
+    assert_eq!(h.dtype(), DType::F16);
+    Ok(())
+}
