@@ -513,7 +513,7 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const HE
                     sd[b] += if W::ONES { d } else { wk * d };
                 }
                 if HESS {
-                    sneg[b] += if hit || !(d < T::ZERO) { T::ZERO } else { e };
+                    sneg[b] += if !hit && d < T::ZERO { e } else { T::ZERO };
                     nmax[b] += if !hit && d == T::ZERO {
                         T::ONE
                     } else {
