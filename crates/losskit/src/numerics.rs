@@ -699,6 +699,56 @@ where
         .fold(init, combine)
 }
 
+/// Like [`rows_fold_mut`] with two outputs of `out_per_row` elements per row, cut at the
+/// same rows.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn rows_fold_mut2<T, P, F, C>(
+    a: &mut [T],
+    b: &mut [T],
+    out_per_row: usize,
+    rows: usize,
+    work_per_row: usize,
+    init: P,
+    f: F,
+    combine: C,
+) -> P
+where
+    T: Send,
+    P: Send,
+    F: Fn(Range<usize>, &mut [T], &mut [T]) -> P + Sync,
+    C: Fn(P, P) -> P,
+{
+    debug_assert_eq!(a.len(), rows * out_per_row);
+    debug_assert_eq!(b.len(), rows * out_per_row);
+    if out_per_row == 0 {
+        return rows_fold(
+            rows,
+            work_per_row,
+            init,
+            |r| f(r, &mut [], &mut []),
+            combine,
+        );
+    }
+    let per = rows_per_chunk(work_per_row);
+    let len = per * out_per_row;
+    #[cfg(feature = "parallel")]
+    if rows.saturating_mul(work_per_row) >= PARALLEL_MIN && rows > per {
+        use rayon::prelude::*;
+        let partial: Vec<P> = a
+            .par_chunks_mut(len)
+            .zip(b.par_chunks_mut(len))
+            .enumerate()
+            .map(|(k, (x, y))| f(k * per..k * per + x.len() / out_per_row, x, y))
+            .collect();
+        return partial.into_iter().fold(init, combine);
+    }
+    a.chunks_mut(len)
+        .zip(b.chunks_mut(len))
+        .enumerate()
+        .map(|(k, (x, y))| f(k * per..k * per + x.len() / out_per_row, x, y))
+        .fold(init, combine)
+}
+
 /// `Σ f(chunk)` over the fixed chunks of `0..n`, in `f64`, in chunk order.
 #[allow(dead_code)] // for the families beyond regression
 pub(crate) fn chunked_sum<F>(n: usize, f: F) -> f64

@@ -85,3 +85,77 @@ fn every_loss_is_bit_identical_across_simd_levels_and_threads() {
     }
     set_max_simd_level(SimdLevel::Avx512);
 }
+
+/// The same for the second derivatives: every loss with a Hessian, under every curvature
+/// policy, gives the same bits (value, gradient, Hessian) at every SIMD level and at 1 and 2
+/// threads, in f32 and f64.
+#[test]
+fn every_hessian_is_bit_identical_across_simd_levels_and_threads() {
+    use losskit::{evaluate_hess, Curvature, NamedArray, ReductionMode};
+
+    fn run<T: losskit::Real>(
+        info: &'static losskit::LossInfo,
+        named: &[NamedArray<'_>],
+        params: &Params,
+        c: Curvature,
+        bits: impl Fn(T) -> u64,
+    ) -> Vec<u64> {
+        let n = named
+            .iter()
+            .find(|a| a.name == "input")
+            .map_or(0, |a| a.data.len());
+        let (mut g, mut h) = (vec![T::ZERO; n], vec![T::ZERO; n]);
+        let e = evaluate_hess(info, named, params, ReductionMode::Mean, c, &mut g, &mut h).unwrap();
+        let mut v = vec![e.value.map_or(0, f64::to_bits)];
+        v.extend(g.iter().chain(&h).map(|&x| bits(x)));
+        v
+    }
+
+    let levels: Vec<SimdLevel> = [SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512]
+        .into_iter()
+        .filter(|&l| l <= SimdLevel::detected())
+        .collect();
+    let pools: Vec<rayon::ThreadPool> = [1, 2]
+        .iter()
+        .map(|&t| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    for info in losskit::catalogue().filter(|i| i.hessian.is_some()) {
+        let sample = (info.sample)((1 << 17) + 5, &mut Rng::new(11));
+        let params = Params::defaults(info);
+        for dtype in [Dtype::F32, Dtype::F64] {
+            let arrays = sample.arrays(dtype);
+            let named = arrays.named();
+            for c in Curvature::ALL {
+                let mut first: Option<(Vec<u64>, String)> = None;
+                for &level in &levels {
+                    for pool in &pools {
+                        set_max_simd_level(level);
+                        let b = pool.install(|| match dtype {
+                            Dtype::F32 => {
+                                run::<f32>(info, &named, &params, c, |x| u64::from(x.to_bits()))
+                            }
+                            Dtype::F64 => run::<f64>(info, &named, &params, c, f64::to_bits),
+                        });
+                        let what = format!(
+                            "{} {} {c} at {} with {} threads",
+                            info.name,
+                            dtype.name(),
+                            level.name(),
+                            pool.current_num_threads()
+                        );
+                        match &first {
+                            None => first = Some((b, what)),
+                            Some((b0, w)) => assert!(*b0 == b, "{what} differs from {w}"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    set_max_simd_level(SimdLevel::Avx512);
+}

@@ -16,8 +16,8 @@ use super::multiclass::{
     ClassTarget, Layout, CLASS_WEIGHT, LOGITS,
 };
 use super::soft_target;
-use super::softmax::{self, ClassW, Fin, Head, Mode, Ones, PerClass, Stats};
-use super::softmax_hess::{self, CeIndex, CeProb};
+use super::softmax::{self, ClassW, Fin, Head, HessCoef, HessPolicy, Mode, Ones, PerClass, Stats};
+use super::softmax_hess::{self, CeProb};
 use crate::eval::{dispatch, Vjp};
 use crate::hessian::{hess_evaluator, Curvature, HessOut, HessianInfo};
 
@@ -161,6 +161,14 @@ impl<T: Real> Head<T> for Plain {
             gy: -a * (st.s_other / s),
         }
     }
+    #[inline(always)]
+    fn hess(&self, _st: &Stats<T>, w_y: T) -> HessCoef<T> {
+        HessCoef {
+            a: w_y,
+            b: T::ZERO,
+            inv_q: T::ZERO,
+        }
+    }
 }
 
 impl<T: Real> Head<T> for CeHead<T> {
@@ -177,6 +185,40 @@ impl<T: Real> Head<T> for CeHead<T> {
         let p_y = st.e_y / s;
         let gy = scale * (-hard * (st.s_other / s) + self.eps_c * (self.w_total * p_y - w_y));
         Fin { loss, k1, k2, gy }
+    }
+    #[inline(always)]
+    fn hess(&self, _st: &Stats<T>, w_y: T) -> HessCoef<T> {
+        // The row's total target weight A = (1 − ε)w_y + (ε/C)·Σ_c w_c.
+        HessCoef {
+            a: self.one_minus_eps * w_y + self.eps_c * self.w_total,
+            b: T::ZERO,
+            inv_q: T::ZERO,
+        }
+    }
+}
+
+/// The policy applied to `A·p(1 − p)`, the exact cross-entropy diagonal, over `classes`
+/// classes.
+fn ce_policy<T: Real>(classes: usize, c: Curvature) -> HessPolicy<T> {
+    match c {
+        Curvature::Exact => HessPolicy::exact(),
+        // `fmax(2p(1 − p)·w, 1e-16)`: XGBoost's multi:softprob (src/objective/multiclass_obj.cu).
+        Curvature::XGBoost => HessPolicy {
+            mult: T::TWO,
+            floor: T::from_f64(softmax_hess::XGBOOST_SOFTMAX_FLOOR),
+            bound: false,
+        },
+        // `factor_·p(1 − p)`, factor_ = K/(K − 1): LightGBM's multiclass
+        // (src/objective/multiclass_objective.hpp).
+        Curvature::LightGBM => HessPolicy {
+            mult: if classes > 1 {
+                T::from_f64(classes as f64 / (classes as f64 - 1.0))
+            } else {
+                T::ONE
+            },
+            floor: -T::INFINITY,
+            bound: false,
+        },
     }
 }
 
@@ -367,8 +409,10 @@ impl CrossEntropy {
     /// [`Curvature::XGBoost`] gives $\max(2A\,p_c(1 - p_c), 10^{-16})$ (`multi:softprob`),
     /// [`Curvature::LightGBM`] $\tfrac{C}{C-1} A\,p_c(1 - p_c)$ (`multiclass`); see
     /// [`Curvature`] for the sources. Ignored elements get zeros. The value and the gradient
-    /// equal those of [`value_and_grad`](Self::value_and_grad) to a few ulps (a separate,
-    /// row-by-row kernel, single-threaded).
+    /// equal those of [`value_and_grad`](Self::value_and_grad): with class-index targets the
+    /// Hessian comes from the same vectorised softmax kernel, in the same pass (split over
+    /// threads like `value_and_grad`); with probability targets from a row-by-row kernel, to a
+    /// few ulps.
     ///
     /// # Example
     /// A Newton step on the scores of one sample: see the [crate docs](crate#second-derivatives).
@@ -420,19 +464,14 @@ impl CrossEntropy {
                     hess.fill(T::ZERO);
                     return Ok(T::ZERO);
                 };
-                let mut k = CeIndex {
-                    ys: target.data(),
-                    ignore: self.ignore_index,
-                    weight,
-                    eps,
-                    w_total,
-                    curvature,
-                };
                 let scale = T::from_f64(1.0 / denom);
-                (
-                    denom,
-                    softmax_hess::run(NAME, &input, &lay, scale, grad, hess, &mut k)?,
-                )
+                let mode = Mode::Hess(grad, hess, scale, ce_policy(lay.c, curvature));
+                let ys = target.data();
+                let sum = match weight {
+                    None => self.index(Ones, w_total, &input, &lay, ys, mode)?,
+                    Some(w) => self.index(PerClass(w), w_total, &input, &lay, ys, mode)?,
+                };
+                (denom, sum)
             }
             ClassTarget::Probabilities(target) => {
                 if self.ignore_index >= 0 {
@@ -460,7 +499,7 @@ impl CrossEntropy {
                     s: lay.s,
                     weight,
                     eps,
-                    curvature,
+                    pol: ce_policy(lay.c, curvature),
                 };
                 let scale = T::from_f64(1.0 / denom);
                 (

@@ -414,6 +414,9 @@ pub(crate) fn run<T: Real, W: ClassW<T>>(
             },
             Partial::combine,
         ),
+        // Probability targets take their Hessian from `softmax_hess::run`; no caller asks
+        // this kernel for one.
+        Mode::Hess(..) => return Err(Error::NoHessian { loss }),
     };
     if !p.targets_ok {
         if let Some(i) = t.iter().position(|&v| !in_unit(v)) {

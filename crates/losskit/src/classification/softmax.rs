@@ -18,12 +18,16 @@
 //! Every path is entered through [`simd`](crate::numerics::simd) (AVX2 where the CPU has
 //! it) and uses the vectorisable `exp_fast`/`ln_fast`.
 //!
+//! With [`Mode::Hess`] the column sweeps also write the diagonal of the Hessian (what gradient
+//! boosting consumes), from the same exponentials in the same pass; `[N, C]` rows of any `C`
+//! then go through the transposed blocks.
+//!
 //! Accuracy: with `m` the maximum, `e_c = exp(x_c − m)`, the sum is kept as
 //! `e_y + Σ_{c≠y} e_c`, so `ln Σ e_c = ln_1p(Σ_{c≠y} e_c)` when the target is the maximum
 //! (the confident, correct case), and `1 − p_y = Σ_{c≠y} e_c / Σ e_c` without cancellation.
 
 use crate::error::Result;
-use crate::numerics::{rows_fold, rows_fold_mut, simd, Lanes, Partial, SimdCall};
+use crate::numerics::{rows_fold, rows_fold_mut, rows_fold_mut2, simd, Lanes, Partial, SimdCall};
 use crate::real::Real;
 use crate::tensor::Tensor;
 
@@ -156,6 +160,62 @@ pub(crate) trait Head<T: Real>: Sync {
     /// The loss and gradient coefficients of a position with target `y` (class factor
     /// `w_y`), gradient scale `scale`.
     fn finish(&self, st: &Stats<T>, w_y: T, scale: T) -> Fin<T>;
+    /// The Hessian coefficients of a position (unscaled; see [`HessCoef`]). Only the heads of
+    /// the losses with a Hessian are run with [`Mode::Hess`]; the others keep this default,
+    /// NaN, so a misuse shows in the output.
+    #[inline(always)]
+    fn hess(&self, _st: &Stats<T>, _w_y: T) -> HessCoef<T> {
+        let nan = T::from_f64(f64::NAN);
+        HessCoef {
+            a: nan,
+            b: nan,
+            inv_q: nan,
+        }
+    }
+}
+
+/// A position's Hessian diagonal, before the policy and the scale: with `p_c` the softmax,
+/// `q_c = 1 − p_c` (from the other classes where `p_c` is the largest or `c` the target, so
+/// no cancellation) and `r_c = p_c·inv_q` (`r_y = 1`),
+/// `h_c = a·p_c·q_c − b·r_c²` (the second term only where both factors are non-zero, so a
+/// `0·∞` never appears). Cross-entropy: `a` the row's total target weight, `b = 0`; focal: see
+/// `SoftmaxFocal::value_grad_hess`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HessCoef<T> {
+    pub(crate) a: T,
+    pub(crate) b: T,
+    pub(crate) inv_q: T,
+}
+
+/// What a curvature policy does to the exact diagonal `h` (with `gn = a·p·q`):
+/// `mult·h`, raised to `floor` (NaN kept), then, with `bound`, `max(h, gn)` (NaN kept).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HessPolicy<T> {
+    pub(crate) mult: T,
+    pub(crate) floor: T,
+    pub(crate) bound: bool,
+}
+
+impl<T: Real> HessPolicy<T> {
+    /// The exact diagonal.
+    pub(crate) fn exact() -> Self {
+        HessPolicy {
+            mult: T::ONE,
+            floor: -T::INFINITY,
+            bound: false,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn apply(self, exact: T, gn: T) -> T {
+        let v = self.mult * exact;
+        let v = if v < self.floor { self.floor } else { v };
+        if self.bound && !(v.is_nan() || v > gn) {
+            gn
+        } else {
+            v
+        }
+    }
 }
 
 /// `max(a, b)` that compiles to one instruction; NaN in `b` is skipped (it reaches the loss
@@ -391,7 +451,7 @@ pub(crate) fn non_finite_row<T: Real>(x: &[T], g: &mut [T], m: T) -> (T, RowStat
 /// `x[k·stride + b]` (and `g[k·stride + b]`); `ys` holds the block's targets.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
+pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const HESS: bool>(
     h: &H,
     w: W,
     x: &[T],
@@ -401,8 +461,14 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
     ignore: i64,
     scale: T,
     g: &mut [T],
+    hs: &mut [T],
+    pol: HessPolicy<T>,
     losses: &mut [T; B],
 ) -> RowState {
+    debug_assert!(
+        GRAD || !HESS,
+        "the Hessian pass needs the exponentials in `g`"
+    );
     let bl = ys.len().min(B);
     // Target per position as u32 (the lane width of f32, so the class compare vectorises);
     // `u32::MAX`, never a class (C < 2³² − 1 is checked by `run`), for ignored ones.
@@ -425,6 +491,11 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
     let mut sd = [T::ZERO; B];
     let mut dy = [T::ZERO; B];
     let (so, sd, dy) = (&mut so[..bl], &mut sd[..bl], &mut dy[..bl]);
+    // For the Hessian: the mass of the non-target classes below the maximum, and how many
+    // non-target classes reach it (`1 − p_c` of a maximum without cancellation).
+    let mut sneg = [T::ZERO; B];
+    let mut nmax = [T::ZERO; B];
+    let (sneg, nmax) = (&mut sneg[..bl], &mut nmax[..bl]);
     for k in 0..c {
         let xs = &x[k * stride..][..bl];
         let wk = w.get(k);
@@ -440,6 +511,14 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
                 dy[b] = if hit { d } else { dy[b] };
                 if H::SMOOTH {
                     sd[b] += if W::ONES { d } else { wk * d };
+                }
+                if HESS {
+                    sneg[b] += if !hit && d < T::ZERO { e } else { T::ZERO };
+                    nmax[b] += if !hit && d == T::ZERO {
+                        T::ONE
+                    } else {
+                        T::ZERO
+                    };
                 }
             }
         } else {
@@ -458,6 +537,14 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
     let mut k1 = [T::ZERO; B];
     let mut k2 = [T::ZERO; B];
     let mut gy = [T::ZERO; B];
+    // The Hessian's per-position coefficients: `HessCoef`, 1/s, and q of the target and of
+    // a non-target maximum.
+    let mut ha = [T::ZERO; B];
+    let mut hb = [T::ZERO; B];
+    let mut hiq = [T::ZERO; B];
+    let mut his = [T::ZERO; B];
+    let mut hqy = [T::ZERO; B];
+    let mut hqm = [T::ZERO; B];
     // Every lane through the head (a loop that vectorises), then the rare special lanes
     // (ignored, or a row without a finite maximum) fixed one by one.
     let mut special = false;
@@ -468,11 +555,22 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
             d_y: dy[b],
             sd: sd[b],
         };
-        let fin = h.finish(&st, w.get(yv[b] as usize), scale);
+        let w_y = w.get(yv[b] as usize);
+        let fin = h.finish(&st, w_y, scale);
         losses[b] = fin.loss;
         k1[b] = fin.k1;
         k2[b] = fin.k2;
         gy[b] = fin.gy;
+        if HESS {
+            let hc = h.hess(&st, w_y);
+            let inv_s = T::ONE / st.s();
+            ha[b] = hc.a;
+            hb[b] = hc.b;
+            hiq[b] = hc.inv_q;
+            his[b] = inv_s;
+            hqy[b] = st.s_other * inv_s;
+            hqm[b] = (st.e_y + sneg[b] + (nmax[b] - T::ONE)) * inv_s;
+        }
         special |= yv[b] == NO_CLASS || !m[b].is_finite();
     }
     let mut state = RowState::Ok;
@@ -480,6 +578,7 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
         for b in 0..bl {
             if yv[b] == NO_CLASS {
                 (losses[b], k1[b], k2[b], gy[b]) = (T::ZERO, T::ZERO, T::ZERO, T::ZERO);
+                (ha[b], hb[b]) = (T::ZERO, T::ZERO);
             } else if !m[b].is_finite() {
                 let nan_row = m[b] == -T::INFINITY && (0..c).any(|k| x[k * stride + b].is_nan());
                 let v = if nan_row {
@@ -488,6 +587,7 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
                     T::ZERO
                 };
                 (losses[b], k1[b], k2[b], gy[b]) = (v, v, T::ZERO, v);
+                (ha[b], hb[b]) = (v, T::ZERO);
                 if !nan_row {
                     state = RowState::Bad;
                 }
@@ -497,6 +597,33 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
     if GRAD {
         for k in 0..c {
             let gs = &mut g[k * stride..][..bl];
+            if HESS {
+                // From the exponentials still in `g`, before they become the gradient.
+                let xs = &x[k * stride..][..bl];
+                let hk = &mut hs[k * stride..][..bl];
+                let k32 = k as u32;
+                for b in 0..bl {
+                    let p = gs[b] * his[b];
+                    let hit = yv[b] == k32;
+                    let q = if hit {
+                        hqy[b]
+                    } else if xs[b] == m[b] {
+                        hqm[b]
+                    } else {
+                        T::ONE - p
+                    };
+                    let gn = ha[b] * p * q;
+                    let r = p * hiq[b];
+                    let r2 = if hit { T::ONE } else { r * r };
+                    let corr = hb[b] * r2;
+                    let exact = if r2 == T::ZERO || hb[b] == T::ZERO {
+                        gn
+                    } else {
+                        gn - corr
+                    };
+                    hk[b] = pol.apply(exact, gn) * scale;
+                }
+            }
             let wk = w.get(k);
             if H::SMOOTH {
                 for b in 0..bl {
@@ -513,6 +640,9 @@ pub(crate) fn cols<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool>(
                 // Ignored (or undefined) positions get exact zeros whatever their logits.
                 for k in 0..c {
                     g[k * stride + b] = T::ZERO;
+                    if HESS {
+                        hs[k * stride + b] = T::ZERO;
+                    }
                 }
             } else if let Some(slot) = g.get_mut(yv[b] as usize * stride + b) {
                 *slot = gy[b];
@@ -530,6 +660,9 @@ pub(crate) enum Mode<'g, T> {
     Grad(&'g mut [T], T),
     /// The per-element losses into the buffer (length `N·S`).
     PerElement(&'g mut [T]),
+    /// The sum, the gradient (times the scale) into the first buffer and the Hessian's
+    /// diagonal under the policy (times the scale) into the second (both input's length).
+    Hess(&'g mut [T], &'g mut [T], T, HessPolicy<T>),
 }
 
 /// Classes up to which `[N, C]` rows are processed as transposed blocks (lanes = rows)
@@ -543,7 +676,7 @@ pub(crate) const SMALL_C: usize = 32;
 /// same order whichever path (rows, transposed blocks, columns) computes them.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
+fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool, const HESS: bool>(
     h: &H,
     w: W,
     x: &[T],
@@ -553,11 +686,60 @@ fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
     ignore: i64,
     scale: T,
     g: &mut [T],
+    hs: &mut [T],
+    pol: HessPolicy<T>,
     out: &mut [T],
 ) -> Partial {
     let mut lanes = Lanes::default();
     let mut ok = true;
-    if s == 1 && c <= SMALL_C {
+    if HESS && s == 1 {
+        // Rows of any length through transposed blocks (the row sweeps have no Hessian):
+        // buffers of `C·B` per chunk, on the heap (C may exceed SMALL_C).
+        let mut xt = vec![T::ZERO; c * B];
+        let mut gt = vec![T::ZERO; c * B];
+        let mut ht = vec![T::ZERO; c * B];
+        let mut losses = [T::ZERO; B];
+        for (blk, (yb, xb)) in ys.chunks(B).zip(x.chunks(B * c)).enumerate() {
+            let bl = yb.len();
+            for k in 0..c {
+                let col = &mut xt[k * B..k * B + B];
+                for (slot, xr) in col.iter_mut().zip(xb.chunks_exact(c)) {
+                    *slot = xr[k];
+                }
+            }
+            let st = cols::<T, H, W, true, true>(
+                h,
+                w,
+                &xt,
+                B,
+                c,
+                yb,
+                ignore,
+                scale,
+                &mut gt,
+                &mut ht,
+                pol,
+                &mut losses,
+            );
+            ok &= st == RowState::Ok;
+            let gb = &mut g[blk * B * c..][..bl * c];
+            let hb = &mut hs[blk * B * c..][..bl * c];
+            for k in 0..c {
+                let (gcol, hcol) = (&gt[k * B..k * B + B], &ht[k * B..k * B + B]);
+                for ((&v, gr), (&u, hr)) in gcol
+                    .iter()
+                    .zip(gb.chunks_exact_mut(c))
+                    .zip(hcol.iter().zip(hb.chunks_exact_mut(c)))
+                {
+                    gr[k] = v;
+                    hr[k] = u;
+                }
+            }
+            for (b, &l) in losses[..bl].iter().enumerate() {
+                lanes.add(blk * B + b, l.to_f64());
+            }
+        }
+    } else if s == 1 && c <= SMALL_C {
         // Small rows: transpose blocks of B rows into [C][B] so the sweeps run across rows.
         let mut xt = [T::ZERO; SMALL_C * B];
         let mut gt = [T::ZERO; SMALL_C * B];
@@ -570,8 +752,20 @@ fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
                     *slot = xr[k];
                 }
             }
-            let st =
-                cols::<T, H, W, GRAD>(h, w, &xt, B, c, yb, ignore, scale, &mut gt, &mut losses);
+            let st = cols::<T, H, W, GRAD, false>(
+                h,
+                w,
+                &xt,
+                B,
+                c,
+                yb,
+                ignore,
+                scale,
+                &mut gt,
+                &mut [],
+                pol,
+                &mut losses,
+            );
             ok &= st == RowState::Ok;
             if GRAD {
                 let gb = &mut g[blk * B * c..][..bl * c];
@@ -620,7 +814,12 @@ fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
                 } else {
                     &mut []
                 };
-                let st = cols::<T, H, W, GRAD>(
+                let hn: &mut [T] = if HESS {
+                    &mut hs[n * c * s + s0..(n + 1) * c * s]
+                } else {
+                    &mut []
+                };
+                let st = cols::<T, H, W, GRAD, HESS>(
                     h,
                     w,
                     &xn[s0..],
@@ -630,6 +829,8 @@ fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
                     ignore,
                     scale,
                     gn,
+                    hn,
+                    pol,
                     &mut losses,
                 );
                 ok &= st == RowState::Ok;
@@ -649,7 +850,7 @@ fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool>(
 }
 
 /// [`chunk`]'s arguments, for [`simd`].
-struct Chunk<'a, T, H, W, const GRAD: bool, const OUT: bool> {
+struct Chunk<'a, T, H, W, const GRAD: bool, const OUT: bool, const HESS: bool> {
     h: &'a H,
     w: W,
     x: &'a [T],
@@ -659,16 +860,18 @@ struct Chunk<'a, T, H, W, const GRAD: bool, const OUT: bool> {
     ignore: i64,
     scale: T,
     g: &'a mut [T],
+    hs: &'a mut [T],
+    pol: HessPolicy<T>,
     out: &'a mut [T],
 }
 
-impl<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool> SimdCall
-    for Chunk<'_, T, H, W, GRAD, OUT>
+impl<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool, const HESS: bool>
+    SimdCall for Chunk<'_, T, H, W, GRAD, OUT, HESS>
 {
     type Output = Partial;
     #[inline(always)]
     fn call(self) -> Partial {
-        chunk::<T, H, W, GRAD, OUT>(
+        chunk::<T, H, W, GRAD, OUT, HESS>(
             self.h,
             self.w,
             self.x,
@@ -678,6 +881,8 @@ impl<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool> SimdC
             self.ignore,
             self.scale,
             self.g,
+            self.hs,
+            self.pol,
             self.out,
         )
     }
@@ -718,7 +923,7 @@ pub(crate) fn run<T: Real, H: Head<T>, W: ClassW<T>>(
                     &x[r.start * work..r.end * work],
                     &ys[r.start * s..r.end * s],
                 );
-                simd(Chunk::<T, H, W, false, false> {
+                simd(Chunk::<T, H, W, false, false, false> {
                     h,
                     w,
                     x: xs,
@@ -728,6 +933,8 @@ pub(crate) fn run<T: Real, H: Head<T>, W: ClassW<T>>(
                     ignore,
                     scale: T::ONE,
                     g: &mut [],
+                    hs: &mut [],
+                    pol: HessPolicy::exact(),
                     out: &mut [],
                 })
             },
@@ -744,7 +951,7 @@ pub(crate) fn run<T: Real, H: Head<T>, W: ClassW<T>>(
                     &x[r.start * work..r.end * work],
                     &ys[r.start * s..r.end * s],
                 );
-                simd(Chunk::<T, H, W, true, false> {
+                simd(Chunk::<T, H, W, true, false, false> {
                     h,
                     w,
                     x: xs,
@@ -754,6 +961,8 @@ pub(crate) fn run<T: Real, H: Head<T>, W: ClassW<T>>(
                     ignore,
                     scale,
                     g: gc,
+                    hs: &mut [],
+                    pol: HessPolicy::exact(),
                     out: &mut [],
                 })
             },
@@ -770,7 +979,7 @@ pub(crate) fn run<T: Real, H: Head<T>, W: ClassW<T>>(
                     &x[r.start * work..r.end * work],
                     &ys[r.start * s..r.end * s],
                 );
-                simd(Chunk::<T, H, W, false, true> {
+                simd(Chunk::<T, H, W, false, true, false> {
                     h,
                     w,
                     x: xs,
@@ -780,7 +989,38 @@ pub(crate) fn run<T: Real, H: Head<T>, W: ClassW<T>>(
                     ignore,
                     scale: T::ONE,
                     g: &mut [],
+                    hs: &mut [],
+                    pol: HessPolicy::exact(),
                     out: oc,
+                })
+            },
+            Partial::combine,
+        ),
+        Mode::Hess(g, hs, scale, pol) => rows_fold_mut2(
+            g,
+            hs,
+            work,
+            lay.n,
+            work,
+            Partial::ZERO,
+            |r, gc, hc| {
+                let (xs, yr) = (
+                    &x[r.start * work..r.end * work],
+                    &ys[r.start * s..r.end * s],
+                );
+                simd(Chunk::<T, H, W, true, false, true> {
+                    h,
+                    w,
+                    x: xs,
+                    ys: yr,
+                    c,
+                    s,
+                    ignore,
+                    scale,
+                    g: gc,
+                    hs: hc,
+                    pol,
+                    out: &mut [],
                 })
             },
             Partial::combine,

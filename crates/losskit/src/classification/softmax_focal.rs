@@ -16,8 +16,7 @@ use super::multiclass::{
     check_class_weight, check_index_shape, layout, mean_scale, scan_targets, ClassInputs,
     ClassTarget, INDEX_TARGET, LOGITS,
 };
-use super::softmax::{self, Fin, Head, Mode, Ones, PerClass, Stats};
-use super::softmax_hess;
+use super::softmax::{self, Fin, Head, HessCoef, HessPolicy, Mode, Ones, PerClass, Stats};
 use crate::eval::{dispatch, Vjp};
 use crate::hessian::{hess_evaluator, Curvature, HessOut, HessianInfo};
 
@@ -138,6 +137,30 @@ impl<T: Real> Head<T> for FocalHead<T> {
             k1: big_g / s,
             k2: T::ZERO,
             gy: -big_g * q,
+        }
+    }
+    /// With `u = p_t`, `L = −ln u`, `ρ = L/q`: `a = G = α_t q^γ(1 + γuρ)`,
+    /// `b = α_t·γ·u·q^(γ+1)·(L − 2 − (γ − 1)uρ)`, `inv_q = 1/q` (0 at `q = 0`, where every
+    /// `r_c` of a non-target class is 0).
+    #[inline(always)]
+    fn hess(&self, st: &Stats<T>, alpha_t: T) -> HessCoef<T> {
+        let s = st.s();
+        let ln_s = st.ln_s();
+        let nl = ln_s - st.d_y;
+        let q = st.s_other / s;
+        let u = st.e_y / s;
+        let gamma = self.gamma;
+        let pow = (gamma * (st.s_other.ln_fast() - ln_s)).exp_fast();
+        let qg = if gamma == T::ZERO { T::ONE } else { pow };
+        let pos = q > T::ZERO;
+        let rho = if pos { nl / q } else { T::ONE };
+        // u·ρ → 0 where p_t underflows (ρ may be +∞ there: a −∞ target logit).
+        let u_rho = if u == T::ZERO { T::ZERO } else { u * rho };
+        let inv = T::ONE / q;
+        HessCoef {
+            a: alpha_t * qg * (T::ONE + gamma * u_rho),
+            b: alpha_t * gamma * u * qg * q * (nl - T::TWO - (gamma - T::ONE) * u_rho),
+            inv_q: if pos { inv } else { T::ZERO },
         }
     }
 }
@@ -296,7 +319,8 @@ impl SoftmaxFocal {
     /// [`Curvature::LightGBM`] give $\max(h_c, G\,p_c(1 - p_c))$, positive (the cross-entropy
     /// curvature with the focal factor held fixed, exact at $\gamma = 0$). Ignored elements get
     /// zeros. The value and the gradient equal those of
-    /// [`value_and_grad`](Self::value_and_grad) to a few ulps (a separate, row-by-row kernel).
+    /// [`value_and_grad`](Self::value_and_grad): the Hessian comes from the same vectorised
+    /// softmax kernel, in the same pass.
     ///
     /// # Example
     /// A Newton step: see the [crate docs](crate#second-derivatives).
@@ -347,16 +371,35 @@ impl SoftmaxFocal {
             hess.fill(T::ZERO);
             return Ok(T::ZERO);
         };
-        let alpha = inputs.alpha_tensor();
-        let mut k = softmax_hess::Focal {
-            ys: target.data(),
-            ignore: self.ignore_index,
-            alpha: alpha.as_ref().map(|a| a.data()),
-            gamma: self.gamma,
-            curvature,
-        };
         let scale = T::from_f64(1.0 / denom);
-        let sum = softmax_hess::run(NAME, &input, &lay, scale, grad, hess, &mut k)?;
+        // Neither library has a softmax focal objective: their policies give the larger of
+        // the exact value and G·p_c(1 − p_c), the cross-entropy curvature with the focal
+        // factor held fixed (positive; the exact value at γ = 0).
+        let pol = match curvature {
+            Curvature::Exact => HessPolicy::exact(),
+            Curvature::XGBoost | Curvature::LightGBM => HessPolicy {
+                bound: true,
+                ..HessPolicy::exact()
+            },
+        };
+        let mode = Mode::Hess(grad, hess, scale, pol);
+        let head = FocalHead {
+            gamma: T::from_f64(self.gamma),
+        };
+        let ys = target.data();
+        let sum = match inputs.alpha_tensor() {
+            None => softmax::run(NAME, &head, Ones, &input, &lay, ys, self.ignore_index, mode)?,
+            Some(a) => softmax::run(
+                NAME,
+                &head,
+                PerClass(a.data()),
+                &input,
+                &lay,
+                ys,
+                self.ignore_index,
+                mode,
+            )?,
+        };
         Ok(T::from_f64(sum / denom))
     }
 }

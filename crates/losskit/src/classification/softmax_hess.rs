@@ -1,21 +1,21 @@
-//! The value, gradient and diagonal Hessian of the softmax losses ([`CrossEntropy`] and
-//! [`SoftmaxFocal`]) in one pass over each row of logits: what gradient boosting consumes,
-//! one score per class.
+//! The value, gradient and diagonal Hessian of [`CrossEntropy`] with probability targets, in
+//! one pass over each row of logits. (With class-index targets, [`CrossEntropy`] and
+//! [`SoftmaxFocal`] compute theirs in the vectorised softmax kernel, `softmax.rs`.)
 //!
 //! [`CrossEntropy`]: crate::CrossEntropy
 //! [`SoftmaxFocal`]: crate::SoftmaxFocal
 
 use crate::error::{Error, Result};
-use crate::hessian::Curvature;
 use crate::numerics::Lanes;
 use crate::real::Real;
 use crate::tensor::Tensor;
 
 use super::multiclass::{bad_logit, Layout};
+use super::softmax::HessPolicy;
 
 /// XGBoost's floor of the softmax hessian: `fmax(2p(1 − p)·w, 1e-16)` in
 /// `src/objective/multiclass_obj.cu`.
-const XGBOOST_SOFTMAX_FLOOR: f64 = 1e-16;
+pub(crate) const XGBOOST_SOFTMAX_FLOOR: f64 = 1e-16;
 
 /// The softmax of one row of logits, with what the stable forms need.
 pub(crate) struct Soft<'a, T> {
@@ -55,19 +55,6 @@ impl<T: Real> Soft<'_, T> {
     #[inline]
     pub(crate) fn nll(&self, k: usize) -> T {
         self.ln_z - self.d[k]
-    }
-
-    /// `Σ_{c ≠ k} e_c / Z` computed from the other classes directly: `1 − p_k` with full
-    /// relative accuracy for any `k`.
-    pub(crate) fn others(&self, k: usize) -> T {
-        let s: T = self
-            .e
-            .iter()
-            .enumerate()
-            .filter(|&(c, _)| c != k)
-            .map(|(_, &v)| v)
-            .sum();
-        s / self.z
     }
 }
 
@@ -172,76 +159,6 @@ pub(crate) fn run<T: Real, K: RowKernel<T>>(
     Ok(lanes.total())
 }
 
-/// The policy applied to `A·p(1 − p)`, the exact cross-entropy diagonal of a row with total
-/// target weight `A` over `C` classes.
-#[inline]
-fn ce_policy<T: Real>(a_pq: T, classes: usize, c: Curvature) -> T {
-    match c {
-        Curvature::Exact => a_pq,
-        // `fmax(2p(1 − p)·w, 1e-16)`: XGBoost's multi:softprob (src/objective/multiclass_obj.cu).
-        Curvature::XGBoost => {
-            let v = T::TWO * a_pq;
-            if v.is_nan() {
-                v
-            } else {
-                v.max(T::from_f64(XGBOOST_SOFTMAX_FLOOR))
-            }
-        }
-        // `factor_·p(1 − p)`, factor_ = K/(K − 1): LightGBM's multiclass
-        // (src/objective/multiclass_objective.hpp).
-        Curvature::LightGBM => {
-            if classes > 1 {
-                T::from_f64(classes as f64 / (classes as f64 - 1.0)) * a_pq
-            } else {
-                a_pq
-            }
-        }
-    }
-}
-
-/// Cross-entropy with class-index targets: `a_k = (1 − ε)w_y[k = y] + (ε/C)w_k`.
-pub(crate) struct CeIndex<'a, T> {
-    pub(crate) ys: &'a [i64],
-    pub(crate) ignore: i64,
-    pub(crate) weight: Option<&'a [T]>,
-    pub(crate) eps: f64,
-    /// `Σ_c w_c` (`C` without a weight).
-    pub(crate) w_total: f64,
-    pub(crate) curvature: Curvature,
-}
-
-impl<T: Real> RowKernel<T> for CeIndex<'_, T> {
-    fn row(&mut self, r: usize, sm: &Soft<'_, T>, g: &mut [T], h: &mut [T]) -> Result<Option<T>> {
-        let y = self.ys[r];
-        if y == self.ignore {
-            return Ok(None);
-        }
-        let y = y as usize; // checked by `scan_targets`
-        let c = g.len();
-        let w = |k: usize| self.weight.map_or(T::ONE, |w| w[k]);
-        let one_m = T::from_f64(1.0 - self.eps);
-        let eps_c = T::from_f64(self.eps / c as f64);
-        let a_y_hard = one_m * w(y);
-        let total = a_y_hard + eps_c * T::from_f64(self.w_total);
-        let mut v = T::ZERO;
-        for k in 0..c {
-            let a_k = eps_c * w(k) + if k == y { a_y_hard } else { T::ZERO };
-            if a_k != T::ZERO {
-                v += a_k * sm.nll(k);
-            }
-            let (p, q) = (sm.p(k), sm.q(k));
-            g[k] = if k == y {
-                // A·p_y − a_y = (A − a_y) − A·(1 − p_y), with 1 − p_y from the other classes.
-                (total - a_k) - total * sm.others(y)
-            } else {
-                total * p - a_k
-            };
-            h[k] = ce_policy(total * p * q, c, self.curvature);
-        }
-        Ok(Some(v))
-    }
-}
-
 /// Cross-entropy with probability targets: `a_k = w_k((1 − ε)t_k + ε/C)`.
 pub(crate) struct CeProb<'a, T> {
     /// `[N, C, S]`, as `input`.
@@ -250,7 +167,7 @@ pub(crate) struct CeProb<'a, T> {
     pub(crate) s: usize,
     pub(crate) weight: Option<&'a [T]>,
     pub(crate) eps: f64,
-    pub(crate) curvature: Curvature,
+    pub(crate) pol: HessPolicy<T>,
 }
 
 impl<T: Real> RowKernel<T> for CeProb<'_, T> {
@@ -272,79 +189,10 @@ impl<T: Real> RowKernel<T> for CeProb<'_, T> {
             }
             let (pk, qk) = (sm.p(k), sm.q(k));
             g[k] = total * pk - a_k;
-            h[k] = ce_policy(total * pk * qk, c, self.curvature);
+            let v = total * pk * qk;
+            h[k] = self.pol.apply(v, v);
         }
         Ok(Some(v))
-    }
-}
-
-/// The softmax focal loss with class-index targets, `ℓ = −α_t(1 − p_t)^γ ln p_t`.
-///
-/// With `u = p_t`, `q = 1 − p_t`, `L = −ln u`, `ρ = L/q` and `G = α_t q^γ(1 + γuρ)`, the
-/// gradient is `G(p_k − [k = t])` and the Hessian diagonal
-/// `h_k = G·p_k(1 − p_k) − α_t·γ·u·q^(γ+1)·r_k²·(L − 2 − (γ − 1)uρ)`, `r_k = (p_k − [k = t])/q`
-/// (bounded by 1): no power of `q` below `γ`, so it is finite at saturated logits for any γ.
-pub(crate) struct Focal<'a, T> {
-    pub(crate) ys: &'a [i64],
-    pub(crate) ignore: i64,
-    pub(crate) alpha: Option<&'a [T]>,
-    pub(crate) gamma: f64,
-    pub(crate) curvature: Curvature,
-}
-
-impl<T: Real> RowKernel<T> for Focal<'_, T> {
-    fn row(&mut self, r: usize, sm: &Soft<'_, T>, g: &mut [T], h: &mut [T]) -> Result<Option<T>> {
-        let y = self.ys[r];
-        if y == self.ignore {
-            return Ok(None);
-        }
-        let t = y as usize;
-        let c = g.len();
-        let alpha = self.alpha.map_or(T::ONE, |a| a[t]);
-        let gamma = T::from_f64(self.gamma);
-        let u = sm.p(t);
-        let q = sm.others(t);
-        let l = sm.nll(t);
-        let qg = if self.gamma == 0.0 {
-            T::ONE
-        } else {
-            q.powf(gamma)
-        };
-        let rho = if q > T::ZERO { l / q } else { T::ONE };
-        // u·ρ → 0 where p_t underflows (ρ may be +∞ there: a −∞ target logit).
-        let u_rho = if u == T::ZERO { T::ZERO } else { u * rho };
-        let big_g = alpha * qg * (T::ONE + gamma * u_rho);
-        let second = alpha * gamma * u * qg * q * (l - T::TWO - (gamma - T::ONE) * u_rho);
-        for k in 0..c {
-            let (pk, qk, r2) = if k == t {
-                (u, q, T::ONE)
-            } else {
-                let pk = sm.p(k);
-                let rk = if q > T::ZERO { pk / q } else { T::ZERO };
-                (pk, sm.q(k), rk * rk)
-            };
-            g[k] = if k == t { -big_g * q } else { big_g * pk };
-            let gn = big_g * pk * qk;
-            let exact = if r2 == T::ZERO || second == T::ZERO {
-                gn
-            } else {
-                gn - second * r2
-            };
-            h[k] = match self.curvature {
-                Curvature::Exact => exact,
-                // Neither library has a softmax focal objective: the larger of the exact value
-                // and G·p_k(1 − p_k), the cross-entropy curvature with the focal factor held
-                // fixed (positive; the exact value at γ = 0).
-                Curvature::XGBoost | Curvature::LightGBM => {
-                    if exact.is_nan() || exact > gn {
-                        exact
-                    } else {
-                        gn
-                    }
-                }
-            };
-        }
-        Ok(Some(alpha * qg * l))
     }
 }
 

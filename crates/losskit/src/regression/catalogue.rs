@@ -79,11 +79,7 @@ fn eval_quantile<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
 }
 fn eval_poisson_nll<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     let p = c.params;
-    let loss = PoissonNll::default()
-        .log_input(p.bool("log_input"))
-        .full(p.bool("full"))
-        .eps(p.float("eps"))?;
-    evaluate(&loss, c, o)
+    super::poisson::evaluate(&poisson_of(p)?, c, o)
 }
 
 fn eval_pseudo_huber<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
@@ -131,7 +127,9 @@ hess_fn!(hess_smooth_l1, |p| SmoothL1::new(p.float("beta"))?);
 hess_fn!(hess_pseudo_huber, |p| PseudoHuber::new(p.float("delta"))?);
 hess_fn!(hess_log_cosh, |_p| LogCosh);
 hess_fn!(hess_quantile, |p| Quantile::new(p.float("tau"))?);
-hess_fn!(hess_poisson_nll, |p| poisson_of(p)?);
+fn hess_poisson_nll<T: Real>(c: &Call<'_, T>, cv: Curvature, o: &mut HessOut<'_, T>) -> Result<()> {
+    super::poisson::evaluate_hess(&poisson_of(c.params)?, c, cv, o)
+}
 hess_fn!(hess_gamma_deviance, |_p| GammaDeviance);
 hess_fn!(hess_tweedie, |p| Tweedie::new(p.float("power"))?);
 

@@ -9,6 +9,7 @@ mod gaussian_nll;
 mod hessian;
 mod log_link;
 pub(crate) mod pointwise;
+mod poisson;
 mod pseudo_huber;
 
 pub(crate) use catalogue::CATALOGUE;
@@ -986,52 +987,21 @@ impl PoissonNll {
         self.log_input
     }
 
+    pub(crate) fn is_full(&self) -> bool {
+        self.full
+    }
+
     pub(crate) fn eps_value(&self) -> f64 {
         self.eps
     }
-
-    fn stirling<T: Real>(&self, t: T) -> T {
-        if self.full && t > T::ONE {
-            t * t.ln() - t + T::HALF * (T::TWO * T::PI * t).ln()
-        } else {
-            T::ZERO
-        }
-    }
 }
 
-impl<T: Real> Kernel<T> for PoissonNll {
-    const NAME: &'static str = "poisson_nll";
-    #[inline(always)]
-    fn loss(&self, x: T, t: T) -> T {
-        self.loss_grad(x, t).0
-    }
-    #[inline(always)]
-    fn loss_grad(&self, x: T, t: T) -> (T, T) {
-        let (l, g) = if self.log_input {
-            let ex = x.exp();
-            (ex - t * x, ex - t)
-        } else if t == T::ZERO {
-            (x, T::ONE)
-        } else {
-            let r = x + T::from_f64(self.eps);
-            (x - t * r.ln(), T::ONE - t / r)
-        };
-        (l + self.stirling(t), g)
-    }
-    #[inline(always)]
-    fn valid(&self, x: T, t: T) -> bool {
-        // NaN passes (it propagates); only values known to be out of the domain fail.
-        !(t < T::ZERO || (!self.log_input && x < T::ZERO))
-    }
-    fn why_invalid(&self, x: T, t: T) -> (&'static str, T, &'static str) {
-        if t < T::ZERO {
-            ("target", t, "a count >= 0")
-        } else {
-            ("input", x, "a rate >= 0 (`log_input` is false)")
-        }
-    }
-}
-pointwise_api!(PoissonNll);
+typed_api!(
+    PoissonNll,
+    Pointwise,
+    poisson,
+    "[`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when `target` or `weight` differs in shape from `input`;"
+);
 
 #[cfg(test)]
 mod tests {
