@@ -22,11 +22,6 @@ fn constant<T: Real>(e: T, one: T) -> T {
     }
 }
 
-/// The Poisson `max_delta_step` both XGBoost (`count:poisson`, `max_delta_step` = 0.7,
-/// `src/objective/regression_obj.cu` up to 3.4.1) and LightGBM (`poisson_max_delta_step` =
-/// 0.7, `src/objective/regression_objective.hpp`) add to the exponent of the hessian.
-pub(crate) const POISSON_MAX_DELTA_STEP: f64 = 0.7;
-
 impl<T: Real> Curv<T> for Mse {
     #[inline(always)]
     fn loss_grad_hess(&self, x: T, t: T, _c: Curvature) -> (T, T, T) {

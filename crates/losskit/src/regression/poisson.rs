@@ -7,7 +7,6 @@
 //! the form a type parameter, each loop holds its own form only and vectorises like the
 //! other pointwise losses.
 
-use super::hessian::POISSON_MAX_DELTA_STEP;
 use super::pointwise::{self, Curv, Kernel};
 use super::{Pointwise, PoissonNll};
 use crate::error::Result;
@@ -15,6 +14,11 @@ use crate::eval::{Call, Out};
 use crate::hessian::{Curvature, HessOut};
 use crate::real::Real;
 use crate::reduction::Reduction;
+
+/// The Poisson `max_delta_step` both XGBoost (`count:poisson`, `max_delta_step` = 0.7,
+/// `src/objective/regression_obj.cu` up to 3.4.1) and LightGBM (`poisson_max_delta_step` =
+/// 0.7, `src/objective/regression_objective.hpp`) add to the exponent of the hessian.
+const POISSON_MAX_DELTA_STEP: f64 = 0.7;
 
 /// [`PoissonNll`] with `log_input = LOG` and `full = FULL`.
 #[derive(Debug, Clone, Copy)]
