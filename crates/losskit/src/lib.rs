@@ -104,6 +104,7 @@
 mod api;
 mod catalogue;
 mod classification;
+pub mod codegen;
 mod detection;
 pub mod distance;
 mod error;
