@@ -85,62 +85,8 @@ pub enum Path {
     Composed,
 }
 
-/// A parameter value for [`Loss::param`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum Param {
-    /// A real number.
-    Float(f64),
-    /// An integer.
-    Int(i64),
-    /// A boolean.
-    Bool(bool),
-    /// One of the parameter's words.
-    Word(String),
-}
-
-impl Param {
-    /// The text the core's parameter parser takes (floats print exactly: Rust's shortest
-    /// round-trip form).
-    fn text(&self) -> String {
-        match self {
-            Param::Float(v) => format!("{v:?}"),
-            Param::Int(v) => v.to_string(),
-            Param::Bool(v) => v.to_string(),
-            Param::Word(w) => w.clone(),
-        }
-    }
-}
-
-impl From<f64> for Param {
-    fn from(v: f64) -> Param {
-        Param::Float(v)
-    }
-}
-impl From<f32> for Param {
-    fn from(v: f32) -> Param {
-        Param::Float(f64::from(v))
-    }
-}
-impl From<i64> for Param {
-    fn from(v: i64) -> Param {
-        Param::Int(v)
-    }
-}
-impl From<i32> for Param {
-    fn from(v: i32) -> Param {
-        Param::Int(i64::from(v))
-    }
-}
-impl From<bool> for Param {
-    fn from(v: bool) -> Param {
-        Param::Bool(v)
-    }
-}
-impl From<&str> for Param {
-    fn from(v: &str) -> Param {
-        Param::Word(v.to_owned())
-    }
-}
+/// A parameter value for [`Loss::param`]: the core's [`losskit::ParamArg`].
+pub use losskit::ParamArg as Param;
 
 /// The core's error as a candle error, with the core's text.
 pub(crate) fn core_error(e: losskit::Error) -> candle_core::Error {
@@ -205,7 +151,7 @@ impl Loss {
     /// # Errors
     /// A parameter the loss does not take, or a value of the wrong type.
     pub fn param(mut self, name: &str, value: impl Into<Param>) -> Result<Loss> {
-        let text = value.into().text();
+        let text = value.into().to_string();
         self.text.retain(|(k, _)| k != name);
         self.text.push((name.to_owned(), text));
         self.params = Params::parse(self.info, &self.text).map_err(core_error)?;

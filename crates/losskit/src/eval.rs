@@ -1159,3 +1159,61 @@ fn run_hess<T: Real + Wrap>(
         grads: Vec::new(),
     })
 }
+
+/// A parameter value as an adapter takes it from its caller (`losskit-candle`'s and
+/// `losskit-burn`'s `Loss::param`), before [`Params::parse`] checks it against the catalogue:
+/// its `Display` is the text the parser takes (floats print exactly, in Rust's shortest
+/// round-trip form).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamArg {
+    /// A real number.
+    Float(f64),
+    /// An integer.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+    /// One of the parameter's words.
+    Word(String),
+}
+
+impl From<f64> for ParamArg {
+    fn from(v: f64) -> ParamArg {
+        ParamArg::Float(v)
+    }
+}
+impl From<f32> for ParamArg {
+    fn from(v: f32) -> ParamArg {
+        ParamArg::Float(f64::from(v))
+    }
+}
+impl From<i64> for ParamArg {
+    fn from(v: i64) -> ParamArg {
+        ParamArg::Int(v)
+    }
+}
+impl From<i32> for ParamArg {
+    fn from(v: i32) -> ParamArg {
+        ParamArg::Int(i64::from(v))
+    }
+}
+impl From<bool> for ParamArg {
+    fn from(v: bool) -> ParamArg {
+        ParamArg::Bool(v)
+    }
+}
+impl From<&str> for ParamArg {
+    fn from(v: &str) -> ParamArg {
+        ParamArg::Word(v.to_owned())
+    }
+}
+
+impl std::fmt::Display for ParamArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamArg::Float(v) => write!(f, "{v:?}"),
+            ParamArg::Int(v) => write!(f, "{v}"),
+            ParamArg::Bool(v) => write!(f, "{v}"),
+            ParamArg::Word(w) => f.write_str(w),
+        }
+    }
+}

@@ -146,7 +146,7 @@ pub use detection::{BoxFormat, BoxInputs, Ciou, Diou, Eiou, Giou, Iou};
 pub use error::{Error, Result};
 pub use eval::{
     evaluate_hess, evaluate_into, evaluate_repeated, evaluate_with, ArrayData, Buffers, Dtype,
-    Evaluation, FloatArray, NamedArray, ParamValue, Params, SampleArrays,
+    Evaluation, FloatArray, NamedArray, ParamArg, ParamValue, Params, SampleArrays,
 };
 /// The `half` crate, whose `f16` and `bf16` are the element types of [`ArrayData::F16`] and
 /// [`ArrayData::BF16`].
