@@ -701,12 +701,7 @@ fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool, c
         let mut losses = [T::ZERO; B];
         for (blk, (yb, xb)) in ys.chunks(B).zip(x.chunks(B * c)).enumerate() {
             let bl = yb.len();
-            for k in 0..c {
-                let col = &mut xt[k * B..k * B + B];
-                for (slot, xr) in col.iter_mut().zip(xb.chunks_exact(c)) {
-                    *slot = xr[k];
-                }
-            }
+            transpose_block(xb, c, &mut xt);
             let st = cols::<T, H, W, true, true>(
                 h,
                 w,
@@ -746,12 +741,7 @@ fn chunk<T: Real, H: Head<T>, W: ClassW<T>, const GRAD: bool, const OUT: bool, c
         let mut losses = [T::ZERO; B];
         for (blk, (yb, xb)) in ys.chunks(B).zip(x.chunks(B * c)).enumerate() {
             let bl = yb.len();
-            for k in 0..c {
-                let col = &mut xt[k * B..k * B + B];
-                for (slot, xr) in col.iter_mut().zip(xb.chunks_exact(c)) {
-                    *slot = xr[k];
-                }
-            }
+            transpose_block(xb, c, &mut xt);
             let st = cols::<T, H, W, GRAD, false>(
                 h,
                 w,
@@ -1030,4 +1020,16 @@ pub(crate) fn run<T: Real, H: Head<T>, W: ClassW<T>>(
         return Err(bad_logit(loss, input, lay, |i| ys.get(i) == Some(&ignore)));
     }
     Ok(p.sum)
+}
+
+/// Copies a block of up to `B` rows of `c` logits (`xb`, row-major) into `xt` as `c` columns
+/// of `B` slots each (`xt[k·B + b]` = row b's logit k), so the sweeps run across rows.
+#[inline(always)]
+fn transpose_block<T: Copy>(xb: &[T], c: usize, xt: &mut [T]) {
+    for k in 0..c {
+        let col = &mut xt[k * B..k * B + B];
+        for (slot, xr) in col.iter_mut().zip(xb.chunks_exact(c)) {
+            *slot = xr[k];
+        }
+    }
 }
