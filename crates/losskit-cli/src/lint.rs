@@ -439,9 +439,11 @@ impl<'t> Source<'t> {
                     .is_some_and(|c| c.kind() == "class_definition")
             });
         };
+        // A value binds the name from its end on: in `p = (p * y).sum(1)` the `p` inside the
+        // value is the previous binding, not this one (which would recurse into itself).
         let earlier = values
             .iter()
-            .filter(|v| v.start_byte() < at)
+            .filter(|v| v.end_byte() <= at)
             .max_by_key(|v| v.start_byte())
             .copied();
         if name.starts_with("self.") {
