@@ -28,11 +28,13 @@ pub enum Family {
     Segmentation,
     /// Bounding boxes.
     Detection,
+    /// Scored lists and preference pairs (learning to rank, recommenders).
+    Ranking,
 }
 
 impl Family {
     /// The lowercase name: `"regression"`, `"classification"`, `"metric_learning"`,
-    /// `"segmentation"`, `"detection"`.
+    /// `"segmentation"`, `"detection"`, `"ranking"`.
     pub fn name(self) -> &'static str {
         match self {
             Family::Regression => "regression",
@@ -40,6 +42,7 @@ impl Family {
             Family::MetricLearning => "metric_learning",
             Family::Segmentation => "segmentation",
             Family::Detection => "detection",
+            Family::Ranking => "ranking",
         }
     }
 }

@@ -51,6 +51,7 @@
 //! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`] |
 //! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
 //! | detection: boxes ([`BoxInputs`], [`BoxFormat`]) | [`Iou`], [`Giou`], [`Diou`], [`Ciou`], [`Eiou`] |
+//! | ranking: lists ([`ListInputs`]), preference pairs ([`PreferenceInputs`]) | [`ListNet`], [`ListMle`], [`Bpr`] |
 //!
 //! ## Second derivatives
 //! The losses gradient boosting trains on (the pointwise regression losses, [`BceWithLogits`],
@@ -116,6 +117,7 @@ mod hessian;
 pub mod math;
 mod metric;
 pub mod numerics;
+mod ranking;
 mod real;
 mod reduction;
 mod registry;
@@ -156,6 +158,7 @@ pub use metric::{
     BatchHardTriplet, Contrastive, CosineEmbedding, InfoNce, LabeledInputs, NtXent, PairInputs,
     SupCon, TripletInputs, TripletMargin, ViewInputs,
 };
+pub use ranking::{Bpr, ListInputs, ListMle, ListNet, PreferenceInputs};
 pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
 pub use registry::{catalogue, evaluate, find};

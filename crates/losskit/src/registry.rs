@@ -14,6 +14,7 @@ const FAMILIES: &[&[LossInfo]] = &[
     crate::metric::CATALOGUE,
     crate::segmentation::CATALOGUE,
     crate::detection::CATALOGUE,
+    crate::ranking::CATALOGUE,
 ];
 
 /// Every loss in the catalogue.
