@@ -137,7 +137,12 @@ for name, n, l, scale, graded, masked in [
     inputs = {"input": s, "target": t}
     if masked:
         inputs["mask"] = ragged(r, n, l, empty_row=1)
-    fam.case(f"listmle/{name}", "listmle", LISTMLE_MASKED if masked else LISTMLE, inputs)
+    tol = None
+    if scale > 1.0:
+        # Scores ±40: the winner's terms are e^{-40}-small; torch's logcumsumexp backward rounds
+        # the exact integers 1, 2, 3 to 1 + 8e-15 (about 10ε); losskit's recurrence gets them exactly.
+        tol = {"f64": {"rel": 32.0, "abs": 32.0}, "why": "torch's logcumsumexp backward at scores ±40 is ~10ε off the exact integers"}
+    fam.case(f"listmle/{name}", "listmle", LISTMLE_MASKED if masked else LISTMLE, inputs, tolerance=tol)
 
 r = rng("listmle/errors")
 s, t = lists(r, 2, 3)

@@ -30,11 +30,13 @@ pub enum Family {
     Detection,
     /// Scored lists and preference pairs (learning to rank, recommenders).
     Ranking,
+    /// Label sequences over frames (speech, handwriting).
+    Sequence,
 }
 
 impl Family {
     /// The lowercase name: `"regression"`, `"classification"`, `"metric_learning"`,
-    /// `"segmentation"`, `"detection"`, `"ranking"`.
+    /// `"segmentation"`, `"detection"`, `"ranking"`, `"sequence"`.
     pub fn name(self) -> &'static str {
         match self {
             Family::Regression => "regression",
@@ -43,6 +45,7 @@ impl Family {
             Family::Segmentation => "segmentation",
             Family::Detection => "detection",
             Family::Ranking => "ranking",
+            Family::Sequence => "sequence",
         }
     }
 }

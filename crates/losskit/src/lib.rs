@@ -52,6 +52,7 @@
 //! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
 //! | detection: boxes ([`BoxInputs`], [`BoxFormat`]) | [`Iou`], [`Giou`], [`Diou`], [`Ciou`], [`Eiou`] |
 //! | ranking: lists ([`ListInputs`]), preference pairs ([`PreferenceInputs`]) | [`ListNet`], [`ListMle`], [`Bpr`] |
+//! | sequence: frames and label sequences ([`CtcInputs`]) | [`Ctc`] |
 //!
 //! ## Second derivatives
 //! The losses gradient boosting trains on (the pointwise regression losses, [`BceWithLogits`],
@@ -124,6 +125,7 @@ mod registry;
 mod regression;
 pub mod sample;
 mod segmentation;
+mod sequence;
 mod tensor;
 pub mod weights;
 
@@ -170,4 +172,5 @@ pub use segmentation::{
     Activation, BceDice, Boundary, CeDice, Dice, FocalTversky, GeneralizedDice, Jaccard,
     LovaszHinge, LovaszSoftmax, SegInputs, SegTarget, Tversky,
 };
+pub use sequence::{Ctc, CtcInputs};
 pub use tensor::{Shape, Tensor, MAX_RANK};

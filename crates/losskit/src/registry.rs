@@ -15,6 +15,7 @@ const FAMILIES: &[&[LossInfo]] = &[
     crate::segmentation::CATALOGUE,
     crate::detection::CATALOGUE,
     crate::ranking::CATALOGUE,
+    crate::sequence::CATALOGUE,
 ];
 
 /// Every loss in the catalogue.
