@@ -79,7 +79,7 @@ impl<'a, T> PreferenceInputs<'a, T> {
 /// let (pos, neg) = ([1.0f64, 0.0], [1.0f64, 800.0]);
 /// let inputs = PreferenceInputs::new(&pos[..], &neg[..]);
 /// let (mut gp, mut gn) = ([0.0; 2], [0.0; 2]);
-/// let v = Bpr::default().value_and_grad(&inputs, Reduction::Sum, &mut gp, &mut gn)?;
+/// let v = Bpr::new().value_and_grad(&inputs, Reduction::Sum, &mut gp, &mut gn)?;
 /// assert_eq!(v, 2f64.ln() + 800.0); // tie: ln 2; a negative 800 ahead: 800, not inf
 /// assert_eq!((gp, gn), ([-0.5, -1.0], [0.5, 1.0]));
 /// # Ok::<(), losskit::Error>(())

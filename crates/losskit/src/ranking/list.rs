@@ -252,7 +252,10 @@ macro_rules! list_api {
 /// Whether item `j` belongs to its list.
 #[inline]
 fn valid(m: Option<&[bool]>, j: usize) -> bool {
-    m.is_none_or(|m| m[j])
+    match m {
+        Some(m) => m[j],
+        None => true,
+    }
 }
 
 /// Writes NaN into the gradient of the list's items (a NaN input reached every one).
@@ -303,7 +306,7 @@ fn nan_row<T: Real>(m: Option<&[bool]>, g: &mut [T]) -> Option<f64> {
 /// let relevance = [1.0f64, 1.0];
 /// let inputs = ListInputs::new(Tensor::new(&scores, &[1, 2])?, Tensor::new(&relevance, &[1, 2])?);
 /// let mut g = [0.0; 2];
-/// let v = ListNet::default().value_and_grad(&inputs, Reduction::Mean, &mut g)?;
+/// let v = ListNet::new().value_and_grad(&inputs, Reduction::Mean, &mut g)?;
 /// assert!((v - 2f64.ln()).abs() < 1e-15); // two equal items: ln 2
 /// assert_eq!(g, [0.0, 0.0]); // the distributions already agree
 /// # Ok::<(), losskit::Error>(())
@@ -417,7 +420,7 @@ list_api!(ListNet);
 /// let scores = [0.0f64, 0.0, 0.0];
 /// let relevance = [2.0f64, 1.0, 0.0];
 /// let inputs = ListInputs::new(Tensor::new(&scores, &[1, 3])?, Tensor::new(&relevance, &[1, 3])?);
-/// let v = ListMle::default().value(&inputs, Reduction::Sum)?;
+/// let v = ListMle::new().value(&inputs, Reduction::Sum)?;
 /// assert!((v - 6f64.ln()).abs() < 1e-15); // equal scores: each of the 3! orders has 1/6
 /// # Ok::<(), losskit::Error>(())
 /// ```

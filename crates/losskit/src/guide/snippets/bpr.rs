@@ -7,6 +7,6 @@ pub fn run() -> losskit::Result<f64> {
     let negative = [0.3f32, 0.9, -1.0, -0.5]; // score(user, sampled item)
     let inputs = PreferenceInputs::new(&positive[..], &negative[..]);
     let (mut gp, mut gn) = ([0.0f32; 4], [0.0f32; 4]);
-    let v = Bpr::default().value_and_grad(&inputs, Reduction::Mean, &mut gp, &mut gn)?;
+    let v = Bpr::new().value_and_grad(&inputs, Reduction::Mean, &mut gp, &mut gn)?;
     Ok(f64::from(v))
 }

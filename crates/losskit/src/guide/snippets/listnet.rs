@@ -12,6 +12,6 @@ pub fn run() -> losskit::Result<f64> {
     )
     .with_mask(Tensor::new(&mask, &[2, 3])?);
     let mut grad = [0.0f32; 6];
-    let v = ListNet::default().value_and_grad(&inputs, Reduction::Mean, &mut grad)?;
+    let v = ListNet::new().value_and_grad(&inputs, Reduction::Mean, &mut grad)?;
     Ok(f64::from(v))
 }
