@@ -73,8 +73,8 @@ def main():
         a.backward()
         b.backward()
         gap = float((xd.grad - yd.grad).abs().max()) / max(float(yd.grad.abs().max()), 1e-30)
-        if abs(float(a) - float(b)) > 1e-10 * abs(float(b)) or gap > 1e-9:
-            print(f"MISMATCH {shape}: value {float(a)} vs {float(b)}, gradient gap {gap:.2e}")
+        if abs(a.item() - b.item()) > 1e-10 * abs(b.item()) or gap > 1e-9:
+            print(f"MISMATCH {shape}: value {a.item()} vs {b.item()}, gradient gap {gap:.2e}")
             bad = True
 
         def reset_x():
