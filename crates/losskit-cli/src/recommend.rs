@@ -13,7 +13,7 @@ const LONG_ABOUT: &str = "\
 The decision guide: which loss for TASK, with concrete parameters, the variants and when to \
 switch, the reasoning, the pitfalls, a Rust snippet and the reference of every rule.
 
-TASK is one of regression, binary, multiclass, multilabel, embedding, segmentation, detection.
+TASK is one of regression, binary, multiclass, multilabel, embedding, segmentation, detection, sequence, ranking, recommender.
 
 Data-aware advice: `--labels y.npy` (binary 0/1, multiclass class indices of any shape, \
 multilabel [N, L] 0/1; int or integral float) counts the classes or each label's positives and \
@@ -37,7 +37,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Args {
-    /// regression, binary, multiclass, multilabel, embedding, segmentation or detection.
+    /// regression, binary, multiclass, multilabel, embedding, segmentation, detection, sequence, ranking or recommender.
     #[arg(value_name = "TASK")]
     pub task: String,
     /// Regression: the errors are close to Gaussian, no outliers.

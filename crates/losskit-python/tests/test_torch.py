@@ -215,7 +215,28 @@ def tv_complete_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
     return _tv_reduce(diou + alpha * v, reduction)
 
 
+def _ctc_true_gradient(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """torch's ``ctc_loss`` with the exp(log_probs) of its backward taken out: torch returns
+    exp(log_probs) - occupancy (the logits' gradient, assuming a log_softmax before it),
+    losskit the true derivative, -occupancy (docs/spec/losses.md, Deliberate differences).
+    The extra term has value 0; ``test_ctc_through_log_softmax_matches_torch`` compares the
+    two conventions where they must agree."""
+    per = F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=blank, reduction="none",
+                     zero_infinity=zero_infinity)
+    feasible = torch.isfinite(F.ctc_loss(log_probs.detach(), targets, input_lengths, target_lengths,
+                                         blank=blank, reduction="none"))
+    frames = (torch.arange(log_probs.shape[0])[:, None] < input_lengths[None, :]) & feasible[None, :]
+    e = log_probs.exp()
+    per = per - ((e - e.detach()) * frames[:, :, None]).sum(dim=(0, 2))
+    if reduction == "none":
+        return per
+    if reduction == "sum":
+        return per.sum()
+    return (per / target_lengths.clamp(min=1)).mean()
+
+
 REFERENCE_FN: dict[str, Callable] = {
+    "ctc_loss": _ctc_true_gradient,
     "sigmoid_focal_loss": tv_sigmoid_focal_loss,
     "generalized_box_iou_loss": tv_generalized_box_iou_loss,
     "distance_box_iou_loss": tv_distance_box_iou_loss,
@@ -1066,3 +1087,27 @@ def test_training_loop(kind):
     assert math.isfinite(first) and math.isfinite(last)
     assert last < 0.1 * first, f"{kind}: loss {first:.4g} -> {last:.4g}"
     assert acc >= 0.98, f"{kind}: accuracy {acc}"
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_ctc_through_log_softmax_matches_torch(reduction):
+    """What a model sees: logits -> log_softmax -> ctc. torch's ctc gradient convention
+    (exp(log_probs) - occupancy) and losskit's (-occupancy) give the same logits gradient, in
+    float64 to 1e-12, for ragged input lengths, repeated labels and concatenated targets."""
+    g = torch.Generator().manual_seed(3)
+    T, N, C = 30, 4, 7
+    x = torch.randn(T, N, C, dtype=torch.float64, generator=g)
+    targets = torch.tensor([[1, 1, 2, 3], [4, 5, 0, 0], [6, 6, 6, 1], [2, 0, 0, 0]])
+    tl = torch.tensor([4, 2, 4, 1])
+    il = torch.tensor([30, 25, 18, 9])
+    flat = torch.cat([targets[i, : tl[i]] for i in range(N)])
+    for tg in (targets, flat):
+        a = x.clone().requires_grad_(True)
+        b = x.clone().requires_grad_(True)
+        ours = LT.ctc_loss(torch.log_softmax(a, -1), tg, il, tl, reduction=reduction)
+        theirs = F.ctc_loss(torch.log_softmax(b, -1), tg, il, tl, reduction=reduction)
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+        up = torch.randn(ours.shape, dtype=torch.float64, generator=g) if reduction == "none" else None
+        ours.backward(up)
+        theirs.backward(up)
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12)

@@ -28,11 +28,15 @@ pub enum Family {
     Segmentation,
     /// Bounding boxes.
     Detection,
+    /// Scored lists and preference pairs (learning to rank, recommenders).
+    Ranking,
+    /// Label sequences over frames (speech, handwriting).
+    Sequence,
 }
 
 impl Family {
     /// The lowercase name: `"regression"`, `"classification"`, `"metric_learning"`,
-    /// `"segmentation"`, `"detection"`.
+    /// `"segmentation"`, `"detection"`, `"ranking"`, `"sequence"`.
     pub fn name(self) -> &'static str {
         match self {
             Family::Regression => "regression",
@@ -40,6 +44,8 @@ impl Family {
             Family::MetricLearning => "metric_learning",
             Family::Segmentation => "segmentation",
             Family::Detection => "detection",
+            Family::Ranking => "ranking",
+            Family::Sequence => "sequence",
         }
     }
 }

@@ -51,6 +51,8 @@
 //! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`] |
 //! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
 //! | detection: boxes ([`BoxInputs`], [`BoxFormat`]) | [`Iou`], [`Giou`], [`Diou`], [`Ciou`], [`Eiou`] |
+//! | ranking: lists ([`ListInputs`]), preference pairs ([`PreferenceInputs`]) | [`ListNet`], [`ListMle`], [`Bpr`] |
+//! | sequence: frames and label sequences ([`CtcInputs`]) | [`Ctc`] |
 //!
 //! ## Second derivatives
 //! The losses gradient boosting trains on (the pointwise regression losses, [`BceWithLogits`],
@@ -116,12 +118,14 @@ mod hessian;
 pub mod math;
 mod metric;
 pub mod numerics;
+mod ranking;
 mod real;
 mod reduction;
 mod registry;
 mod regression;
 pub mod sample;
 mod segmentation;
+mod sequence;
 mod tensor;
 pub mod weights;
 
@@ -156,6 +160,7 @@ pub use metric::{
     BatchHardTriplet, Contrastive, CosineEmbedding, InfoNce, LabeledInputs, NtXent, PairInputs,
     SupCon, TripletInputs, TripletMargin, ViewInputs,
 };
+pub use ranking::{Bpr, ListInputs, ListMle, ListNet, PreferenceInputs};
 pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
 pub use registry::{catalogue, evaluate, find};
@@ -167,4 +172,5 @@ pub use segmentation::{
     Activation, BceDice, Boundary, CeDice, Dice, FocalTversky, GeneralizedDice, Jaccard,
     LovaszHinge, LovaszSoftmax, SegInputs, SegTarget, Tversky,
 };
+pub use sequence::{Ctc, CtcInputs};
 pub use tensor::{Shape, Tensor, MAX_RANK};

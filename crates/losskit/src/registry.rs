@@ -14,6 +14,8 @@ const FAMILIES: &[&[LossInfo]] = &[
     crate::metric::CATALOGUE,
     crate::segmentation::CATALOGUE,
     crate::detection::CATALOGUE,
+    crate::ranking::CATALOGUE,
+    crate::sequence::CATALOGUE,
 ];
 
 /// Every loss in the catalogue.

@@ -13,10 +13,14 @@ mod bce_pos_weight;
 mod bce_with_logits;
 #[path = "../src/guide/snippets/box_iou.rs"]
 mod box_iou;
+#[path = "../src/guide/snippets/bpr.rs"]
+mod bpr;
 #[path = "../src/guide/snippets/cross_entropy_smoothing.rs"]
 mod cross_entropy_smoothing;
 #[path = "../src/guide/snippets/cross_entropy_weighted.rs"]
 mod cross_entropy_weighted;
+#[path = "../src/guide/snippets/ctc.rs"]
+mod ctc;
 #[path = "../src/guide/snippets/focal.rs"]
 mod focal;
 #[path = "../src/guide/snippets/huber.rs"]
@@ -25,6 +29,8 @@ mod huber;
 mod info_nce;
 #[path = "../src/guide/snippets/labelled_embeddings.rs"]
 mod labelled_embeddings;
+#[path = "../src/guide/snippets/listnet.rs"]
+mod listnet;
 #[path = "../src/guide/snippets/mae.rs"]
 mod mae;
 #[path = "../src/guide/snippets/mse.rs"]
@@ -62,6 +68,9 @@ const COMPILED: &[(&str, Run)] = &[
     ("tversky", tversky::run),
     ("box_iou", box_iou::run),
     ("smooth_l1", smooth_l1::run),
+    ("ctc", ctc::run),
+    ("listnet", listnet::run),
+    ("bpr", bpr::run),
 ];
 
 #[test]

@@ -2329,3 +2329,183 @@ def eiou(input, target, eps=1e-07, format='xyxy', reduction='mean', *, grad=()) 
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def listnet(input, target, mask=None, reduction='mean', *, grad=()) -> Any:
+    """
+    Listwise softmax cross-entropy: the scores' distribution over each list towards the relevance's.
+
+    losskit.listnet on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ = −Σ_j softmax(target)_j · log softmax(input)_j over the list's unmasked items
+
+    Gradient::
+
+        ∂ℓ/∂input_j = softmax(input)_j − softmax(target)_j (0 at masked items)
+
+    Inputs:
+        input (prediction): floats, [N, L]: one list of L item scores per row
+        target (target): floats, same as `input`: each item's graded relevance
+        mask (weight, optional): integers, [N, L] bool (or 0/1): false marks a padded item of a shorter list
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        learning to rank with graded relevance (search, recommendation lists): a smooth listwise
+        loss that trains the top of each list
+
+    Pitfalls:
+        - the relevance goes through a softmax: its scale matters (relevance 0..4 and 0..40 are
+          different targets); rescale it, or pass log-probabilities if you have them
+        - pad ragged lists and pass `mask`: a padded item scored like a real one takes
+          probability from the list; a list with every item masked adds 0 and is not counted by
+          `mean` (optax's convention)
+        - `mean` averages over lists, not items: long lists weigh as much as short ones
+
+    Reference:
+        Cao et al. 2007 (ListNet, top-one probability); optax `ranking_softmax_loss` with labels softmax(target)
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def listmle(input, target, mask=None, reduction='mean', *, grad=()) -> Any:
+    """
+    Listwise: −log Plackett–Luce likelihood of the order the relevance gives.
+
+    losskit.listmle on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ = Σ_i (log Σ_{k≥i} exp(input_π(k)) − input_π(i)), π the unmasked items by decreasing target (ties: list order)
+
+    Gradient::
+
+        ∂ℓ/∂input_π(k) = −1 + Σ_{i≤k} exp(input_π(k)) / Σ_{j≥i} exp(input_π(j)) (0 at masked items)
+
+    Inputs:
+        input (prediction): floats, [N, L]: one list of L item scores per row
+        target (target): floats, same as `input`: each item's graded relevance
+        mask (weight, optional): integers, [N, L] bool (or 0/1): false marks a padded item of a shorter list
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        learning to rank when only the order of the relevance matters, not its values (clicks
+        turned into an order, ratings)
+
+    Pitfalls:
+        - ties are broken by position in the list (a stable sort): shuffle the items of each
+          list if they should be broken at random
+        - every position counts equally: the loss cares about the bottom of a long list as much
+          as the top; truncate the lists to the top k if only those matter
+        - pad ragged lists and pass `mask`: a padded item scored like a real one takes
+          probability from the list; a list with every item masked adds 0 and is not counted by
+          `mean` (optax's convention)
+
+    Reference:
+        Xia et al. 2008 (ListMLE); the formula in float64 torch, gradient by autograd
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def bpr(positive, negative, reduction='mean', *, grad=()) -> Any:
+    """
+    Bayesian personalised ranking: −ln σ(positive − negative) per (observed, sampled) item pair.
+
+    losskit.bpr on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ = −ln σ(positive − negative) = softplus(negative − positive)
+
+    Gradient::
+
+        ∂ℓ/∂positive = −σ(negative − positive), ∂ℓ/∂negative = σ(negative − positive)
+
+    Inputs:
+        positive (prediction): floats, any: the scores of observed (positive) items
+        negative (prediction): floats, same as `positive`: the scores of sampled unobserved items, pair by pair
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        implicit-feedback recommenders (clicks, purchases, plays) trained on sampled negatives:
+        matrix factorisation, two-tower models
+
+    Pitfalls:
+        - uniformly sampled negatives are mostly easy: the gradient fades as training goes on;
+          sample harder negatives or more per positive
+        - the paper's L2 term is not included: use weight decay
+        - `-log(sigmoid(d))` overflows to inf once σ underflows (d < −104 in f32); this uses
+          softplus and stays finite
+
+    Reference:
+        Rendle et al. 2009 (BPR); torch -F.logsigmoid(positive - negative)
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def ctc(log_probs, targets, input_lengths, target_lengths, blank=0, zero_infinity=False, reduction='mean', *, grad=()) -> Any:
+    """
+    Connectionist temporal classification: −log p(target sequence) summed over its alignments to the frames.
+
+    losskit.ctc on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ_n = −log Σ_{π ∈ B⁻¹(target_n)} Π_{t < T_n} exp(log_probs[t, n, π_t]) (forward algorithm); mean = (1/N) Σ_n ℓ_n / max(target_length_n, 1), sum = Σ_n ℓ_n, none = [N]
+
+    Gradient::
+
+        ∂ℓ_n/∂log_probs[t, n, c] = −γ_t(c), minus the posterior probability that frame t emits c (forward-backward), 0 for t ≥ T_n; PyTorch returns exp(log_probs) − γ (the gradient on the logits through log_softmax), which equals this once propagated through the log_softmax
+
+    Inputs:
+        log_probs (prediction): floats, [T, N, C]: per-frame log-probabilities (a log_softmax over C classes, the blank included)
+        targets (target): integers, [N, S] padded (read up to each target length) or [Σ target_lengths] concatenated, class indices other than `blank`
+        input_lengths (target): integers, [N]: frames of each sample, at most T
+        target_lengths (target): integers, [N]: labels of each target
+
+    Parameters:
+        blank (int, default 0, >= 0): the class index of the blank (below C)
+        zero_infinity (bool, default False): an infeasible target (too few frames) gives 0 and a zero gradient instead of +inf
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        sequence labelling without frame alignments: speech recognition, handwriting and OCR
+        lines, any encoder whose T output frames must spell a shorter label sequence
+
+    Pitfalls:
+        - `log_probs` must be log-probabilities over the classes (apply log_softmax on the class
+          axis) and time-major [T, N, C], not batch-major
+        - the gradient is the true one with respect to `log_probs`: PyTorch's differs by
+          exp(log_probs) and only agrees after its log_softmax backward; feeding unnormalised
+          scores gives a different loss from PyTorch's
+        - T_n must cover the target plus one blank between each pair of equal neighbours, or the
+          loss is +inf: downsampling encoders run out of frames; `zero_infinity` zeroes those
+          samples
+        - `mean` divides each sample by its target length before averaging (PyTorch's); `sum`
+          does not
+
+    Reference:
+        Graves et al. 2006; torch.nn.functional.ctc_loss (values; gradients compared through log_softmax)
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+

@@ -14,6 +14,9 @@
 //! | embedding | `info_nce` (τ = 0.07); with labels `supcon` (τ = 0.1) | small batch → `batch_hard_triplet` (labels) or `triplet_margin` |
 //! | segmentation | `bce_dice` | small objects → `tversky` (α = 0.3, β = 0.7), `focal_tversky` |
 //! | detection | `focal` (α = 0.25, γ = 2) + `giou` | faster convergence → `diou`; aspect ratios → `ciou` |
+//! | sequence | `ctc` (blank 0) | – |
+//! | ranking | `listnet` | only the order of the relevance is meaningful → `listmle` |
+//! | recommender | `bpr` (sampled negatives) | graded feedback on candidate lists → `listnet` |
 //!
 //! Losses are named by their catalogue names; [`PENDING`] lists those whose family has not
 //! landed in the catalogue yet (their snippets use the by-name API, which reports an unknown
@@ -63,11 +66,17 @@ pub enum Task {
     Segmentation,
     /// Boxes and their classes.
     Detection,
+    /// Label sequences read off frames without alignments (speech, handwriting, OCR lines).
+    Sequence,
+    /// Ordering candidate lists by graded relevance (search, learning to rank).
+    Ranking,
+    /// Implicit-feedback recommenders (clicks, plays, purchases; no explicit negatives).
+    Recommender,
 }
 
 impl Task {
     /// Every task, in the order of the decision table.
-    pub const ALL: [Task; 7] = [
+    pub const ALL: [Task; 10] = [
         Task::Regression,
         Task::Binary,
         Task::Multiclass,
@@ -75,10 +84,13 @@ impl Task {
         Task::Embedding,
         Task::Segmentation,
         Task::Detection,
+        Task::Sequence,
+        Task::Ranking,
+        Task::Recommender,
     ];
 
     /// The name: `regression`, `binary`, `multiclass`, `multilabel`, `embedding`,
-    /// `segmentation`, `detection`.
+    /// `segmentation`, `detection`, `sequence`, `ranking`, `recommender`.
     pub fn name(self) -> &'static str {
         match self {
             Task::Regression => "regression",
@@ -88,6 +100,9 @@ impl Task {
             Task::Embedding => "embedding",
             Task::Segmentation => "segmentation",
             Task::Detection => "detection",
+            Task::Sequence => "sequence",
+            Task::Ranking => "ranking",
+            Task::Recommender => "recommender",
         }
     }
 }
@@ -206,7 +221,7 @@ snippets! {
     CE_SMOOTHING = "cross_entropy_smoothing", CE_WEIGHTED = "cross_entropy_weighted",
     SOFTMAX_FOCAL = "softmax_focal", INFO_NCE = "info_nce", LABELLED = "labelled_embeddings",
     TRIPLET = "triplet_margin", BCE_DICE = "bce_dice", TVERSKY = "tversky", BOX_IOU = "box_iou",
-    SMOOTH_L1 = "smooth_l1",
+    SMOOTH_L1 = "smooth_l1", CTC = "ctc", LISTNET = "listnet", BPR = "bpr",
 }
 
 /// The guide's answer.
@@ -271,6 +286,12 @@ const R_FOCAL_TVERSKY: &str =
 const R_GIOU: &str = "Rezatofighi et al., \"Generalized Intersection over Union\", CVPR 2019; torchvision `generalized_box_iou_loss`";
 const R_DIOU: &str =
     "Zheng et al., \"Distance-IoU Loss\", AAAI 2020; torchvision `distance_box_iou_loss`";
+const R_CTC: &str = "Graves et al., \"Connectionist Temporal Classification: Labelling Unsegmented Sequence Data with Recurrent Neural Networks\", ICML 2006; torch `ctc_loss`";
+const R_LISTNET: &str = "Cao et al., \"Learning to Rank: From Pairwise Approach to Listwise Approach\", ICML 2007; optax `ranking_softmax_loss` (labels softmax(relevance))";
+const R_LISTMLE: &str =
+    "Xia et al., \"Listwise Approach to Learning to Rank: Theory and Algorithm\", ICML 2008";
+const R_BPR: &str =
+    "Rendle et al., \"BPR: Bayesian Personalized Ranking from Implicit Feedback\", UAI 2009";
 const R_CIOU: &str = "Zheng et al., \"Distance-IoU Loss\", AAAI 2020 (CIoU, used by YOLOv4/v5); torchvision `complete_box_iou_loss`";
 
 fn p(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
@@ -344,6 +365,9 @@ pub fn recommend(task: Task, c: &Conditions) -> Result<Recommendation> {
         Task::Embedding => embedding(c),
         Task::Segmentation => segmentation(c),
         Task::Detection => detection(c),
+        Task::Sequence => sequence(),
+        Task::Ranking => ranking(),
+        Task::Recommender => recommender(),
     };
     if let Some(l) = &c.labels {
         r.measured.push(match l.kind {
@@ -922,6 +946,65 @@ fn embedding(c: &Conditions) -> Recommendation {
             "a temperature far from 0.05–0.2 without tuning: too flat or too peaked a softmax",
             "triplets chosen at random: most are already satisfied and give zero gradient (mine hard ones)",
             "unnormalised embeddings with cosine-based losses' temperatures tuned for unit vectors",
+        ],
+        measured: Vec::new(),
+    }
+}
+
+fn sequence() -> Recommendation {
+    Recommendation {
+        task: Task::Sequence,
+        primary: vec![choice("ctc", "loss", p(&[("blank", "0")]), &CTC, R_CTC)],
+        variants: Vec::new(),
+        reasoning: "Without frame-level alignments, CTC sums the probability of every alignment of the label sequence to the frames (a blank between labels, repeats merged), so the model learns the alignment itself; it takes per-frame log-probabilities (a log_softmax over the classes, the blank included).".to_string(),
+        pitfalls: vec![
+            "log_probs must be log_softmax outputs, time-major [T, N, C]: raw logits or batch-major input give a wrong loss",
+            "too few frames for a target (downsampling encoders): the loss is +inf; give zero_infinity or keep T ≥ target length + repeats",
+            "a label equal to the blank index: reserve the blank (class 0 by default) in the vocabulary",
+        ],
+        measured: Vec::new(),
+    }
+}
+
+fn ranking() -> Recommendation {
+    Recommendation {
+        task: Task::Ranking,
+        primary: vec![choice("listnet", "loss", Vec::new(), &LISTNET, R_LISTNET)],
+        variants: vec![variant(
+            "only the order of the relevance is meaningful (clicks turned into an order, ranks)",
+            "listmle",
+            Vec::new(),
+            "the Plackett–Luce likelihood of the order ignores the relevance values",
+            &LISTNET,
+            R_LISTMLE,
+        )],
+        reasoning: "A listwise loss scores each query's candidates together: ListNet matches the softmax of the scores to the softmax of the graded relevance, a smooth objective that puts most of its weight on the top of the list, where ranking metrics (NDCG) look.".to_string(),
+        pitfalls: vec![
+            "the relevance goes through a softmax: its scale is a temperature (rescale 0..4 grades if the top item should dominate more or less)",
+            "padded candidates scored like real ones take probability mass: pass the mask",
+            "`mean` averages over lists: long and short lists weigh the same",
+        ],
+        measured: Vec::new(),
+    }
+}
+
+fn recommender() -> Recommendation {
+    Recommendation {
+        task: Task::Recommender,
+        primary: vec![choice("bpr", "loss", Vec::new(), &BPR, R_BPR)],
+        variants: vec![variant(
+            "graded feedback on whole candidate lists (ratings, dwell time per impression)",
+            "listnet",
+            Vec::new(),
+            "uses every candidate of the list at once instead of one sampled pair",
+            &LISTNET,
+            R_LISTNET,
+        )],
+        reasoning: "With implicit feedback there are no explicit negatives: BPR compares each observed item with a sampled unobserved one for the same user and maximises the probability that the observed one scores higher, which optimises the ranking (AUC) directly rather than a pointwise label.".to_string(),
+        pitfalls: vec![
+            "uniform negative sampling: most sampled items are easy and the gradient fades; sample by popularity or mine harder negatives",
+            "the paper's L2 regulariser is not in the loss: use weight decay on the embeddings",
+            "evaluating on items seen in training: hold out interactions per user",
         ],
         measured: Vec::new(),
     }

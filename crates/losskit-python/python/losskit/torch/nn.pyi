@@ -65,6 +65,24 @@ class Boundary(torch.nn.Module):
     def forward(self, input, target=None, distance=None) -> torch.Tensor:
         ...
 
+class Bpr(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.bpr`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, reduction='mean') -> None:
+        ...
+
+    def forward(self, positive, negative) -> torch.Tensor:
+        ...
+
+class CTCLoss(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.ctc`. (``help()`` shows it in full)."""
+
+    def __init__(self, blank=0, reduction='mean', zero_infinity=False) -> None:
+        ...
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths) -> torch.Tensor:
+        ...
+
 class Cauchy(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.cauchy`. (``help()`` shows it in full)."""
 
@@ -135,6 +153,15 @@ class CrossEntropyLoss(torch.nn.Module):
         ...
 
     def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class Ctc(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.ctc`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, blank=0, zero_infinity=False, reduction='mean') -> None:
+        ...
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths) -> torch.Tensor:
         ...
 
 class Dice(torch.nn.Module):
@@ -333,6 +360,24 @@ class L2(torch.nn.Module):
         ...
 
     def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class Listmle(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.listmle`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, mask=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, mask=None) -> torch.Tensor:
+        ...
+
+class Listnet(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.listnet`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, mask=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, mask=None) -> torch.Tensor:
         ...
 
 class LogCosh(torch.nn.Module):
