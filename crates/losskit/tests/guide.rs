@@ -13,6 +13,8 @@ mod bce_pos_weight;
 mod bce_with_logits;
 #[path = "../src/guide/snippets/box_iou.rs"]
 mod box_iou;
+#[path = "../src/guide/snippets/class_centres.rs"]
+mod class_centres;
 #[path = "../src/guide/snippets/cross_entropy_smoothing.rs"]
 mod cross_entropy_smoothing;
 #[path = "../src/guide/snippets/cross_entropy_weighted.rs"]
@@ -62,6 +64,7 @@ const COMPILED: &[(&str, Run)] = &[
     ("tversky", tversky::run),
     ("box_iou", box_iou::run),
     ("smooth_l1", smooth_l1::run),
+    ("class_centres", class_centres::run),
 ];
 
 #[test]
