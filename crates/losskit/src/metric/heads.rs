@@ -693,7 +693,7 @@ head_api!(CosFace);
 /// # Example
 /// ```
 /// use losskit::{ArcFace, CentreInputs, Reduction, SubCenterArcFace, Tensor};
-/// let e = [0.6f64, 0.8, -1.0, 0.2];
+/// let e = [0.6f64, 0.8, 1.0, 0.2];
 /// // Two classes, two sub-centres each; the first of each is never the closest.
 /// let w = [-1.0f64, 0.0, 0.0, 1.0, 0.0, -1.0, 1.0, 0.0];
 /// let sub = SubCenterArcFace::new(28.6, 64.0, 2)?;
