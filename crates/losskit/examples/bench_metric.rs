@@ -19,9 +19,8 @@
 use std::time::Instant;
 
 use losskit::{
-    ArcFace, CentreInputs, CosFace, ProxyAnchor, ProxyNca, SubCenterArcFace,
-    InfoNce, LabeledInputs, NtXent, Reduction, SupCon, Tensor, TripletInputs, TripletMargin,
-    ViewInputs,
+    ArcFace, CentreInputs, CosFace, InfoNce, LabeledInputs, NtXent, ProxyAnchor, ProxyNca,
+    Reduction, SubCenterArcFace, SupCon, Tensor, TripletInputs, TripletMargin, ViewInputs,
 };
 
 fn status_mib(key: &str) -> f64 {
@@ -82,7 +81,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let rows = if loss == "subcenter_arcface" { 3 * classes } else { classes };
+    let rows = if loss == "subcenter_arcface" {
+        3 * classes
+    } else {
+        classes
+    };
     let w = data(rows * d, 4);
     let mut gw = vec![1.0f32; rows * d];
     let class_labels: Vec<i64> = (0..n as i64).map(|i| i % classes as i64).collect();
@@ -90,7 +93,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut step: Step<'_> = match loss.as_str() {
         "arcface" | "cosface" | "subcenter_arcface" => {
             let inputs = CentreInputs::new(ta, &class_labels[..], tw);
-            let (arc, cos, sub) = (ArcFace::default(), CosFace::default(), SubCenterArcFace::default());
+            let (arc, cos, sub) = (
+                ArcFace::default(),
+                CosFace::default(),
+                SubCenterArcFace::default(),
+            );
             let which = loss.clone();
             Box::new(move || match which.as_str() {
                 "arcface" => arc.value_and_grad(&inputs, Reduction::Mean, &mut g1, &mut gw),

@@ -6,11 +6,12 @@
 //! cosines formed a block of rows at a time by a matrix product, the target class's cosine
 //! given its margin, and the scaled cross-entropy and its gradient taken in the same sweep;
 //! the gradients with respect to both matrices are two more products per block. The extra
-//! memory is one block of cosines (`64 × C·K`), never `N × C`.
+//! memory is one block of cosines (`256 × C·K`), never `N × C`.
 
 use crate::error::{Error, Result};
 use crate::eval::Vjp;
 use crate::evaluator::{Call, Out};
+use crate::numerics::{simd, Lanes, SimdFn, BLOCK};
 use crate::real::Real;
 use crate::reduction::Reduction;
 
@@ -23,7 +24,7 @@ const COSFACE: &str = "cosface";
 const SUBCENTER: &str = "subcenter_arcface";
 
 /// Embedding rows per block: the block's cosines, `ROWS × C·K`, are the extra memory.
-const ROWS: usize = 64;
+const ROWS: usize = 256;
 
 /// The margin given to the target class's cosine.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -265,21 +266,9 @@ impl Head {
                 let t = self.target(cy, sigma);
                 let zy = scale * t.phi;
                 cos[y] = T::from_f64(t.phi);
-                // Log-sum-exp with the row's largest logit taken out.
-                let mut mx = zy;
-                for &v in cos.iter() {
-                    let z = (sc * v).to_f64();
-                    if z > mx {
-                        mx = z;
-                    }
-                }
-                let mxt = T::from_f64(mx);
-                let mut sum = 0.0;
-                for v in cos.iter_mut() {
-                    let e = (sc * *v - mxt).exp_fast();
-                    *v = e;
-                    sum += e.to_f64();
-                }
+                // Log-sum-exp with the row's largest logit taken out; the row becomes its
+                // exponentials.
+                let (mx, mut sum) = exp_row(cos, sc, zy);
                 // The target's own exponential in f64 (its logit is not sc·φ rounded).
                 let ey = (zy - mx).exp();
                 sum += ey - cos[y].to_f64();
@@ -355,6 +344,28 @@ impl Head {
         }
         Ok(T::from_f64(total / denom))
     }
+}
+
+/// `(m, Σ_j e^{s·v_j − m})` with `m = max(s·max_j v_j, z)`, each `v_j` replaced by its
+/// exponential: one vectorised sweep for the maximum, one for the exponentials, the sum in f64
+/// lanes in a fixed order (the same bits at every SIMD level).
+fn exp_row<T: Real>(v: &mut [T], s: T, z: f64) -> (f64, f64) {
+    simd(SimdFn(
+        #[inline(always)]
+        || {
+            let top = v.iter().fold(T::from_f64(f64::MIN), |m, &x| m.max(x));
+            let mx = (s * top).to_f64().max(z);
+            let mt = T::from_f64(mx);
+            let mut lanes = Lanes::default();
+            for block in v.chunks_mut(BLOCK) {
+                for x in block.iter_mut() {
+                    *x = (s * *x - mt).exp_fast();
+                }
+                lanes.add_block(block);
+            }
+            (mx, lanes.total())
+        },
+    ))
 }
 
 /// `g += coef · t/‖t‖` with `t = a − c·b` (nothing where `t = 0`).
@@ -527,8 +538,8 @@ pub(crate) fn centre_inputs<'c, T: Real>(
 /// sums in f64.
 ///
 /// # Performance
-/// Three matrix products per block of 64 rows (cosines, then both gradients), one sweep of
-/// the `64 × C` block in between for the softmax; extra memory that block.
+/// Three matrix products per block of 256 rows (cosines, then both gradients), one sweep of
+/// the `256 × C` block in between for the softmax; extra memory that block.
 ///
 /// # Parameters
 /// | name | default | range |
@@ -862,6 +873,48 @@ mod tests {
         let at_zero = naive(&[1.0, 0.0], &[0], &[1.0, 0.0, 0.0, 1.0], 2, 28.6, 1.0)[0];
         assert!((at_zero - want).abs() > 1e-5 * want);
         assert!((f64::from(v) - want).abs() < 1e-6 * want, "{v} vs {want}");
+    }
+
+    #[test]
+    fn blocks_of_rows_add_up() {
+        // 300 rows are two blocks: the sum over the batch is the sums over its halves, each
+        // row's embedding gradient its own and the centres' gradients added.
+        let (n, d, c) = (300usize, 5usize, 7usize);
+        let x: Vec<f64> = (0..n * d)
+            .map(|i| ((i * 7919) % 1000) as f64 / 500.0 - 1.0)
+            .collect();
+        let w: Vec<f64> = (0..c * d)
+            .map(|i| ((i * 104_729) % 997) as f64 / 498.5 - 1.0)
+            .collect();
+        let lab: Vec<i64> = (0..n as i64).map(|i| (i * 3) % c as i64).collect();
+        let wt = Tensor::new(&w, &[c, d]).unwrap();
+        let run = |r: core::ops::Range<usize>| {
+            let m = r.len();
+            let inputs = CentreInputs::new(
+                Tensor::new(&x[r.start * d..r.end * d], &[m, d]).unwrap(),
+                &lab[r],
+                wt,
+            );
+            let (mut ge, mut gw) = (vec![0.0; m * d], vec![0.0; c * d]);
+            let v = SubCenterArcFace::new(28.6, 8.0, 1)
+                .unwrap()
+                .value_and_grad(&inputs, Reduction::Sum, &mut ge, &mut gw)
+                .unwrap();
+            (v, ge, gw)
+        };
+        let (v, ge, gw) = run(0..n);
+        let (v1, ge1, gw1) = run(0..150);
+        let (v2, ge2, gw2) = run(150..n);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(1.0);
+        assert!(close(v, v1 + v2), "{v} vs {}", v1 + v2);
+        assert!(ge
+            .iter()
+            .zip(ge1.iter().chain(&ge2))
+            .all(|(&a, &b)| close(a, b)));
+        assert!(gw
+            .iter()
+            .zip(gw1.iter().zip(&gw2))
+            .all(|(&a, (&b, &c))| close(a, b + c)));
     }
 
     #[test]
