@@ -19,6 +19,10 @@ What is timed, f32, `mean`, forward + backward:
 - `info_nce`: `F.cross_entropy(F.normalize(q) @ F.normalize(k).T / 0.07, arange(N))`;
 - `supcon`: pytorch-metric-learning `SupConLoss(temperature=0.1)(x, labels)`, labels
   `i % (N/16)`;
+- `arcface`, `cosface`, `subcenter_arcface` (3 sub-centres), `proxy_anchor`, `proxy_nca`
+  (cases `LOSS:NxDxC`): pytorch-metric-learning's loss with `num_classes=C`, its class
+  centres a parameter, `loss(x, labels)` + `.backward()` (gradients to x and the centres),
+  labels `i % C`;
 - losskit: the fused `value_and_grad` through the release example
   `crates/losskit/examples/bench_metric.rs`.
 Method: one warm-up call, then clamp(0.6 s / t, 1, 15) timed calls, median reported (the
@@ -46,7 +50,20 @@ CASES = [
     "supcon:2048x128",
     "supcon:8192x128",
     "nt_xent:32768x128",  # 2N = 65,536 rows
+    "arcface:512x128x10000",
+    "cosface:512x128x10000",
+    "subcenter_arcface:512x128x2000",
+    "proxy_anchor:512x128x1000",
+    "proxy_nca:512x128x1000",
 ]
+# pytorch-metric-learning classes of the class-centre losses (cases LOSS:NxDxC).
+CENTRE_LOSSES = {
+    "arcface": "ArcFaceLoss",
+    "cosface": "CosFaceLoss",
+    "subcenter_arcface": "SubCenterArcFaceLoss",
+    "proxy_anchor": "ProxyAnchorLoss",
+    "proxy_nca": "ProxyNCALoss",
+}
 BIG = 32768
 
 
@@ -58,7 +75,7 @@ def status_mib(key):
     return float("nan")
 
 
-def torch_worker(loss, n, d, threads, repeats):
+def torch_worker(loss, n, d, threads, repeats, classes=1000):
     """Runs in a child process: prints one JSON line (timings or the error)."""
     import torch
     import torch.nn.functional as F
@@ -101,6 +118,16 @@ def torch_worker(loss, n, d, threads, repeats):
 
         def f():
             return sc(x, labels)
+    elif loss in CENTRE_LOSSES:
+        from pytorch_metric_learning import losses
+
+        x = emb()
+        labels = torch.arange(n) % classes
+        m = getattr(losses, CENTRE_LOSSES[loss])(num_classes=classes, embedding_size=d)
+        leaves = [x] + list(m.parameters())
+
+        def f():
+            return m(x, labels)
     else:
         raise SystemExit(f"unknown loss {loss}")
 
@@ -135,13 +162,13 @@ def torch_worker(loss, n, d, threads, repeats):
                       "base_mib": base, "peak_mib": peak, "extra_mib": peak - base, "value": value}))
 
 
-def run_torch(loss, n, d, threads, repeats, mem_gib):
+def run_torch(loss, n, d, threads, repeats, mem_gib, classes=1000):
     code = (
         "import resource, sys; "
         f"resource.setrlimit(resource.RLIMIT_AS, ({int(mem_gib * 2**30)}, {int(mem_gib * 2**30)})); "
         f"sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r}); "
         "import compare_metric as c; "
-        f"c.torch_worker({loss!r}, {n}, {d}, {threads}, {repeats})"
+        f"c.torch_worker({loss!r}, {n}, {d}, {threads}, {repeats}, {classes})"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
@@ -151,9 +178,9 @@ def run_torch(loss, n, d, threads, repeats, mem_gib):
     return json.loads(lines[-1])
 
 
-def run_losskit(loss, n, d, threads, repeats):
+def run_losskit(loss, n, d, threads, repeats, classes=1000):
     args = [str(EXAMPLE), loss, str(n), str(d)] + (["0"] if repeats == 0 else [])
-    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads), BENCH_CLASSES=str(classes))
     p = subprocess.run(args, capture_output=True, text=True, env=env, check=True)
     return json.loads(p.stdout.strip().splitlines()[-1])
 
@@ -176,15 +203,16 @@ def main():
     rows = []
     for case in a.cases:
         loss, shape = case.split(":")
-        n, d = (int(v) for v in shape.split("x"))
+        n, d, *rest = (int(v) for v in shape.split("x"))
+        classes = rest[0] if rest else 1000
         repeats = 0 if n >= BIG else None
         for t in a.threads:
-            tr = run_torch(loss, n, d, t, repeats, a.torch_mem_gib)
-            lr = run_losskit(loss, n, d, t, repeats)
+            tr = run_torch(loss, n, d, t, repeats, a.torch_mem_gib, classes)
+            lr = run_losskit(loss, n, d, t, repeats, classes)
             ratio = f"{tr['median_ms'] / lr['median_ms']:.1f}x" if "median_ms" in tr else "–"
             torch_cell = fmt(tr, "median_ms", ".1f") if "error" not in tr else f"failed: {tr['error']}"
             rows.append(
-                f"| {loss} | {n} × {d} | {t} | {torch_cell} | {lr['median_ms']:.1f} | {ratio} "
+                f"| {loss} | {n} × {d}{f' × C {classes}' if rest else ''} | {t} | {torch_cell} | {lr['median_ms']:.1f} | {ratio} "
                 f"| {fmt(tr, 'extra_mib', '.0f')} | {lr['extra_mib']:.0f} |"
             )
             print(rows[-1], flush=True)

@@ -271,5 +271,111 @@ fam.error("supcon/no-positive", "supcon", {"embeddings": x, "labels": np.array([
 fam.error("supcon/temperature=0", "supcon", {"embeddings": x, "labels": np.array([0, 0, 2], dtype=np.int64)},
           "`temperature` must be > 0", params={"temperature": 0.0})
 
+# ----------------------------------------------------------------------------------------
+# arcface, cosface, subcenter_arcface: pml ArcFaceLoss, CosFaceLoss, SubCenterArcFaceLoss with
+# the test's class centres as their `W` (pml's `W` is [D, C·K], the transpose of `weight`),
+# through torch.func.functional_call so that the gradient reaches `weight`. `mean` is pml's
+# default reducer (MeanReducer); `sum` and `none` come from DoNothingReducer's per-row losses.
+HEAD_PML = (
+    "(lambda f: {{'none': lambda: f({pml}.reducers.DoNothingReducer())['loss']['losses'],"
+    " 'sum': lambda: f({pml}.reducers.DoNothingReducer())['loss']['losses'].sum(),"
+    " 'mean': lambda: f(None)}}[R]())"
+    "(lambda red: torch.func.functional_call({pml}.losses.{cls}(num_classes={c}, embedding_size={d}{args}, reducer=red),"
+    " {{'W': weight.T}}, (embeddings, labels)))"
+)
+SCALE_WHY = (
+    "cosines are block products (matrixmultiply vs the tool's BLAS), summed in another order, "
+    "then multiplied by the scale before the softmax: a few ε·√D, times the scale"
+)
+
+
+def head_tol(scale):
+    k = max(64.0, 8.0 * scale)
+    return {"f32": {"rel": k, "abs": k}, "f64": {"rel": k, "abs": k}, "why": SCALE_WHY}
+
+
+def centred(r, n, d, c, k=1, noise=0.7, far=0):
+    """Embeddings near their class's (sub-)centre; the first `far` rows opposite it."""
+    w = emb(r, c * k, d)
+    y = r.permutation(np.arange(n) % c).astype(np.int64)
+    rows = y * k + r.integers(0, k, size=n)
+    e = w[rows] + noise * r.normal(size=(n, d))
+    e[:far] = -w[rows[:far]] + 0.05 * r.normal(size=(far, d))
+    return f32(e), y, w
+
+
+for loss, cls, name, n, d, c, k, params, far in [
+    ("arcface", "ArcFaceLoss", "default", 10, 8, 5, 1, {}, 0),
+    ("arcface", "ArcFaceLoss", "margin=10/scale=8/far-branch", 12, 6, 4, 1, {"margin": 10.0, "scale": 8.0}, 3),
+    ("arcface", "ArcFaceLoss", "scale=16/big-batch", 150, 4, 7, 1, {"scale": 16.0}, 2),
+    ("cosface", "CosFaceLoss", "default", 10, 8, 5, 1, {}, 0),
+    ("cosface", "CosFaceLoss", "margin=0.1/scale=10/big-batch", 130, 5, 6, 1, {"margin": 0.1, "scale": 10.0}, 1),
+    ("subcenter_arcface", "SubCenterArcFaceLoss", "default", 12, 6, 4, 3, {}, 0),
+    ("subcenter_arcface", "SubCenterArcFaceLoss", "sub_centers=2/scale=16", 20, 5, 3, 2,
+     {"sub_centers": 2, "scale": 16.0}, 2),
+]:
+    r = rng(f"{loss}/{name}")
+    x, y, w = centred(r, n, d, c, k, far=far)
+    scale = params.get("scale", 64.0)
+    args = "".join(f", {kk}={v!r}" for kk, v in params.items())
+    fam.case(f"{loss}/{name}", loss, HEAD_PML.format(pml=PML, cls=cls, c=c, d=d, args=args),
+             {"embeddings": x, "labels": y, "weight": w}, params=params,
+             grads=("embeddings", "weight"), tool=PML_TOOL, tolerance=head_tol(scale))
+
+r = rng("arcface/errors")
+x, w = emb(r, 3, 4), emb(r, 5, 4)
+fam.error("arcface/label=C", "arcface",
+          {"embeddings": x, "labels": np.array([0, 5, 1], dtype=np.int64), "weight": w},
+          "`labels` at [1] is 5, expected a class index in [0, C)")
+fam.error("arcface/weight-width", "arcface",
+          {"embeddings": x, "labels": np.array([0, 1, 1], dtype=np.int64), "weight": emb(r, 5, 3)},
+          "`weight` has shape [5, 3], expected [5, 4]")
+fam.error("arcface/margin=180", "arcface",
+          {"embeddings": x, "labels": np.array([0, 1, 1], dtype=np.int64), "weight": w},
+          "`margin` must be in [0, 180) degrees", params={"margin": 180.0})
+fam.error("cosface/scale=0", "cosface",
+          {"embeddings": x, "labels": np.array([0, 1, 1], dtype=np.int64), "weight": w},
+          "`scale` must be > 0", params={"scale": 0.0})
+fam.error("subcenter_arcface/rows", "subcenter_arcface",
+          {"embeddings": x, "labels": np.array([0, 1, 0], dtype=np.int64), "weight": w},
+          "`weight` has shape [5, 4], expected [C·K, D]")
+
+# ----------------------------------------------------------------------------------------
+# proxy_anchor, proxy_nca: pml ProxyAnchorLoss (DivisorReducer) and ProxyNCALoss (MeanReducer)
+# with the test's proxies as their `proxies` parameter (same [C, D] layout), through
+# torch.func.functional_call so that the gradient reaches `proxies`. `mean` only.
+PROXY_PML = (
+    "torch.func.functional_call({pml}.losses.{cls}(num_classes={c}, embedding_size={d}{args}),"
+    " {{'proxies': proxies}}, (embeddings, labels))"
+)
+
+for loss, cls, name, n, d, c, used, params in [
+    ("proxy_anchor", "ProxyAnchorLoss", "default", 16, 8, 6, 5, {}),
+    ("proxy_anchor", "ProxyAnchorLoss", "margin=0.2/alpha=16/big-batch", 140, 5, 9, 9, {"margin": 0.2, "alpha": 16.0}),
+    ("proxy_nca", "ProxyNCALoss", "default", 12, 6, 4, 4, {}),
+    ("proxy_nca", "ProxyNCALoss", "softmax_scale=8/big-batch", 130, 5, 7, 6, {"softmax_scale": 8.0}),
+]:
+    r = rng(f"{loss}/{name}")
+    x, y, w = centred(r, n, d, used)
+    w = np.concatenate([w, emb(r, c - used, d)]) if c > used else w  # proxies without rows
+    scale = params.get("alpha", 32.0) if loss == "proxy_anchor" else 4.0 * params.get("softmax_scale", 1.0)
+    args = "".join(f", {kk}={v!r}" for kk, v in params.items())
+    fam.case(f"{loss}/{name}", loss, PROXY_PML.format(pml=PML, cls=cls, c=c, d=d, args=args),
+             {"embeddings": x, "labels": y, "proxies": w}, params=params,
+             grads=("embeddings", "proxies"), reductions=("mean",), tool=PML_TOOL,
+             tolerance=head_tol(scale))
+
+r = rng("proxy_anchor/errors")
+x, w = emb(r, 3, 4), emb(r, 5, 4)
+fam.error("proxy_anchor/label<0", "proxy_anchor",
+          {"embeddings": x, "labels": np.array([0, -1, 1], dtype=np.int64), "proxies": w},
+          "`labels` at [1] is -1, expected a class index in [0, C)")
+fam.error("proxy_nca/proxies-width", "proxy_nca",
+          {"embeddings": x, "labels": np.array([0, 1, 1], dtype=np.int64), "proxies": emb(r, 5, 3)},
+          "`proxies` has shape [5, 3], expected [5, 4]")
+fam.error("proxy_nca/softmax_scale=0", "proxy_nca",
+          {"embeddings": x, "labels": np.array([0, 1, 1], dtype=np.int64), "proxies": w},
+          "`softmax_scale` must be > 0", params={"softmax_scale": 0.0})
+
 if __name__ == "__main__":
     fam.write()

@@ -7,7 +7,10 @@
 //! RAYON_NUM_THREADS=1 cargo run --release --example bench_metric -- nt_xent 1024 128
 //! ```
 //! Arguments: `LOSS N D [REPEATS]`, LOSS one of `triplet_margin`, `nt_xent`, `info_nce`,
-//! `supcon` (N rows per view / batch; supcon gets labels `i % (N/16)`). REPEATS defaults to
+//! `supcon` (N rows per view / batch; supcon gets labels `i % (N/16)`), and the class-centre
+//! losses `arcface`, `cosface`, `subcenter_arcface` (3 sub-centres), `proxy_anchor`,
+//! `proxy_nca` with `BENCH_CLASSES` classes (default 1000), labels `i % C`, gradients with
+//! respect to the embeddings and the centres. REPEATS defaults to
 //! clamp(0.6 s / t, 1, 15) after one warm-up call; 0 means one timed call and no warm-up
 //! (the 65,536-row case). Memory: `VmRSS` after the inputs and gradient buffers exist
 //! (`base_mib`) and the process's `VmHWM` at the end (`peak_mib`), from
@@ -16,8 +19,8 @@
 use std::time::Instant;
 
 use losskit::{
-    InfoNce, LabeledInputs, NtXent, Reduction, SupCon, Tensor, TripletInputs, TripletMargin,
-    ViewInputs,
+    ArcFace, CentreInputs, CosFace, InfoNce, LabeledInputs, NtXent, ProxyAnchor, ProxyNca,
+    Reduction, SubCenterArcFace, SupCon, Tensor, TripletInputs, TripletMargin, ViewInputs,
 };
 
 fn status_mib(key: &str) -> f64 {
@@ -74,7 +77,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Tensor::new(&b, &[n, d])?,
         Tensor::new(&c, &[n, d])?,
     );
+    let classes: usize = std::env::var("BENCH_CLASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let rows = if loss == "subcenter_arcface" {
+        3 * classes
+    } else {
+        classes
+    };
+    let w = data(rows * d, 4);
+    let mut gw = vec![1.0f32; rows * d];
+    let class_labels: Vec<i64> = (0..n as i64).map(|i| i % classes as i64).collect();
+    let tw = Tensor::new(&w, &[rows, d])?;
     let mut step: Step<'_> = match loss.as_str() {
+        "arcface" | "cosface" | "subcenter_arcface" => {
+            let inputs = CentreInputs::new(ta, &class_labels[..], tw);
+            let (arc, cos, sub) = (
+                ArcFace::default(),
+                CosFace::default(),
+                SubCenterArcFace::default(),
+            );
+            let which = loss.clone();
+            Box::new(move || match which.as_str() {
+                "arcface" => arc.value_and_grad(&inputs, Reduction::Mean, &mut g1, &mut gw),
+                "cosface" => cos.value_and_grad(&inputs, Reduction::Mean, &mut g1, &mut gw),
+                _ => sub.value_and_grad(&inputs, Reduction::Mean, &mut g1, &mut gw),
+            })
+        }
+        "proxy_anchor" | "proxy_nca" => {
+            let inputs = CentreInputs::new(ta, &class_labels[..], tw);
+            let (pa, nca) = (ProxyAnchor::default(), ProxyNca::default());
+            let anchor = loss == "proxy_anchor";
+            Box::new(move || {
+                if anchor {
+                    pa.value_and_grad(&inputs, &mut g1, &mut gw)
+                } else {
+                    nca.value_and_grad(&inputs, &mut g1, &mut gw)
+                }
+            })
+        }
         "triplet_margin" => {
             let l = TripletMargin::default();
             let inputs = TripletInputs::new(ta, tb, tc);

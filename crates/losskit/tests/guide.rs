@@ -15,6 +15,8 @@ mod bce_with_logits;
 mod box_iou;
 #[path = "../src/guide/snippets/bpr.rs"]
 mod bpr;
+#[path = "../src/guide/snippets/class_centres.rs"]
+mod class_centres;
 #[path = "../src/guide/snippets/cross_entropy_smoothing.rs"]
 mod cross_entropy_smoothing;
 #[path = "../src/guide/snippets/cross_entropy_weighted.rs"]
@@ -71,6 +73,7 @@ const COMPILED: &[(&str, Run)] = &[
     ("ctc", ctc::run),
     ("listnet", listnet::run),
     ("bpr", bpr::run),
+    ("class_centres", class_centres::run),
 ];
 
 #[test]

@@ -1614,6 +1614,232 @@ def supcon(embeddings, labels, temperature=0.1, reduction='mean', *, grad=()) ->
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def arcface(embeddings, labels, weight, margin=28.6, scale=64.0, reduction='mean', *, grad=()) -> Any:
+    """
+    ArcFace: softmax over scaled cosines to learned class centres, the target's angle widened by `margin`.
+
+    losskit.arcface on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        cos θ_ij = normalize(x_i)·normalize(w_j); z_ij = s·cos θ_ij, z_iy = s·cos(θ_iy + m) (θ_iy ≤ π − m) or s·(cos θ_iy − m·sin m) (beyond); ℓ_i = −log softmax(z_i)_y; mean over N
+
+    Gradient::
+
+        ∂ℓ/∂z = softmax − onehot; the target through cos(θ+m) = cos θ cos m − sin θ sin m, sin θ = ‖ŵ − cos θ·u‖ (no acos); then through both normalisations, to embeddings and weight
+
+    Inputs:
+        embeddings (prediction): floats, [N, D]
+        labels (target): integers, [N] (integers in [0, C))
+        weight (prediction): floats, [C, D] (class centres, learned)
+
+    Parameters:
+        margin (float, default 28.6, in [0, 180)): the angle added to the target class's angle, in degrees (pytorch-metric-learning's unit; 28.6° ≈ 0.5 rad)
+        scale (float, default 64.0, > 0): multiplies the cosines before the softmax (s in the papers)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        face recognition and other identification with many classes and few samples each: a
+        closed-set classifier whose embeddings are then compared by cosine
+
+    Pitfalls:
+        - margin is in degrees here (pytorch-metric-learning's convention); InsightFace and the
+          paper write 0.5 rad
+        - scale 64 makes the softmax very sharp: with many classes and a fresh network the loss
+          starts near 64·(1 + cos m) ≈ 120; that is normal
+        - the centres are learned: give `weight` to the optimiser too (pytorch-metric-learning
+          keeps it as `loss.W`, transposed [D, C])
+        - beyond θ = π − m the target logit uses cos θ − m·sin m and jumps down by ≈ 0.12·s
+          there (pytorch-metric-learning's and InsightFace's choice)
+
+    Reference:
+        Deng et al. 2019 (ArcFace); pytorch-metric-learning ArcFaceLoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def cosface(embeddings, labels, weight, margin=0.35, scale=64.0, reduction='mean', *, grad=()) -> Any:
+    """
+    CosFace: softmax over scaled cosines to learned class centres, the target's cosine lowered by `margin`.
+
+    losskit.cosface on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        cos θ_ij = normalize(x_i)·normalize(w_j); z_ij = s·(cos θ_ij − m·[j = y_i]); ℓ_i = −log softmax(z_i)_y; mean over N
+
+    Gradient::
+
+        ∂ℓ/∂cos θ_ij = s(softmax_j − [j = y]); ∂cos θ/∂x = (ŵ − cos θ·u)/‖x‖, ∂cos θ/∂w = (u − cos θ·ŵ)/‖w‖
+
+    Inputs:
+        embeddings (prediction): floats, [N, D]
+        labels (target): integers, [N] (integers in [0, C))
+        weight (prediction): floats, [C, D] (class centres, learned)
+
+    Parameters:
+        margin (float, default 0.35, finite): subtracted from the target class's cosine
+        scale (float, default 64.0, > 0): multiplies the cosines before the softmax (s in the papers)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        face recognition and other identification with many classes and few samples each;
+        simpler than arcface (no angle), similar accuracy
+
+    Pitfalls:
+        - the centres are learned: give `weight` to the optimiser too (pytorch-metric-learning
+          keeps it as `loss.W`, transposed [D, C])
+        - margin 0.35 is for scale 64; a smaller scale needs a smaller margin or the loss cannot
+          fall
+
+    Reference:
+        Wang et al. 2018 (CosFace); pytorch-metric-learning CosFaceLoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def subcenter_arcface(embeddings, labels, weight, margin=28.6, scale=64.0, sub_centers=3, reduction='mean', *, grad=()) -> Any:
+    """
+    Sub-center ArcFace: arcface with K centres per class, each embedding scored against its closest one.
+
+    losskit.subcenter_arcface on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        cos θ_ic = max_k normalize(x_i)·normalize(w_{cK+k}); then arcface on those C cosines
+
+    Gradient::
+
+        as arcface, each class's part to its arg-max sub-centre (first on a tie), 0 to the others
+
+    Inputs:
+        embeddings (prediction): floats, [N, D]
+        labels (target): integers, [N] (integers in [0, C))
+        weight (prediction): floats, [C·K, D] (K = sub_centers centres per class, class-major; learned)
+
+    Parameters:
+        margin (float, default 28.6, in [0, 180)): the angle added to the target class's angle, in degrees (pytorch-metric-learning's unit; 28.6° ≈ 0.5 rad)
+        scale (float, default 64.0, > 0): multiplies the cosines before the softmax (s in the papers)
+        sub_centers (int, default 3, >= 1): centres per class (K); `weight` has C·K rows, class-major
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        identification on noisy web-scale data: label noise and intra-class modes gather on
+        extra sub-centres instead of pulling the main one
+
+    Pitfalls:
+        - weight rows are class-major: class c's sub-centres are rows c·K … c·K + K − 1
+          (pytorch-metric-learning's layout)
+        - margin in degrees, as arcface
+
+    Reference:
+        Deng et al. 2020 (Sub-center ArcFace); pytorch-metric-learning SubCenterArcFaceLoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def proxy_anchor(embeddings, labels, proxies, margin=0.1, alpha=32.0, reduction='mean', *, grad=()) -> Any:
+    """
+    Proxy-Anchor: each class proxy pulls its embeddings and pushes the others, soft-maxed over the batch.
+
+    losskit.proxy_anchor on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        s_ic = normalize(x_i)·normalize(p_c); L = (1/C⁺) Σ_{c with positives} ln(1 + Σ_{y_i = c} e^{−α(s_ic − δ)}) + (1/C) Σ_c ln(1 + Σ_{y_i ≠ c} e^{α(s_ic + δ)})
+
+    Gradient::
+
+        ∂L/∂s_ic = −(α/C⁺)·(row i's share of class c's positive sum) or (α/C)·(its share of the negative sum); then through both normalisations, to embeddings and proxies
+
+    Inputs:
+        embeddings (prediction): floats, [N, D]
+        labels (target): integers, [N] (integers in [0, C))
+        proxies (prediction): floats, [C, D] (one per class, learned)
+
+    Parameters:
+        margin (float, default 0.1, finite): δ: positives are pulled above cosine δ, negatives pushed below −δ
+        alpha (float, default 32.0, > 0): scales the cosines inside the soft maxima (larger: harder examples weigh more)
+
+    reduction: one of 'mean'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        retrieval / deep metric learning (CUB, Cars, SOP): fast convergence, every batch sees
+        every class through its proxy
+
+    Pitfalls:
+        - the proxies are learned: give them to the optimiser, usually with a larger learning
+          rate (the paper uses 100×)
+        - mean only (pytorch-metric-learning's DivisorReducer); there is no per-sample loss
+
+    Reference:
+        Kim et al. 2020 (Proxy Anchor); pytorch-metric-learning ProxyAnchorLoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def proxy_nca(embeddings, labels, proxies, softmax_scale=1.0, reduction='mean', *, grad=()) -> Any:
+    """
+    ProxyNCA: softmax over negative squared distances to one learned proxy per class.
+
+    losskit.proxy_nca on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        d²_ic = ‖normalize(x_i) − normalize(p_c)‖²; ℓ_i = −log softmax_c(−s·d²_i·)_{y_i}; mean over N
+
+    Gradient::
+
+        ∂ℓ/∂d²_ic = −s(softmax_c − [c = y_i]); ∂d²/∂u = 2(u − p̂); then through both normalisations
+
+    Inputs:
+        embeddings (prediction): floats, [N, D]
+        labels (target): integers, [N] (integers in [0, C))
+        proxies (prediction): floats, [C, D] (one per class, learned)
+
+    Parameters:
+        softmax_scale (float, default 1.0, > 0): multiplies the negative squared distances before the softmax
+
+    reduction: one of 'mean'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        deep metric learning with one proxy per class; a simple baseline for proxy_anchor
+
+    Pitfalls:
+        - with unit vectors d² ∈ [0, 4]: softmax_scale 1 gives a soft loss that barely separates
+          classes; papers use larger scales (e.g. 3–10) or temperatures
+        - mean only (pytorch-metric-learning's MeanReducer); rows whose own-proxy probability
+          underflows are kept here (pytorch-metric-learning drops them)
+
+    Reference:
+        Movshovitz-Attias et al. 2017 (ProxyNCA); pytorch-metric-learning ProxyNCALoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def dice(input, target, activation='softmax', include_background=True, batch=False, smooth_nr=1e-05, smooth_dr=1e-05, squared=False, reduction='mean', *, grad=()) -> Any:
     """
     Soft Dice: 1 − smoothed Dice coefficient per sample and class, averaged.

@@ -11,7 +11,7 @@
 //! | binary | `bce_with_logits` | imbalance → `pos_weight` (ratio < 10) or `focal` α = 0.25, γ = 2 (ratio ≥ 10) |
 //! | multiclass | `cross_entropy`, label smoothing 0.1 | imbalance → class weights (inverse frequency; effective number for long tails); extreme → `softmax_focal` |
 //! | multilabel | `bce_with_logits` per label | imbalance → per-label `pos_weight` |
-//! | embedding | `info_nce` (τ = 0.07); with labels `supcon` (τ = 0.1) | small batch → `batch_hard_triplet` (labels) or `triplet_margin` |
+//! | embedding | `info_nce` (τ = 0.07); with labels `supcon` (τ = 0.1) | small batch → `batch_hard_triplet` (labels) or `triplet_margin`; with labels, many classes with few samples each (face recognition) → `arcface` (28.6°, s = 64) or `cosface`; more classes than a batch holds → `proxy_anchor` |
 //! | segmentation | `bce_dice` | small objects → `tversky` (α = 0.3, β = 0.7), `focal_tversky` |
 //! | detection | `focal` (α = 0.25, γ = 2) + `giou` | faster convergence → `diou`; aspect ratios → `ciou` |
 //! | sequence | `ctc` (blank 0) | – |
@@ -222,6 +222,7 @@ snippets! {
     SOFTMAX_FOCAL = "softmax_focal", INFO_NCE = "info_nce", LABELLED = "labelled_embeddings",
     TRIPLET = "triplet_margin", BCE_DICE = "bce_dice", TVERSKY = "tversky", BOX_IOU = "box_iou",
     SMOOTH_L1 = "smooth_l1", CTC = "ctc", LISTNET = "listnet", BPR = "bpr",
+    CLASS_CENTRES = "class_centres",
 }
 
 /// The guide's answer.
@@ -275,6 +276,8 @@ const R_WEIGHTS: &str = "King & Zeng, \"Logistic Regression in Rare Events Data\
 const R_CE_WEIGHTED: &str = "Szegedy et al., CVPR 2016 (label smoothing 0.1); King & Zeng 2001 (inverse frequency, scikit-learn \"balanced\"); Cui et al., \"Class-Balanced Loss Based on Effective Number of Samples\", CVPR 2019";
 const R_NOISE: &str = "Lukasik et al., \"Does Label Smoothing Mitigate Label Noise?\", ICML 2020";
 const R_INFO_NCE: &str = "van den Oord et al., \"Representation Learning with Contrastive Predictive Coding\", 2018; He et al., MoCo, CVPR 2020 (τ = 0.07)";
+const R_ARCFACE: &str = "Deng et al., \"ArcFace: Additive Angular Margin Loss for Deep Face Recognition\", CVPR 2019 (m = 0.5 rad, s = 64); Wang et al., \"CosFace\", CVPR 2018; pytorch-metric-learning `ArcFaceLoss`, `CosFaceLoss`";
+const R_PROXY_ANCHOR: &str = "Kim et al., \"Proxy Anchor Loss for Deep Metric Learning\", CVPR 2020 (δ = 0.1, α = 32); pytorch-metric-learning `ProxyAnchorLoss`";
 const R_SUPCON: &str = "Khosla et al., \"Supervised Contrastive Learning\", NeurIPS 2020 (τ = 0.1); pytorch-metric-learning `SupConLoss`";
 const R_BATCH_HARD: &str = "Hermans, Beyer & Leibe, \"In Defense of the Triplet Loss for Person Re-Identification\", 2017 (P×K batches, margin 0.3)";
 const R_TRIPLET: &str =
@@ -900,6 +903,36 @@ fn embedding(c: &Conditions) -> Recommendation {
             R_TRIPLET,
         )
     };
+    let arcface = || {
+        variant(
+            "many classes with few samples each (face recognition, re-identification)",
+            "arcface",
+            p(&[("margin", "28.6"), ("scale", "64")]),
+            "a softmax over learned class centres with an angular margin: every class is in every step, whatever the batch holds",
+            &CLASS_CENTRES,
+            R_ARCFACE,
+        )
+    };
+    let cosface = || {
+        variant(
+            "many classes, and a simpler margin than arcface's angle",
+            "cosface",
+            p(&[("margin", "0.35"), ("scale", "64")]),
+            "the same head with the margin subtracted from the cosine",
+            &CLASS_CENTRES,
+            R_ARCFACE,
+        )
+    };
+    let proxy_anchor = || {
+        variant(
+            "retrieval with more classes than a batch can hold",
+            "proxy_anchor",
+            p(&[("margin", "0.1"), ("alpha", "32")]),
+            "one learned proxy per class stands in for the class: fast convergence without pair mining",
+            &CLASS_CENTRES,
+            R_PROXY_ANCHOR,
+        )
+    };
     let as_variant =
         |ch: Choice, when, why| variant(when, ch.loss, ch.params, why, ch.snippet, ch.reference);
     let (primary, reasoning, variants) = match (small, c.supervised) {
@@ -917,6 +950,9 @@ fn embedding(c: &Conditions) -> Recommendation {
             vec![
                 as_variant(batch_hard(), "the batch is small (< 64)", "needs only P classes × K samples per batch"),
                 as_variant(info_nce(), "the labels are unreliable", "self-supervised pairs need no labels"),
+                arcface(),
+                cosface(),
+                proxy_anchor(),
             ],
         ),
         (true, true) => (
@@ -925,6 +961,8 @@ fn embedding(c: &Conditions) -> Recommendation {
             vec![
                 as_variant(supcon(), "the batch grows past 64", "uses every positive and negative in the batch"),
                 as_variant(triplet(), "triplets are mined outside the batch", "explicit (anchor, positive, negative) rows"),
+                arcface(),
+                proxy_anchor(),
             ],
         ),
         (true, false) => (

@@ -1,15 +1,18 @@
 //! The metric-learning family's catalogue entries.
 
 use crate::catalogue::{
-    Family, InputKind, InputSpec, Kinks, LossInfo, NanRule, ParamKind, ParamSpec, Plot, PlotAxis,
-    Range, Role, STANDARD_REDUCTIONS,
+    Bound, Family, InputKind, InputSpec, Kinks, LossInfo, NanRule, ParamKind, ParamSpec, Plot,
+    PlotAxis, Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::evaluator;
 use crate::sample::{Rng, Sample};
 
 use super::contrastive_ce::{eval_info_nce, eval_nt_xent, eval_supcon};
+use super::heads::{eval_arcface, eval_cosface, eval_subcenter_arcface};
 use super::pairs::{eval_contrastive, eval_cosine_embedding};
+use super::proxy::{eval_proxy_anchor, eval_proxy_nca};
 use super::triplet::{eval_batch_hard_triplet, eval_triplet_margin};
+use crate::reduction::ReductionMode;
 
 const fn emb(name: &'static str, shape: &'static str) -> InputSpec {
     InputSpec {
@@ -113,6 +116,84 @@ fn sample_labeled(size: usize, rng: &mut Rng) -> Sample {
     Sample::new()
         .float("embeddings", &[n, D], rng.normals(n * D, 1.0))
         .index("labels", &[n], (0..n as i64).map(|i| i % classes).collect())
+}
+
+/// `embeddings`, `labels` and the class centres `centres` (`weight`, `proxies`).
+const fn centre_inputs(centres: InputSpec) -> [InputSpec; 3] {
+    [
+        emb("embeddings", "[N, D]"),
+        InputSpec {
+            name: "labels",
+            role: Role::Target,
+            kind: InputKind::Index,
+            required: true,
+            shape: "[N] (integers in [0, C))",
+        },
+        centres,
+    ]
+}
+
+const HEAD: &[InputSpec] = &centre_inputs(emb("weight", "[C, D] (class centres, learned)"));
+const SUBCENTER: &[InputSpec] = &centre_inputs(emb(
+    "weight",
+    "[C·K, D] (K = sub_centers centres per class, class-major; learned)",
+));
+
+const PROXIES: &[InputSpec] = &centre_inputs(emb("proxies", "[C, D] (one per class, learned)"));
+
+const fn angle_margin() -> ParamSpec {
+    ParamSpec {
+        name: "margin",
+        kind: ParamKind::Float {
+            default: 28.6,
+            range: Range {
+                lo: Bound::Inclusive(0.0),
+                hi: Bound::Exclusive(180.0),
+            },
+        },
+        doc: "the angle added to the target class's angle, in degrees (pytorch-metric-learning's unit; 28.6° ≈ 0.5 rad)",
+    }
+}
+
+const SCALE: ParamSpec = ParamSpec {
+    name: "scale",
+    kind: ParamKind::Float {
+        default: 64.0,
+        range: Range::POSITIVE,
+    },
+    doc: "multiplies the cosines before the softmax (s in the papers)",
+};
+
+/// Embeddings near their class's centre (or one of its sub-centres): `e_i = w_{y_i} + noise`,
+/// so the target cosines are those of training (about 0.7), not of random directions.
+fn sample_centres(size: usize, rng: &mut Rng, k: usize, name: &'static str) -> Sample {
+    let n = rows(size / 2, 4);
+    let c = (n / 3).max(2);
+    let w = rng.normals(c * k * D, 1.0);
+    let labels: Vec<i64> = (0..n as i64).map(|i| i % c as i64).collect();
+    let mut e = rng.normals(n * D, 0.7);
+    for (i, &y) in labels.iter().enumerate() {
+        let row = (y as usize) * k + i % k;
+        for q in 0..D {
+            e[i * D + q] += w[row * D + q];
+        }
+    }
+    Sample::new()
+        .float("embeddings", &[n, D], e)
+        .index("labels", &[n], labels)
+        .float(name, &[c * k, D], w)
+}
+
+fn sample_head(size: usize, rng: &mut Rng) -> Sample {
+    sample_centres(size, rng, 1, "weight")
+}
+
+fn sample_proxies(size: usize, rng: &mut Rng) -> Sample {
+    sample_centres(size, rng, 1, "proxies")
+}
+
+fn sample_subcenter(size: usize, rng: &mut Rng) -> Sample {
+    sample_centres(size, rng, 3, "weight")
 }
 
 pub(crate) const CATALOGUE: &[LossInfo] = &[
@@ -329,6 +410,148 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Khosla et al. 2020 (L_out); pytorch-metric-learning SupConLoss",
         eval: evaluator!(eval_supcon),
         sample: sample_labeled,
+        plot: None,
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "arcface",
+        family: Family::MetricLearning,
+        summary: "ArcFace: softmax over scaled cosines to learned class centres, the target's angle widened by `margin`",
+        inputs: HEAD,
+        params: &[angle_margin(), SCALE],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "cos θ_ij = normalize(x_i)·normalize(w_j); z_ij = s·cos θ_ij, z_iy = s·cos(θ_iy + m) (θ_iy ≤ π − m) or s·(cos θ_iy − m·sin m) (beyond); ℓ_i = −log softmax(z_i)_y; mean over N",
+        gradient: "∂ℓ/∂z = softmax − onehot; the target through cos(θ+m) = cos θ cos m − sin θ sin m, sin θ = ‖ŵ − cos θ·u‖ (no acos); then through both normalisations, to embeddings and weight",
+        when_to_use: "face recognition and other identification with many classes and few samples each: a closed-set classifier whose embeddings are then compared by cosine",
+        pitfalls: &[
+            "margin is in degrees here (pytorch-metric-learning's convention); InsightFace and the paper write 0.5 rad",
+            "scale 64 makes the softmax very sharp: with many classes and a fresh network the loss starts near 64·(1 + cos m) ≈ 120; that is normal",
+            "the centres are learned: give `weight` to the optimiser too (pytorch-metric-learning keeps it as `loss.W`, transposed [D, C])",
+            "beyond θ = π − m the target logit uses cos θ − m·sin m and jumps down by ≈ 0.12·s there (pytorch-metric-learning's and InsightFace's choice)",
+        ],
+        reference: "Deng et al. 2019 (ArcFace); pytorch-metric-learning ArcFaceLoss",
+        eval: evaluator!(eval_arcface),
+        sample: sample_head,
+        plot: None,
+        kinks: Kinks::Described("at θ_y = 0 (a cone: the subgradient 0 of the sin θ term exactly there) and θ_y = π − margin (the logit jumps)"),
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "cosface",
+        family: Family::MetricLearning,
+        summary: "CosFace: softmax over scaled cosines to learned class centres, the target's cosine lowered by `margin`",
+        inputs: HEAD,
+        params: &[
+            ParamSpec {
+                name: "margin",
+                kind: ParamKind::Float { default: 0.35, range: Range::ANY },
+                doc: "subtracted from the target class's cosine",
+            },
+            SCALE,
+        ],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "cos θ_ij = normalize(x_i)·normalize(w_j); z_ij = s·(cos θ_ij − m·[j = y_i]); ℓ_i = −log softmax(z_i)_y; mean over N",
+        gradient: "∂ℓ/∂cos θ_ij = s(softmax_j − [j = y]); ∂cos θ/∂x = (ŵ − cos θ·u)/‖x‖, ∂cos θ/∂w = (u − cos θ·ŵ)/‖w‖",
+        when_to_use: "face recognition and other identification with many classes and few samples each; simpler than arcface (no angle), similar accuracy",
+        pitfalls: &[
+            "the centres are learned: give `weight` to the optimiser too (pytorch-metric-learning keeps it as `loss.W`, transposed [D, C])",
+            "margin 0.35 is for scale 64; a smaller scale needs a smaller margin or the loss cannot fall",
+        ],
+        reference: "Wang et al. 2018 (CosFace); pytorch-metric-learning CosFaceLoss",
+        eval: evaluator!(eval_cosface),
+        sample: sample_head,
+        plot: None,
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "subcenter_arcface",
+        family: Family::MetricLearning,
+        summary: "Sub-center ArcFace: arcface with K centres per class, each embedding scored against its closest one",
+        inputs: SUBCENTER,
+        params: &[
+            angle_margin(),
+            SCALE,
+            ParamSpec {
+                name: "sub_centers",
+                kind: ParamKind::Int { default: 3, range: Range { lo: Bound::Inclusive(1.0), hi: Bound::Unbounded } },
+                doc: "centres per class (K); `weight` has C·K rows, class-major",
+            },
+        ],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "cos θ_ic = max_k normalize(x_i)·normalize(w_{cK+k}); then arcface on those C cosines",
+        gradient: "as arcface, each class's part to its arg-max sub-centre (first on a tie), 0 to the others",
+        when_to_use: "identification on noisy web-scale data: label noise and intra-class modes gather on extra sub-centres instead of pulling the main one",
+        pitfalls: &[
+            "weight rows are class-major: class c's sub-centres are rows c·K … c·K + K − 1 (pytorch-metric-learning's layout)",
+            "margin in degrees, as arcface",
+        ],
+        reference: "Deng et al. 2020 (Sub-center ArcFace); pytorch-metric-learning SubCenterArcFaceLoss",
+        eval: evaluator!(eval_subcenter_arcface),
+        sample: sample_subcenter,
+        plot: None,
+        kinks: Kinks::Described("where a class's closest sub-centre changes, at θ_y = 0 and at θ_y = π − margin (as arcface)"),
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "proxy_anchor",
+        family: Family::MetricLearning,
+        summary: "Proxy-Anchor: each class proxy pulls its embeddings and pushes the others, soft-maxed over the batch",
+        inputs: PROXIES,
+        params: &[
+            ParamSpec {
+                name: "margin",
+                kind: ParamKind::Float { default: 0.1, range: Range::ANY },
+                doc: "δ: positives are pulled above cosine δ, negatives pushed below −δ",
+            },
+            ParamSpec {
+                name: "alpha",
+                kind: ParamKind::Float { default: 32.0, range: Range::POSITIVE },
+                doc: "scales the cosines inside the soft maxima (larger: harder examples weigh more)",
+            },
+        ],
+        reductions: &[ReductionMode::Mean],
+        formula: "s_ic = normalize(x_i)·normalize(p_c); L = (1/C⁺) Σ_{c with positives} ln(1 + Σ_{y_i = c} e^{−α(s_ic − δ)}) + (1/C) Σ_c ln(1 + Σ_{y_i ≠ c} e^{α(s_ic + δ)})",
+        gradient: "∂L/∂s_ic = −(α/C⁺)·(row i's share of class c's positive sum) or (α/C)·(its share of the negative sum); then through both normalisations, to embeddings and proxies",
+        when_to_use: "retrieval / deep metric learning (CUB, Cars, SOP): fast convergence, every batch sees every class through its proxy",
+        pitfalls: &[
+            "the proxies are learned: give them to the optimiser, usually with a larger learning rate (the paper uses 100×)",
+            "mean only (pytorch-metric-learning's DivisorReducer); there is no per-sample loss",
+        ],
+        reference: "Kim et al. 2020 (Proxy Anchor); pytorch-metric-learning ProxyAnchorLoss",
+        eval: evaluator!(eval_proxy_anchor),
+        sample: sample_proxies,
+        plot: None,
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "proxy_nca",
+        family: Family::MetricLearning,
+        summary: "ProxyNCA: softmax over negative squared distances to one learned proxy per class",
+        inputs: PROXIES,
+        params: &[ParamSpec {
+            name: "softmax_scale",
+            kind: ParamKind::Float { default: 1.0, range: Range::POSITIVE },
+            doc: "multiplies the negative squared distances before the softmax",
+        }],
+        reductions: &[ReductionMode::Mean],
+        formula: "d²_ic = ‖normalize(x_i) − normalize(p_c)‖²; ℓ_i = −log softmax_c(−s·d²_i·)_{y_i}; mean over N",
+        gradient: "∂ℓ/∂d²_ic = −s(softmax_c − [c = y_i]); ∂d²/∂u = 2(u − p̂); then through both normalisations",
+        when_to_use: "deep metric learning with one proxy per class; a simple baseline for proxy_anchor",
+        pitfalls: &[
+            "with unit vectors d² ∈ [0, 4]: softmax_scale 1 gives a soft loss that barely separates classes; papers use larger scales (e.g. 3–10) or temperatures",
+            "mean only (pytorch-metric-learning's MeanReducer); rows whose own-proxy probability underflows are kept here (pytorch-metric-learning drops them)",
+        ],
+        reference: "Movshovitz-Attias et al. 2017 (ProxyNCA); pytorch-metric-learning ProxyNCALoss",
+        eval: evaluator!(eval_proxy_nca),
+        sample: sample_proxies,
         plot: None,
         kinks: Kinks::Smooth,
         nan: NanRule::PROPAGATES,

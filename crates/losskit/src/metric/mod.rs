@@ -154,11 +154,17 @@ macro_rules! labeled_api {
 mod blocks;
 mod catalogue;
 mod contrastive_ce;
+mod dense;
+mod heads;
 mod pairs;
+mod proxy;
 mod triplet;
 
 pub use contrastive_ce::{InfoNce, NtXent, SupCon};
+pub use dense::CentreInputs;
+pub use heads::{ArcFace, CosFace, SubCenterArcFace};
 pub use pairs::{Contrastive, CosineEmbedding};
+pub use proxy::{ProxyAnchor, ProxyNca};
 pub use triplet::{BatchHardTriplet, TripletMargin};
 
 pub(crate) use catalogue::CATALOGUE;

@@ -2,6 +2,15 @@
 
 import torch
 
+class Arcface(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.arcface`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, margin=28.6, scale=64.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, embeddings, labels, weight) -> torch.Tensor:
+        ...
+
 class BCELoss(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.bce`. (``help()`` shows it in full)."""
 
@@ -117,6 +126,15 @@ class Contrastive(torch.nn.Module):
         ...
 
     def forward(self, x1, x2, target) -> torch.Tensor:
+        ...
+
+class Cosface(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.cosface`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, margin=0.35, scale=64.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, embeddings, labels, weight) -> torch.Tensor:
         ...
 
 class CosineEmbedding(torch.nn.Module):
@@ -533,6 +551,24 @@ class PoissonNll(torch.nn.Module):
     def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
+class ProxyAnchor(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.proxy_anchor`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, margin=0.1, alpha=32.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, embeddings, labels, proxies) -> torch.Tensor:
+        ...
+
+class ProxyNca(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.proxy_nca`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, softmax_scale=1.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, embeddings, labels, proxies) -> torch.Tensor:
+        ...
+
 class PseudoHuber(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.pseudo_huber`. (``help()`` shows it in full)."""
 
@@ -603,6 +639,15 @@ class SquaredHinge(torch.nn.Module):
         ...
 
     def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class SubcenterArcface(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.subcenter_arcface`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, margin=28.6, scale=64.0, sub_centers=3, reduction='mean') -> None:
+        ...
+
+    def forward(self, embeddings, labels, weight) -> torch.Tensor:
         ...
 
 class Supcon(torch.nn.Module):
