@@ -153,8 +153,9 @@ pub use eval::{
 pub use half;
 pub use hessian::{Curvature, HessianInfo};
 pub use metric::{
-    BatchHardTriplet, Contrastive, CosineEmbedding, InfoNce, LabeledInputs, NtXent, PairInputs,
-    SupCon, TripletInputs, TripletMargin, ViewInputs,
+    set_tile_budget, tile_budget, BatchHardTriplet, Contrastive, CosineEmbedding, InfoNce,
+    LabeledInputs, NtXent, PairInputs, SupCon, TripletInputs, TripletMargin, ViewInputs,
+    DEFAULT_TILE_BUDGET,
 };
 pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
