@@ -199,6 +199,14 @@ pub(crate) enum Pos<'a> {
 }
 
 impl Pos<'_> {
+    /// `j` is a positive of `i` exactly when `i` is one of `j` (among `m` rows).
+    fn symmetric(self, m: usize) -> bool {
+        match self {
+            Pos::Shift(s) => (2 * s) % m.max(1) == 0,
+            Pos::Labels(_) => true,
+        }
+    }
+
     #[inline(always)]
     fn partner(self, i: usize, m: usize) -> Option<usize> {
         match self {
@@ -320,6 +328,7 @@ impl<'a, T: Real> Pair<'a, T> {
                 c0,
                 cols,
                 tile: &mut tile[..rows * cols],
+                ld: cols,
                 pos: self.pos,
                 my,
                 diag: self.exclude_diag,
@@ -587,18 +596,27 @@ impl<T: Real> Sims<'_, T> {
         };
         let (mx, my) = (pair.mx(), pair.my());
         let par = pair.parallel();
+        // The same rows with the same statistics on both sides (`nt_xent`, `supcon`): `H` is
+        // symmetric like the similarities, so only its lower block triangle is formed (half
+        // the exponentials) and the rest mirrored.
+        let sym = pair.same_rows() && gy.is_none() && coef.symmetric() && pair.pos.symmetric(my);
         run_blocks(&mut h, my, par, |b, out| {
+            let r0 = b * ROW_BLOCK;
             simd(GradTile {
                 coef,
-                r0: b * ROW_BLOCK,
+                r0,
                 c0: 0,
-                cols: my,
+                cols: if sym { r0 + out.len() / my } else { my },
                 tile: out,
+                ld: my,
                 pos: pair.pos,
                 my,
                 diag: pair.exclude_diag,
             });
         });
+        if sym {
+            mirror_upper(&mut h, my, par);
+        }
         let h: &[T] = &h;
         let alpha = T::from_f64(pair.inv_tau);
         run_blocks(gx, d, par, |b, out| {
@@ -810,12 +828,14 @@ fn run_blocks<P: Send>(
 }
 
 /// One tile's coefficients `H` in place of its similarities, compiled by [`simd`].
+/// Rows `r0..` of the tile are `ld` apart; the first `cols` of each are formed.
 struct GradTile<'p, 'a, T> {
     coef: &'p Coef<'a, T>,
     r0: usize,
     c0: usize,
     cols: usize,
     tile: &'p mut [T],
+    ld: usize,
     pos: Pos<'a>,
     my: usize,
     diag: bool,
@@ -825,7 +845,8 @@ impl<T: Real> SimdCall for GradTile<'_, '_, T> {
     type Output = ();
     #[inline(always)]
     fn call(self) {
-        for (k, h) in self.tile.chunks_exact_mut(self.cols).enumerate() {
+        for (k, h) in self.tile.chunks_exact_mut(self.ld).enumerate() {
+            let h = &mut h[..self.cols];
             self.coef
                 .row(self.r0 + k, self.c0, h, self.pos, self.my, self.diag);
         }
@@ -843,6 +864,16 @@ pub(crate) struct Coef<'a, T> {
 }
 
 impl<T: Real> Coef<'_, T> {
+    /// The same statistics (the same slices) for rows and columns.
+    fn symmetric(&self) -> bool {
+        match (self.row, self.col) {
+            (Some(r), Some(c)) => {
+                core::ptr::eq(r.0, c.0) && core::ptr::eq(r.1, c.1) && core::ptr::eq(r.2, c.2)
+            }
+            _ => false,
+        }
+    }
+
     #[inline(always)]
     fn row(&self, i: usize, c0: usize, h: &mut [T], pos: Pos<'_>, my: usize, diag: bool) {
         let cols = h.len();
