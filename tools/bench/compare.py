@@ -30,6 +30,8 @@ import pathlib
 import subprocess
 import sys
 
+from timing import add_quiet_argument, load_after, load_before
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LOSSKIT = ROOT / "target" / "release" / "losskit"
 
@@ -157,12 +159,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--cases", default=",".join(CASES), help="comma-separated: " + ",".join(CASES))
+    add_quiet_argument(ap)
     args = ap.parse_args()
     if not LOSSKIT.exists():
         sys.exit(f"{LOSSKIT} not found: run `cargo build --release -p losskit-cli` first")
     threads = [int(t) for t in args.threads.split(",")]
     cases = args.cases.split(",")
-    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load0 = load_before(args.require_quiet)
     print("| case | threads | PyTorch ms | losskit ms | PyTorch / losskit | losskit GB/s | "
           "share of triad | extra peak MiB PyTorch | extra peak MiB losskit |")
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
@@ -182,9 +185,9 @@ def main():
                 f"{mb(lk.get('extra_peak_bytes'))} |",
                 flush=True,
             )
-    load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\nPyTorch {version or '(not installed)'}; losskit SIMD level {level}; load average "
-          f"{load0:.1f} before, {load1:.1f} after; f32, forward + backward, mean, median times.")
+    print(f"\nPyTorch {version or '(not installed)'}; losskit SIMD level {level}; "
+          f"f32, forward + backward, mean, median times.")
+    load_after(load0, args.require_quiet)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import sys
 import time
 
 import numpy as np
+from timing import add_quiet_argument, load_after, load_before
 
 ROUNDS = 50
 K = 5
@@ -300,6 +301,7 @@ def main() -> None:
     ap.add_argument("--libs", default="xgboost,lightgbm")
     ap.add_argument("--cases", default=",".join(LOSSKIT))
     ap.add_argument("--json", help="write the measurements here")
+    add_quiet_argument(ap)
     args = ap.parse_args()
 
     import losskit
@@ -307,19 +309,20 @@ def main() -> None:
     losskit.set_num_threads(args.threads)
     X, ys = make_data(args.rows)
     cases = args.cases.split(",")
-    print(f"rows {args.rows}, 20 features, {ROUNDS} rounds, threads {args.threads}, best of {args.repeat}; "
-          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    load0 = load_before(args.require_quiet)
+    print(f"rows {args.rows}, 20 features, {ROUNDS} rounds, threads {args.threads}, "
+          f"best of {args.repeat}", flush=True)
     rows = []
     if "xgboost" in args.libs:
         rows += run_xgboost(X, ys, args.threads, args.repeat, cases)
     if "lightgbm" in args.libs:
         rows += run_lightgbm(X, ys, args.threads, args.repeat, cases)
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
     print()
     print(markdown(rows))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
+    load_after(load0, args.require_quiet)
 
 
 if __name__ == "__main__":

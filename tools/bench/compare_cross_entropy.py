@@ -24,7 +24,7 @@ import pathlib
 import subprocess
 import sys
 
-from timing import loadavg, measure
+from timing import add_quiet_argument, load_after, load_before, measure
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "target" / "release" / "examples" / "bench_cross_entropy"
@@ -62,6 +62,7 @@ def main():
     ap.add_argument("--shapes", nargs="+", default=SHAPES)
     ap.add_argument("--no-build", action="store_true", help="use the example binary as built")
     ap.add_argument("--json", type=pathlib.Path, help="also write the rows here")
+    add_quiet_argument(ap)
     args = ap.parse_args()
 
     if not args.no_build:
@@ -76,7 +77,7 @@ def main():
         torch = None
         print("torch is not importable: losskit's times only", file=sys.stderr)
 
-    print(f"load average before: {' '.join(loadavg())}; cpus: {os.cpu_count()}")
+    load0 = load_before(args.require_quiet)
     if torch is not None:
         print(f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}")
     rows = []
@@ -94,7 +95,6 @@ def main():
                     row.update(torch_median_ms=med, torch_min_ms=lo, torch_repeats=reps,
                                ratio=med / row["losskit_median_ms"])
                 rows.append(row)
-    print(f"load average after: {' '.join(loadavg())}")
     print()
     head = "| N × C | label_smoothing | threads | torch ms (min) | losskit ms (min) | torch / losskit |"
     print(head)
@@ -106,6 +106,7 @@ def main():
               f"{r['losskit_median_ms']:.2f} ({r['losskit_min_ms']:.2f}) | {ratio} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    load_after(load0, args.require_quiet)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import pathlib
 import subprocess
 import sys
 
-from timing import loadavg, measure
+from timing import add_quiet_argument, load_after, load_before, measure
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "target" / "release" / "examples" / "bench_boxes"
@@ -87,6 +87,7 @@ def main():
     ap.add_argument("--n", type=int, default=1 << 20)
     ap.add_argument("--no-build", action="store_true", help="use the example binary as built")
     ap.add_argument("--json", type=pathlib.Path, help="also write the rows here")
+    add_quiet_argument(ap)
     args = ap.parse_args()
 
     if not args.no_build:
@@ -102,7 +103,7 @@ def main():
         torch = ops = None
         print("torchvision is not importable: losskit's times only", file=sys.stderr)
 
-    print(f"load average before: {' '.join(loadavg())}; cpus: {os.cpu_count()}")
+    load0 = load_before(args.require_quiet)
     if torch is not None:
         import torchvision
         print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
@@ -120,7 +121,6 @@ def main():
                 row.update(torch_median_ms=med, torch_min_ms=lo, torch_repeats=reps,
                            ratio=med / row["losskit_median_ms"])
             rows.append(row)
-    print(f"load average after: {' '.join(loadavg())}")
     print()
     print("| loss | box pairs | threads | torchvision ms (min) | losskit ms (min) | torchvision / losskit |")
     print("|---|---|---|---|---|---|")
@@ -131,6 +131,7 @@ def main():
               f"{r['losskit_median_ms']:.2f} ({r['losskit_min_ms']:.2f}) | {ratio} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    load_after(load0, args.require_quiet)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ import sys
 import tempfile
 from array import array
 
+from timing import add_quiet_argument, load_after, load_before
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LOSSKIT = ROOT / "target" / "release" / "losskit"
 MANIFEST = ROOT / "tools" / "bench" / "frameworks" / "Cargo.toml"
@@ -215,16 +217,13 @@ def mb(r):
     return "-" if b is None else f"{max(b, 0) / 2**20:.0f}"
 
 
-def loadavg():
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--cases", default=",".join(CASES), help="comma-separated: " + ",".join(CASES))
     ap.add_argument("--no-build", action="store_true", help="do not build tools/bench/frameworks")
     ap.add_argument("--check", action="store_true", help="only the correctness check, as a table")
+    add_quiet_argument(ap)
     args = ap.parse_args()
     if not LOSSKIT.exists():
         sys.exit(f"{LOSSKIT} not found: run `cargo build --release -p losskit-cli` first")
@@ -244,7 +243,7 @@ def main():
         print_check(check(list(CHECK_CASES)))
         return
 
-    load0 = loadavg()
+    load0 = load_before(args.require_quiet)
     print("| case | threads | candle ms | burn ms | losskit ms | candle / losskit | burn / losskit | "
           "losskit share of triad | extra peak MiB candle | burn | losskit |")
     print("|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
@@ -264,10 +263,9 @@ def main():
             share = f"{100 * lk['bandwidth_share']:.0f}%" if lk else "-"
             print(f"| {CASES[c][3]} | {t} | {ms(cr)} | {ms(br)} | {ms(lk)} | {ratio(cr, lk)} | "
                   f"{ratio(br, lk)} | {share} | {mb(cr)} | {mb(br)} | {mb(lk)} |", flush=True)
-    load1 = loadavg()
     print(f"\ncandle {versions.get('candle', '?')}, burn {versions.get('burn', '?')} ({device}); "
-          f"losskit SIMD level {level}; load average {load0:.1f} before, {load1:.1f} after; "
-          "f32, forward + backward, mean, median times.")
+          f"losskit SIMD level {level}; f32, forward + backward, mean, median times.")
+    load_after(load0, args.require_quiet)
     if cpu:
         parts = [f"{fw} {t}T {min(v):.2f}–{max(v):.2f}" for (t, fw), v in sorted(cpu.items())]
         print("CPU time / wall time of the framework children while timing: "

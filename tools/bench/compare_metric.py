@@ -28,7 +28,11 @@ What is timed, f32, `mean`, forward + backward:
 Method: one warm-up call, then clamp(0.6 s / t, 1, 15) timed calls, median reported (the
 2N = 65,536 case: one timed call, no warm-up). Threads: `torch.set_num_threads(T)` and
 `RAYON_NUM_THREADS=T`. Cases run torch then losskit, one at a time; the load average is
-printed before and after, since the machine is shared.
+printed before and after, and a busy machine's table is marked LOADED (`--require-quiet`
+refuses to time instead; see `timing.py`). `LOSSKIT_SIMD` and `LOSSKIT_TILE_BUDGET` pass
+through to losskit (the contrastive losses keep their N × N similarities within the budget,
+64 MiB by default, and recompute them tile by tile beyond it). The example is looked up in
+`$CARGO_TARGET_DIR` when that is set.
 """
 
 import argparse
@@ -39,12 +43,17 @@ import subprocess
 import sys
 import time
 
+from timing import add_quiet_argument, load_after, load_before
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "target" / "release" / "examples" / "bench_metric"
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+EXAMPLE = TARGET / "release" / "examples" / "bench_metric"
 CASES = [
     "triplet_margin:65536x128",
+    "nt_xent:256x128",
     "nt_xent:1024x128",
     "nt_xent:4096x256",
+    "info_nce:256x128",
     "info_nce:1024x128",
     "info_nce:4096x256",
     "supcon:2048x128",
@@ -195,11 +204,14 @@ def main():
     ap.add_argument("--cases", nargs="+", default=CASES, help="LOSS:NxD")
     ap.add_argument("--torch-mem-gib", type=float, default=12.0)
     ap.add_argument("--no-build", action="store_true")
+    add_quiet_argument(ap)
     a = ap.parse_args()
     if not a.no_build:
-        subprocess.run(["cargo", "build", "--release", "-q", "--example", "bench_metric"],
-                       cwd=ROOT, check=True)
-    print(f"load average before: {os.getloadavg()}", flush=True)
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "losskit", "--example",
+                        "bench_metric"], cwd=ROOT, check=True)
+    load0 = load_before(a.require_quiet)
+    print(f"LOSSKIT_SIMD={os.environ.get('LOSSKIT_SIMD', '(widest)')}, "
+          f"LOSSKIT_TILE_BUDGET={os.environ.get('LOSSKIT_TILE_BUDGET', '(64 MiB)')}", flush=True)
     rows = []
     for case in a.cases:
         loss, shape = case.split(":")
@@ -216,12 +228,12 @@ def main():
                 f"| {fmt(tr, 'extra_mib', '.0f')} | {lr['extra_mib']:.0f} |"
             )
             print(rows[-1], flush=True)
-    print(f"load average after: {os.getloadavg()}")
     print()
     print("| loss | N × D | threads | PyTorch ms | losskit ms | PyTorch / losskit "
           "| PyTorch extra MiB | losskit extra MiB |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
+    load_after(load0, a.require_quiet)
 
 
 if __name__ == "__main__":

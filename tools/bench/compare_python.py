@@ -61,7 +61,7 @@ import losskit.torch as LT
 import numpy as np
 import torch
 import torch.nn.functional as F
-from timing import loadavg, measure
+from timing import add_quiet_argument, load_after, load_before, measure
 
 E16, E20, E24 = 16, 1 << 20, 1 << 24
 VALUE_RTOL = 1e-4
@@ -470,6 +470,7 @@ def main():
         metavar="CASE:SIZE",
         help="where losskit's time goes on one case: mse:16, mse:2^20, cross_entropy:8192x1000",
     )
+    add_quiet_argument(ap)
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -497,17 +498,16 @@ def main():
 
     if args.phases:
         case, size = args.phases.split(":")
-        print(f"load average before: {' '.join(loadavg())}")
+        load0 = load_before(args.require_quiet)
         phases(case, size, libs)
-        print(f"load average after: {' '.join(loadavg())}")
+        load_after(load0, args.require_quiet)
         return
 
     names = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in names if c not in CASES]
     if unknown:
         sys.exit(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}")
-    before = loadavg()
-    print(f"load average before: {' '.join(before)}", flush=True)
+    load0 = load_before(args.require_quiet)
     rows, bad, skipped = [], [], []
     for case in names:
         label, lib, build, sizes = CASES[case]
@@ -537,8 +537,6 @@ def main():
             )
             del leaves, ref, ours
             gc.collect()
-    after = loadavg()
-    print(f"load average after: {' '.join(after)}")
     print()
     print("| case | shape | reference | reference ms (min) | losskit ms (min) | reference / losskit | target | result |")
     print("|---|---|---|---|---|---|---|---|")
@@ -551,9 +549,10 @@ def main():
     print()
     print(
         f"{', '.join(versions[:-1])}, losskit {losskit.__version__}; {args.threads} thread(s) on each side; "
-        f"f32, forward + backward, mean, median of repeats; load average {before[0]} before, {after[0]} after; "
+        f"f32, forward + backward, mean, median of repeats; "
         f"{passed} of {len(rows)} cases meet their target."
     )
+    load_after(load0, args.require_quiet)
     if skipped:
         print(f"skipped (library unavailable): {', '.join(skipped)}")
     if bad:

@@ -32,6 +32,8 @@ import subprocess
 import time
 import warnings
 
+from timing import add_quiet_argument, load_after, load_before
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "target" / "release" / "examples" / "bench_segmentation"
 CASES = ["dice", "tversky", "bce_dice", "lovasz_softmax", "edt2d", "edt3d"]
@@ -106,24 +108,18 @@ def ours(case):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def loadavg():
-    try:
-        return pathlib.Path("/proc/loadavg").read_text().split()[:3]
-    except OSError:
-        return ["?"] * 3
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", nargs="+", default=CASES, choices=CASES)
     ap.add_argument("--no-build", action="store_true", help="use the example binary as built")
     ap.add_argument("--json", type=pathlib.Path, help="also write the rows here")
+    add_quiet_argument(ap)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "losskit", "--example",
                         "bench_segmentation"], cwd=ROOT, check=True)
-    print(f"load average before: {' '.join(loadavg())}; cpus: {os.cpu_count()}")
+    load0 = load_before(args.require_quiet)
     rows = []
     for case in args.cases:
         (med, lo, reps), name = reference(case)
@@ -132,7 +128,6 @@ def main():
                      "reference_median_ms": med, "reference_min_ms": lo,
                      "losskit_median_ms": mine["median_ms"], "losskit_min_ms": mine["min_ms"],
                      "ratio": med / mine["median_ms"]})
-    print(f"load average after: {' '.join(loadavg())}")
     print()
     print("| case | shape | reference | reference ms (min) | losskit ms (min) | reference / losskit |")
     print("|---|---|---|---|---|---|")
@@ -143,6 +138,7 @@ def main():
               f"({r['losskit_min_ms']:.2f}) | {r['ratio']:.1f}x |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    load_after(load0, args.require_quiet)
 
 
 if __name__ == "__main__":

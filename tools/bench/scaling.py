@@ -19,6 +19,8 @@ import pathlib
 import subprocess
 import sys
 
+from timing import add_quiet_argument, load_after, load_before
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LOSSKIT = ROOT / "target" / "release" / "losskit"
 DEFAULT = "mse,huber,log_cosh,bce_with_logits,focal"
@@ -36,10 +38,11 @@ def bench(loss, size, threads=1, dtype="f32", value_only=False):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--losses", default=DEFAULT, help="comma-separated catalogue names")
+    add_quiet_argument(ap)
     args = ap.parse_args()
     if not LOSSKIT.exists():
         sys.exit(f"{LOSSKIT} not found: run `cargo build --release -p losskit-cli` first")
-    load0 = os.getloadavg()[0]
+    load0 = load_before(args.require_quiet)
     print("| loss | n | 1 thread ms | 2 threads ms | 2T speed-up | f64 ms (1T) | f64 / f32 | "
           "value only ms (1T) | value only / fused |")
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
@@ -52,8 +55,9 @@ def main():
             vo = bench(loss, n, 1, value_only=True)
             print(f"| {loss} | 2^{log2} | {t1:.2f} | {t2:.2f} | {t1 / t2:.2f}x | {f64:.2f} | "
                   f"{f64 / t1:.2f}x | {vo:.2f} | {vo / t1:.2f} |", flush=True)
-    print(f"\nlosskit bench, f32 unless said, mean reduction, median times; load average "
-          f"{load0:.1f} before, {os.getloadavg()[0]:.1f} after; {os.cpu_count()} CPUs.")
+    print(f"\nlosskit bench, f32 unless said, mean reduction, median times; "
+          f"{os.cpu_count()} CPUs.")
+    load_after(load0, args.require_quiet)
 
 
 if __name__ == "__main__":

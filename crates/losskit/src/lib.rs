@@ -157,9 +157,9 @@ pub use eval::{
 pub use half;
 pub use hessian::{Curvature, HessianInfo};
 pub use metric::{
-    ArcFace, BatchHardTriplet, CentreInputs, Contrastive, CosFace, CosineEmbedding, InfoNce,
-    LabeledInputs, NtXent, PairInputs, ProxyAnchor, ProxyNca, SubCenterArcFace, SupCon,
-    TripletInputs, TripletMargin, ViewInputs,
+    set_tile_budget, tile_budget, ArcFace, BatchHardTriplet, CentreInputs, Contrastive, CosFace,
+    CosineEmbedding, InfoNce, LabeledInputs, NtXent, PairInputs, ProxyAnchor, ProxyNca,
+    SubCenterArcFace, SupCon, TripletInputs, TripletMargin, ViewInputs, DEFAULT_TILE_BUDGET,
 };
 pub use ranking::{Bpr, ListInputs, ListMle, ListNet, PreferenceInputs};
 pub use real::Real;

@@ -9,6 +9,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use common::tolerance::{self, Tol, Tolerances};
 use losskit::{
@@ -563,8 +564,13 @@ fn check_files(files: &[(String, File)]) -> Report {
     r
 }
 
+/// The tile budget of the in-batch contrastive losses is process-wide: the tests that run
+/// them take turns, so each knows which way they compute.
+static TILE_BUDGET: Mutex<()> = Mutex::new(());
+
 #[test]
 fn every_reference_case_matches() {
+    let _budget = TILE_BUDGET.lock().unwrap_or_else(|e| e.into_inner());
     let files = load();
     let r = check_files(&files);
     let mut summary = format!(
@@ -585,6 +591,34 @@ fn every_reference_case_matches() {
             r.failures.join("\n")
         );
     }
+}
+
+/// `nt_xent`, `info_nce` and `supcon` keep their similarity matrix when it fits the tile
+/// budget (every reference case does at the default 64 MiB, so the test above checks that
+/// way); with a budget of 0 they recompute it tile by tile, and match the references too.
+#[test]
+fn contrastive_cases_match_with_the_matrix_recomputed() {
+    let _budget = TILE_BUDGET.lock().unwrap_or_else(|e| e.into_inner());
+    let files: Vec<(String, File)> = load()
+        .into_iter()
+        .map(|(stem, mut file)| {
+            file.cases
+                .retain(|c| matches!(c.loss.as_str(), "nt_xent" | "info_nce" | "supcon"));
+            (stem, file)
+        })
+        .filter(|(_, f)| !f.cases.is_empty())
+        .collect();
+    let before = losskit::tile_budget();
+    losskit::set_tile_budget(0);
+    let r = check_files(&files);
+    losskit::set_tile_budget(before);
+    assert!(r.cases >= 20, "{} contrastive cases", r.cases);
+    assert!(
+        r.failures.is_empty(),
+        "{} reference failures with the matrix recomputed:\n{}",
+        r.failures.len(),
+        r.failures.join("\n")
+    );
 }
 
 #[test]

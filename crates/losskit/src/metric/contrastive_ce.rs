@@ -2,10 +2,12 @@
 //! which the other rows of the batch are the negatives: [`NtXent`] (SimCLR), [`InfoNce`]
 //! (query/key, CLIP when symmetric) and [`SupCon`] (labels decide the positives).
 //!
-//! All three run on the block engine in `blocks`: per-row online log-sum-exp over
-//! similarity tiles, the gradient formed from recomputed tiles. Memory is O(N·D) for the
-//! normalised rows and their gradient plus O(threads·128·1024) for the tiles; the N×N
-//! similarity matrix is never stored.
+//! All three run on the block engine in `blocks`. When the N×N similarity matrix fits the
+//! tile budget ([`crate::tile_budget`], 64 MiB by default, `LOSSKIT_TILE_BUDGET`), it is
+//! computed once and the gradient's coefficients replace it in place (the fewest matrix
+//! products); beyond the budget the similarities are recomputed tile by tile for the
+//! gradient (per-row online log-sum-exp over tiles), so memory stays O(N·D) plus
+//! O(threads·256·2048) however large the batch.
 
 use std::collections::HashMap;
 
@@ -14,7 +16,7 @@ use crate::evaluator::{Call, Out};
 use crate::real::Real;
 use crate::reduction::Reduction;
 
-use super::blocks::{normalize, normalize_backward, Coef, Pair, Pos};
+use super::blocks::{normalize, normalize_backward, tile_budget, Coef, Pair, Pos};
 use super::triplet::labeled_dims;
 use super::{
     check_buffers, dispatch_all, divisor, rows_dims, same_shape, LabeledInputs, ViewInputs,
@@ -111,13 +113,18 @@ const NT_XENT: &str = "nt_xent";
 /// $\nabla_z = (\nabla_u - u(u\cdot\nabla_u))/\lVert z\rVert$.
 ///
 /// # Numerical stability and memory
-/// Each row's log-sum-exp is kept online (running maximum, running sum in f64) over tiles
-/// of 1024 columns, so temperatures down to 10⁻³ stay finite in f32. The similarity matrix
-/// is never stored: rows go in blocks of 128, a block's tiles are recomputed for the
-/// gradient (three block products per tile pair in all, the count of a dense forward and
-/// backward), and the extra memory is the normalised rows, their gradient, and one
-/// 128 × 1024 tile per thread. A zero row normalises to 0 (finite value and gradient).
-/// Block boundaries depend only on the shape, so the bits do not depend on the thread count.
+/// Each row's log-sum-exp is taken from its maximum (running maximum, running sum in f64
+/// over tiles), so temperatures down to 10⁻³ stay finite in f32. When the `2N × 2N`
+/// similarity matrix fits the tile budget ([`tile_budget`](crate::tile_budget): 64 MiB by
+/// default, 2N = 4096 rows in f32; `LOSSKIT_TILE_BUDGET` or
+/// [`with_tile_budget`](NtXent::with_tile_budget) change it), it is kept: its lower half is
+/// one product (the matrix is symmetric), the gradient's coefficients overwrite it, and one
+/// more product gives the gradient (one and a half products in all). Beyond the budget rows
+/// go in blocks of 256 against tiles of 2048 columns, recomputed for the gradient (three
+/// block products per tile pair), and the extra memory is the normalised rows, their
+/// gradient and one 256 × 2048 tile per thread. Both ways agree within rounding. A zero row
+/// normalises to 0 (finite value and gradient). Block boundaries depend only on the shape,
+/// so the bits do not depend on the thread count.
 ///
 /// # Parameters
 /// | name | default | range |
@@ -148,12 +155,16 @@ const NT_XENT: &str = "nt_xent";
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NtXent {
     temperature: f64,
+    tile_budget: Option<usize>,
 }
 
 impl Default for NtXent {
     /// `temperature = 0.5` (SimCLR's CIFAR-10 setting).
     fn default() -> Self {
-        NtXent { temperature: 0.5 }
+        NtXent {
+            temperature: 0.5,
+            tile_budget: None,
+        }
     }
 }
 
@@ -165,7 +176,18 @@ impl NtXent {
     pub fn new(temperature: f64) -> Result<Self> {
         Ok(NtXent {
             temperature: check_temperature(NT_XENT, temperature)?,
+            tile_budget: None,
         })
+    }
+
+    /// The same loss with its own memory budget, in bytes, for keeping the `2N × 2N`
+    /// similarity matrix (instead of the global [`tile_budget`](crate::tile_budget)).
+    #[must_use]
+    pub fn with_tile_budget(self, bytes: usize) -> Self {
+        NtXent {
+            tile_budget: Some(bytes),
+            ..self
+        }
     }
 
     fn dims<T>(inputs: &ViewInputs<'_, T>) -> Result<(usize, usize)> {
@@ -201,7 +223,8 @@ impl NtXent {
             inv_tau: 1.0 / self.temperature,
             exclude_diag: true,
             pos: Pos::Shift(n),
-        };
+        }
+        .sims(self.tile_budget.unwrap_or_else(tile_budget));
         let (lse, possum) = pair.row_stats();
         let sum = collect(per, lse.iter().zip(&possum).map(|(l, p)| Some(l - p)));
         if let Some((g1, g2)) = grads {
@@ -212,7 +235,7 @@ impl NtXent {
                 col: Some((&lse_t, &a, &a)),
             };
             let mut g = vec![T::ZERO; 2 * n * d];
-            pair.grad(&coef, &mut g);
+            pair.grad(&coef, &mut g, None);
             normalize_backward(&mut g, &u, &norms, d);
             g1.copy_from_slice(&g[..n * d]);
             g2.copy_from_slice(&g[n * d..]);
@@ -238,10 +261,11 @@ const INFO_NCE: &str = "info_nce";
 /// column softmax term when symmetric), through the normalisation as in [`NtXent`].
 ///
 /// # Numerical stability and memory
-/// As [`NtXent`]: online per-row log-sum-exp, tiles recomputed for the gradient, no N×N
-/// matrix; finite in f32 down to τ = 10⁻³. The query and key gradients are two passes
-/// (row blocks of `query`, then of `key`), so five block products per tile pair in all
-/// (six when symmetric), against three for a dense forward and backward.
+/// As [`NtXent`]: per-row log-sum-exp from the maximum, finite in f32 down to τ = 10⁻³.
+/// Within the tile budget the `N × N` matrix is kept and the loss does the three products
+/// of a dense forward and backward (the similarities, then `H k` and `Hᵀ q` from the
+/// coefficients written over them); beyond it the tiles are recomputed, and the query and
+/// key gradients are two passes (five block products per tile pair, six when symmetric).
 ///
 /// # Parameters
 /// | name | default | range |
@@ -271,6 +295,7 @@ const INFO_NCE: &str = "info_nce";
 pub struct InfoNce {
     temperature: f64,
     symmetric: bool,
+    tile_budget: Option<usize>,
 }
 
 impl Default for InfoNce {
@@ -279,6 +304,7 @@ impl Default for InfoNce {
         InfoNce {
             temperature: 0.07,
             symmetric: false,
+            tile_budget: None,
         }
     }
 }
@@ -292,7 +318,18 @@ impl InfoNce {
         Ok(InfoNce {
             temperature: check_temperature(INFO_NCE, temperature)?,
             symmetric,
+            tile_budget: None,
         })
+    }
+
+    /// The same loss with its own memory budget, in bytes, for keeping the `N × N`
+    /// similarity matrix (instead of the global [`tile_budget`](crate::tile_budget)).
+    #[must_use]
+    pub fn with_tile_budget(self, bytes: usize) -> Self {
+        InfoNce {
+            tile_budget: Some(bytes),
+            ..self
+        }
     }
 
     fn dims<T>(inputs: &ViewInputs<'_, T>) -> Result<(usize, usize)> {
@@ -325,11 +362,11 @@ impl InfoNce {
             inv_tau: 1.0 / self.temperature,
             exclude_diag: false,
             pos: Pos::Shift(0),
-        };
-        let kq = Pair { x: &k, y: &q, ..qk };
+        }
+        .sims(self.tile_budget.unwrap_or_else(tile_budget));
         let (lse_q, pos_q) = qk.row_stats();
         let lse_k = if self.symmetric {
-            Some(kq.row_stats().0)
+            Some(qk.col_lse())
         } else {
             None
         };
@@ -349,19 +386,14 @@ impl InfoNce {
             let lk = lse_k.as_deref().map(to_t::<T>);
             let q_stats = Some((lq.as_slice(), a.as_slice(), a.as_slice()));
             let k_stats = lk.as_deref().map(|l| (l, a.as_slice(), a.as_slice()));
+            // Key j's gradient is the same coefficients seen from the key's side.
             qk.grad(
                 &Coef {
                     row: q_stats,
                     col: k_stats,
                 },
                 gq,
-            );
-            kq.grad(
-                &Coef {
-                    row: k_stats,
-                    col: q_stats,
-                },
-                gk,
+                Some(&mut *gk),
             );
             normalize_backward(gq, &q, &qn, d);
             normalize_backward(gk, &k, &kn, d);
@@ -387,7 +419,8 @@ const SUPCON: &str = "supcon";
 /// same from anchor $j$, through the normalisation as in [`NtXent`].
 ///
 /// # Numerical stability and memory
-/// As [`NtXent`] (the labels are compared inside the tiles; no N×N mask is built).
+/// As [`NtXent`], with the same tile budget (the labels are compared inside the tiles; no
+/// N×N mask is built).
 ///
 /// # Parameters
 /// | name | default | range |
@@ -418,12 +451,16 @@ const SUPCON: &str = "supcon";
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SupCon {
     temperature: f64,
+    tile_budget: Option<usize>,
 }
 
 impl Default for SupCon {
     /// `temperature = 0.1` (pytorch-metric-learning's default).
     fn default() -> Self {
-        SupCon { temperature: 0.1 }
+        SupCon {
+            temperature: 0.1,
+            tile_budget: None,
+        }
     }
 }
 
@@ -435,7 +472,18 @@ impl SupCon {
     pub fn new(temperature: f64) -> Result<Self> {
         Ok(SupCon {
             temperature: check_temperature(SUPCON, temperature)?,
+            tile_budget: None,
         })
+    }
+
+    /// The same loss with its own memory budget, in bytes, for keeping the `N × N`
+    /// similarity matrix (instead of the global [`tile_budget`](crate::tile_budget)).
+    #[must_use]
+    pub fn with_tile_budget(self, bytes: usize) -> Self {
+        SupCon {
+            tile_budget: Some(bytes),
+            ..self
+        }
     }
 
     fn run<T: Real>(
@@ -473,7 +521,8 @@ impl SupCon {
             inv_tau: 1.0 / self.temperature,
             exclude_diag: true,
             pos: Pos::Labels(lab),
-        };
+        }
+        .sims(self.tile_budget.unwrap_or_else(tile_budget));
         let (lse, possum) = pair.row_stats();
         let losses =
             (0..n).map(|i| (positives[i] > 0).then(|| lse[i] - possum[i] / positives[i] as f64));
@@ -497,7 +546,7 @@ impl SupCon {
                 row: Some((&lse_t, &a, &b)),
                 col: Some((&lse_t, &a, &b)),
             };
-            pair.grad(&coef, g);
+            pair.grad(&coef, g, None);
             normalize_backward(g, &u, &norms, d);
         }
         Ok(T::from_f64(sum / denom))
@@ -571,6 +620,83 @@ mod tests {
             assert!(
                 v.is_finite() && g1.iter().chain(&g2).all(|g| g.is_finite()),
                 "{t}"
+            );
+        }
+    }
+
+    /// The value and gradients of the three losses with the similarity matrix kept and
+    /// recomputed (budget 0), on batches past the parallel threshold: the two ways agree
+    /// within rounding, and each gives the same bits at 1 and 2 threads.
+    #[test]
+    fn kept_and_recomputed_similarities_agree() {
+        fn run<T: Real>(budget: usize, z: &[T], lab: &[i64], n: usize, d: usize) -> Vec<f64> {
+            let t1 = Tensor::new(&z[..n * d], &[n, d]).unwrap();
+            let t2 = Tensor::new(&z[n * d..], &[n, d]).unwrap();
+            let views = ViewInputs::new(t1, t2);
+            let (mut g1, mut g2) = (vec![T::ZERO; n * d], vec![T::ZERO; n * d]);
+            let mut out = Vec::new();
+            let mut push = |v: T, g: &[&[T]]| {
+                out.push(v.to_f64());
+                out.extend(g.iter().flat_map(|g| g.iter().map(|x| x.to_f64())));
+            };
+            let l = NtXent::new(0.2).unwrap().with_tile_budget(budget);
+            let v = l.value_and_grad(&views, Reduction::Mean, &mut g1, &mut g2);
+            push(v.unwrap(), &[&g1, &g2]);
+            for sym in [false, true] {
+                let l = InfoNce::new(0.07, sym).unwrap().with_tile_budget(budget);
+                let v = l.value_and_grad(&views, Reduction::Sum, &mut g1, &mut g2);
+                push(v.unwrap(), &[&g1, &g2]);
+            }
+            let all = Tensor::new(z, &[2 * n, d]).unwrap();
+            let mut g = vec![T::ZERO; 2 * n * d];
+            let l = SupCon::new(0.1).unwrap().with_tile_budget(budget);
+            let v = l.value_and_grad(&LabeledInputs::new(all, lab), Reduction::Mean, &mut g);
+            push(v.unwrap(), &[&g]);
+            out
+        }
+        let (n, d) = (320, 24); // 2N = 640 rows, 3 row blocks; 640²·24 > the parallel threshold
+        let mut rng = crate::sample::Rng::new(11);
+        let z: Vec<f64> = rng.normals(2 * n * d, 1.0);
+        let z32: Vec<f32> = z.iter().map(|&v| v as f32).collect();
+        let lab: Vec<i64> = (0..2 * n as i64).map(|i| i % 37).collect();
+        let pools: Vec<rayon::ThreadPool> = [1, 2]
+            .iter()
+            .map(|&t| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        for f32_ in [false, true] {
+            let mut ways = Vec::new();
+            for budget in [0, usize::MAX] {
+                let bits: Vec<Vec<f64>> = pools
+                    .iter()
+                    .map(|p| {
+                        p.install(|| match f32_ {
+                            true => run(budget, &z32, &lab, n, d),
+                            false => run(budget, &z, &lab, n, d),
+                        })
+                    })
+                    .collect();
+                let same = bits[0]
+                    .iter()
+                    .zip(&bits[1])
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "budget {budget}, f32 {f32_}: 1 and 2 threads differ");
+                ways.push(bits.into_iter().next().unwrap());
+            }
+            let scale = ways[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let tol = if f32_ { 2e-6 } else { 1e-13 } * scale;
+            let worst = ways[0]
+                .iter()
+                .zip(&ways[1])
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                worst <= tol,
+                "f32 {f32_}: kept and recomputed differ by {worst:e} (scale {scale:e})"
             );
         }
     }

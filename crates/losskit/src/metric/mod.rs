@@ -1,8 +1,9 @@
 //! Metric-learning losses on embeddings `[N, D]`: pairs ([`Contrastive`],
 //! [`CosineEmbedding`]), triplets ([`TripletMargin`], [`BatchHardTriplet`]) and the in-batch
-//! contrastive losses ([`NtXent`], [`InfoNce`], [`SupCon`]), whose similarity matrix is
-//! never stored: they work in row blocks of a few hundred rows (see [`NtXent`]'s memory
-//! section), so the batch size is bounded by the embeddings, not by their square.
+//! contrastive losses ([`NtXent`], [`InfoNce`], [`SupCon`]), which keep their similarity
+//! matrix only when it fits the tile budget ([`tile_budget`], 64 MiB by default) and
+//! otherwise work in row blocks of a few hundred rows (see [`NtXent`]'s memory section), so
+//! the batch size is bounded by the embeddings, not by their square.
 
 /// The typed API and the evaluator of a two-view loss (`NtXent`, `InfoNce`) over its
 /// `run(inputs, reduction, per_element, Option<(grad_first, grad_second)>)`, `dims` and
@@ -160,6 +161,7 @@ mod pairs;
 mod proxy;
 mod triplet;
 
+pub use blocks::{set_tile_budget, tile_budget, DEFAULT_TILE_BUDGET};
 pub use contrastive_ce::{InfoNce, NtXent, SupCon};
 pub use dense::CentreInputs;
 pub use heads::{ArcFace, CosFace, SubCenterArcFace};
