@@ -154,10 +154,12 @@ macro_rules! labeled_api {
 mod blocks;
 mod catalogue;
 mod contrastive_ce;
+mod mining;
 mod pairs;
 mod triplet;
 
 pub use contrastive_ce::{InfoNce, NtXent, SupCon};
+pub use mining::{Circle, LiftedStructure, MultiSimilarity};
 pub use pairs::{Contrastive, CosineEmbedding};
 pub use triplet::{BatchHardTriplet, TripletMargin};
 
