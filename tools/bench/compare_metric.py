@@ -1,5 +1,5 @@
 """Metric-learning losses, forward + backward, losskit against PyTorch (and
-pytorch-metric-learning for SupCon), time and peak memory, in one run.
+pytorch-metric-learning for SupCon and the pair-mining losses), time and peak memory, in one run.
 
     python tools/bench/compare_metric.py                      # every case, 1 and 2 threads
     python tools/bench/compare_metric.py --threads 1 --cases nt_xent:1024x128
@@ -19,6 +19,9 @@ What is timed, f32, `mean`, forward + backward:
 - `info_nce`: `F.cross_entropy(F.normalize(q) @ F.normalize(k).T / 0.07, arange(N))`;
 - `supcon`: pytorch-metric-learning `SupConLoss(temperature=0.1)(x, labels)`, labels
   `i % (N/16)`;
+- `multi_similarity`, `circle`, `lifted_structure`: pytorch-metric-learning's
+  `MultiSimilarityLoss()`, `CircleLoss()`, `LiftedStructureLoss()` (defaults), labels as
+  `supcon`; `npairs`: `NPairsLoss()(cat([a, p]), arange(N).repeat(2))`;
 - losskit: the fused `value_and_grad` through the release example
   `crates/losskit/examples/bench_metric.rs`.
 Method: one warm-up call, then clamp(0.6 s / t, 1, 15) timed calls, median reported (the
@@ -46,6 +49,13 @@ CASES = [
     "supcon:2048x128",
     "supcon:8192x128",
     "nt_xent:32768x128",  # 2N = 65,536 rows
+    "multi_similarity:2048x128",
+    "multi_similarity:8192x128",
+    "circle:2048x128",
+    "circle:8192x128",
+    "lifted_structure:128x128",  # pml's (positive × negative pairs) mask grows as N⁴
+    "lifted_structure:256x128",
+    "npairs:4096x256",
 ]
 BIG = 32768
 
@@ -101,6 +111,27 @@ def torch_worker(loss, n, d, threads, repeats):
 
         def f():
             return sc(x, labels)
+    elif loss in ("multi_similarity", "circle", "lifted_structure"):
+        from pytorch_metric_learning import losses
+
+        x = emb()
+        leaves = [x]
+        labels = torch.arange(n) % max(n // 16, 2)
+        pml = {"multi_similarity": losses.MultiSimilarityLoss, "circle": losses.CircleLoss,
+               "lifted_structure": losses.LiftedStructureLoss}[loss]()
+
+        def f():
+            return pml(x, labels)
+    elif loss == "npairs":
+        from pytorch_metric_learning.losses import NPairsLoss
+
+        a, p = emb(), emb()
+        leaves = [a, p]
+        labels = torch.arange(n).repeat(2)
+        pml = NPairsLoss()
+
+        def f():
+            return pml(torch.cat([a, p]), labels)
     else:
         raise SystemExit(f"unknown loss {loss}")
 

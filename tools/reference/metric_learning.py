@@ -360,5 +360,21 @@ fam.error("lifted_structure/no-positive", "lifted_structure",
           {"embeddings": emb(r, 3, 2), "labels": np.array([0, 1, 2], dtype=np.int64)},
           "no anchor in the batch has a positive")
 
+# npairs: pml NPairsLoss on cat([anchor, positive]) with labels arange(N) twice (its default
+# DotProductSimilarity normalises the embeddings: cosine logits, no temperature).
+NPAIRS = ("{pml}.losses.NPairsLoss()(torch.cat([anchor, positive]), "
+          "torch.arange(anchor.shape[0]).repeat(2))")
+for name, n, d, noise in [("default", 8, 6, 0.5), ("far-views", 20, 4, 2.0), ("big-batch", 300, 5, 1.0)]:
+    r = rng(f"npairs/{name}")
+    a = emb(r, n, d)
+    p = f32(a + noise * r.normal(size=a.shape))
+    fam.case(f"npairs/{name}", "npairs", NPAIRS.format(pml=PML), {"anchor": a, "positive": p},
+             grads=("anchor", "positive"), reductions=("mean",), tool=PML_TOOL,
+             tolerance=tol_for(1.0))
+
+r = rng("npairs/errors")
+fam.error("npairs/shape", "npairs", {"anchor": emb(r, 3, 2), "positive": emb(r, 2, 2)},
+          "`positive` has shape [2, 2], expected [3, 2]")
+
 if __name__ == "__main__":
     fam.write()

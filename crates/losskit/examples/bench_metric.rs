@@ -7,7 +7,8 @@
 //! RAYON_NUM_THREADS=1 cargo run --release --example bench_metric -- nt_xent 1024 128
 //! ```
 //! Arguments: `LOSS N D [REPEATS]`, LOSS one of `triplet_margin`, `nt_xent`, `info_nce`,
-//! `supcon` (N rows per view / batch; supcon gets labels `i % (N/16)`). REPEATS defaults to
+//! `supcon`, `multi_similarity`, `circle`, `lifted_structure`, `npairs` (N rows per view /
+//! batch; the labelled losses get labels `i % (N/16)`). REPEATS defaults to
 //! clamp(0.6 s / t, 1, 15) after one warm-up call; 0 means one timed call and no warm-up
 //! (the 65,536-row case). Memory: `VmRSS` after the inputs and gradient buffers exist
 //! (`base_mib`) and the process's `VmHWM` at the end (`peak_mib`), from
@@ -16,8 +17,8 @@
 use std::time::Instant;
 
 use losskit::{
-    InfoNce, LabeledInputs, NtXent, Reduction, SupCon, Tensor, TripletInputs, TripletMargin,
-    ViewInputs,
+    Circle, InfoNce, LabeledInputs, LiftedStructure, MultiSimilarity, NPairs, NtXent, Reduction,
+    SupCon, Tensor, TripletInputs, TripletMargin, ViewInputs,
 };
 
 fn status_mib(key: &str) -> f64 {
@@ -94,6 +95,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let l = SupCon::default();
             let inputs = LabeledInputs::new(ta, &labels[..]);
             Box::new(move || l.value_and_grad(&inputs, Reduction::Mean, &mut g1))
+        }
+        "multi_similarity" => {
+            let l = MultiSimilarity::default();
+            let inputs = LabeledInputs::new(ta, &labels[..]);
+            Box::new(move || l.value_and_grad(&inputs, Reduction::Mean, &mut g1))
+        }
+        "circle" => {
+            let l = Circle::default();
+            let inputs = LabeledInputs::new(ta, &labels[..]);
+            Box::new(move || l.value_and_grad(&inputs, Reduction::Mean, &mut g1))
+        }
+        "lifted_structure" => {
+            let l = LiftedStructure::default();
+            let inputs = LabeledInputs::new(ta, &labels[..]);
+            Box::new(move || l.value_and_grad(&inputs, Reduction::Mean, &mut g1))
+        }
+        "npairs" => {
+            let inputs = ViewInputs::new(ta, tb);
+            Box::new(move || NPairs.value_and_grad(&inputs, Reduction::Mean, &mut g1, &mut g2))
         }
         other => return Err(format!("unknown loss `{other}`").into()),
     };

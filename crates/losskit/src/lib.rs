@@ -48,7 +48,7 @@
 //! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`PseudoHuber`], [`LogCosh`], [`Quantile`], [`Msle`], [`Cauchy`], [`Wing`], [`Mape`], [`PoissonNll`], [`GammaDeviance`], [`Tweedie`], [`GaussianNll`] |
 //! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`HingeEmbedding`], [`MarginRanking`] |
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
-//! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`], [`MultiSimilarity`], [`Circle`], [`LiftedStructure`] |
+//! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`], [`MultiSimilarity`], [`Circle`], [`LiftedStructure`], [`NPairs`] |
 //! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
 //! | detection: boxes ([`BoxInputs`], [`BoxFormat`]) | [`Iou`], [`Giou`], [`Diou`], [`Ciou`], [`Eiou`] |
 //!
@@ -154,8 +154,8 @@ pub use half;
 pub use hessian::{Curvature, HessianInfo};
 pub use metric::{
     BatchHardTriplet, Circle, Contrastive, CosineEmbedding, InfoNce, LabeledInputs,
-    LiftedStructure, MultiSimilarity, NtXent, PairInputs, SupCon, TripletInputs, TripletMargin,
-    ViewInputs,
+    LiftedStructure, MultiSimilarity, NPairs, NtXent, PairInputs, SupCon, TripletInputs,
+    TripletMargin, ViewInputs,
 };
 pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};

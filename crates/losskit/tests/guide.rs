@@ -29,6 +29,8 @@ mod labelled_embeddings;
 mod mae;
 #[path = "../src/guide/snippets/mse.rs"]
 mod mse;
+#[path = "../src/guide/snippets/pair_mining.rs"]
+mod pair_mining;
 #[path = "../src/guide/snippets/quantile.rs"]
 mod quantile;
 #[path = "../src/guide/snippets/smooth_l1.rs"]
@@ -62,6 +64,7 @@ const COMPILED: &[(&str, Run)] = &[
     ("tversky", tversky::run),
     ("box_iou", box_iou::run),
     ("smooth_l1", smooth_l1::run),
+    ("pair_mining", pair_mining::run),
 ];
 
 #[test]

@@ -10,6 +10,7 @@ use crate::sample::{Rng, Sample};
 
 use super::contrastive_ce::{eval_info_nce, eval_nt_xent, eval_supcon};
 use super::mining::{eval_circle, eval_lifted_structure, eval_multi_similarity};
+use super::npairs::eval_npairs;
 use super::pairs::{eval_contrastive, eval_cosine_embedding};
 use super::triplet::{eval_batch_hard_triplet, eval_triplet_margin};
 
@@ -109,6 +110,10 @@ fn sample_nt_xent(size: usize, rng: &mut Rng) -> Sample {
 
 fn sample_info_nce(size: usize, rng: &mut Rng) -> Sample {
     sample_views(size, rng, ["query", "key"])
+}
+
+fn sample_npairs(size: usize, rng: &mut Rng) -> Sample {
+    sample_views(size, rng, ["anchor", "positive"])
 }
 
 /// Embeddings with labels `i % classes`, so every anchor has a positive and a negative.
@@ -443,6 +448,29 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         sample: sample_labeled,
         plot: None,
         kinks: Kinks::Described("where a positive pair's J crosses 0 (the hinge), or two rows coincide"),
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "npairs",
+        family: Family::MetricLearning,
+        summary: "one (anchor, positive) pair per class, every other pair's positive a negative: a softmax over cosine similarities",
+        inputs: &[emb("anchor", "[N, D]: row i is class i's anchor"), emb("positive", "same as `anchor`: row i is class i's positive")],
+        params: &[],
+        reductions: MEAN_ONLY,
+        formula: "s = normalize(anchor)·normalize(positive)ᵀ (no temperature); ℓ_i = −s_ii + ln Σ_j exp(s_ij); mean over the N anchors",
+        gradient: "∂L/∂s_ij = (softmax_j(s_i·) − [i = j])/N; then through the normalisation of both inputs",
+        when_to_use: "batches of N classes with one pair each (Sohn 2016): N − 1 negatives per anchor for 2N embeddings, where a triplet uses one",
+        pitfalls: &[
+            "mean only (pytorch-metric-learning's reducer): sum and none are errors",
+            "cosine logits without a temperature lie in [−1, 1]: the softmax stays flat and the loss cannot go below ln(1 + (N − 1)/e²); info_nce with τ ≈ 0.1 is the same loss with a temperature",
+            "the paper's L2 regulariser on the embeddings is not included (as pytorch-metric-learning)",
+        ],
+        reference: "Sohn 2016; pytorch-metric-learning NPairsLoss",
+        eval: evaluator!(eval_npairs),
+        sample: sample_npairs,
+        plot: None,
+        kinks: Kinks::Smooth,
         nan: NanRule::PROPAGATES,
         hessian: None,
     },

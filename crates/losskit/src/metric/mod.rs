@@ -155,11 +155,13 @@ mod blocks;
 mod catalogue;
 mod contrastive_ce;
 mod mining;
+mod npairs;
 mod pairs;
 mod triplet;
 
 pub use contrastive_ce::{InfoNce, NtXent, SupCon};
 pub use mining::{Circle, LiftedStructure, MultiSimilarity};
+pub use npairs::NPairs;
 pub use pairs::{Contrastive, CosineEmbedding};
 pub use triplet::{BatchHardTriplet, TripletMargin};
 
