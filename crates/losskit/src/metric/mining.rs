@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use crate::error::{Error, Result};
 use crate::eval::Vjp;
 use crate::evaluator::{Call, Out};
-use crate::numerics::{sigmoid, simd, softplus, SimdFn};
+use crate::numerics::{simd, SimdFn};
 use crate::real::Real;
 use crate::reduction::Reduction;
 
@@ -58,6 +58,26 @@ pub(crate) fn check_param(
         });
     }
     Ok(value)
+}
+
+/// `ln(1 + e^x)` to full relative precision in both tails (libm `exp` and `ln_1p`; a few
+/// calls per row, so no need for the vectorised forms).
+fn softplus(x: f64) -> f64 {
+    if x > 0.0 {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
+/// `1/(1 + e^−x)`, from `e^−|x|` (no cancellation in either tail).
+fn sigmoid(x: f64) -> f64 {
+    let e = (-x.abs()).exp();
+    if x >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
+        e / (1.0 + e)
+    }
 }
 
 /// A running `ln Σ e^x` (maximum and scaled sum, in f64).
@@ -518,12 +538,14 @@ const CIRCLE: &str = "circle";
 /// # Example
 /// ```
 /// use losskit::{Circle, LabeledInputs, Reduction, Tensor};
-/// let e = [1.0f64, 0.0, 1.0, 0.0, 0.0, 1.0];
+/// let e = [1.0f64, 0.0, 0.0, 1.0, 1.0, 0.0];
 /// let inputs = LabeledInputs::new(Tensor::new(&e, &[3, 2])?, &[0i64, 0, 1]);
 /// let v = Circle::new(0.4, 80.0)?.value(&inputs, Reduction::Mean)?;
-/// // anchors 0 and 1: positive at 1 (exponent −80·0.4·0.4), negative at 0 (−80·0.4·0.4)
-/// let want = (1.0 + (-25.6f64).exp()).ln();
-/// assert!((v - want).abs() < 1e-20);
+/// // anchor 0: its positive at cosine 0 (exponent 80·1.4·0.6), its negative at 1
+/// // (80·1.4·0.6); anchor 1: the positive at 0 again, the negative at 0 (−80·0.4·0.4);
+/// // anchor 2 has no positive. Hard pairs cost about γ times their gap.
+/// let want = 0.5 * ((134.4f64.exp() + 1.0).ln() + (54.4f64.exp() + 1.0).ln());
+/// assert!((v - want).abs() < 1e-12 * want);
 /// # Ok::<(), losskit::Error>(())
 /// ```
 ///
