@@ -1,5 +1,5 @@
 """Metric-learning losses, forward + backward, losskit against PyTorch (and
-pytorch-metric-learning for SupCon), time and peak memory, in one run.
+pytorch-metric-learning for SupCon and the pair-mining losses), time and peak memory, in one run.
 
     python tools/bench/compare_metric.py                      # every case, 1 and 2 threads
     python tools/bench/compare_metric.py --threads 1 --cases nt_xent:1024x128
@@ -23,6 +23,9 @@ What is timed, f32, `mean`, forward + backward:
   (cases `LOSS:NxDxC`): pytorch-metric-learning's loss with `num_classes=C`, its class
   centres a parameter, `loss(x, labels)` + `.backward()` (gradients to x and the centres),
   labels `i % C`;
+- `multi_similarity`, `circle`, `lifted_structure`: pytorch-metric-learning's
+  `MultiSimilarityLoss()`, `CircleLoss()`, `LiftedStructureLoss()` (defaults), labels as
+  `supcon`; `npairs`: `NPairsLoss()(cat([a, p]), arange(N).repeat(2))`;
 - losskit: the fused `value_and_grad` through the release example
   `crates/losskit/examples/bench_metric.rs`.
 Method: one warm-up call, then clamp(0.6 s / t, 1, 15) timed calls, median reported (the
@@ -64,6 +67,13 @@ CASES = [
     "subcenter_arcface:512x128x2000",
     "proxy_anchor:512x128x1000",
     "proxy_nca:512x128x1000",
+    "multi_similarity:2048x128",
+    "multi_similarity:8192x128",
+    "circle:2048x128",
+    "circle:8192x128",
+    "lifted_structure:128x128",  # pml's (positive × negative pairs) mask grows as N⁴
+    "lifted_structure:256x128",
+    "npairs:4096x256",
 ]
 # pytorch-metric-learning classes of the class-centre losses (cases LOSS:NxDxC).
 CENTRE_LOSSES = {
@@ -137,6 +147,27 @@ def torch_worker(loss, n, d, threads, repeats, classes=1000):
 
         def f():
             return m(x, labels)
+    elif loss in ("multi_similarity", "circle", "lifted_structure"):
+        from pytorch_metric_learning import losses
+
+        x = emb()
+        leaves = [x]
+        labels = torch.arange(n) % max(n // 16, 2)
+        pml = {"multi_similarity": losses.MultiSimilarityLoss, "circle": losses.CircleLoss,
+               "lifted_structure": losses.LiftedStructureLoss}[loss]()
+
+        def f():
+            return pml(x, labels)
+    elif loss == "npairs":
+        from pytorch_metric_learning.losses import NPairsLoss
+
+        a, p = emb(), emb()
+        leaves = [a, p]
+        labels = torch.arange(n).repeat(2)
+        pml = NPairsLoss()
+
+        def f():
+            return pml(torch.cat([a, p]), labels)
     else:
         raise SystemExit(f"unknown loss {loss}")
 

@@ -376,6 +376,109 @@ fam.error("proxy_nca/proxies-width", "proxy_nca",
 fam.error("proxy_nca/softmax_scale=0", "proxy_nca",
           {"embeddings": x, "labels": np.array([0, 1, 1], dtype=np.int64), "proxies": w},
           "`softmax_scale` must be > 0", params={"softmax_scale": 0.0})
+# The pair-mining losses: pml with its defaults (all pairs, no miner, the loss's own reducer:
+# `mean` is the only reduction).
+MINING_WHY = (
+    "cosine similarities are block products (matrixmultiply vs the tool's BLAS) summed in "
+    "another order, then scaled by the loss's exponent scale (beta, gamma·(1 + m)) inside "
+    "log-sum-exps that partly cancel: a few ε·√D times that scale"
+)
+
+
+def mining_tol(scale):
+    k = max(64.0, 8.0 * scale)
+    return {"f32": {"rel": k, "abs": k}, "f64": {"rel": k, "abs": k}, "why": MINING_WHY}
+
+
+def labelled(r, n, d, classes, singles=0, scale=1.0):
+    x = emb(r, n, d, scale)
+    y = np.arange(n) % classes
+    if singles:
+        y[:singles] = 100 + np.arange(singles)
+    return x, r.permutation(y).astype(np.int64)
+
+
+MS = "{pml}.losses.MultiSimilarityLoss({args})(embeddings, labels)"
+for name, n, d, classes, singles, args in [
+    ("default", 16, 8, 4, 0, {}),
+    ("alpha=1/beta=10/base=0.2/singletons", 12, 5, 3, 3, {"alpha": 1.0, "beta": 10.0, "base": 0.2}),
+    ("big-batch", 300, 6, 30, 0, {}),
+    ("base=-0.5/near-duplicates", 10, 4, 2, 0, {"base": -0.5}),
+]:
+    r = rng(f"multi_similarity/{name}")
+    x, y = labelled(r, n, d, classes, singles)
+    if "near-duplicates" in name:
+        x = f32(np.repeat(x[:2], n // 2, axis=0) + 0.05 * r.normal(size=x.shape))
+    call = MS.format(pml=PML, args=", ".join(f"{k}={v!r}" for k, v in args.items()))
+    fam.case(f"multi_similarity/{name}", "multi_similarity", call, {"embeddings": x, "labels": y},
+             params=args, grads=("embeddings",), reductions=("mean",), tool=PML_TOOL,
+             tolerance=mining_tol(args.get("beta", 50.0)))
+
+r = rng("multi_similarity/errors")
+fam.error("multi_similarity/beta=0", "multi_similarity",
+          {"embeddings": emb(r, 3, 2), "labels": np.array([0, 0, 1], dtype=np.int64)},
+          "`beta` must be > 0", params={"beta": 0.0})
+
+CIRCLE = "{pml}.losses.CircleLoss({args})(embeddings, labels)"
+for name, n, d, classes, singles, args in [
+    ("default", 16, 8, 4, 0, {}),
+    ("m=0.25/gamma=256/singletons", 12, 5, 3, 3, {"m": 0.25, "gamma": 256.0}),
+    ("big-batch", 300, 6, 30, 0, {}),
+    ("gamma=4", 10, 4, 2, 0, {"gamma": 4.0}),
+]:
+    r = rng(f"circle/{name}")
+    x, y = labelled(r, n, d, classes, singles)
+    call = CIRCLE.format(pml=PML, args=", ".join(f"{k}={v!r}" for k, v in args.items()))
+    m = args.get("m", 0.4)
+    # Every anchor's softplus argument stays below 20 or far above it (> 40): pml's
+    # Softplus(threshold=20) is the identity above 20, losskit's softplus is exact (they differ
+    # by ln(1 + e^-x) < 2.1e-9 between 20 and 40; see Deliberate differences).
+    tol = mining_tol(args.get("gamma", 80.0) * (1 + m) ** 2)
+    fam.case(f"circle/{name}", "circle", call, {"embeddings": x, "labels": y},
+             params=args, grads=("embeddings",), reductions=("mean",), tool=PML_TOOL,
+             tolerance=tol)
+
+r = rng("circle/errors")
+fam.error("circle/no-anchor", "circle",
+          {"embeddings": emb(r, 3, 2), "labels": np.array([0, 1, 2], dtype=np.int64)},
+          "no anchor in the batch has both a positive")
+
+# pml builds a (positive pairs × negative pairs) mask: batches stay small. The N = 40 case
+# goes through torch's `cdist` by ‖a‖² + ‖b‖² − 2a·b (more than 25 rows), the others directly.
+LIFTED = "{pml}.losses.LiftedStructureLoss({args})(embeddings, labels)"
+for name, n, d, classes, singles, args in [
+    ("default", 16, 8, 4, 0, {}),
+    ("pos_margin=0.1/neg_margin=0.8/singletons", 12, 5, 3, 3, {"pos_margin": 0.1, "neg_margin": 0.8}),
+    ("batch-40", 40, 6, 8, 0, {}),
+    ("neg_margin=1.5", 10, 4, 2, 0, {"neg_margin": 1.5}),
+]:
+    r = rng(f"lifted_structure/{name}")
+    x, y = labelled(r, n, d, classes, singles)
+    call = LIFTED.format(pml=PML, args=", ".join(f"{k}={v!r}" for k, v in args.items()))
+    fam.case(f"lifted_structure/{name}", "lifted_structure", call, {"embeddings": x, "labels": y},
+             params=args, grads=("embeddings",), reductions=("mean",), tool=PML_TOOL,
+             tolerance=mining_tol(4.0))
+
+r = rng("lifted_structure/errors")
+fam.error("lifted_structure/no-positive", "lifted_structure",
+          {"embeddings": emb(r, 3, 2), "labels": np.array([0, 1, 2], dtype=np.int64)},
+          "no anchor in the batch has a positive")
+
+# npairs: pml NPairsLoss on cat([anchor, positive]) with labels arange(N) twice (its default
+# DotProductSimilarity normalises the embeddings: cosine logits, no temperature).
+NPAIRS = ("{pml}.losses.NPairsLoss()(torch.cat([anchor, positive]), "
+          "torch.arange(anchor.shape[0]).repeat(2))")
+for name, n, d, noise in [("default", 8, 6, 0.5), ("far-views", 20, 4, 2.0), ("big-batch", 300, 5, 1.0)]:
+    r = rng(f"npairs/{name}")
+    a = emb(r, n, d)
+    p = f32(a + noise * r.normal(size=a.shape))
+    fam.case(f"npairs/{name}", "npairs", NPAIRS.format(pml=PML), {"anchor": a, "positive": p},
+             grads=("anchor", "positive"), reductions=("mean",), tool=PML_TOOL,
+             tolerance=tol_for(1.0))
+
+r = rng("npairs/errors")
+fam.error("npairs/shape", "npairs", {"anchor": emb(r, 3, 2), "positive": emb(r, 2, 2)},
+          "`positive` has shape [2, 2], expected [3, 2]")
 
 if __name__ == "__main__":
     fam.write()

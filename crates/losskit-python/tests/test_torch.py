@@ -62,6 +62,25 @@ def _ciou_alpha_v(boxes: torch.Tensor, target: torch.Tensor, eps: float) -> tupl
     return v / (1 - iou + v + eps), v
 
 
+def _cosines(x: torch.Tensor) -> torch.Tensor:
+    u = torch.nn.functional.normalize(x, dim=1)
+    return u @ u.T
+
+
+def _circle_with(x: torch.Tensor, labels: torch.Tensor, s_w: torch.Tensor, m: float = 0.4, gamma: float = 80.0) -> torch.Tensor:
+    """Circle loss (mean over anchors with a positive and a negative) with the pair weights
+    computed from the similarities ``s_w`` instead of ``x``'s own, written out in torch."""
+    s = _cosines(x)
+    same = labels[:, None] == labels[None, :]
+    pos = same & ~torch.eye(len(labels), dtype=torch.bool)
+    neg = ~same
+    xp = torch.where(pos, -gamma * torch.relu(1 + m - s_w) * (s - 1 + m), float("-inf"))
+    xn = torch.where(neg, gamma * torch.relu(s_w + m) * (s - m), float("-inf"))
+    ok = pos.any(1) & neg.any(1)
+    z = torch.logsumexp(xp[ok], dim=1) + torch.logsumexp(xn[ok], dim=1)
+    return torch.nn.functional.softplus(z, threshold=1000.0).mean()
+
+
 GRADCHECK_SEEDS: dict[str, int] = {
     # Seed 0's sample points are away from every kink (mae/quantile at residual 0, hinge at the
     # margin, lovasz at tied errors, batch_hard_triplet at tied distances, box losses at touching
@@ -118,6 +137,16 @@ def test_gradcheck(loss, reduction):
         def f(x):
             alpha, v = _ciou_alpha_v(x, t["target"], eps)
             return plain(x) - red(alpha.detach() * v) + red(alpha0 * v)
+
+    if loss == "circle":
+        # As CIoU: circle's gradient holds the pair weights a_p, a_n constant (the paper and
+        # pml detach them). Check it as the derivative of the loss with the weights frozen at
+        # the point: subtract the loss with weights a(x) detached, add it with a(x₀).
+        s0 = _cosines(t["embeddings"])
+        plain = f
+
+        def f(x):
+            return plain(x) - _circle_with(x, t["labels"], _cosines(x).detach()) + _circle_with(x, t["labels"], s0)
 
     assert gradcheck(f, args, eps=1e-6, atol=1e-6, rtol=1e-4)
     if reduction == "none":

@@ -7,7 +7,8 @@
 //! RAYON_NUM_THREADS=1 cargo run --release --example bench_metric -- nt_xent 1024 128
 //! ```
 //! Arguments: `LOSS N D [REPEATS]`, LOSS one of `triplet_margin`, `nt_xent`, `info_nce`,
-//! `supcon` (N rows per view / batch; supcon gets labels `i % (N/16)`), and the class-centre
+//! `supcon`, `multi_similarity`, `circle`, `lifted_structure`, `npairs` (N rows per view /
+//! batch; the labelled losses get labels `i % (N/16)`), and the class-centre
 //! losses `arcface`, `cosface`, `subcenter_arcface` (3 sub-centres), `proxy_anchor`,
 //! `proxy_nca` with `BENCH_CLASSES` classes (default 1000), labels `i % C`, gradients with
 //! respect to the embeddings and the centres. REPEATS defaults to
@@ -19,8 +20,9 @@
 use std::time::Instant;
 
 use losskit::{
-    ArcFace, CentreInputs, CosFace, InfoNce, LabeledInputs, NtXent, ProxyAnchor, ProxyNca,
-    Reduction, SubCenterArcFace, SupCon, Tensor, TripletInputs, TripletMargin, ViewInputs,
+    ArcFace, CentreInputs, Circle, CosFace, InfoNce, LabeledInputs, LiftedStructure,
+    MultiSimilarity, NPairs, NtXent, ProxyAnchor, ProxyNca, Reduction, SubCenterArcFace, SupCon,
+    Tensor, TripletInputs, TripletMargin, ViewInputs,
 };
 
 fn status_mib(key: &str) -> f64 {
@@ -136,6 +138,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let l = SupCon::default();
             let inputs = LabeledInputs::new(ta, &labels[..]);
             Box::new(move || l.value_and_grad(&inputs, Reduction::Mean, &mut g1))
+        }
+        "multi_similarity" => {
+            let l = MultiSimilarity::default();
+            let inputs = LabeledInputs::new(ta, &labels[..]);
+            Box::new(move || l.value_and_grad(&inputs, Reduction::Mean, &mut g1))
+        }
+        "circle" => {
+            let l = Circle::default();
+            let inputs = LabeledInputs::new(ta, &labels[..]);
+            Box::new(move || l.value_and_grad(&inputs, Reduction::Mean, &mut g1))
+        }
+        "lifted_structure" => {
+            let l = LiftedStructure::default();
+            let inputs = LabeledInputs::new(ta, &labels[..]);
+            Box::new(move || l.value_and_grad(&inputs, Reduction::Mean, &mut g1))
+        }
+        "npairs" => {
+            let inputs = ViewInputs::new(ta, tb);
+            Box::new(move || NPairs.value_and_grad(&inputs, Reduction::Mean, &mut g1, &mut g2))
         }
         other => return Err(format!("unknown loss `{other}`").into()),
     };

@@ -394,11 +394,18 @@ pub fn check_hessian_arrays(
 /// derivative of their value: the relative difference that definition allows, and why. The
 /// checks use that tolerance for them (when it is larger than the one asked for), so a
 /// gradient that is wrong beyond the definition still fails.
-pub const SURROGATE_GRADIENTS: &[(&str, f64, &str)] = &[(
-    "ciou",
-    0.1,
-    "α = v/(1 − IoU + v + eps) is a constant of the gradient (torchvision computes it under no_grad), so the term v·∂α/∂x is left out; the exact claim, ∂ciou = ∂diou + α·∂v, is checked by the detection property tests",
-)];
+pub const SURROGATE_GRADIENTS: &[(&str, f64, &str)] = &[
+    (
+        "ciou",
+        0.1,
+        "α = v/(1 − IoU + v + eps) is a constant of the gradient (torchvision computes it under no_grad), so the term v·∂α/∂x is left out; the exact claim, ∂ciou = ∂diou + α·∂v, is checked by the detection property tests",
+    ),
+    (
+        "circle",
+        2.0,
+        "the pair weights a_p = [1 + m − s]₊, a_n = [s + m]₊ are constants of the gradient (the paper and pytorch-metric-learning detach them), which changes its size and even its sign, so this check only runs it; the exact claim, the gradient of the loss with the weights frozen, is checked against central differences by the unit test metric::mining::tests::circle_gradient_is_the_frozen_weight_derivative",
+    ),
+];
 
 /// Checks the loss `info` on the arrays given, in f64 (float inputs are widened), with its
 /// first reduction (`mean`), for every prediction input. For the losses of

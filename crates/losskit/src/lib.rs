@@ -48,7 +48,7 @@
 //! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`PseudoHuber`], [`LogCosh`], [`Quantile`], [`Msle`], [`Cauchy`], [`Wing`], [`Mape`], [`PoissonNll`], [`GammaDeviance`], [`Tweedie`], [`GaussianNll`] |
 //! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`HingeEmbedding`], [`MarginRanking`] |
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
-//! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]), class centres ([`CentreInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`], [`ArcFace`], [`CosFace`], [`SubCenterArcFace`], [`ProxyAnchor`], [`ProxyNca`] |
+//! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]), class centres ([`CentreInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`], [`ArcFace`], [`CosFace`], [`SubCenterArcFace`], [`ProxyAnchor`], [`ProxyNca`], [`MultiSimilarity`], [`Circle`], [`LiftedStructure`], [`NPairs`] |
 //! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
 //! | detection: boxes ([`BoxInputs`], [`BoxFormat`]) | [`Iou`], [`Giou`], [`Diou`], [`Ciou`], [`Eiou`] |
 //! | ranking: lists ([`ListInputs`]), preference pairs ([`PreferenceInputs`]) | [`ListNet`], [`ListMle`], [`Bpr`] |
@@ -157,9 +157,10 @@ pub use eval::{
 pub use half;
 pub use hessian::{Curvature, HessianInfo};
 pub use metric::{
-    set_tile_budget, tile_budget, ArcFace, BatchHardTriplet, CentreInputs, Contrastive, CosFace,
-    CosineEmbedding, InfoNce, LabeledInputs, NtXent, PairInputs, ProxyAnchor, ProxyNca,
-    SubCenterArcFace, SupCon, TripletInputs, TripletMargin, ViewInputs, DEFAULT_TILE_BUDGET,
+    set_tile_budget, tile_budget, ArcFace, BatchHardTriplet, CentreInputs, Circle, Contrastive,
+    CosFace, CosineEmbedding, InfoNce, LabeledInputs, LiftedStructure, MultiSimilarity, NPairs,
+    NtXent, PairInputs, ProxyAnchor, ProxyNca, SubCenterArcFace, SupCon, TripletInputs,
+    TripletMargin, ViewInputs, DEFAULT_TILE_BUDGET,
 };
 pub use ranking::{Bpr, ListInputs, ListMle, ListNet, PreferenceInputs};
 pub use real::Real;

@@ -37,6 +37,8 @@ mod listnet;
 mod mae;
 #[path = "../src/guide/snippets/mse.rs"]
 mod mse;
+#[path = "../src/guide/snippets/pair_mining.rs"]
+mod pair_mining;
 #[path = "../src/guide/snippets/quantile.rs"]
 mod quantile;
 #[path = "../src/guide/snippets/smooth_l1.rs"]
@@ -74,6 +76,7 @@ const COMPILED: &[(&str, Run)] = &[
     ("listnet", listnet::run),
     ("bpr", bpr::run),
     ("class_centres", class_centres::run),
+    ("pair_mining", pair_mining::run),
 ];
 
 #[test]

@@ -11,7 +11,7 @@
 //! | binary | `bce_with_logits` | imbalance → `pos_weight` (ratio < 10) or `focal` α = 0.25, γ = 2 (ratio ≥ 10) |
 //! | multiclass | `cross_entropy`, label smoothing 0.1 | imbalance → class weights (inverse frequency; effective number for long tails); extreme → `softmax_focal` |
 //! | multilabel | `bce_with_logits` per label | imbalance → per-label `pos_weight` |
-//! | embedding | `info_nce` (τ = 0.07); with labels `supcon` (τ = 0.1) | small batch → `batch_hard_triplet` (labels) or `triplet_margin`; with labels, many classes with few samples each (face recognition) → `arcface` (28.6°, s = 64) or `cosface`; more classes than a batch holds → `proxy_anchor` |
+//! | embedding | `info_nce` (τ = 0.07); with labels `supcon` (τ = 0.1) | small batch → `batch_hard_triplet` (labels) or `triplet_margin`; with labels, many classes with few samples each (face recognition) → `arcface` (28.6°, s = 64) or `cosface`; more classes than a batch holds → `proxy_anchor`; labelled retrieval → `multi_similarity`, `circle`; noisy hardest negatives → `lifted_structure`; one pair per class → `npairs` |
 //! | segmentation | `bce_dice` | small objects → `tversky` (α = 0.3, β = 0.7), `focal_tversky` |
 //! | detection | `focal` (α = 0.25, γ = 2) + `giou` | faster convergence → `diou`; aspect ratios → `ciou` |
 //! | sequence | `ctc` (blank 0) | – |
@@ -222,7 +222,7 @@ snippets! {
     SOFTMAX_FOCAL = "softmax_focal", INFO_NCE = "info_nce", LABELLED = "labelled_embeddings",
     TRIPLET = "triplet_margin", BCE_DICE = "bce_dice", TVERSKY = "tversky", BOX_IOU = "box_iou",
     SMOOTH_L1 = "smooth_l1", CTC = "ctc", LISTNET = "listnet", BPR = "bpr",
-    CLASS_CENTRES = "class_centres",
+    CLASS_CENTRES = "class_centres", PAIR_MINING = "pair_mining",
 }
 
 /// The guide's answer.
@@ -280,6 +280,10 @@ const R_ARCFACE: &str = "Deng et al., \"ArcFace: Additive Angular Margin Loss fo
 const R_PROXY_ANCHOR: &str = "Kim et al., \"Proxy Anchor Loss for Deep Metric Learning\", CVPR 2020 (δ = 0.1, α = 32); pytorch-metric-learning `ProxyAnchorLoss`";
 const R_SUPCON: &str = "Khosla et al., \"Supervised Contrastive Learning\", NeurIPS 2020 (τ = 0.1); pytorch-metric-learning `SupConLoss`";
 const R_BATCH_HARD: &str = "Hermans, Beyer & Leibe, \"In Defense of the Triplet Loss for Person Re-Identification\", 2017 (P×K batches, margin 0.3)";
+const R_MULTI_SIMILARITY: &str = "Wang et al., \"Multi-Similarity Loss with General Pair Weighting for Deep Metric Learning\", CVPR 2019 (α = 2, β = 50, λ = 0.5); Musgrave et al., \"A Metric Learning Reality Check\", ECCV 2020; pytorch-metric-learning `MultiSimilarityLoss`";
+const R_CIRCLE: &str = "Sun et al., \"Circle Loss: A Unified Perspective of Pair Similarity Optimization\", CVPR 2020 (m = 0.25, γ = 256 for faces; 0.4, 80 for fine-grained retrieval); pytorch-metric-learning `CircleLoss`";
+const R_LIFTED: &str = "Oh Song et al., \"Deep Metric Learning via Lifted Structured Feature Embedding\", CVPR 2016; pytorch-metric-learning `LiftedStructureLoss`";
+const R_NPAIRS: &str = "Sohn, \"Improved Deep Metric Learning with Multi-class N-pair Loss Objective\", NeurIPS 2016; pytorch-metric-learning `NPairsLoss`";
 const R_TRIPLET: &str =
     "Schroff et al., \"FaceNet\", CVPR 2015; torch `triplet_margin_loss` (margin 1)";
 const R_BCE_DICE: &str = "Milletari et al., \"V-Net\", 3DV 2016 (Dice); Isensee et al., \"nnU-Net\", Nature Methods 2021 (Dice + cross-entropy); MONAI `DiceCELoss`";
@@ -974,6 +978,44 @@ fn embedding(c: &Conditions) -> Recommendation {
             ],
         ),
     };
+    let mut variants = variants;
+    // The pair-mining losses: every pair of a labelled batch, weighted toward the hard ones.
+    let mining = |when, loss, params: &[(&'static str, &str)], why, reference| {
+        variant(when, loss, p(params), why, &PAIR_MINING, reference)
+    };
+    match (small, c.supervised) {
+        (false, true) => {
+            variants.push(mining(
+                "retrieval or re-identification scored by recall@k, with P×K batches",
+                "multi_similarity",
+                &[("alpha", "2"), ("beta", "50"), ("base", "0.5")],
+                "weights each pair by how hard it is among the anchor's pairs (self- and relative similarity), no separate miner",
+                R_MULTI_SIMILARITY,
+            ));
+            variants.push(mining(
+                "face recognition or re-identification, where hard pairs should dominate",
+                "circle",
+                &[("m", "0.25"), ("gamma", "256")],
+                "re-weights each similarity by its distance from its own optimum, so positives and negatives get separate targets",
+                R_CIRCLE,
+            ));
+        }
+        (true, true) => variants.push(mining(
+            "the single hardest negative is often a mislabelled sample",
+            "lifted_structure",
+            &[("neg_margin", "1")],
+            "a smooth maximum over every negative of both ends of a positive pair instead of one hardest negative",
+            R_LIFTED,
+        )),
+        (true, false) => variants.push(mining(
+            "pairs can be drawn from N distinct classes, one pair each",
+            "npairs",
+            &[],
+            "every other pair's positive is a negative: N − 1 negatives per anchor for 2N embeddings, where a triplet has one",
+            R_NPAIRS,
+        )),
+        (false, false) => {}
+    }
     Recommendation {
         task: Task::Embedding,
         primary: vec![primary],

@@ -33,7 +33,7 @@ pub(crate) const NORM_EPS: f64 = 1e-12;
 /// `c = alpha·a·bᵀ + beta·c` with `a` `[m, k]`, `b` `[n, k]`, `c` `[m, n]`, row-major and
 /// contiguous (`trans_b`), or `c = alpha·a·b + beta·c` with `b` `[k, n]` (`!trans_b`).
 #[allow(clippy::too_many_arguments)]
-fn gemm<T: Real>(
+pub(crate) fn gemm<T: Real>(
     m: usize,
     k: usize,
     n: usize,
@@ -770,7 +770,7 @@ impl<T: Real> SimdCall for StatsTile<'_, '_, T> {
 
 /// The largest element (−∞ for none; a NaN is skipped, and shows up in the sum).
 #[inline(always)]
-fn row_max<T: Real>(s: &[T]) -> T {
+pub(crate) fn row_max<T: Real>(s: &[T]) -> T {
     let mut acc = [-T::INFINITY; 8];
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
@@ -790,7 +790,7 @@ fn row_max<T: Real>(s: &[T]) -> T {
 
 /// `Σ s` in eight f64 lanes.
 #[inline(always)]
-fn lane_total<T: Real>(s: &[T]) -> f64 {
+pub(crate) fn lane_total<T: Real>(s: &[T]) -> f64 {
     let mut lanes = crate::numerics::Lanes::default();
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {

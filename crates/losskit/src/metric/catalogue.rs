@@ -5,10 +5,13 @@ use crate::catalogue::{
     PlotAxis, Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::evaluator;
+use crate::reduction::ReductionMode;
 use crate::sample::{Rng, Sample};
 
 use super::contrastive_ce::{eval_info_nce, eval_nt_xent, eval_supcon};
 use super::heads::{eval_arcface, eval_cosface, eval_subcenter_arcface};
+use super::mining::{eval_circle, eval_lifted_structure, eval_multi_similarity};
+use super::npairs::eval_npairs;
 use super::pairs::{eval_contrastive, eval_cosine_embedding};
 use super::proxy::{eval_proxy_anchor, eval_proxy_nca};
 use super::triplet::{eval_batch_hard_triplet, eval_triplet_margin};
@@ -46,6 +49,9 @@ const LABELED: &[InputSpec] = &[
         shape: "[N] (integers)",
     },
 ];
+
+/// The reductions of the pair-mining losses: `mean` only (pytorch-metric-learning's reducer).
+const MEAN_ONLY: &[ReductionMode] = &[ReductionMode::Mean];
 
 const fn temperature(default: f64) -> ParamSpec {
     ParamSpec {
@@ -107,6 +113,10 @@ fn sample_nt_xent(size: usize, rng: &mut Rng) -> Sample {
 
 fn sample_info_nce(size: usize, rng: &mut Rng) -> Sample {
     sample_views(size, rng, ["query", "key"])
+}
+
+fn sample_npairs(size: usize, rng: &mut Rng) -> Sample {
+    sample_views(size, rng, ["anchor", "positive"])
 }
 
 /// Embeddings with labels `i % classes`, so every anchor has a positive and a negative.
@@ -526,6 +536,39 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Kim et al. 2020 (Proxy Anchor); pytorch-metric-learning ProxyAnchorLoss",
         eval: evaluator!(eval_proxy_anchor),
         sample: sample_proxies,
+        name: "multi_similarity",
+        family: Family::MetricLearning,
+        summary: "every pair of the batch, positives above and negatives below a similarity threshold, softly weighted toward the hard ones",
+        inputs: LABELED,
+        params: &[
+            ParamSpec {
+                name: "alpha",
+                kind: ParamKind::Float { default: 2.0, range: Range::POSITIVE },
+                doc: "the scale of the positive pairs' exponent",
+            },
+            ParamSpec {
+                name: "beta",
+                kind: ParamKind::Float { default: 50.0, range: Range::POSITIVE },
+                doc: "the scale of the negative pairs' exponent",
+            },
+            ParamSpec {
+                name: "base",
+                kind: ParamKind::Float { default: 0.5, range: Range::ANY },
+                doc: "the cosine similarity positives should exceed and negatives stay below",
+            },
+        ],
+        reductions: MEAN_ONLY,
+        formula: "s = cosine similarities; ℓ_i = (1/α)·ln(1 + Σ_{p∈P(i)} exp(−α(s_ip − base))) + (1/β)·ln(1 + Σ_{n∈N(i)} exp(β(s_in − base))); mean over all N anchors",
+        gradient: "∂ℓ_i/∂s_ip = −softmax weight of p among P(i) ∪ {the 1}, ∂ℓ_i/∂s_in = +the same over N(i); both anchors of a pair; then through the normalisation",
+        when_to_use: "deep metric learning (retrieval, re-identification) with labels and P×K batches; weights hard pairs without a separate miner",
+        pitfalls: &[
+            "mean only (pytorch-metric-learning's reducer): sum and none are errors",
+            "β = 50 makes the negative term a near-max over the hardest negatives: the loss is very sensitive to label noise",
+            "the paper pairs it with a miner; this is pytorch-metric-learning's default, every pair",
+        ],
+        reference: "Wang et al. 2019; pytorch-metric-learning MultiSimilarityLoss",
+        eval: evaluator!(eval_multi_similarity),
+        sample: sample_labeled,
         plot: None,
         kinks: Kinks::Smooth,
         nan: NanRule::PROPAGATES,
@@ -552,6 +595,91 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Movshovitz-Attias et al. 2017 (ProxyNCA); pytorch-metric-learning ProxyNCALoss",
         eval: evaluator!(eval_proxy_nca),
         sample: sample_proxies,
+        name: "circle",
+        family: Family::MetricLearning,
+        summary: "every pair of the batch, each similarity re-weighted by its distance from its optimum (Circle loss)",
+        inputs: LABELED,
+        params: &[
+            ParamSpec {
+                name: "m",
+                kind: ParamKind::Float { default: 0.4, range: Range::ANY },
+                doc: "the relaxation: optima 1 + m and −m, margins 1 − m and m",
+            },
+            ParamSpec {
+                name: "gamma",
+                kind: ParamKind::Float { default: 80.0, range: Range::POSITIVE },
+                doc: "the scale of the similarities",
+            },
+        ],
+        reductions: MEAN_ONLY,
+        formula: "a_p = max(0, 1 + m − s_ip), a_n = max(0, s_in + m); ℓ_i = softplus(ln Σ_p exp(−γ·a_p·(s_ip − 1 + m)) + ln Σ_n exp(γ·a_n·(s_in − m))); mean over anchors with a positive and a negative",
+        gradient: "a_p, a_n held constant (stop-gradient): ∂ℓ_i/∂s_ip = −γ·a_p·σ(L_i)·softmax_p, ∂ℓ_i/∂s_in = γ·a_n·σ(L_i)·softmax_n; both anchors of a pair; then through the normalisation",
+        when_to_use: "pair-based metric learning with labels where hard pairs should dominate (face recognition, re-identification, fine-grained retrieval)",
+        pitfalls: &[
+            "mean only (pytorch-metric-learning's AvgNonZeroReducer): sum and none are errors",
+            "the gradient is the paper's, with the weights a_p, a_n detached: it is not the derivative of the value",
+            "γ sets how hard the softmax is: 80 for retrieval, 128–256 for faces (with m = 0.25)",
+        ],
+        reference: "Sun et al. 2020; pytorch-metric-learning CircleLoss",
+        eval: evaluator!(eval_circle),
+        sample: sample_labeled,
+        plot: None,
+        kinks: Kinks::Described("where a negative's similarity crosses −m (its weight a_n reaches 0)"),
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "lifted_structure",
+        family: Family::MetricLearning,
+        summary: "every positive pair against a soft maximum over the negatives of both its ends (Euclidean, normalised embeddings)",
+        inputs: LABELED,
+        params: &[
+            ParamSpec {
+                name: "pos_margin",
+                kind: ParamKind::Float { default: 0.0, range: Range::ANY },
+                doc: "the distance below which a positive pair's own term stops pulling",
+            },
+            ParamSpec {
+                name: "neg_margin",
+                kind: ParamKind::Float { default: 1.0, range: Range::ANY },
+                doc: "the distance negatives should keep",
+            },
+        ],
+        reductions: MEAN_ONLY,
+        formula: "u = embeddings/‖·‖, d = ‖u_i − u_j‖; per ordered positive pair (a, p): J = ln(Σ_{n∈N(a)} exp(neg_margin − d_an) + Σ_{n∈N(p)} exp(neg_margin − d_pn)) + d_ap − pos_margin, ℓ = ½·max(0, J)²; mean over the ordered positive pairs",
+        gradient: "∂ℓ/∂d_ap = max(0, J), ∂ℓ/∂d_an = −max(0, J)·softmax weight of n; ∂d/∂u_i = (u_i − u_j)/d (0 at d = 0); then through the normalisation",
+        when_to_use: "labelled batches where every negative of both ends of a pair should count, softly weighted toward the hardest",
+        pitfalls: &[
+            "mean only (pytorch-metric-learning's reducer): sum and none are errors",
+            "distances are between normalised embeddings (at most 2): a neg_margin above 2 can never be met",
+            "pytorch-metric-learning builds a (positive pairs × negative pairs) mask: its memory grows as N⁴; here O(N·D)",
+        ],
+        reference: "Oh Song et al. 2016; pytorch-metric-learning LiftedStructureLoss",
+        eval: evaluator!(eval_lifted_structure),
+        sample: sample_labeled,
+        plot: None,
+        kinks: Kinks::Described("where a positive pair's J crosses 0 (the hinge), or two rows coincide"),
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "npairs",
+        family: Family::MetricLearning,
+        summary: "one (anchor, positive) pair per class, every other pair's positive a negative: a softmax over cosine similarities",
+        inputs: &[emb("anchor", "[N, D]: row i is class i's anchor"), emb("positive", "same as `anchor`: row i is class i's positive")],
+        params: &[],
+        reductions: MEAN_ONLY,
+        formula: "s = normalize(anchor)·normalize(positive)ᵀ (no temperature); ℓ_i = −s_ii + ln Σ_j exp(s_ij); mean over the N anchors",
+        gradient: "∂L/∂s_ij = (softmax_j(s_i·) − [i = j])/N; then through the normalisation of both inputs",
+        when_to_use: "batches of N classes with one pair each (Sohn 2016): N − 1 negatives per anchor for 2N embeddings, where a triplet uses one",
+        pitfalls: &[
+            "mean only (pytorch-metric-learning's reducer): sum and none are errors",
+            "cosine logits without a temperature lie in [−1, 1]: the softmax stays flat and the loss cannot go below ln(1 + (N − 1)/e²); info_nce with τ ≈ 0.1 is the same loss with a temperature",
+            "the paper's L2 regulariser on the embeddings is not included (as pytorch-metric-learning)",
+        ],
+        reference: "Sohn 2016; pytorch-metric-learning NPairsLoss",
+        eval: evaluator!(eval_npairs),
+        sample: sample_npairs,
         plot: None,
         kinks: Kinks::Smooth,
         nan: NanRule::PROPAGATES,

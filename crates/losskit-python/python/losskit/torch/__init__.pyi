@@ -566,6 +566,50 @@ def ciou(input, target, eps=1e-07, format='xyxy', reduction='mean') -> torch.Ten
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def circle(embeddings, labels, m=0.4, gamma=80.0, reduction='mean') -> torch.Tensor:
+    """
+    Every pair of the batch, each similarity re-weighted by its distance from its optimum (Circle loss).
+
+    losskit.torch.circle: differentiable, on CPU tensors.
+
+    Formula::
+
+        a_p = max(0, 1 + m − s_ip), a_n = max(0, s_in + m); ℓ_i = softplus(ln Σ_p exp(−γ·a_p·(s_ip − 1 + m)) + ln Σ_n exp(γ·a_n·(s_in − m))); mean over anchors with a positive and a negative
+
+    Gradient::
+
+        a_p, a_n held constant (stop-gradient): ∂ℓ_i/∂s_ip = −γ·a_p·σ(L_i)·softmax_p, ∂ℓ_i/∂s_in = γ·a_n·σ(L_i)·softmax_n; both anchors of a pair; then through the normalisation
+
+    Inputs:
+        embeddings (prediction): floats, [N, D]
+        labels (target): integers, [N] (integers)
+
+    Parameters:
+        m (float, default 0.4, finite): the relaxation: optima 1 + m and −m, margins 1 − m and m
+        gamma (float, default 80.0, > 0): the scale of the similarities
+
+    reduction: one of 'mean'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        pair-based metric learning with labels where hard pairs should dominate (face
+        recognition, re-identification, fine-grained retrieval)
+
+    Pitfalls:
+        - mean only (pytorch-metric-learning's AvgNonZeroReducer): sum and none are errors
+        - the gradient is the paper's, with the weights a_p, a_n detached: it is not the
+          derivative of the value
+        - γ sets how hard the softmax is: 80 for retrieval, 128–256 for faces (with m = 0.25)
+
+    Reference:
+        Sun et al. 2020; pytorch-metric-learning CircleLoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def complete_box_iou_loss(boxes1, boxes2, reduction='none', eps=1e-07, *, format='xyxy') -> torch.Tensor:
     """
     Complete IoU loss: diou plus an aspect-ratio term weighted by a constant α.
@@ -2021,6 +2065,29 @@ def listmle(input, target, mask=None, reduction='mean') -> torch.Tensor:
         mask (weight, optional): integers, [N, L] bool (or 0/1): false marks a padded item of a shorter list
 
     reduction: one of 'mean', 'sum', 'none'
+def lifted_structure(embeddings, labels, pos_margin=0.0, neg_margin=1.0, reduction='mean') -> torch.Tensor:
+    """
+    Every positive pair against a soft maximum over the negatives of both its ends (Euclidean, normalised embeddings).
+
+    losskit.torch.lifted_structure: differentiable, on CPU tensors.
+
+    Formula::
+
+        u = embeddings/‖·‖, d = ‖u_i − u_j‖; per ordered positive pair (a, p): J = ln(Σ_{n∈N(a)} exp(neg_margin − d_an) + Σ_{n∈N(p)} exp(neg_margin − d_pn)) + d_ap − pos_margin, ℓ = ½·max(0, J)²; mean over the ordered positive pairs
+
+    Gradient::
+
+        ∂ℓ/∂d_ap = max(0, J), ∂ℓ/∂d_an = −max(0, J)·softmax weight of n; ∂d/∂u_i = (u_i − u_j)/d (0 at d = 0); then through the normalisation
+
+    Inputs:
+        embeddings (prediction): floats, [N, D]
+        labels (target): integers, [N] (integers)
+
+    Parameters:
+        pos_margin (float, default 0.0, finite): the distance below which a positive pair's own term stops pulling
+        neg_margin (float, default 1.0, finite): the distance negatives should keep
+
+    reduction: one of 'mean'
 
     Returns:
         a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
@@ -2083,6 +2150,18 @@ def listnet(input, target, mask=None, reduction='mean') -> torch.Tensor:
 
     Reference:
         Cao et al. 2007 (ListNet, top-one probability); optax `ranking_softmax_loss` with labels softmax(target)
+        labelled batches where every negative of both ends of a pair should count, softly
+        weighted toward the hardest
+
+    Pitfalls:
+        - mean only (pytorch-metric-learning's reducer): sum and none are errors
+        - distances are between normalised embeddings (at most 2): a neg_margin above 2 can
+          never be met
+        - pytorch-metric-learning builds a (positive pairs × negative pairs) mask: its memory
+          grows as N⁴; here O(N·D)
+
+    Reference:
+        Oh Song et al. 2016; pytorch-metric-learning LiftedStructureLoss
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.
@@ -2589,6 +2668,51 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def multi_similarity(embeddings, labels, alpha=2.0, beta=50.0, base=0.5, reduction='mean') -> torch.Tensor:
+    """
+    Every pair of the batch, positives above and negatives below a similarity threshold, softly weighted toward the hard ones.
+
+    losskit.torch.multi_similarity: differentiable, on CPU tensors.
+
+    Formula::
+
+        s = cosine similarities; ℓ_i = (1/α)·ln(1 + Σ_{p∈P(i)} exp(−α(s_ip − base))) + (1/β)·ln(1 + Σ_{n∈N(i)} exp(β(s_in − base))); mean over all N anchors
+
+    Gradient::
+
+        ∂ℓ_i/∂s_ip = −softmax weight of p among P(i) ∪ {the 1}, ∂ℓ_i/∂s_in = +the same over N(i); both anchors of a pair; then through the normalisation
+
+    Inputs:
+        embeddings (prediction): floats, [N, D]
+        labels (target): integers, [N] (integers)
+
+    Parameters:
+        alpha (float, default 2.0, > 0): the scale of the positive pairs' exponent
+        beta (float, default 50.0, > 0): the scale of the negative pairs' exponent
+        base (float, default 0.5, finite): the cosine similarity positives should exceed and negatives stay below
+
+    reduction: one of 'mean'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        deep metric learning (retrieval, re-identification) with labels and P×K batches; weights
+        hard pairs without a separate miner
+
+    Pitfalls:
+        - mean only (pytorch-metric-learning's reducer): sum and none are errors
+        - β = 50 makes the negative term a near-max over the hardest negatives: the loss is very
+          sensitive to label noise
+        - the paper pairs it with a miner; this is pytorch-metric-learning's default, every pair
+
+    Reference:
+        Wang et al. 2019; pytorch-metric-learning MultiSimilarityLoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def nll(input, target, weight=None, ignore_index=-100, reduction='mean') -> torch.Tensor:
     """
     Negative log-likelihood of class indices given log-probabilities (prefer cross_entropy on logits).
@@ -2676,6 +2800,48 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
     Reference:
         torch.nn.functional.nll_loss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def npairs(anchor, positive, reduction='mean') -> torch.Tensor:
+    """
+    One (anchor, positive) pair per class, every other pair's positive a negative: a softmax over cosine similarities.
+
+    losskit.torch.npairs: differentiable, on CPU tensors.
+
+    Formula::
+
+        s = normalize(anchor)·normalize(positive)ᵀ (no temperature); ℓ_i = −s_ii + ln Σ_j exp(s_ij); mean over the N anchors
+
+    Gradient::
+
+        ∂L/∂s_ij = (softmax_j(s_i·) − [i = j])/N; then through the normalisation of both inputs
+
+    Inputs:
+        anchor (prediction): floats, [N, D]: row i is class i's anchor
+        positive (prediction): floats, same as `anchor`: row i is class i's positive
+
+    reduction: one of 'mean'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        batches of N classes with one pair each (Sohn 2016): N − 1 negatives per anchor for 2N
+        embeddings, where a triplet uses one
+
+    Pitfalls:
+        - mean only (pytorch-metric-learning's reducer): sum and none are errors
+        - cosine logits without a temperature lie in [−1, 1]: the softmax stays flat and the
+          loss cannot go below ln(1 + (N − 1)/e²); info_nce with τ ≈ 0.1 is the same loss with a
+          temperature
+        - the paper's L2 regulariser on the embeddings is not included (as pytorch-metric-
+          learning)
+
+    Reference:
+        Sohn 2016; pytorch-metric-learning NPairsLoss
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.

@@ -119,6 +119,15 @@ class Ciou(torch.nn.Module):
     def forward(self, input, target) -> torch.Tensor:
         ...
 
+class Circle(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.circle`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, m=0.4, gamma=80.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, embeddings, labels) -> torch.Tensor:
+        ...
+
 class Contrastive(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.contrastive`. (``help()`` shows it in full)."""
 
@@ -396,6 +405,13 @@ class Listnet(torch.nn.Module):
         ...
 
     def forward(self, input, target, mask=None) -> torch.Tensor:
+class LiftedStructure(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.lifted_structure`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, pos_margin=0.0, neg_margin=1.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, embeddings, labels) -> torch.Tensor:
         ...
 
 class LogCosh(torch.nn.Module):
@@ -506,6 +522,15 @@ class MultiMarginLoss(torch.nn.Module):
     def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
+class MultiSimilarity(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.multi_similarity`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, alpha=2.0, beta=50.0, base=0.5, reduction='mean') -> None:
+        ...
+
+    def forward(self, embeddings, labels) -> torch.Tensor:
+        ...
+
 class NLLLoss(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.nll`. (``help()`` shows it in full)."""
 
@@ -522,6 +547,15 @@ class Nll(torch.nn.Module):
         ...
 
     def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class Npairs(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.npairs`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, reduction='mean') -> None:
+        ...
+
+    def forward(self, anchor, positive) -> torch.Tensor:
         ...
 
 class NtXent(torch.nn.Module):
