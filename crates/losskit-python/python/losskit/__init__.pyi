@@ -1309,6 +1309,51 @@ def kl_div(input, target, log_target=False, reduction='mean', *, grad=()) -> Any
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def poly1(input, target, epsilon=2.0, reduction='mean', *, grad=()) -> Any:
+    """
+    Poly-1: softmax cross-entropy plus ε·(1 − p_t), a tunable push on the target's probability.
+
+    losskit.poly1 on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ = −Σ_c t_c ln p_c + ε·Σ_c t_c(1 − p_c), p = softmax(x) over the classes (index target y: −ln p_y + ε(1 − p_y)); mean = Σℓ / N
+
+    Gradient::
+
+        index target: ∂ℓ/∂x_c = (1 + ε·p_y)(p_c − [c = y]); probabilities: T·p_c − t_c + ε·p_c(p_t − t_c), T = Σt, p_t = Σ t_c p_c
+
+    Inputs:
+        input (prediction): floats, logits `[N, C]`, `[N, C, d1, ...]` or `[C]` (class dimension 1)
+        target (target): integers or floats, class indices `[N]` (integers, each in [0, C)), or probabilities of `input`'s shape (floats)
+
+    Parameters:
+        epsilon (float, default 2.0, finite): coefficient of 1 − p_t: 0 is cross-entropy; the paper tunes it in [−1, 5]
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        a drop-in for cross-entropy with one extra knob: ε > 0 keeps pushing confident targets
+        (helps on ImageNet-scale training per Leng et al.), ε < 0 relaxes it (noisy labels)
+
+    Pitfalls:
+        - ε < −1 makes the loss decrease away from the target for confident predictions: not a
+          proper loss
+        - optax applies the softmax over the last axis; losskit takes `[N, C]` rows (no spatial
+          dimensions)
+        - no class weights and no ignore_index (optax has neither): mask rows out before the
+          call
+
+    Reference:
+        Leng et al. 2022 (PolyLoss); optax poly_loss_cross_entropy
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def contrastive(x1, x2, target, margin=1.0, reduction='mean', *, grad=()) -> Any:
     """
     Pulls similar pairs together, pushes dissimilar pairs at least `margin` apart (Euclidean).

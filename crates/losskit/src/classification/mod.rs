@@ -11,6 +11,7 @@ mod margin;
 mod multi_margin;
 mod multiclass;
 mod nll;
+mod poly1;
 mod soft_target;
 mod softmax;
 mod softmax_focal;
@@ -27,6 +28,7 @@ pub use kl_div::{KlDiv, KlReduction};
 pub use multi_margin::MultiMargin;
 pub use multiclass::{ClassInputs, ClassTarget};
 pub use nll::Nll;
+pub use poly1::Poly1;
 pub use softmax_focal::SoftmaxFocal;
 
 /// The multiclass losses' catalogue entries, in the order `losskit list` shows them.
@@ -36,4 +38,5 @@ pub(crate) const MULTICLASS_CATALOGUE: &[crate::catalogue::LossInfo] = &[
     softmax_focal::INFO,
     multi_margin::INFO,
     kl_div::INFO,
+    poly1::INFO,
 ];

@@ -2488,6 +2488,51 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def poly1(input, target, epsilon=2.0, reduction='mean') -> torch.Tensor:
+    """
+    Poly-1: softmax cross-entropy plus ε·(1 − p_t), a tunable push on the target's probability.
+
+    losskit.torch.poly1: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = −Σ_c t_c ln p_c + ε·Σ_c t_c(1 − p_c), p = softmax(x) over the classes (index target y: −ln p_y + ε(1 − p_y)); mean = Σℓ / N
+
+    Gradient::
+
+        index target: ∂ℓ/∂x_c = (1 + ε·p_y)(p_c − [c = y]); probabilities: T·p_c − t_c + ε·p_c(p_t − t_c), T = Σt, p_t = Σ t_c p_c
+
+    Inputs:
+        input (prediction): floats, logits `[N, C]`, `[N, C, d1, ...]` or `[C]` (class dimension 1)
+        target (target): integers or floats, class indices `[N]` (integers, each in [0, C)), or probabilities of `input`'s shape (floats)
+
+    Parameters:
+        epsilon (float, default 2.0, finite): coefficient of 1 − p_t: 0 is cross-entropy; the paper tunes it in [−1, 5]
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        a drop-in for cross-entropy with one extra knob: ε > 0 keeps pushing confident targets
+        (helps on ImageNet-scale training per Leng et al.), ε < 0 relaxes it (noisy labels)
+
+    Pitfalls:
+        - ε < −1 makes the loss decrease away from the target for confident predictions: not a
+          proper loss
+        - optax applies the softmax over the last axis; losskit takes `[N, C]` rows (no spatial
+          dimensions)
+        - no class weights and no ignore_index (optax has neither): mask rows out before the
+          call
+
+    Reference:
+        Leng et al. 2022 (PolyLoss); optax poly_loss_cross_entropy
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def pseudo_huber(input, target, weight=None, delta=1.0, reduction='mean') -> torch.Tensor:
     """
     Δ²(√(1 + (e/δ)²) − 1): a smooth huber with a positive second derivative everywhere (XGBoost's reg:pseudohubererror).

@@ -488,6 +488,15 @@ class PoissonNll(torch.nn.Module):
     def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
+class Poly1(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.poly1`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, epsilon=2.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target) -> torch.Tensor:
+        ...
+
 class PseudoHuber(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.pseudo_huber`. (``help()`` shows it in full)."""
 
