@@ -46,7 +46,7 @@
 //! | family | losses |
 //! |---|---|
 //! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`PseudoHuber`], [`LogCosh`], [`Quantile`], [`Msle`], [`Cauchy`], [`Wing`], [`Mape`], [`PoissonNll`], [`GammaDeviance`], [`Tweedie`], [`GaussianNll`] |
-//! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`HingeEmbedding`], [`MarginRanking`] |
+//! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`HingeEmbedding`], [`MarginRanking`], [`Asymmetric`] |
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]), [`Poly1`] |
 //! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`] |
 //! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
@@ -138,9 +138,9 @@ pub use catalogue::{
     Plot, PlotAxis, Range, Role, SampleFn,
 };
 pub use classification::{
-    Bce, BceWithLogits, BinaryInputs, ClassInputs, ClassTarget, CrossEntropy, Focal, Hinge,
-    HingeEmbedding, KlDiv, KlReduction, MarginRanking, MultiMargin, Nll, Poly1, RankingInputs,
-    SoftMargin, SoftmaxFocal, SquaredHinge,
+    Asymmetric, Bce, BceWithLogits, BinaryInputs, ClassInputs, ClassTarget, CrossEntropy, Focal,
+    Hinge, HingeEmbedding, KlDiv, KlReduction, MarginRanking, MultiMargin, Nll, Poly1,
+    RankingInputs, SoftMargin, SoftmaxFocal, SquaredHinge,
 };
 pub use detection::{BoxFormat, BoxInputs, Ciou, Diou, Eiou, Giou, Iou};
 pub use error::{Error, Result};

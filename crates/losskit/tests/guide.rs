@@ -5,6 +5,8 @@
 use losskit::guide::{recommend, Conditions, Task, PENDING, SNIPPETS};
 use losskit::Error;
 
+#[path = "../src/guide/snippets/asymmetric.rs"]
+mod asymmetric;
 #[path = "../src/guide/snippets/bce_dice.rs"]
 mod bce_dice;
 #[path = "../src/guide/snippets/bce_pos_weight.rs"]
@@ -62,6 +64,7 @@ const COMPILED: &[(&str, Run)] = &[
     ("tversky", tversky::run),
     ("box_iou", box_iou::run),
     ("smooth_l1", smooth_l1::run),
+    ("asymmetric", asymmetric::run),
 ];
 
 #[test]

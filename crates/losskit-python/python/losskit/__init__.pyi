@@ -1072,6 +1072,58 @@ def margin_ranking(x1, x2, target, margin=0.0, reduction='mean', *, grad=()) -> 
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def asymmetric(input, target, weight=None, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, eps=1e-08, reduction='mean', *, grad=()) -> Any:
+    """
+    Asymmetric loss (ASL): multi-label BCE with separate focusing for positives and negatives and the easy negatives (p ≤ clip) dropped.
+
+    losskit.asymmetric on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ = −[y·ln max(p, eps) + (1 − y)·ln max(p₋, eps)]·(1 − p_t)^γ, p = σ(x), p₋ = min(1 − p + clip, 1), p_t = y·p + (1 − y)·p₋, γ = γ₊y + γ₋(1 − y); sum = timm's value
+
+    Gradient::
+
+        autograd of the formula with the focusing weight differentiated (timm's default disable_torch_grad_focal_loss=False): −[y·a′ + (1 − y)·b′]·u^γ − c·γ·u^(γ−1)·u′, u = 1 − p_t
+
+    Inputs:
+        input (prediction): floats, any shape: logits
+        target (target): floats, same as `input`, values in [0, 1] (soft labels allowed)
+        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
+
+    Parameters:
+        gamma_neg (float, default 4.0, >= 0): focusing exponent of the negatives: large values silence the many easy negatives
+        gamma_pos (float, default 1.0, >= 0): focusing exponent of the positives (kept small so rare positives keep their gradient)
+        clip (float, default 0.05, in [0, 1]): probability shift of the negatives: p₋ = min(1 − p + clip, 1); negatives with p ≤ clip cost nothing (0 disables)
+        eps (float, default 1e-08, in [0, 1)): clamp of the probabilities inside the logs, ln max(p, eps) (timm's)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        multi-label classification with many labels and few positives per sample (tagging,
+        COCO/OpenImages multi-label, chest X-ray findings): the negatives outnumber the
+        positives and most are easy
+
+    Pitfalls:
+        - timm's default reduction is 'batchmean' (Σ / N); `sum` here is timm's 'sum' (the
+          paper's), `mean` divides by N·C
+        - with disable_torch_grad_focal_loss=True timm does not differentiate the focusing
+          weight: a different gradient from this one
+        - timm computes in float32 whatever the input; here float64 inputs are computed in
+          float64
+        - clip shifts only the negatives: a negative predicted below clip has zero loss and zero
+          gradient (hard thresholding of easy negatives)
+
+    Reference:
+        Ridnik et al., "Asymmetric Loss For Multi-Label Classification", ICCV 2021; timm.loss.AsymmetricLossMultiLabel
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def cross_entropy(input, target, weight=None, ignore_index=-100, label_smoothing=0.0, reduction='mean', *, grad=()) -> Any:
     """
     Softmax cross-entropy on logits: the default single-label classification loss.

@@ -1,6 +1,7 @@
 //! Classification losses: binary and multi-label (logits against targets in [0, 1]),
 //! multiclass (logits against class indices or probabilities), margins and divergences.
 
+mod asymmetric;
 mod bce;
 mod binary;
 mod binary_catalogue;
@@ -17,6 +18,7 @@ mod softmax;
 mod softmax_focal;
 mod softmax_hess;
 
+pub use asymmetric::Asymmetric;
 pub use bce::{Bce, BceWithLogits};
 pub use binary::BinaryInputs;
 pub use focal::Focal;

@@ -10,7 +10,7 @@
 //! | regression | `huber` (δ = 1, or 1.345 × the robust scale of the targets) | Gaussian errors → `mse`; outliers → `huber`; heavy contamination / robust → `mae`; intervals → `quantile` per τ |
 //! | binary | `bce_with_logits` | imbalance → `pos_weight` (ratio < 10) or `focal` α = 0.25, γ = 2 (ratio ≥ 10) |
 //! | multiclass | `cross_entropy`, label smoothing 0.1 | imbalance → class weights (inverse frequency; effective number for long tails); extreme → `softmax_focal` |
-//! | multilabel | `bce_with_logits` per label | imbalance → per-label `pos_weight` |
+//! | multilabel | `bce_with_logits` per label | imbalance → per-label `pos_weight`; many negatives per positive → `asymmetric` (ASL) or `focal` |
 //! | embedding | `info_nce` (τ = 0.07); with labels `supcon` (τ = 0.1) | small batch → `batch_hard_triplet` (labels) or `triplet_margin` |
 //! | segmentation | `bce_dice` | small objects → `tversky` (α = 0.3, β = 0.7), `focal_tversky` |
 //! | detection | `focal` (α = 0.25, γ = 2) + `giou` | faster convergence → `diou`; aspect ratios → `ciou` |
@@ -206,7 +206,7 @@ snippets! {
     CE_SMOOTHING = "cross_entropy_smoothing", CE_WEIGHTED = "cross_entropy_weighted",
     SOFTMAX_FOCAL = "softmax_focal", INFO_NCE = "info_nce", LABELLED = "labelled_embeddings",
     TRIPLET = "triplet_margin", BCE_DICE = "bce_dice", TVERSKY = "tversky", BOX_IOU = "box_iou",
-    SMOOTH_L1 = "smooth_l1",
+    SMOOTH_L1 = "smooth_l1", ASYMMETRIC = "asymmetric",
 }
 
 /// The guide's answer.
@@ -255,6 +255,7 @@ const R_BCE: &str =
     "torch `binary_cross_entropy_with_logits` (the log-sum-exp form; never BCE on sigmoid outputs)";
 const R_POS_WEIGHT: &str = "PyTorch `BCEWithLogitsLoss(pos_weight = negatives / positives)`";
 const R_FOCAL: &str = "Lin et al., \"Focal Loss for Dense Object Detection\", ICCV 2017 (α = 0.25, γ = 2); torchvision `sigmoid_focal_loss`";
+const R_ASL: &str = "Ridnik et al., \"Asymmetric Loss For Multi-Label Classification\", ICCV 2021 (γ₋ = 4, γ₊ = 1, clip 0.05); timm `AsymmetricLossMultiLabel`";
 const R_SMOOTHING: &str = "Szegedy et al., \"Rethinking the Inception Architecture\", CVPR 2016 (ε = 0.1); Müller et al., \"When Does Label Smoothing Help?\", NeurIPS 2019; torch `cross_entropy(label_smoothing=)`";
 const R_WEIGHTS: &str = "King & Zeng, \"Logistic Regression in Rare Events Data\", 2001 (inverse frequency, scikit-learn \"balanced\"); Cui et al., \"Class-Balanced Loss Based on Effective Number of Samples\", CVPR 2019";
 const R_CE_WEIGHTED: &str = "Szegedy et al., CVPR 2016 (label smoothing 0.1); King & Zeng 2001 (inverse frequency, scikit-learn \"balanced\"); Cui et al., \"Class-Balanced Loss Based on Effective Number of Samples\", CVPR 2019";
@@ -813,6 +814,14 @@ fn multilabel(c: &Conditions, imbalance: Option<f64>) -> Recommendation {
             R_POS_WEIGHT,
         ));
     }
+    variants.push(variant(
+        "many labels, few positives per sample (most labels are easy negatives, ≥ 10:1)",
+        "asymmetric",
+        p(&[("gamma_neg", "4"), ("gamma_pos", "1"), ("clip", "0.05")]),
+        "focuses the negatives hard (γ₋ = 4) but the rare positives gently (γ₊ = 1), and drops negatives already below p = 0.05",
+        &ASYMMETRIC,
+        R_ASL,
+    ));
     variants.push(variant(
         "positives are very rare for many labels (≥ 10:1)",
         "focal",

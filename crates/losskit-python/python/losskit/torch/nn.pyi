@@ -2,6 +2,15 @@
 
 import torch
 
+class Asymmetric(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.asymmetric`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, eps=1e-08, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
 class BCELoss(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.bce`. (``help()`` shows it in full)."""
 
