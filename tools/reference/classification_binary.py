@@ -550,4 +550,37 @@ fam.error(f"{L}/error/target-1.5", L, {"input": f32([0.0, 1.0]), "target": f32([
 fam.error(f"{L}/error/clip", L, {"input": f32([0.0]), "target": f32([1.0])},
           "`clip` must be in [0, 1], got -0.1", params={"clip": -0.1})
 
+# ----------------------------------------------------------------------------------------
+# multilabel_soft_margin: torch's multilabel_soft_margin_loss (`none` is one loss per sample)
+L = "multilabel_soft_margin"
+
+
+def mlsm(extra=""):
+    return f"{F}.multilabel_soft_margin_loss(input, target{extra}, reduction=R)"
+
+
+i = f"{L}/[5, 4]"
+r = rng(i)
+fam.case(i, L, mlsm(), {"input": logits(r, (5, 4)), "target": hard(r, (5, 4))})
+i = f"{L}/soft/[3, 6]"
+r = rng(i)
+fam.case(i, L, mlsm(), {"input": logits(r, (3, 6)), "target": soft(r, (3, 6))})
+i = f"{L}/weight/[4, 3]"
+r = rng(i)
+fam.case(i, L, mlsm(", weight=weight"), {"input": logits(r, (4, 3)), "target": hard(r, (4, 3)),
+                                         "weight": f32(r.uniform(0.2, 3.0, size=3))})
+i = f"{L}/single-sample-[C]"
+r = rng(i)
+fam.case(i, L, mlsm(), {"input": logits(r, (5,)), "target": hard(r, (5,))})
+fam.case(f"{L}/saturated", L, mlsm(),
+         {"input": f32(np.array([[60.0, -60.0, 1e4], [-1e4, 0.0, 30.0]])),
+          "target": f32(np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))})
+fam.error(f"{L}/error/weight-[4]-on-[2, 3]", L,
+          {"input": f32(np.zeros((2, 3))), "target": f32(np.zeros((2, 3))), "weight": f32(np.ones(4))},
+          "`weight` has shape [4], expected [3]", call=mlsm(", weight=weight") + "  # torch: broadcast error",
+          torch_raises="")
+fam.error(f"{L}/error/target-1.5", L,
+          {"input": f32(np.zeros((1, 2))), "target": f32(np.array([[1.0, 1.5]]))},
+          "`target` at [0, 1] is 1.5, expected a target in [0, 1]", call=mlsm() + "  # torch: a number")
+
 fam.write()

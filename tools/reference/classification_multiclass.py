@@ -30,8 +30,8 @@ import torch
 
 from common import REDUCE, Family, f32, rng
 
-# optax's losses are run by jax itself, in float64 for the f64 pass and float32 for the f32 pass.
-jax.config.update("jax_enable_x64", True)
+# optax's losses are run by jax itself, in float64 for the f64 pass and float32 for the f32 pass
+# (`_Jax` switches jax's 64-bit mode per pass).
 OPTAX = f"optax {optax.__version__} (jax {jax.__version__}, CPU)"
 JAX_REDUCE = {"mean": jnp.mean, "sum": jnp.sum, "none": lambda l: l}
 
@@ -42,14 +42,19 @@ class _Jax(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, fn, x, *rest):
-        args = [jnp.asarray(r.detach().numpy()) for r in rest]
-        out, vjp = jax.vjp(lambda xj: fn(xj, *args), jnp.asarray(x.detach().numpy()))
-        ctx.vjp = vjp
-        return torch.from_numpy(np.array(out))
+        # 64-bit jax for the f64 pass only: under jax_enable_x64, optax 0.2.8's sparsemax
+        # JVP fails on float32 scores (it returns a float64 tangent).
+        ctx.x64 = x.dtype == torch.float64
+        with jax.enable_x64(ctx.x64):
+            args = [jnp.asarray(r.detach().numpy()) for r in rest]
+            out, vjp = jax.vjp(lambda xj: fn(xj, *args), jnp.asarray(x.detach().numpy()))
+            ctx.vjp = vjp
+            return torch.from_numpy(np.array(out))
 
     @staticmethod
     def backward(ctx, g):
-        (gx,) = ctx.vjp(jnp.asarray(g.detach().numpy()))
+        with jax.enable_x64(ctx.x64):
+            (gx,) = ctx.vjp(jnp.asarray(g.detach().numpy()))
         return (None, torch.from_numpy(np.array(gx))) + (None,) * 8
 
 
@@ -477,6 +482,65 @@ fam.case(f"{L}/single-sample-[C]", L, poly(), {"input": logits(r, (5,)), "target
 fam.error(f"{L}/error/index-out-of-range", L,
           {"input": f32(np.zeros((2, 3))), "target": np.array([0, 3])},
           "`target` at [1] is 3, expected a class index in [0, C)",
-          call="optax one_hot gives an all-zero row (loss 0·ln p + ε·0 = 0) for an index >= C")
+          call="optax one_hot gives an all-zero row (loss 0·ln p + ε·0 = 0) for an index >= C", tool=OPTAX)
+
+# ----------------------------------------------------------------------------------------
+# multilabel_margin: torch's multilabel_margin_loss (each row lists classes, -1 ends the list)
+L = "multilabel_margin"
+
+
+def mlm():
+    return f"{F}.multilabel_margin_loss(input, target, reduction=R)"
+
+
+def class_lists(r, n, c, tail=False):
+    """Rows of 1..3 distinct classes, then -1, then (with `tail`) entries the -1 hides."""
+    out = np.full((n, c), -1, dtype=np.int64)
+    for k in range(n):
+        m = int(r.integers(1, min(3, c - 1) + 1))
+        out[k, :m] = r.choice(c, size=m, replace=False)
+        if tail and m + 1 < c:
+            out[k, m + 1:] = r.integers(0, c, size=c - m - 1)
+    return out
+
+
+r = rng("mlm/basic")
+fam.case(f"{L}/basic", L, mlm(), {"input": logits(r, (6, 5), 1.0), "target": class_lists(r, 6, 5)})
+r = rng("mlm/tail")
+fam.case(f"{L}/entries-after-minus-1-ignored", L, mlm(),
+         {"input": logits(r, (4, 6), 1.0), "target": class_lists(r, 4, 6, tail=True)})
+fam.case(f"{L}/torch-docs-example", L, mlm(),
+         {"input": f32(np.array([[0.1, 0.2, 0.4, 0.8]])), "target": np.array([[3, 0, -1, 1]])})
+fam.case(f"{L}/duplicates-and-empty-rows", L, mlm(),
+         {"input": f32(np.array([[0.0, 0.5, 0.2], [1.0, -1.0, 0.3], [0.2, 0.1, 0.0]])),
+          "target": np.array([[1, 1, -1], [-1, 0, 2], [0, 1, 2]])})
+r = rng("mlm/1d")
+fam.case(f"{L}/single-sample-[C]", L, mlm(), {"input": logits(r, (5,), 1.0), "target": np.array([4, 1, -1, 0, 0])})
+fam.error(f"{L}/error/index-out-of-range", L,
+          {"input": f32(np.zeros((2, 3))), "target": np.array([[0, 3, -1], [1, -1, 0]])},
+          "`target` at [0, 1] is 3, expected a class index in [0, C) or −1", call=mlm(),
+          torch_raises="")
+fam.error(f"{L}/error/target-shape", L,
+          {"input": f32(np.zeros((2, 3))), "target": np.array([0, 1])},
+          "`target` has shape [2], expected [2, 3]", call=mlm(), torch_raises="")
+
+# ----------------------------------------------------------------------------------------
+# sparsemax: optax.losses.multiclass_sparsemax_loss, run by jax
+L = "sparsemax"
+SPARSEMAX = "optax_call('lambda x, t: optax.losses.multiclass_sparsemax_loss(x, t)', R, input, target)"
+
+r = rng("sparsemax/basic")
+fam.case(f"{L}/basic", L, SPARSEMAX, {"input": logits(r, (8, 5), 1.0), "target": labels(r, 8, 5)},
+         tool=OPTAX)
+r = rng("sparsemax/wide")
+fam.case(f"{L}/wide-scores", L, SPARSEMAX, {"input": logits(r, (5, 7), 3.0), "target": labels(r, 5, 7)},
+         tool=OPTAX)
+fam.case(f"{L}/ties-and-zero-loss", L, SPARSEMAX,
+         {"input": f32(np.array([[2.0, 0.5, -1.0], [0.0, 0.0, 0.0], [0.25, 0.25, 1.0], [3.0, 1.0, 0.0]])),
+          "target": np.array([1, 2, 0, 0])}, tool=OPTAX)
+fam.error(f"{L}/error/index-out-of-range", L,
+          {"input": f32(np.zeros((2, 3))), "target": np.array([0, 3])},
+          "`target` at [1] is 3, expected a class index in [0, C)",
+          call="optax indexes scores[label] and jax clamps an index >= C to C - 1", tool=OPTAX)
 
 fam.write()

@@ -350,6 +350,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         nan: NanRule::PROPAGATES,
         hessian: None,
     },
+    super::multilabel_soft_margin::INFO,
 ];
 
 /// Normal logits and 0/1 targets, of shape `[size]`.

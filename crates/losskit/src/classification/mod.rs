@@ -11,12 +11,15 @@ mod kl_div;
 mod margin;
 mod multi_margin;
 mod multiclass;
+mod multilabel_margin;
+mod multilabel_soft_margin;
 mod nll;
 mod poly1;
 mod soft_target;
 mod softmax;
 mod softmax_focal;
 mod softmax_hess;
+mod sparsemax;
 
 pub use asymmetric::Asymmetric;
 pub use bce::{Bce, BceWithLogits};
@@ -29,9 +32,12 @@ pub use cross_entropy::CrossEntropy;
 pub use kl_div::{KlDiv, KlReduction};
 pub use multi_margin::MultiMargin;
 pub use multiclass::{ClassInputs, ClassTarget};
+pub use multilabel_margin::MultilabelMargin;
+pub use multilabel_soft_margin::MultilabelSoftMargin;
 pub use nll::Nll;
 pub use poly1::Poly1;
 pub use softmax_focal::SoftmaxFocal;
+pub use sparsemax::Sparsemax;
 
 /// The multiclass losses' catalogue entries, in the order `losskit list` shows them.
 pub(crate) const MULTICLASS_CATALOGUE: &[crate::catalogue::LossInfo] = &[
@@ -41,4 +47,6 @@ pub(crate) const MULTICLASS_CATALOGUE: &[crate::catalogue::LossInfo] = &[
     multi_margin::INFO,
     kl_div::INFO,
     poly1::INFO,
+    sparsemax::INFO,
+    multilabel_margin::INFO,
 ];

@@ -2,6 +2,15 @@
 
 import torch
 
+class AdaptiveWing(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.adaptive_wing`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, omega=14.0, theta=0.5, epsilon=1.0, alpha=2.1, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
 class Asymmetric(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.asymmetric`. (``help()`` shows it in full)."""
 
@@ -434,6 +443,24 @@ class Msle(torch.nn.Module):
     def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
+class MultiLabelMarginLoss(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.multilabel_margin`. (``help()`` shows it in full)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target) -> torch.Tensor:
+        ...
+
+class MultiLabelSoftMarginLoss(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.multilabel_soft_margin`. (``help()`` shows it in full)."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
 class MultiMargin(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.multi_margin`. (``help()`` shows it in full)."""
 
@@ -447,6 +474,24 @@ class MultiMarginLoss(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.multi_margin`. (``help()`` shows it in full)."""
 
     def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class MultilabelMargin(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.multilabel_margin`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target) -> torch.Tensor:
+        ...
+
+class MultilabelSoftMargin(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.multilabel_soft_margin`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, reduction='mean') -> None:
         ...
 
     def forward(self, input, target, weight=None) -> torch.Tensor:
@@ -567,6 +612,15 @@ class SoftmaxFocal(torch.nn.Module):
         ...
 
     def forward(self, input, target, alpha=None) -> torch.Tensor:
+        ...
+
+class Sparsemax(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.sparsemax`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target) -> torch.Tensor:
         ...
 
 class SquaredHinge(torch.nn.Module):
