@@ -365,7 +365,7 @@ mod tests {
         let inputs = ClassInputs::new(Tensor::new(&x, &[2, 2]).unwrap(), &[0i64, 1]);
         assert_eq!(
             MultilabelMargin.value(&inputs, Reduction::Mean).unwrap_err().to_string(),
-            "multilabel_margin: `target` has shape [2], expected [2, 2] (each row lists the sample's classes: the shape of `input`)"
+            "multilabel_margin: `target` has shape [2], expected [2, 2] (each row lists the sample's classes: the shape of `input`); nothing is broadcast"
         );
     }
 }

@@ -299,7 +299,11 @@ mod tests {
         let x = [f64::INFINITY, -f64::INFINITY, 0.0];
         let y = [1.0, 0.0, 1.0];
         let w = [1.0, 1.0, 3.0];
-        let inputs = BinaryInputs::new(Tensor::new(&x, &[1, 3]).unwrap(), &y[..]).weight(&w[..]);
+        let inputs = BinaryInputs::new(
+            Tensor::new(&x, &[1, 3]).unwrap(),
+            Tensor::new(&y, &[1, 3]).unwrap(),
+        )
+        .weight(&w[..]);
         let mut g = [f64::NAN; 3];
         let v = MultilabelSoftMargin
             .value_and_grad(&inputs, Reduction::Mean, &mut g)
@@ -319,7 +323,7 @@ mod tests {
         .weight(&w[..]);
         assert_eq!(
             MultilabelSoftMargin.value(&inputs, Reduction::Mean).unwrap_err().to_string(),
-            "multilabel_soft_margin: `weight` has shape [3], expected [2] (one entry per class, C = `input`'s class dimension)"
+            "multilabel_soft_margin: `weight` has shape [3], expected [2] (one entry per class, C = `input`'s class dimension); nothing is broadcast"
         );
         let inputs = BinaryInputs::new(
             Tensor::new(&x, &[2, 2]).unwrap(),
@@ -327,7 +331,7 @@ mod tests {
         );
         assert_eq!(
             MultilabelSoftMargin.value(&inputs, Reduction::Mean).unwrap_err().to_string(),
-            "multilabel_soft_margin: `target` has shape [4], expected [2, 2] (one target per label: the shape of `input`)"
+            "multilabel_soft_margin: `target` has shape [4], expected [2, 2] (one target per label: the shape of `input`); nothing is broadcast"
         );
     }
 }
