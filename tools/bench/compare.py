@@ -49,7 +49,27 @@ CASES = {
         ["--param", "label_smoothing=0.1"],
         "cross_entropy 8192×1000, ls 0.1",
     ),
+    # The catalogue-breadth classification losses, each against its anchor: timm's
+    # AsymmetricLossMultiLabel, torch's multilabel losses, the adaptive wing formula in torch
+    # ops, and optax (jax, jit-compiled value_and_grad; JAX_CASES) for poly1 and sparsemax.
+    "asymmetric": ("asymmetric", ["--size", str(1 << 22)], [], "asymmetric 2^22 (timm)"),
+    "multilabel_soft_margin": (
+        "multilabel_soft_margin",
+        ["--shape", "65536,64"],
+        [],
+        "multilabel_soft_margin 65536×64",
+    ),
+    "multilabel_margin": (
+        "multilabel_margin",
+        ["--size", str(6 << 16)],
+        [],
+        "multilabel_margin 65536×6",
+    ),
+    "adaptive_wing": ("adaptive_wing", ["--size", str(1 << 22)], [], "adaptive_wing 2^22 (formula)"),
+    "poly1": ("poly1", ["--shape", "8192,1000"], [], "poly1 8192×1000 (optax)"),
+    "sparsemax": ("sparsemax", ["--shape", "8192,100"], [], "sparsemax 8192×100 (optax)"),
 }
+JAX_CASES = {"poly1", "sparsemax"}
 
 # The PyTorch side, run in a child process: prints one JSON line.
 TORCH_CHILD = r"""
@@ -80,6 +100,32 @@ if case in ("ce", "ce_ls"):
     y = torch.randint(0, 1000, (8192,), generator=g)
     ls = 0.1 if case == "ce_ls" else 0.0
     f = lambda: F.cross_entropy(x, y, label_smoothing=ls)
+elif case == "asymmetric":
+    import timm.loss
+    x = (torch.randn(1 << 22, generator=g) * 2).requires_grad_(True)
+    y = (torch.rand(1 << 22, generator=g) < 0.5).float()
+    asl = timm.loss.AsymmetricLossMultiLabel(reduction="mean")
+    f = lambda: asl(x, y)
+elif case == "multilabel_soft_margin":
+    x = (torch.randn(65536, 64, generator=g) * 2).requires_grad_(True)
+    y = torch.rand(65536, 64, generator=g)
+    f = lambda: F.multilabel_soft_margin_loss(x, y)
+elif case == "multilabel_margin":
+    x = torch.randn(65536, 6, generator=g).requires_grad_(True)
+    perm = torch.rand(65536, 6, generator=g).argsort(1)
+    k = torch.randint(1, 4, (65536, 1), generator=g)
+    y = torch.where(torch.arange(6) < k, perm, -1)
+    f = lambda: F.multilabel_margin_loss(x, y)
+elif case == "adaptive_wing":
+    # Wang et al. 2019, eq. 6, as torch ops (omega 14, theta 0.5, epsilon 1, alpha 2.1).
+    y = torch.rand(1 << 22, generator=g)
+    x = (y + 0.3 * torch.randn(1 << 22, generator=g)).requires_grad_(True)
+    def f():
+        a = 2.1 - y
+        d = (x - y).abs()
+        big_a = 14.0 * (1 / (1 + 0.5 ** a)) * a * 0.5 ** (a - 1)
+        c = 0.5 * big_a - 14.0 * torch.log1p(0.5 ** a)
+        return torch.where(d < 0.5, 14.0 * torch.log1p(d ** a), big_a * d - c).mean()
 else:
     n = (1 << 22) if case == "focal" else (1 << 24)
     x = torch.randn(n, generator=g).requires_grad_(True)
@@ -128,7 +174,45 @@ print(json.dumps({
 """
 
 
+# The optax side (poly1, sparsemax), run in a child process with XLA limited to `threads`
+# threads: jax.jit(jax.value_and_grad(mean loss)), timed to block_until_ready.
+JAX_CHILD = r"""
+import json, os, statistics, sys, time
+case, threads = sys.argv[1], int(sys.argv[2])
+os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen={'false' if threads == 1 else 'true'} "
+                           f"intra_op_parallelism_threads={threads}")
+import jax, jax.numpy as jnp, optax
+k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+n, c = (8192, 1000) if case == "poly1" else (8192, 100)
+x = jax.random.normal(k1, (n, c), jnp.float32) * 2
+y = jax.random.randint(k2, (n,), 0, c)
+if case == "poly1":
+    loss = lambda x: optax.losses.poly_loss_cross_entropy(x, jax.nn.one_hot(y, c)).mean()
+else:
+    loss = lambda x: optax.losses.multiclass_sparsemax_loss(x, y).mean()
+f = jax.jit(jax.value_and_grad(loss))
+for _ in range(3):
+    jax.block_until_ready(f(x))
+times = []
+start = time.perf_counter()
+while len(times) < 5 or (time.perf_counter() - start < 1.0 and len(times) < 50):
+    t = time.perf_counter()
+    jax.block_until_ready(f(x))
+    times.append(time.perf_counter() - t)
+print(json.dumps({"median_s": statistics.median(times), "min_s": min(times), "runs": len(times),
+                  "extra_peak_bytes": None, "torch": None, "anchor": f"optax {optax.__version__}"}))
+"""
+
+
 def torch_run(case, threads):
+    if case in JAX_CASES:
+        out = subprocess.run(
+            [sys.executable, "-c", JAX_CHILD, case, str(threads)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return json.loads(out.strip().splitlines()[-1])
     try:
         out = subprocess.run(
             [sys.executable, "-c", TORCH_CHILD, case, str(threads)],
@@ -166,8 +250,8 @@ def main():
     threads = [int(t) for t in args.threads.split(",")]
     cases = args.cases.split(",")
     load0 = load_before(args.require_quiet)
-    print("| case | threads | PyTorch ms | losskit ms | PyTorch / losskit | losskit GB/s | "
-          "share of triad | extra peak MiB PyTorch | extra peak MiB losskit |")
+    print("| case | threads | PyTorch (or anchor) ms | losskit ms | PyTorch (or anchor) / losskit | "
+          "losskit GB/s | share of triad | extra peak MiB PyTorch | extra peak MiB losskit |")
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
     version, level = None, None
     for t in threads:

@@ -24,8 +24,12 @@ Run: python tools/reference/generate.py classification_binary
 import builtins
 import math
 
+import contextlib
+
 import mpmath
 import numpy as np
+import timm
+import timm.loss
 import torch
 import torchvision
 import torchvision.ops
@@ -45,9 +49,37 @@ WEIGHTED_B = (
     "'mean': lambda l: l.sum() / weight.expand_as(input).sum()}[R]"
 )
 
+@contextlib.contextmanager
+def _float_keeps_float64():
+    """timm's AsymmetricLossMultiLabel starts with `x = x.float()` (float32 whatever the input):
+    inside this block `.float()` leaves a float64 tensor as it is, so timm's own forward runs in
+    float64 for the f64 pass. The f32 pass runs timm untouched."""
+    orig = torch.Tensor.float
+
+    def keep(self, *a, **k):
+        return self if self.dtype == torch.float64 else orig(self, *a, **k)
+
+    torch.Tensor.float = keep
+    try:
+        yield
+    finally:
+        torch.Tensor.float = orig
+
+
+def timm_asl(input, target, R, **kw):
+    """timm.loss.AsymmetricLossMultiLabel(reduction=R, **kw)(input, target), in the input's dtype."""
+    loss = timm.loss.AsymmetricLossMultiLabel(reduction=R, **kw)
+    if input.dtype == torch.float64:
+        with _float_keeps_float64():
+            return loss(input, target)
+    return loss(input, target)
+
+
 fam = Family(
     "classification_binary",
-    tools={"torchvision": torchvision.__version__, "mpmath": mpmath.__version__},
+    tools={"torchvision": torchvision.__version__, "mpmath": mpmath.__version__,
+           "timm": timm.__version__},
+    names={"timm_asl": timm_asl},
 )
 
 
@@ -475,5 +507,80 @@ fam.error(f"{L}/error/zero-target", L,
 fam.error(f"{L}/error/shape", L,
           {"x1": f32([0.0, 1.0]), "x2": f32([1.0]), "target": f32([1.0, 1.0])},
           "`x2` has shape [1], expected [2] (the shape of `x1`)")
+
+# ----------------------------------------------------------------------------------------
+# asymmetric: timm.loss.AsymmetricLossMultiLabel (its default disable_torch_grad_focal_loss=False:
+# the focusing weight is differentiated); float64 with timm's own forward kept in float64.
+L = "asymmetric"
+TIMM = f"timm {timm.__version__} (torch {torch.__version__})"
+ASL_TOL = {"f32": {"rel": 32.0, "abs": 32.0}, "f64": {"rel": 32.0, "abs": 32.0},
+           "why": "timm forms 1 - sigmoid(x) and 1 - pt = 1 - (1 - p + clip) by subtraction (in float32 "
+                  "for float32 input): a negative just above the clip threshold has a focusing weight "
+                  "(p - clip)^4 whose base carries an absolute error of ~eps, amplified by gamma/u in the "
+                  "gradient; losskit computes sigma(-x) and p - clip directly"}
+
+
+def asl(**kw):
+    kws = "".join(f", {k}={v!r}" for k, v in kw.items())
+    return f"timm_asl(input, target, R{kws})"
+
+
+i = f"{L}/default/[6, 5]"
+r = rng(i)
+fam.case(i, L, asl(), {"input": logits(r, (6, 5)), "target": hard(r, (6, 5))}, tool=TIMM,
+         tolerance=ASL_TOL)
+i = f"{L}/default/soft/[4, 3]"
+r = rng(i)
+fam.case(i, L, asl(), {"input": logits(r, (4, 3)), "target": soft(r, (4, 3))}, tool=TIMM,
+         tolerance=ASL_TOL)
+for kw in ({"gamma_neg": 2.0, "gamma_pos": 0.0, "clip": 0.0},
+           {"gamma_neg": 3.0, "gamma_pos": 2.0, "clip": 0.2, "eps": 1e-4},
+           {"gamma_neg": 0.0, "gamma_pos": 0.0, "clip": 0.1}):
+    i = f"{L}/" + "/".join(f"{k}={v}" for k, v in kw.items())
+    r = rng(i)
+    fam.case(i, L, asl(**kw), {"input": logits(r, (5, 4)), "target": hard(r, (5, 4))}, kw, tool=TIMM,
+             tolerance=ASL_TOL)
+# Logits around the clip threshold (σ(x) = 0.05 at x ≈ −2.944) and where eps clamps ln σ.
+x = f32(np.array([[-2.5, -2.9, -3.0, -3.5, -19.0, -25.0], [1.0, 0.0, -2.9, -3.0, -19.0, -25.0]]))
+y = f32(np.array([[0.0, 0.0, 0.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]]))
+fam.case(f"{L}/clip-and-eps-thresholds", L, asl(), {"input": x, "target": y}, tool=TIMM,
+         tolerance=ASL_TOL)
+fam.error(f"{L}/error/target-1.5", L, {"input": f32([0.0, 1.0]), "target": f32([1.0, 1.5])},
+          "`target` at [1] is 1.5, expected a target in [0, 1]", call=asl() + "  # timm: a number")
+fam.error(f"{L}/error/clip", L, {"input": f32([0.0]), "target": f32([1.0])},
+          "`clip` must be in [0, 1], got -0.1", params={"clip": -0.1})
+
+# ----------------------------------------------------------------------------------------
+# multilabel_soft_margin: torch's multilabel_soft_margin_loss (`none` is one loss per sample)
+L = "multilabel_soft_margin"
+
+
+def mlsm(extra=""):
+    return f"{F}.multilabel_soft_margin_loss(input, target{extra}, reduction=R)"
+
+
+i = f"{L}/[5, 4]"
+r = rng(i)
+fam.case(i, L, mlsm(), {"input": logits(r, (5, 4)), "target": hard(r, (5, 4))})
+i = f"{L}/soft/[3, 6]"
+r = rng(i)
+fam.case(i, L, mlsm(), {"input": logits(r, (3, 6)), "target": soft(r, (3, 6))})
+i = f"{L}/weight/[4, 3]"
+r = rng(i)
+fam.case(i, L, mlsm(", weight=weight"), {"input": logits(r, (4, 3)), "target": hard(r, (4, 3)),
+                                         "weight": f32(r.uniform(0.2, 3.0, size=3))})
+i = f"{L}/single-sample-[C]"
+r = rng(i)
+fam.case(i, L, mlsm(), {"input": logits(r, (5,)), "target": hard(r, (5,))})
+fam.case(f"{L}/saturated", L, mlsm(),
+         {"input": f32(np.array([[60.0, -60.0, 1e4], [-1e4, 0.0, 30.0]])),
+          "target": f32(np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))})
+fam.error(f"{L}/error/weight-[4]-on-[2, 3]", L,
+          {"input": f32(np.zeros((2, 3))), "target": f32(np.zeros((2, 3))), "weight": f32(np.ones(4))},
+          "`weight` has shape [4], expected [3]", call=mlsm(", weight=weight") + "  # torch: broadcast error",
+          torch_raises="")
+fam.error(f"{L}/error/target-1.5", L,
+          {"input": f32(np.zeros((1, 2))), "target": f32(np.array([[1.0, 1.5]]))},
+          "`target` at [0, 1] is 1.5, expected a target in [0, 1]", call=mlsm() + "  # torch: a number")
 
 fam.write()

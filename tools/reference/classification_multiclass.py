@@ -22,17 +22,54 @@ Run: python tools/reference/generate.py classification_multiclass
 
 import warnings
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import torch
 
 from common import REDUCE, Family, f32, rng
+
+# optax's losses are run by jax itself, in float64 for the f64 pass and float32 for the f32 pass
+# (`_Jax` switches jax's 64-bit mode per pass).
+OPTAX = f"optax {optax.__version__} (jax {jax.__version__}, CPU)"
+JAX_REDUCE = {"mean": jnp.mean, "sum": jnp.sum, "none": lambda l: l}
+
+
+class _Jax(torch.autograd.Function):
+    """A jax function of `x` (and constants `rest`) as a torch op: the value by jax, the
+    gradient by `jax.vjp` (so both numbers are the anchor's own)."""
+
+    @staticmethod
+    def forward(ctx, fn, x, *rest):
+        # 64-bit jax for the f64 pass only: under jax_enable_x64, optax 0.2.8's sparsemax
+        # JVP fails on float32 scores (it returns a float64 tangent).
+        ctx.x64 = x.dtype == torch.float64
+        with jax.enable_x64(ctx.x64):
+            args = [jnp.asarray(r.detach().numpy()) for r in rest]
+            out, vjp = jax.vjp(lambda xj: fn(xj, *args), jnp.asarray(x.detach().numpy()))
+            ctx.vjp = vjp
+            return torch.from_numpy(np.array(out))
+
+    @staticmethod
+    def backward(ctx, g):
+        with jax.enable_x64(ctx.x64):
+            (gx,) = ctx.vjp(jnp.asarray(g.detach().numpy()))
+        return (None, torch.from_numpy(np.array(gx))) + (None,) * 8
+
+
+def optax_call(expr, R, x, *rest):
+    """`expr` (a lambda over jax arrays naming optax) reduced by `R`, differentiated by jax."""
+    fn = eval(expr, {"optax": optax, "jax": jax, "jnp": jnp})  # noqa: S307 - our own, shown in the JSON
+    return _Jax.apply(lambda *a: JAX_REDUCE[R](fn(*a)), x, *rest)
 
 # torch warns that kl_div's `mean` is not the KL divergence; the cases test it as it is.
 warnings.filterwarnings("ignore", message="reduction: 'mean' divides the total loss")
 
 F = "torch.nn.functional"
 
-fam = Family("classification_multiclass")
+fam = Family("classification_multiclass", tools={"optax": optax.__version__, "jax": jax.__version__},
+             names={"optax_call": optax_call})
 
 
 def logits(r, shape, scale=3.0):
@@ -411,5 +448,99 @@ fam.error(f"{L}/error/negative-target", L,
 fam.error(f"{L}/error/shape", L,
           {"input": f32(np.full((2, 2), -0.7)), "target": f32(np.full((2, 1), 0.5))},
           "`target` has shape [2, 1], expected [2, 2]", call=kl() + "  # torch broadcasts")
+
+# ----------------------------------------------------------------------------------------
+# poly1: optax.losses.poly_loss_cross_entropy, run by jax (index targets as its one-hot labels)
+L = "poly1"
+
+
+def poly(eps=2.0, index=True):
+    lab = "jax.nn.one_hot(t, x.shape[-1], dtype=x.dtype)" if index else "t"
+    return (f"optax_call('lambda x, t: optax.losses.poly_loss_cross_entropy(x, {lab}, epsilon={eps!r})', "
+            f"R, input, target)")
+
+
+r = rng("poly1/index")
+fam.case(f"{L}/index/default", L, poly(), {"input": logits(r, (8, 5)), "target": labels(r, 8, 5)},
+         tool=OPTAX)
+r = rng("poly1/index/eps")
+for e in (-1.0, 0.5):
+    fam.case(f"{L}/index/epsilon={e}", L, poly(e), {"input": logits(r, (6, 4)), "target": labels(r, 6, 4)},
+             params={"epsilon": e}, tool=OPTAX)
+r = rng("poly1/prob")
+fam.case(f"{L}/probabilities", L, poly(index=False),
+         {"input": logits(r, (5, 6)), "target": probs(r, (5, 6))}, tool=OPTAX)
+r = rng("poly1/prob/eps")
+fam.case(f"{L}/probabilities/epsilon=-0.5", L, poly(-0.5, index=False),
+         {"input": logits(r, (4, 3)), "target": probs(r, (4, 3))}, params={"epsilon": -0.5}, tool=OPTAX)
+fam.case(f"{L}/saturated", L, poly(),
+         {"input": f32(np.array([[40.0, 0.0, -40.0], [0.0, 0.0, 0.0]])), "target": np.array([0, 2])},
+         tool=OPTAX)
+r = rng("poly1/1d")
+fam.case(f"{L}/single-sample-[C]", L, poly(), {"input": logits(r, (5,)), "target": np.array(3)},
+         tool=OPTAX)
+fam.error(f"{L}/error/index-out-of-range", L,
+          {"input": f32(np.zeros((2, 3))), "target": np.array([0, 3])},
+          "`target` at [1] is 3, expected a class index in [0, C)",
+          call="optax one_hot gives an all-zero row (loss 0·ln p + ε·0 = 0) for an index >= C", tool=OPTAX)
+
+# ----------------------------------------------------------------------------------------
+# multilabel_margin: torch's multilabel_margin_loss (each row lists classes, -1 ends the list)
+L = "multilabel_margin"
+
+
+def mlm():
+    return f"{F}.multilabel_margin_loss(input, target, reduction=R)"
+
+
+def class_lists(r, n, c, tail=False):
+    """Rows of 1..3 distinct classes, then -1, then (with `tail`) entries the -1 hides."""
+    out = np.full((n, c), -1, dtype=np.int64)
+    for k in range(n):
+        m = int(r.integers(1, min(3, c - 1) + 1))
+        out[k, :m] = r.choice(c, size=m, replace=False)
+        if tail and m + 1 < c:
+            out[k, m + 1:] = r.integers(0, c, size=c - m - 1)
+    return out
+
+
+r = rng("mlm/basic")
+fam.case(f"{L}/basic", L, mlm(), {"input": logits(r, (6, 5), 1.0), "target": class_lists(r, 6, 5)})
+r = rng("mlm/tail")
+fam.case(f"{L}/entries-after-minus-1-ignored", L, mlm(),
+         {"input": logits(r, (4, 6), 1.0), "target": class_lists(r, 4, 6, tail=True)})
+fam.case(f"{L}/torch-docs-example", L, mlm(),
+         {"input": f32(np.array([[0.1, 0.2, 0.4, 0.8]])), "target": np.array([[3, 0, -1, 1]])})
+fam.case(f"{L}/duplicates-and-empty-rows", L, mlm(),
+         {"input": f32(np.array([[0.0, 0.5, 0.2], [1.0, -1.0, 0.3], [0.2, 0.1, 0.0]])),
+          "target": np.array([[1, 1, -1], [-1, 0, 2], [0, 1, 2]])})
+r = rng("mlm/1d")
+fam.case(f"{L}/single-sample-[C]", L, mlm(), {"input": logits(r, (5,), 1.0), "target": np.array([4, 1, -1, 0, 0])})
+fam.error(f"{L}/error/index-out-of-range", L,
+          {"input": f32(np.zeros((2, 3))), "target": np.array([[0, 3, -1], [1, -1, 0]])},
+          "`target` at [0, 1] is 3, expected a class index in [0, C) or −1", call=mlm(),
+          torch_raises="")
+fam.error(f"{L}/error/target-shape", L,
+          {"input": f32(np.zeros((2, 3))), "target": np.array([0, 1])},
+          "`target` has shape [2], expected [2, 3]", call=mlm(), torch_raises="")
+
+# ----------------------------------------------------------------------------------------
+# sparsemax: optax.losses.multiclass_sparsemax_loss, run by jax
+L = "sparsemax"
+SPARSEMAX = "optax_call('lambda x, t: optax.losses.multiclass_sparsemax_loss(x, t)', R, input, target)"
+
+r = rng("sparsemax/basic")
+fam.case(f"{L}/basic", L, SPARSEMAX, {"input": logits(r, (8, 5), 1.0), "target": labels(r, 8, 5)},
+         tool=OPTAX)
+r = rng("sparsemax/wide")
+fam.case(f"{L}/wide-scores", L, SPARSEMAX, {"input": logits(r, (5, 7), 3.0), "target": labels(r, 5, 7)},
+         tool=OPTAX)
+fam.case(f"{L}/ties-and-zero-loss", L, SPARSEMAX,
+         {"input": f32(np.array([[2.0, 0.5, -1.0], [0.0, 0.0, 0.0], [0.25, 0.25, 1.0], [3.0, 1.0, 0.0]])),
+          "target": np.array([1, 2, 0, 0])}, tool=OPTAX)
+fam.error(f"{L}/error/index-out-of-range", L,
+          {"input": f32(np.zeros((2, 3))), "target": np.array([0, 3])},
+          "`target` at [1] is 3, expected a class index in [0, C)",
+          call="optax indexes scores[label] and jax clamps an index >= C to C - 1", tool=OPTAX)
 
 fam.write()

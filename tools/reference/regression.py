@@ -416,4 +416,59 @@ fam.error("gaussian_nll/error/eps=0", "gaussian_nll",
           {"input": x34, "target": t34, "var": f32(np.ones((3, 4)))},
           "gaussian_nll: `eps` must be > 0", params={"eps": 0.0})
 
+# --- adaptive_wing: Wang et al. 2019, eq. 6 -----------------------------------------------
+# No library ships it (the authors' repository has no training code): the anchor is the
+# paper's formula, written below in float64 torch for both passes (the f32 pass gets it rounded),
+# its gradient torch autograd (the exponent α − target is a constant of the label), checked by
+# torch.autograd.gradcheck away from the kinks of |e| at 0.
+AW = "adaptive_wing"
+AW_TOOL = f"the formula of Wang et al. 2019 (eq. 6) in float64 torch {torch.__version__} autograd (see call)"
+
+
+def awing(omega=14.0, theta=0.5, eps=1.0, alpha=2.1, reduce=REDUCE):
+    a = f"({alpha!r} - target.double())"
+    d = "(input.double() - target.double()).abs()"
+    r = f"({theta!r} / {eps!r})"
+    big_a = f"({omega!r} * (1 / (1 + {r} ** {a})) * {a} * {r} ** ({a} - 1) * (1 / {eps!r}))"
+    c = f"({theta!r} * {big_a} - {omega!r} * torch.log1p({r} ** {a}))"
+    return (f"{reduce}(torch.where({d} < {theta!r}, {omega!r} * torch.log1p(({d} / {eps!r}) ** {a}),"
+            f" {big_a} * {d} - {c}))")
+
+
+def aw_inputs(case_id, shape):
+    g = rng(case_id)
+    t = f32(np.where(g.uniform(size=shape) < 0.5, 0.0, g.uniform(0.0, 1.0, size=shape)))
+    e = g.normal(0.0, 0.4, size=shape)
+    return f32(t + e), t
+
+
+def aw_gradcheck(params, x, t):
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    tt = torch.tensor(t, dtype=torch.float64)
+    fn = lambda inp: eval(awing(**params, reduce="torch.sum"), {"torch": torch, "input": inp, "target": tt})  # noqa: E731, S307
+    if not torch.autograd.gradcheck(fn, (xt,), eps=1e-7, atol=1e-6):
+        raise ValueError(f"adaptive_wing {params}: autograd disagrees with finite differences")
+
+
+AW_PARAMS = {"omega": 10.0, "theta": 0.3, "eps": 2.0, "alpha": 2.5}
+for label, params, shape in (("default", {}, (4, 5)), ("omega=10/theta=0.3/epsilon=2/alpha=2.5", AW_PARAMS, (3, 6))):
+    key = f"{AW}/{label}"
+    x, t = aw_inputs(key, shape)
+    if not common.ONLY or AW in common.ONLY:
+        aw_gradcheck(params, x, t)
+    lk = {("epsilon" if k == "eps" else k): v for k, v in params.items()}
+    fam.case(key, AW, awing(**params), {"input": x, "target": t}, lk, tool=AW_TOOL)
+key = f"{AW}/default/weighted"
+x, t = aw_inputs(key, (4, 5))
+fam.case(key, AW, weighted(awing(reduce="")), {"input": x, "target": t, "weight": weight_for(key, (4, 5))},
+         tool=AW_TOOL)
+# Residuals at 0, just inside and outside θ, large ones, and targets 0 and 1 (exponents 2.1, 1.1).
+t = f32([[0.0, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 0.5]])
+e = f32([[0.0, 0.4999, 0.5, -3.0, 1e-4], [0.0, -0.4999, -0.5, 25.0, -1e-4]])
+fam.case(f"{AW}/default/thresholds", AW, awing(), {"input": f32(t + e), "target": t}, tool=AW_TOOL)
+fam.error(f"{AW}/error/target-1.5", AW, {"input": f32([0.0, 0.5]), "target": f32([0.0, 1.5])},
+          "`target` at [1] is 1.5, expected a heatmap value in [0, 1]", call="the formula: its exponent α − y falls below 1")
+fam.error(f"{AW}/error/alpha=1", AW, {"input": f32([0.0]), "target": f32([0.0])},
+          "`alpha` must be > 1 and finite, got 1", params={"alpha": 1.0})
+
 fam.write()

@@ -45,9 +45,9 @@
 //!
 //! | family | losses |
 //! |---|---|
-//! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`PseudoHuber`], [`LogCosh`], [`Quantile`], [`Msle`], [`Cauchy`], [`Wing`], [`Mape`], [`PoissonNll`], [`GammaDeviance`], [`Tweedie`], [`GaussianNll`] |
-//! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`HingeEmbedding`], [`MarginRanking`] |
-//! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
+//! | regression | [`Mse`], [`L2`], [`Mae`], [`Huber`], [`SmoothL1`], [`PseudoHuber`], [`LogCosh`], [`Quantile`], [`Msle`], [`Cauchy`], [`Wing`], [`AdaptiveWing`], [`Mape`], [`PoissonNll`], [`GammaDeviance`], [`Tweedie`], [`GaussianNll`] |
+//! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`HingeEmbedding`], [`MarginRanking`], [`Asymmetric`], [`MultilabelSoftMargin`] |
+//! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]), [`Poly1`], [`Sparsemax`], [`MultilabelMargin`] |
 //! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]), class centres ([`CentreInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`], [`ArcFace`], [`CosFace`], [`SubCenterArcFace`], [`ProxyAnchor`], [`ProxyNca`], [`MultiSimilarity`], [`Circle`], [`LiftedStructure`], [`NPairs`] |
 //! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
 //! | detection: boxes ([`BoxInputs`], [`BoxFormat`]) | [`Iou`], [`Giou`], [`Diou`], [`Ciou`], [`Eiou`] |
@@ -142,9 +142,10 @@ pub use catalogue::{
     Plot, PlotAxis, Range, Role, SampleFn,
 };
 pub use classification::{
-    Bce, BceWithLogits, BinaryInputs, ClassInputs, ClassTarget, CrossEntropy, Focal, Hinge,
-    HingeEmbedding, KlDiv, KlReduction, MarginRanking, MultiMargin, Nll, RankingInputs, SoftMargin,
-    SoftmaxFocal, SquaredHinge,
+    Asymmetric, Bce, BceWithLogits, BinaryInputs, ClassInputs, ClassTarget, CrossEntropy, Focal,
+    Hinge, HingeEmbedding, KlDiv, KlReduction, MarginRanking, MultiMargin, MultilabelMargin,
+    MultilabelSoftMargin, Nll, Poly1, RankingInputs, SoftMargin, SoftmaxFocal, Sparsemax,
+    SquaredHinge,
 };
 pub use detection::{BoxFormat, BoxInputs, Ciou, Diou, Eiou, Giou, Iou};
 pub use error::{Error, Result};
@@ -167,8 +168,8 @@ pub use real::Real;
 pub use reduction::{Reduction, ReductionMode};
 pub use registry::{catalogue, evaluate, find};
 pub use regression::{
-    Cauchy, GammaDeviance, GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mape, Mse, Msle,
-    Pointwise, PoissonNll, PseudoHuber, Quantile, SmoothL1, Tweedie, Wing, L2,
+    AdaptiveWing, Cauchy, GammaDeviance, GaussianInputs, GaussianNll, Huber, LogCosh, Mae, Mape,
+    Mse, Msle, Pointwise, PoissonNll, PseudoHuber, Quantile, SmoothL1, Tweedie, Wing, L2,
 };
 pub use segmentation::{
     Activation, BceDice, Boundary, CeDice, Dice, FocalTversky, GeneralizedDice, Jaccard,

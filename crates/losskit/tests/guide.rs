@@ -5,6 +5,10 @@
 use losskit::guide::{recommend, Conditions, Task, PENDING, SNIPPETS};
 use losskit::Error;
 
+#[path = "../src/guide/snippets/adaptive_wing.rs"]
+mod adaptive_wing;
+#[path = "../src/guide/snippets/asymmetric.rs"]
+mod asymmetric;
 #[path = "../src/guide/snippets/bce_dice.rs"]
 mod bce_dice;
 #[path = "../src/guide/snippets/bce_pos_weight.rs"]
@@ -39,12 +43,20 @@ mod mae;
 mod mse;
 #[path = "../src/guide/snippets/pair_mining.rs"]
 mod pair_mining;
+#[path = "../src/guide/snippets/multilabel_margin.rs"]
+mod multilabel_margin;
+#[path = "../src/guide/snippets/multilabel_soft_margin.rs"]
+mod multilabel_soft_margin;
+#[path = "../src/guide/snippets/poly1.rs"]
+mod poly1;
 #[path = "../src/guide/snippets/quantile.rs"]
 mod quantile;
 #[path = "../src/guide/snippets/smooth_l1.rs"]
 mod smooth_l1;
 #[path = "../src/guide/snippets/softmax_focal.rs"]
 mod softmax_focal;
+#[path = "../src/guide/snippets/sparsemax.rs"]
+mod sparsemax;
 #[path = "../src/guide/snippets/triplet_margin.rs"]
 mod triplet_margin;
 #[path = "../src/guide/snippets/tversky.rs"]
@@ -77,6 +89,12 @@ const COMPILED: &[(&str, Run)] = &[
     ("bpr", bpr::run),
     ("class_centres", class_centres::run),
     ("pair_mining", pair_mining::run),
+    ("asymmetric", asymmetric::run),
+    ("poly1", poly1::run),
+    ("sparsemax", sparsemax::run),
+    ("multilabel_margin", multilabel_margin::run),
+    ("multilabel_soft_margin", multilabel_soft_margin::run),
+    ("adaptive_wing", adaptive_wing::run),
 ];
 
 #[test]

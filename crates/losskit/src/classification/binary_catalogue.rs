@@ -6,6 +6,7 @@ use crate::catalogue::{
 };
 use crate::evaluator;
 
+use super::asymmetric::eval_asymmetric;
 use super::bce::{eval_bce, eval_bce_with_logits, hess_bce_with_logits};
 use super::focal::{eval_focal, hess_focal};
 use crate::hessian::{hess_evaluator, HessianInfo};
@@ -301,6 +302,55 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         nan: NanRule::PROPAGATES,
         hessian: None,
     },
+    LossInfo {
+        name: "asymmetric",
+        family: Family::Classification,
+        summary: "asymmetric loss (ASL): multi-label BCE with separate focusing for positives and negatives and the easy negatives (p ≤ clip) dropped",
+        inputs: &[LOGITS, UNIT_TARGET, WEIGHT],
+        params: &[
+            ParamSpec {
+                name: "gamma_neg",
+                kind: ParamKind::Float { default: 4.0, range: Range::NON_NEGATIVE },
+                doc: "focusing exponent of the negatives: large values silence the many easy negatives",
+            },
+            ParamSpec {
+                name: "gamma_pos",
+                kind: ParamKind::Float { default: 1.0, range: Range::NON_NEGATIVE },
+                doc: "focusing exponent of the positives (kept small so rare positives keep their gradient)",
+            },
+            ParamSpec {
+                name: "clip",
+                kind: ParamKind::Float { default: 0.05, range: Range::UNIT },
+                doc: "probability shift of the negatives: p₋ = min(1 − p + clip, 1); negatives with p ≤ clip cost nothing (0 disables)",
+            },
+            ParamSpec {
+                name: "eps",
+                kind: ParamKind::Float {
+                    default: 1e-8,
+                    range: Range { lo: Bound::Inclusive(0.0), hi: Bound::Exclusive(1.0) },
+                },
+                doc: "clamp of the probabilities inside the logs, ln max(p, eps) (timm's)",
+            },
+        ],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = −[y·ln max(p, eps) + (1 − y)·ln max(p₋, eps)]·(1 − p_t)^γ, p = σ(x), p₋ = min(1 − p + clip, 1), p_t = y·p + (1 − y)·p₋, γ = γ₊y + γ₋(1 − y); sum = timm's value",
+        gradient: "autograd of the formula with the focusing weight differentiated (timm's default disable_torch_grad_focal_loss=False): −[y·a′ + (1 − y)·b′]·u^γ − c·γ·u^(γ−1)·u′, u = 1 − p_t",
+        when_to_use: "multi-label classification with many labels and few positives per sample (tagging, COCO/OpenImages multi-label, chest X-ray findings): the negatives outnumber the positives and most are easy",
+        pitfalls: &[
+            "timm's default reduction is 'batchmean' (Σ / N); `sum` here is timm's 'sum' (the paper's), `mean` divides by N·C",
+            "with disable_torch_grad_focal_loss=True timm does not differentiate the focusing weight: a different gradient from this one",
+            "timm computes in float32 whatever the input; here float64 inputs are computed in float64",
+            "clip shifts only the negatives: a negative predicted below clip has zero loss and zero gradient (hard thresholding of easy negatives)",
+        ],
+        reference: "Ridnik et al., \"Asymmetric Loss For Multi-Label Classification\", ICCV 2021; timm.loss.AsymmetricLossMultiLabel",
+        eval: evaluator!(eval_asymmetric),
+        sample: sample_logits,
+        plot: Some(MARGIN),
+        kinks: Kinks::Described("where σ(x) = eps for a positive (the clamp of ln p) and σ(x) = clip for a negative (smooth there for γ₋ ≥ 1)"),
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    super::multilabel_soft_margin::INFO,
 ];
 
 /// Normal logits and 0/1 targets, of shape `[size]`.

@@ -10,7 +10,7 @@
 //! | regression | `huber` (δ = 1, or 1.345 × the robust scale of the targets) | Gaussian errors → `mse`; outliers → `huber`; heavy contamination / robust → `mae`; intervals → `quantile` per τ |
 //! | binary | `bce_with_logits` | imbalance → `pos_weight` (ratio < 10) or `focal` α = 0.25, γ = 2 (ratio ≥ 10) |
 //! | multiclass | `cross_entropy`, label smoothing 0.1 | imbalance → class weights (inverse frequency; effective number for long tails); extreme → `softmax_focal` |
-//! | multilabel | `bce_with_logits` per label | imbalance → per-label `pos_weight` |
+//! | multilabel | `bce_with_logits` per label | imbalance → per-label `pos_weight`; many negatives per positive → `asymmetric` (ASL) or `focal` |
 //! | embedding | `info_nce` (τ = 0.07); with labels `supcon` (τ = 0.1) | small batch → `batch_hard_triplet` (labels) or `triplet_margin`; with labels, many classes with few samples each (face recognition) → `arcface` (28.6°, s = 64) or `cosface`; more classes than a batch holds → `proxy_anchor`; labelled retrieval → `multi_similarity`, `circle`; noisy hardest negatives → `lifted_structure`; one pair per class → `npairs` |
 //! | segmentation | `bce_dice` | small objects → `tversky` (α = 0.3, β = 0.7), `focal_tversky` |
 //! | detection | `focal` (α = 0.25, γ = 2) + `giou` | faster convergence → `diou`; aspect ratios → `ciou` |
@@ -223,6 +223,9 @@ snippets! {
     TRIPLET = "triplet_margin", BCE_DICE = "bce_dice", TVERSKY = "tversky", BOX_IOU = "box_iou",
     SMOOTH_L1 = "smooth_l1", CTC = "ctc", LISTNET = "listnet", BPR = "bpr",
     CLASS_CENTRES = "class_centres", PAIR_MINING = "pair_mining",
+    ASYMMETRIC = "asymmetric", POLY1 = "poly1", SPARSEMAX = "sparsemax",
+    ML_MARGIN = "multilabel_margin", ML_SOFT_MARGIN = "multilabel_soft_margin",
+    ADAPTIVE_WING = "adaptive_wing",
 }
 
 /// The guide's answer.
@@ -271,6 +274,14 @@ const R_BCE: &str =
     "torch `binary_cross_entropy_with_logits` (the log-sum-exp form; never BCE on sigmoid outputs)";
 const R_POS_WEIGHT: &str = "PyTorch `BCEWithLogitsLoss(pos_weight = negatives / positives)`";
 const R_FOCAL: &str = "Lin et al., \"Focal Loss for Dense Object Detection\", ICCV 2017 (α = 0.25, γ = 2); torchvision `sigmoid_focal_loss`";
+const R_ASL: &str = "Ridnik et al., \"Asymmetric Loss For Multi-Label Classification\", ICCV 2021 (γ₋ = 4, γ₊ = 1, clip 0.05); timm `AsymmetricLossMultiLabel`";
+const R_POLY1: &str = "Leng et al., \"PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions\", ICLR 2022 (ε = 2 on ImageNet); optax `poly_loss_cross_entropy`";
+const R_SPARSEMAX: &str = "Martins & Astudillo, \"From Softmax to Sparsemax\", ICML 2016; optax `multiclass_sparsemax_loss`";
+const R_ML_MARGIN: &str =
+    "Weston, Watson et al.'s multi-label ranking hinge; torch `multilabel_margin_loss`";
+const R_ML_SOFT_MARGIN: &str =
+    "torch `multilabel_soft_margin_loss` (per-label BCE averaged over the labels of each sample)";
+const R_ADAPTIVE_WING: &str = "Wang, Bo & Fuxin, \"Adaptive Wing Loss for Robust Face Alignment via Heatmap Regression\", ICCV 2019 (ω = 14, θ = 0.5, ε = 1, α = 2.1)";
 const R_SMOOTHING: &str = "Szegedy et al., \"Rethinking the Inception Architecture\", CVPR 2016 (ε = 0.1); Müller et al., \"When Does Label Smoothing Help?\", NeurIPS 2019; torch `cross_entropy(label_smoothing=)`";
 const R_WEIGHTS: &str = "King & Zeng, \"Logistic Regression in Rare Events Data\", 2001 (inverse frequency, scikit-learn \"balanced\"); Cui et al., \"Class-Balanced Loss Based on Effective Number of Samples\", CVPR 2019";
 const R_CE_WEIGHTED: &str = "Szegedy et al., CVPR 2016 (label smoothing 0.1); King & Zeng 2001 (inverse frequency, scikit-learn \"balanced\"); Cui et al., \"Class-Balanced Loss Based on Effective Number of Samples\", CVPR 2019";
@@ -590,6 +601,14 @@ fn regression(c: &Conditions) -> Recommendation {
             &QUANTILE,
             R_QUANTILE,
         ),
+        variant(
+            "heatmap regression (landmarks, keypoints; targets in [0, 1])",
+            "adaptive_wing",
+            p(&[("omega", "14"), ("theta", "0.5"), ("epsilon", "1"), ("alpha", "2.1")]),
+            "wing-like large gradients for small errors at foreground pixels, a smooth loss at the many background pixels",
+            &ADAPTIVE_WING,
+            R_ADAPTIVE_WING,
+        ),
     ];
     let pitfalls = vec![
         "MSE on targets with outliers: a few errors dominate the gradient",
@@ -792,6 +811,22 @@ fn multiclass(c: &Conditions, imbalance: Option<f64>) -> Recommendation {
             R_WEIGHTS,
         ));
     }
+    variants.push(variant(
+        "a tunable alternative to cross-entropy is wanted (large-scale image classification)",
+        "poly1",
+        p(&[("epsilon", "2")]),
+        "cross-entropy + ε·(1 − p_t): ε > 0 keeps pushing confident targets, ε < 0 relaxes them",
+        &POLY1,
+        R_POLY1,
+    ));
+    variants.push(variant(
+        "sparse output probabilities wanted (exact zeros) or a loss that stops once the target wins by 1",
+        "sparsemax",
+        vec![],
+        "its gradient is sparsemax(x) − one_hot(y): classes far below the target get exactly zero gradient",
+        &SPARSEMAX,
+        R_SPARSEMAX,
+    ));
     if c.label_noise {
         reasoning.push_str(" Label smoothing also limits the damage of noisy labels: raise it to 0.2 if validation shows memorisation.");
         variants.push(variant(
@@ -845,12 +880,36 @@ fn multilabel(c: &Conditions, imbalance: Option<f64>) -> Recommendation {
         ));
     }
     variants.push(variant(
+        "many labels, few positives per sample (most labels are easy negatives, ≥ 10:1)",
+        "asymmetric",
+        p(&[("gamma_neg", "4"), ("gamma_pos", "1"), ("clip", "0.05")]),
+        "focuses the negatives hard (γ₋ = 4) but the rare positives gently (γ₊ = 1), and drops negatives already below p = 0.05",
+        &ASYMMETRIC,
+        R_ASL,
+    ));
+    variants.push(variant(
         "positives are very rare for many labels (≥ 10:1)",
         "focal",
         p(&[("alpha", "0.25"), ("gamma", "2")]),
         "per-label sigmoid focal loss down-weights the easy negatives",
         &FOCAL,
         R_FOCAL,
+    ));
+    variants.push(variant(
+        "the labels of a sample should be ranked above its non-labels",
+        "multilabel_margin",
+        vec![],
+        "a hinge on every (label, non-label) pair: each label should outscore each non-label by 1",
+        &ML_MARGIN,
+        R_ML_MARGIN,
+    ));
+    variants.push(variant(
+        "one loss per sample (mean over its labels) with per-label weights, as PyTorch's MultiLabelSoftMarginLoss",
+        "multilabel_soft_margin",
+        vec![],
+        "bce_with_logits averaged over the labels of each sample; `none` gives [N]",
+        &ML_SOFT_MARGIN,
+        R_ML_SOFT_MARGIN,
     ));
     let mut pitfalls = CLASS_PITFALLS.to_vec();
     pitfalls.push("softmax cross-entropy on multi-label targets: the labels compete for probability mass they do not share");

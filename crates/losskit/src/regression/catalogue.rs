@@ -12,8 +12,8 @@ use crate::sample::{Rng, Sample};
 
 use super::pointwise::{evaluate, evaluate_hess, Curv};
 use super::{
-    Cauchy, GammaDeviance, Huber, LogCosh, Mae, Mape, Mse, Msle, PoissonNll, PseudoHuber, Quantile,
-    SmoothL1, Tweedie, Wing, L2,
+    AdaptiveWing, Cauchy, GammaDeviance, Huber, LogCosh, Mae, Mape, Mse, Msle, PoissonNll,
+    PseudoHuber, Quantile, SmoothL1, Tweedie, Wing, L2,
 };
 use crate::hessian::{hess_evaluator, Curvature, HessOut, HessianInfo};
 
@@ -73,6 +73,16 @@ fn eval_cauchy<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
 fn eval_wing<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     let p = c.params;
     evaluate(&Wing::new(p.float("w"), p.float("epsilon"))?, c, o)
+}
+fn eval_adaptive_wing<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
+    let p = c.params;
+    let loss = AdaptiveWing::new(
+        p.float("omega"),
+        p.float("theta"),
+        p.float("epsilon"),
+        p.float("alpha"),
+    )?;
+    evaluate(&loss, c, o)
 }
 fn eval_quantile<T: Real>(c: &Call<'_, T>, o: &mut Out<T>) -> Result<()> {
     evaluate(&Quantile::new(c.params.float("tau"))?, c, o)
@@ -207,6 +217,24 @@ fn sample_pointwise(size: usize, rng: &mut Rng) -> Sample {
     Sample::new()
         .float("input", &[n], rng.normals(n, 1.0))
         .float("target", &[n], rng.normals(n, 1.0))
+}
+
+/// Heatmap targets in [0, 1] (half of them background 0) and predictions near them.
+fn sample_heatmap(size: usize, rng: &mut Rng) -> Sample {
+    let n = size.max(1);
+    let t: Vec<f64> = rng
+        .uniforms(n, -1.0, 1.0)
+        .into_iter()
+        .map(|u| u.max(0.0))
+        .collect();
+    let x = t
+        .iter()
+        .zip(rng.normals(n, 0.4))
+        .map(|(t, e)| t + e)
+        .collect();
+    Sample::new()
+        .float("input", &[n], x)
+        .float("target", &[n], t)
 }
 
 /// Positive, skewed predictions and targets (prices, counts, durations).
@@ -521,6 +549,60 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         hessian: None,
     },
     LossInfo {
+        name: "adaptive_wing",
+        family: Family::Regression,
+        summary: "adaptive wing loss for heatmap regression: wing-like (large gradients) at foreground pixels, smooth near 0 at background pixels",
+        inputs: &[
+            INPUT,
+            InputSpec {
+                shape: "same as `input`: heatmap values in [0, 1]",
+                ..TARGET
+            },
+            WEIGHT,
+        ],
+        params: &[
+            ParamSpec {
+                name: "omega",
+                kind: ParamKind::Float { default: 14.0, range: Range::POSITIVE },
+                doc: "scale ω of the logarithmic part",
+            },
+            ParamSpec {
+                name: "theta",
+                kind: ParamKind::Float { default: 0.5, range: Range::POSITIVE },
+                doc: "threshold θ on |e| between the logarithmic and the linear part",
+            },
+            ParamSpec {
+                name: "epsilon",
+                kind: ParamKind::Float { default: 1.0, range: Range::POSITIVE },
+                doc: "curvature ε of the logarithmic part",
+            },
+            ParamSpec {
+                name: "alpha",
+                kind: ParamKind::Float {
+                    default: 2.1,
+                    range: Range { lo: Bound::Exclusive(1.0), hi: Bound::Unbounded },
+                },
+                doc: "exponent: each element uses α − target (2.1 − y: > 1 for y in [0, 1], so smooth at e = 0)",
+            },
+        ],
+        reductions: STANDARD_REDUCTIONS,
+        formula: "ℓ = ω·ln(1 + (|e|/ε)^(α−y)) if |e| < θ, else A·|e| − C; A = ω·(α−y)·(θ/ε)^(α−y−1)/(ε(1 + (θ/ε)^(α−y))), C = θA − ω·ln(1 + (θ/ε)^(α−y)), e = x − y",
+        gradient: "∂ℓ/∂x = sign(e)·ω(α−y)(|e|/ε)^(α−y−1)/(ε(1 + (|e|/ε)^(α−y))) if |e| < θ, else sign(e)·A; 0 at e = 0",
+        when_to_use: "heatmap regression for landmarks and keypoints (face alignment, pose): foreground pixels near 1 keep large gradients for small errors, the many background pixels near 0 stay quiet",
+        pitfalls: &[
+            "targets are heatmap values in [0, 1]: the exponent α − y must stay above 1 for the loss to be smooth at 0 (other targets are an error)",
+            "θ, ε and ω are in heatmap units (the paper's 0.5, 1, 14 for values in [0, 1]); the paper also weights the pixels near the landmark (a weight map), pass it as `weight`",
+            "no reference library ships it: the numbers are the paper's formula",
+        ],
+        reference: "Wang, Bo & Fuxin, \"Adaptive Wing Loss for Robust Face Alignment via Heatmap Regression\", ICCV 2019, eq. 6; the formula via torch autograd",
+        eval: evaluator!(eval_adaptive_wing),
+        sample: sample_heatmap,
+        plot: Some(HEATMAP),
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
         name: "quantile",
         family: Family::Regression,
         summary: "pinball loss: its minimiser is the tau-quantile of the target",
@@ -682,6 +764,18 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
 /// `input` = x against `target` 0: the residual axis.
 const RESIDUAL: Plot = Plot {
     axis: PlotAxis::RESIDUAL,
+    at: |x| {
+        Sample::new()
+            .float("input", &[1], vec![x])
+            .float("target", &[1], vec![0.0])
+    },
+};
+/// The residual against a background target 0 (exponent α).
+const HEATMAP: Plot = Plot {
+    axis: PlotAxis {
+        label: "residual e = input − target, target 0 (a background pixel)",
+        range: (-1.5, 1.5),
+    },
     at: |x| {
         Sample::new()
             .float("input", &[1], vec![x])

@@ -4,6 +4,7 @@
 //! Every loss here takes [`Pointwise`] inputs (`input`, `target` of the same shape, an
 //! optional element-wise `weight`), except [`GaussianNll`], which also takes a variance.
 
+mod adaptive_wing;
 mod catalogue;
 mod gaussian_nll;
 mod hessian;
@@ -12,6 +13,7 @@ pub(crate) mod pointwise;
 mod poisson;
 mod pseudo_huber;
 
+pub use adaptive_wing::AdaptiveWing;
 pub(crate) use catalogue::CATALOGUE;
 pub use gaussian_nll::{GaussianInputs, GaussianNll};
 pub use log_link::{GammaDeviance, Tweedie};

@@ -29,6 +29,30 @@ def arcface(embeddings, labels, weight, margin=28.6, scale=64.0, reduction='mean
     Parameters:
         margin (float, default 28.6, in [0, 180)): the angle added to the target class's angle, in degrees (pytorch-metric-learning's unit; 28.6° ≈ 0.5 rad)
         scale (float, default 64.0, > 0): multiplies the cosines before the softmax (s in the papers)
+def adaptive_wing(input, target, weight=None, omega=14.0, theta=0.5, epsilon=1.0, alpha=2.1, reduction='mean') -> torch.Tensor:
+    """
+    Adaptive wing loss for heatmap regression: wing-like (large gradients) at foreground pixels, smooth near 0 at background pixels.
+
+    losskit.torch.adaptive_wing: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = ω·ln(1 + (|e|/ε)^(α−y)) if |e| < θ, else A·|e| − C; A = ω·(α−y)·(θ/ε)^(α−y−1)/(ε(1 + (θ/ε)^(α−y))), C = θA − ω·ln(1 + (θ/ε)^(α−y)), e = x − y
+
+    Gradient::
+
+        ∂ℓ/∂x = sign(e)·ω(α−y)(|e|/ε)^(α−y−1)/(ε(1 + (|e|/ε)^(α−y))) if |e| < θ, else sign(e)·A; 0 at e = 0
+
+    Inputs:
+        input (prediction): floats, any shape
+        target (target): floats, same as `input`: heatmap values in [0, 1]
+        weight (weight, optional): floats, same as `input` (element-wise; mean = Σ w·ℓ / Σ w)
+
+    Parameters:
+        omega (float, default 14.0, > 0): scale ω of the logarithmic part
+        theta (float, default 0.5, > 0): threshold θ on |e| between the logarithmic and the linear part
+        epsilon (float, default 1.0, > 0): curvature ε of the logarithmic part
+        alpha (float, default 2.1, > 1): exponent: each element uses α − target (2.1 − y: > 1 for y in [0, 1], so smooth at e = 0)
 
     reduction: one of 'mean', 'sum', 'none'
 
@@ -51,6 +75,71 @@ def arcface(embeddings, labels, weight, margin=28.6, scale=64.0, reduction='mean
 
     Reference:
         Deng et al. 2019 (ArcFace); pytorch-metric-learning ArcFaceLoss
+        heatmap regression for landmarks and keypoints (face alignment, pose): foreground pixels
+        near 1 keep large gradients for small errors, the many background pixels near 0 stay
+        quiet
+
+    Pitfalls:
+        - targets are heatmap values in [0, 1]: the exponent α − y must stay above 1 for the
+          loss to be smooth at 0 (other targets are an error)
+        - θ, ε and ω are in heatmap units (the paper's 0.5, 1, 14 for values in [0, 1]); the
+          paper also weights the pixels near the landmark (a weight map), pass it as `weight`
+        - no reference library ships it: the numbers are the paper's formula
+
+    Reference:
+        Wang, Bo & Fuxin, "Adaptive Wing Loss for Robust Face Alignment via Heatmap Regression", ICCV 2019, eq. 6; the formula via torch autograd
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def asymmetric(input, target, weight=None, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, eps=1e-08, reduction='mean') -> torch.Tensor:
+    """
+    Asymmetric loss (ASL): multi-label BCE with separate focusing for positives and negatives and the easy negatives (p ≤ clip) dropped.
+
+    losskit.torch.asymmetric: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = −[y·ln max(p, eps) + (1 − y)·ln max(p₋, eps)]·(1 − p_t)^γ, p = σ(x), p₋ = min(1 − p + clip, 1), p_t = y·p + (1 − y)·p₋, γ = γ₊y + γ₋(1 − y); sum = timm's value
+
+    Gradient::
+
+        autograd of the formula with the focusing weight differentiated (timm's default disable_torch_grad_focal_loss=False): −[y·a′ + (1 − y)·b′]·u^γ − c·γ·u^(γ−1)·u′, u = 1 − p_t
+
+    Inputs:
+        input (prediction): floats, any shape: logits
+        target (target): floats, same as `input`, values in [0, 1] (soft labels allowed)
+        weight (weight, optional): floats, same as `input`, or a trailing part of it such as [C] against [N, C] (mean = Σ w·ℓ / Σ w)
+
+    Parameters:
+        gamma_neg (float, default 4.0, >= 0): focusing exponent of the negatives: large values silence the many easy negatives
+        gamma_pos (float, default 1.0, >= 0): focusing exponent of the positives (kept small so rare positives keep their gradient)
+        clip (float, default 0.05, in [0, 1]): probability shift of the negatives: p₋ = min(1 − p + clip, 1); negatives with p ≤ clip cost nothing (0 disables)
+        eps (float, default 1e-08, in [0, 1)): clamp of the probabilities inside the logs, ln max(p, eps) (timm's)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        multi-label classification with many labels and few positives per sample (tagging,
+        COCO/OpenImages multi-label, chest X-ray findings): the negatives outnumber the
+        positives and most are easy
+
+    Pitfalls:
+        - timm's default reduction is 'batchmean' (Σ / N); `sum` here is timm's 'sum' (the
+          paper's), `mean` divides by N·C
+        - with disable_torch_grad_focal_loss=True timm does not differentiate the focusing
+          weight: a different gradient from this one
+        - timm computes in float32 whatever the input; here float64 inputs are computed in
+          float64
+        - clip shifts only the negatives: a negative predicted below clip has zero loss and zero
+          gradient (hard thresholding of easy negatives)
+
+    Reference:
+        Ridnik et al., "Asymmetric Loss For Multi-Label Classification", ICCV 2021; timm.loss.AsymmetricLossMultiLabel
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.
@@ -2692,6 +2781,25 @@ def multi_similarity(embeddings, labels, alpha=2.0, beta=50.0, base=0.5, reducti
         base (float, default 0.5, finite): the cosine similarity positives should exceed and negatives stay below
 
     reduction: one of 'mean'
+def multilabel_margin(input, target, reduction='mean') -> torch.Tensor:
+    """
+    Multi-label hinge: every target class should score 1 above every other class (PyTorch's MultiLabelMarginLoss).
+
+    losskit.torch.multilabel_margin: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ_n = (1/C)·Σ_j Σ_{i∉J} max(0, 1 − x[y_j] + x[i]), j over the listed targets, J their set; mean = Σ_n ℓ_n / N
+
+    Gradient::
+
+        each active pair adds 1/C to ∂ℓ/∂x[i] and −1/C to ∂ℓ/∂x[y_j]
+
+    Inputs:
+        input (prediction): floats, scores `[N, C]` or `[C]`
+        target (target): integers, `[N, C]` (the shape of `input`): each row lists the sample's classes, then −1 (the rest is ignored)
+
+    reduction: one of 'mean', 'sum', 'none'
 
     Returns:
         a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
@@ -2708,6 +2816,145 @@ def multi_similarity(embeddings, labels, alpha=2.0, beta=50.0, base=0.5, reducti
 
     Reference:
         Wang et al. 2019; pytorch-metric-learning MultiSimilarityLoss
+        multi-label ranking: the sample's labels should all outscore its non-labels by a margin;
+        porting PyTorch code using MultiLabelMarginLoss
+
+    Pitfalls:
+        - the target is a padded list of class indices, not a 0/1 mask: [3, 0, −1, 1] means
+          classes 3 and 0 (the 1 after −1 is ignored)
+        - a row starting with −1 has no targets and costs 0; a class listed twice counts twice
+          (PyTorch)
+        - divides by C: the scale shrinks as the number of classes grows
+
+    Reference:
+        torch.nn.functional.multilabel_margin_loss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction='mean') -> torch.Tensor:
+    """
+    Multi-label hinge: every target class should score 1 above every other class (PyTorch's MultiLabelMarginLoss).
+
+    losskit's multilabel_margin, under torch.nn.functional's name and argument order.
+
+    Formula::
+
+        ℓ_n = (1/C)·Σ_j Σ_{i∉J} max(0, 1 − x[y_j] + x[i]), j over the listed targets, J their set; mean = Σ_n ℓ_n / N
+
+    Gradient::
+
+        each active pair adds 1/C to ∂ℓ/∂x[i] and −1/C to ∂ℓ/∂x[y_j]
+
+    Inputs:
+        input (prediction): floats, scores `[N, C]` or `[C]`
+        target (target): integers, `[N, C]` (the shape of `input`): each row lists the sample's classes, then −1 (the rest is ignored)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        multi-label ranking: the sample's labels should all outscore its non-labels by a margin;
+        porting PyTorch code using MultiLabelMarginLoss
+
+    Pitfalls:
+        - the target is a padded list of class indices, not a 0/1 mask: [3, 0, −1, 1] means
+          classes 3 and 0 (the 1 after −1 is ignored)
+        - a row starting with −1 has no targets and costs 0; a class listed twice counts twice
+          (PyTorch)
+        - divides by C: the scale shrinks as the number of classes grows
+
+    Reference:
+        torch.nn.functional.multilabel_margin_loss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def multilabel_soft_margin(input, target, weight=None, reduction='mean') -> torch.Tensor:
+    """
+    Multi-label soft margin: binary cross-entropy on logits averaged over each sample's labels (PyTorch's MultiLabelSoftMarginLoss).
+
+    losskit.torch.multilabel_soft_margin: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ_n = −(1/C)·Σ_c w_c·[y_nc·ln σ(x_nc) + (1 − y_nc)·ln σ(−x_nc)]; mean = Σ_n ℓ_n / N
+
+    Gradient::
+
+        ∂ℓ_n/∂x_nc = w_c·(σ(x_nc) − y_nc)/C
+
+    Inputs:
+        input (prediction): floats, logits `[N, C]` or `[C]`
+        target (target): floats, the shape of `input`, values in [0, 1] (1: the label applies)
+        weight (weight, optional): floats, `[C]`, one weight per label (finite, >= 0; not normalised by `mean`)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        multi-label classification when porting PyTorch code that uses MultiLabelSoftMarginLoss;
+        it is bce_with_logits with mean over labels per sample
+
+    Pitfalls:
+        - the per-sample loss is the mean over labels: with `none` you get [N], not [N, C] (use
+          bce_with_logits for per-label losses)
+        - the weight is per label [C] and mean still divides by N (PyTorch), unlike
+          bce_with_logits' weighted mean Σ w·ℓ / Σ w
+        - no pos_weight: for rare positive labels use bce_with_logits with pos_weight, focal or
+          asymmetric
+
+    Reference:
+        torch.nn.functional.multilabel_soft_margin_loss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction='mean') -> torch.Tensor:
+    """
+    Multi-label soft margin: binary cross-entropy on logits averaged over each sample's labels (PyTorch's MultiLabelSoftMarginLoss).
+
+    losskit's multilabel_soft_margin, under torch.nn.functional's name and argument order.
+
+    Formula::
+
+        ℓ_n = −(1/C)·Σ_c w_c·[y_nc·ln σ(x_nc) + (1 − y_nc)·ln σ(−x_nc)]; mean = Σ_n ℓ_n / N
+
+    Gradient::
+
+        ∂ℓ_n/∂x_nc = w_c·(σ(x_nc) − y_nc)/C
+
+    Inputs:
+        input (prediction): floats, logits `[N, C]` or `[C]`
+        target (target): floats, the shape of `input`, values in [0, 1] (1: the label applies)
+        weight (weight, optional): floats, `[C]`, one weight per label (finite, >= 0; not normalised by `mean`)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        multi-label classification when porting PyTorch code that uses MultiLabelSoftMarginLoss;
+        it is bce_with_logits with mean over labels per sample
+
+    Pitfalls:
+        - the per-sample loss is the mean over labels: with `none` you get [N], not [N, C] (use
+          bce_with_logits for per-label losses)
+        - the weight is per label [C] and mean still divides by N (PyTorch), unlike
+          bce_with_logits' weighted mean Σ w·ℓ / Σ w
+        - no pos_weight: for rare positive labels use bce_with_logits with pos_weight, focal or
+          asymmetric
+
+    Reference:
+        torch.nn.functional.multilabel_soft_margin_loss
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.
@@ -3004,6 +3251,28 @@ def proxy_anchor(embeddings, labels, proxies, margin=0.1, alpha=32.0, reduction=
         alpha (float, default 32.0, > 0): scales the cosines inside the soft maxima (larger: harder examples weigh more)
 
     reduction: one of 'mean'
+def poly1(input, target, epsilon=2.0, reduction='mean') -> torch.Tensor:
+    """
+    Poly-1: softmax cross-entropy plus ε·(1 − p_t), a tunable push on the target's probability.
+
+    losskit.torch.poly1: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = −Σ_c t_c ln p_c + ε·Σ_c t_c(1 − p_c), p = softmax(x) over the classes (index target y: −ln p_y + ε(1 − p_y)); mean = Σℓ / N
+
+    Gradient::
+
+        index target: ∂ℓ/∂x_c = (1 + ε·p_y)(p_c − [c = y]); probabilities: T·p_c − t_c + ε·p_c(p_t − t_c), T = Σt, p_t = Σ t_c p_c
+
+    Inputs:
+        input (prediction): floats, logits `[N, C]`, `[N, C, d1, ...]` or `[C]` (class dimension 1)
+        target (target): integers or floats, class indices `[N]` (integers, each in [0, C)), or probabilities of `input`'s shape (floats)
+
+    Parameters:
+        epsilon (float, default 2.0, finite): coefficient of 1 − p_t: 0 is cross-entropy; the paper tunes it in [−1, 5]
+
+    reduction: one of 'mean', 'sum', 'none'
 
     Returns:
         a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
@@ -3062,6 +3331,19 @@ def proxy_nca(embeddings, labels, proxies, softmax_scale=1.0, reduction='mean') 
 
     Reference:
         Movshovitz-Attias et al. 2017 (ProxyNCA); pytorch-metric-learning ProxyNCALoss
+        a drop-in for cross-entropy with one extra knob: ε > 0 keeps pushing confident targets
+        (helps on ImageNet-scale training per Leng et al.), ε < 0 relaxes it (noisy labels)
+
+    Pitfalls:
+        - ε < −1 makes the loss decrease away from the target for confident predictions: not a
+          proper loss
+        - optax applies the softmax over the last axis; losskit takes `[N, C]` rows (no spatial
+          dimensions)
+        - no class weights and no ignore_index (optax has neither): mask rows out before the
+          call
+
+    Reference:
+        Leng et al. 2022 (PolyLoss); optax poly_loss_cross_entropy
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.
@@ -3408,6 +3690,49 @@ def softmax_focal(input, target, alpha=None, gamma=2.0, ignore_index=-100, reduc
 
     Reference:
         Lin et al. 2017 (focal loss); the formula, checked against torch autograd in float64 and float32
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def sparsemax(input, target, reduction='mean') -> torch.Tensor:
+    """
+    Sparsemax loss: the multiclass loss whose gradient is sparsemax(x) − one_hot(y) (sparse probabilities).
+
+    losskit.torch.sparsemax: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = Σ_c p_c(x_c − x_y) + ½(1 − Σ_c p_c²), p = sparsemax(x) = max(x − τ, 0) with Σp = 1; mean = Σℓ / N
+
+    Gradient::
+
+        ∂ℓ/∂x_c = p_c − [c = y]
+
+    Inputs:
+        input (prediction): floats, logits `[N, C]`, `[N, C, d1, ...]` or `[C]` (class dimension 1)
+        target (target): integers, class indices `[N]` / `[N, d1, ...]` (`input` without its class dimension)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        multiclass classification where sparse output probabilities are wanted (exact zeros,
+        interpretable attention-like outputs) or a margin-like loss that is 0 once the target
+        wins by 1
+
+    Pitfalls:
+        - the loss is 0 once the target score exceeds the others by 1: like a hinge, confident
+          examples stop contributing
+        - sparsemax probabilities are exact zeros for low scores: their log is -inf, so do not
+          feed them to a log-likelihood
+        - scores are not scale-free as softmax logits are in practice: multiplying them changes
+          the support
+
+    Reference:
+        Martins & Astudillo 2016; optax multiclass_sparsemax_loss
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.

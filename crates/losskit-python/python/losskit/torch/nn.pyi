@@ -9,6 +9,22 @@ class Arcface(torch.nn.Module):
         ...
 
     def forward(self, embeddings, labels, weight) -> torch.Tensor:
+class AdaptiveWing(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.adaptive_wing`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, omega=14.0, theta=0.5, epsilon=1.0, alpha=2.1, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class Asymmetric(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.asymmetric`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, eps=1e-08, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
 class BCELoss(torch.nn.Module):
@@ -504,6 +520,24 @@ class Msle(torch.nn.Module):
     def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
+class MultiLabelMarginLoss(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.multilabel_margin`. (``help()`` shows it in full)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target) -> torch.Tensor:
+        ...
+
+class MultiLabelSoftMarginLoss(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.multilabel_soft_margin`. (``help()`` shows it in full)."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
 class MultiMargin(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.multi_margin`. (``help()`` shows it in full)."""
 
@@ -529,6 +563,22 @@ class MultiSimilarity(torch.nn.Module):
         ...
 
     def forward(self, embeddings, labels) -> torch.Tensor:
+class MultilabelMargin(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.multilabel_margin`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target) -> torch.Tensor:
+        ...
+
+class MultilabelSoftMargin(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.multilabel_soft_margin`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weight=None, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
 class NLLLoss(torch.nn.Module):
@@ -601,6 +651,13 @@ class ProxyNca(torch.nn.Module):
         ...
 
     def forward(self, embeddings, labels, proxies) -> torch.Tensor:
+class Poly1(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.poly1`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, epsilon=2.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target) -> torch.Tensor:
         ...
 
 class PseudoHuber(torch.nn.Module):
@@ -664,6 +721,15 @@ class SoftmaxFocal(torch.nn.Module):
         ...
 
     def forward(self, input, target, alpha=None) -> torch.Tensor:
+        ...
+
+class Sparsemax(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.sparsemax`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target) -> torch.Tensor:
         ...
 
 class SquaredHinge(torch.nn.Module):
