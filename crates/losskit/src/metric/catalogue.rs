@@ -5,7 +5,6 @@ use crate::catalogue::{
     PlotAxis, Range, Role, STANDARD_REDUCTIONS,
 };
 use crate::evaluator;
-use crate::reduction::ReductionMode;
 use crate::sample::{Rng, Sample};
 
 use super::contrastive_ce::{eval_info_nce, eval_nt_xent, eval_supcon};
@@ -536,6 +535,38 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         reference: "Kim et al. 2020 (Proxy Anchor); pytorch-metric-learning ProxyAnchorLoss",
         eval: evaluator!(eval_proxy_anchor),
         sample: sample_proxies,
+        plot: None,
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
+        name: "proxy_nca",
+        family: Family::MetricLearning,
+        summary: "ProxyNCA: softmax over negative squared distances to one learned proxy per class",
+        inputs: PROXIES,
+        params: &[ParamSpec {
+            name: "softmax_scale",
+            kind: ParamKind::Float { default: 1.0, range: Range::POSITIVE },
+            doc: "multiplies the negative squared distances before the softmax",
+        }],
+        reductions: &[ReductionMode::Mean],
+        formula: "d²_ic = ‖normalize(x_i) − normalize(p_c)‖²; ℓ_i = −log softmax_c(−s·d²_i·)_{y_i}; mean over N",
+        gradient: "∂ℓ/∂d²_ic = −s(softmax_c − [c = y_i]); ∂d²/∂u = 2(u − p̂); then through both normalisations",
+        when_to_use: "deep metric learning with one proxy per class; a simple baseline for proxy_anchor",
+        pitfalls: &[
+            "with unit vectors d² ∈ [0, 4]: softmax_scale 1 gives a soft loss that barely separates classes; papers use larger scales (e.g. 3–10) or temperatures",
+            "mean only (pytorch-metric-learning's MeanReducer); rows whose own-proxy probability underflows are kept here (pytorch-metric-learning drops them)",
+        ],
+        reference: "Movshovitz-Attias et al. 2017 (ProxyNCA); pytorch-metric-learning ProxyNCALoss",
+        eval: evaluator!(eval_proxy_nca),
+        sample: sample_proxies,
+        plot: None,
+        kinks: Kinks::Smooth,
+        nan: NanRule::PROPAGATES,
+        hessian: None,
+    },
+    LossInfo {
         name: "multi_similarity",
         family: Family::MetricLearning,
         summary: "every pair of the batch, positives above and negatives below a similarity threshold, softly weighted toward the hard ones",
@@ -575,26 +606,6 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
         hessian: None,
     },
     LossInfo {
-        name: "proxy_nca",
-        family: Family::MetricLearning,
-        summary: "ProxyNCA: softmax over negative squared distances to one learned proxy per class",
-        inputs: PROXIES,
-        params: &[ParamSpec {
-            name: "softmax_scale",
-            kind: ParamKind::Float { default: 1.0, range: Range::POSITIVE },
-            doc: "multiplies the negative squared distances before the softmax",
-        }],
-        reductions: &[ReductionMode::Mean],
-        formula: "d²_ic = ‖normalize(x_i) − normalize(p_c)‖²; ℓ_i = −log softmax_c(−s·d²_i·)_{y_i}; mean over N",
-        gradient: "∂ℓ/∂d²_ic = −s(softmax_c − [c = y_i]); ∂d²/∂u = 2(u − p̂); then through both normalisations",
-        when_to_use: "deep metric learning with one proxy per class; a simple baseline for proxy_anchor",
-        pitfalls: &[
-            "with unit vectors d² ∈ [0, 4]: softmax_scale 1 gives a soft loss that barely separates classes; papers use larger scales (e.g. 3–10) or temperatures",
-            "mean only (pytorch-metric-learning's MeanReducer); rows whose own-proxy probability underflows are kept here (pytorch-metric-learning drops them)",
-        ],
-        reference: "Movshovitz-Attias et al. 2017 (ProxyNCA); pytorch-metric-learning ProxyNCALoss",
-        eval: evaluator!(eval_proxy_nca),
-        sample: sample_proxies,
         name: "circle",
         family: Family::MetricLearning,
         summary: "every pair of the batch, each similarity re-weighted by its distance from its optimum (Circle loss)",
