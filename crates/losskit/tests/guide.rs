@@ -31,6 +31,8 @@ mod mae;
 mod mse;
 #[path = "../src/guide/snippets/quantile.rs"]
 mod quantile;
+#[path = "../src/guide/snippets/shape_aware.rs"]
+mod shape_aware;
 #[path = "../src/guide/snippets/smooth_l1.rs"]
 mod smooth_l1;
 #[path = "../src/guide/snippets/softmax_focal.rs"]
@@ -60,6 +62,7 @@ const COMPILED: &[(&str, Run)] = &[
     ("triplet_margin", triplet_margin::run),
     ("bce_dice", bce_dice::run),
     ("tversky", tversky::run),
+    ("shape_aware", shape_aware::run),
     ("box_iou", box_iou::run),
     ("smooth_l1", smooth_l1::run),
 ];
