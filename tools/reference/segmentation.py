@@ -4,7 +4,7 @@ distance transform (`tests/reference/distance/edt.json`).
 Expected numbers come from the reference libraries themselves, in float32 and float64, values
 and gradients by torch autograd:
 - MONAI `DiceLoss` (also `jaccard=True`), `TverskyLoss`, `GeneralizedDiceLoss`, `DiceCELoss`,
-  `DiceFocalLoss`, `HausdorffDTLoss`, `SoftclDiceLoss`;
+  `DiceFocalLoss`, `HausdorffDTLoss`, `SoftclDiceLoss`, `GeneralizedWassersteinDiceLoss`;
   `focal_tversky` raises MONAI's per-class `TverskyLoss(reduction="none")` to gamma;
 - segmentation-models-pytorch `LovaszLoss` ("binary", "multiclass"), with two patches, both
   recorded in the `tool` field: its `_lovasz_grad` keeps the input's dtype (smp casts to float32,
@@ -34,7 +34,8 @@ import scipy
 import segmentation_models_pytorch as smp
 import torch
 from monai.losses import (DiceCELoss, DiceFocalLoss, DiceLoss, GeneralizedDiceLoss,
-                          HausdorffDTLoss, SoftclDiceLoss, TverskyLoss)
+                          HausdorffDTLoss, SoftclDiceLoss, TverskyLoss,
+                          GeneralizedWassersteinDiceLoss)
 from scipy.ndimage import distance_transform_edt as eucl_distance
 from segmentation_models_pytorch.losses import LovaszLoss, lovasz as smp_lovasz
 
@@ -98,7 +99,8 @@ def dist_maps(target, input):
 fam = Family("segmentation", names={
     "DiceLoss": DiceLoss, "TverskyLoss": TverskyLoss, "GeneralizedDiceLoss": GeneralizedDiceLoss,
     "DiceCELoss": DiceCELoss, "DiceFocalLoss": DiceFocalLoss,
-    "HausdorffDTLoss": HausdorffDTLoss, "SoftclDiceLoss": SoftclDiceLoss, "LovaszLoss": LovaszLoss, "dist_maps": dist_maps,
+    "HausdorffDTLoss": HausdorffDTLoss, "SoftclDiceLoss": SoftclDiceLoss,
+    "GeneralizedWassersteinDiceLoss": GeneralizedWassersteinDiceLoss, "LovaszLoss": LovaszLoss, "dist_maps": dist_maps,
 }, tools={"monai": monai.__version__, "segmentation_models_pytorch": smp.__version__,
           "scipy": scipy.__version__})
 
@@ -425,6 +427,29 @@ monai_case("soft_cldice/2d/thin-line/iterations=5", L, ctor("SoftclDiceLoss", it
            {"input": f32(np.clip(g * 0.8 + r.uniform(0, 0.3, size=g.shape), 0, 1)),
             "target": g}, params={"iterations": 5})
 
+# generalized_wasserstein_dice: MONAI's loss built in the call from the `dist_matrix` input.
+L = "generalized_wasserstein_dice"
+M3 = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.5], [1.0, 0.5, 0.0]])
+GWD = "GeneralizedWassersteinDiceLoss(dist_matrix=dist_matrix, {}reduction=R)(input, target)"
+r = rng("gwd/default/2d")
+fam.case("generalized_wasserstein_dice/default/2d", L, GWD.format(""),
+         {"input": logits(r, (2, 3, 4, 5)), "target": labels(r, (2, 4, 5), 3), "dist_matrix": M3},
+         tool=MONAI)
+r = rng("gwd/default/3d/unnormalised")
+fam.case("generalized_wasserstein_dice/default/3d/unnormalised", L, GWD.format(""),
+         {"input": logits(r, (2, 3, 2, 3, 4)), "target": labels(r, (2, 2, 3, 4), 3),
+          "dist_matrix": M3 * 4.0}, tool=MONAI)
+r = rng("gwd/gdl/1d/4-classes")
+M4 = np.array([[0.0, 1.0, 2.0, 3.0], [1.0, 0.0, 1.0, 2.0], [2.0, 1.0, 0.0, 1.0],
+               [3.0, 2.0, 1.0, 0.0]]) / 3.0
+fam.case("generalized_wasserstein_dice/gdl/1d/4-classes", L,
+         GWD.format("weighting_mode='GDL', "),
+         {"input": logits(r, (3, 4, 7)), "target": labels(r, (3, 7), 4), "dist_matrix": f32(M4)},
+         params={"weighting_mode": "GDL"}, tool=MONAI,
+         tolerance={"f64": {"rel": 1e9, "abs": 1e9},
+                    "why": "MONAI's class weights are float32 (`torch.ones(...).float()`) in a "
+                           "float64 pass too; losskit keeps them in f64"})
+
 # boundary: Kervadec's maps; `none` gives the per-(sample, class) means.
 L = "boundary"
 
@@ -528,6 +553,9 @@ r1 = rng("soft_cldice/1d")
 fam.error("soft_cldice/1d", "soft_cldice",
           {"input": probs(r1, (2, 2, 6)), "target": onehot(labels(r1, (2, 6), 2), 2)},
           "2 or 3 spatial dimensions")
+fam.error("generalized_wasserstein_dice/dist-matrix-shape", "generalized_wasserstein_dice",
+          {"input": X, "target": Y, "dist_matrix": np.ones((2, 2))},
+          "`dist_matrix` has shape [2, 2], expected [3, 3]")
 fam.error("boundary/distance-shape", "boundary",
           {"input": X, "distance": f32(np.zeros((2, 3, 4, 4)))},
           "`distance` has shape [2, 3, 4, 4], expected [2, 3, 4, 5]")

@@ -49,7 +49,7 @@
 //! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`HingeEmbedding`], [`MarginRanking`] |
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]) |
 //! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`] |
-//! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`DiceFocal`], [`Boundary`], [`HausdorffDt`], [`SoftClDice`], [`LovaszHinge`], [`LovaszSoftmax`] |
+//! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`GeneralizedWassersteinDice`], [`BceDice`], [`CeDice`], [`DiceFocal`], [`Boundary`], [`HausdorffDt`], [`SoftClDice`], [`LovaszHinge`], [`LovaszSoftmax`] |
 //! | detection: boxes ([`BoxInputs`], [`BoxFormat`]) | [`Iou`], [`Giou`], [`Diou`], [`Ciou`], [`Eiou`] |
 //!
 //! ## Second derivatives
@@ -165,6 +165,7 @@ pub use regression::{
 };
 pub use segmentation::{
     Activation, BceDice, Boundary, CeDice, Dice, DiceFocal, FocalTversky, GeneralizedDice,
-    HausdorffDt, Jaccard, LovaszHinge, LovaszSoftmax, SegInputs, SegTarget, SoftClDice, Tversky,
+    GeneralizedWassersteinDice, HausdorffDt, Jaccard, LovaszHinge, LovaszSoftmax, SegInputs,
+    SegTarget, SoftClDice, Tversky, WassersteinWeighting,
 };
 pub use tensor::{Shape, Tensor, MAX_RANK};

@@ -31,6 +31,8 @@ mod mae;
 mod mse;
 #[path = "../src/guide/snippets/quantile.rs"]
 mod quantile;
+#[path = "../src/guide/snippets/related_classes.rs"]
+mod related_classes;
 #[path = "../src/guide/snippets/shape_aware.rs"]
 mod shape_aware;
 #[path = "../src/guide/snippets/smooth_l1.rs"]
@@ -63,6 +65,7 @@ const COMPILED: &[(&str, Run)] = &[
     ("bce_dice", bce_dice::run),
     ("tversky", tversky::run),
     ("shape_aware", shape_aware::run),
+    ("related_classes", related_classes::run),
     ("box_iou", box_iou::run),
     ("smooth_l1", smooth_l1::run),
 ];

@@ -205,7 +205,8 @@ snippets! {
     BCE = "bce_with_logits", BCE_POS_WEIGHT = "bce_pos_weight", FOCAL = "focal",
     CE_SMOOTHING = "cross_entropy_smoothing", CE_WEIGHTED = "cross_entropy_weighted",
     SOFTMAX_FOCAL = "softmax_focal", INFO_NCE = "info_nce", LABELLED = "labelled_embeddings",
-    TRIPLET = "triplet_margin", BCE_DICE = "bce_dice", TVERSKY = "tversky", SHAPE_AWARE = "shape_aware", BOX_IOU = "box_iou",
+    TRIPLET = "triplet_margin", BCE_DICE = "bce_dice", TVERSKY = "tversky", SHAPE_AWARE = "shape_aware",
+    RELATED_CLASSES = "related_classes", BOX_IOU = "box_iou",
     SMOOTH_L1 = "smooth_l1",
 }
 
@@ -270,6 +271,7 @@ const R_FOCAL_TVERSKY: &str =
     "Abraham & Khan, \"A Novel Focal Tversky Loss Function\", ISBI 2019 (γ = 0.75)";
 const R_CLDICE: &str = "Shit et al., \"clDice - a Novel Topology-Preserving Loss Function for Tubular Structure Segmentation\", CVPR 2021 (3 skeleton iterations); MONAI `SoftclDiceLoss`";
 const R_HAUSDORFF: &str = "Karimi & Salcudean, \"Reducing the Hausdorff Distance in Medical Image Segmentation with Convolutional Neural Networks\", IEEE TMI 2020 (α = 2); MONAI `HausdorffDTLoss`";
+const R_WASSERSTEIN: &str = "Fidon et al., \"Generalised Wasserstein Dice Score for Imbalanced Multi-class Segmentation\", BrainLes 2017; MONAI `GeneralizedWassersteinDiceLoss`";
 const R_GIOU: &str = "Rezatofighi et al., \"Generalized Intersection over Union\", CVPR 2019; torchvision `generalized_box_iou_loss`";
 const R_DIOU: &str =
     "Zheng et al., \"Distance-IoU Loss\", AAAI 2020; torchvision `distance_box_iou_loss`";
@@ -978,6 +980,14 @@ fn segmentation(c: &Conditions) -> Recommendation {
                 &SHAPE_AWARE,
                 R_HAUSDORFF,
             ),
+            variant(
+                "the classes are related (nested regions, ordered grades): a near miss should cost less",
+                "generalized_wasserstein_dice",
+                p(&[("weighting_mode", "default")]),
+                "a wrong class costs its distance to the right one (a C×C `dist_matrix` input)",
+                &RELATED_CLASSES,
+                R_WASSERSTEIN,
+            ),
         ]
     };
     let (primary, reasoning, variants) = if c.small_objects {
@@ -1179,6 +1189,7 @@ mod tests {
         assert!(small.variants.iter().any(|v| v.loss == "focal_tversky"));
         for r in [&small, &recommend(Task::Segmentation, &none).unwrap()] {
             assert!(r.losses().contains(&"soft_cldice") && r.losses().contains(&"hausdorff_dt"));
+            assert!(r.losses().contains(&"generalized_wasserstein_dice"));
         }
         // Detection: focal + GIoU; DIoU, CIoU variants.
         let d = recommend(Task::Detection, &none).unwrap();

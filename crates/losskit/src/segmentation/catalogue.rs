@@ -14,8 +14,8 @@ use crate::tensor::Tensor;
 
 use super::{
     first_class, layout, Activation, BceDice, Boundary, CeDice, Dice, DiceFocal, FocalTversky,
-    GeneralizedDice, HausdorffDt, Jaccard, LovaszHinge, LovaszSoftmax, SegInputs, SoftClDice,
-    Tversky,
+    GeneralizedDice, GeneralizedWassersteinDice, HausdorffDt, Jaccard, LovaszHinge, LovaszSoftmax,
+    SegInputs, SoftClDice, Tversky, WassersteinWeighting,
 };
 
 /// The segmentation losses, in the order `losskit list` shows them.
@@ -25,6 +25,7 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
     TVERSKY,
     FOCAL_TVERSKY,
     GENERALIZED_DICE,
+    GENERALIZED_WASSERSTEIN_DICE,
     BCE_DICE,
     CE_DICE,
     DICE_FOCAL,
@@ -399,6 +400,48 @@ fn eval_soft_cldice<T: Real>(c: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
     })
 }
 
+fn eval_generalized_wasserstein_dice<T: Real>(c: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+    let input = c.float_req("input")?;
+    let m = c.float("dist_matrix").ok_or(Error::MissingInput {
+        loss: c.loss,
+        name: "dist_matrix",
+    })?;
+    let classes = input.dims().get(1).copied().unwrap_or(0);
+    if m.dims() != [classes, classes] {
+        return Err(Error::ShapeMismatch {
+            loss: c.loss,
+            arg: "dist_matrix",
+            actual: m.dims().to_vec(),
+            expected: vec![classes, classes],
+            because: "one distance per pair of `input`'s classes",
+        });
+    }
+    let dist: Vec<f64> = m.data().iter().map(|v| v.to_f64()).collect();
+    let mode = match c.params.word("weighting_mode") {
+        "GDL" => WassersteinWeighting::Gdl,
+        _ => WassersteinWeighting::Default,
+    };
+    let loss = GeneralizedWassersteinDice::new(&dist, classes, mode)?;
+    let input = c.float_req("input")?;
+    let Some(y) = c.index("target") else {
+        return Err(Error::MissingInput {
+            loss: c.loss,
+            name: "target",
+        });
+    };
+    let inputs = SegInputs::indices(input, y);
+    let n = input.dims().first().copied().unwrap_or(0);
+    dispatch(
+        c,
+        out,
+        &[n],
+        Vjp::Separable(Kept::ROWS),
+        |r| loss.value(&inputs, r),
+        |r, g| loss.value_and_grad(&inputs, r, g),
+        |o| loss.per_element(&inputs, o),
+    )
+}
+
 macro_rules! lovasz_eval {
     ($f:ident, $ty:ident) => {
         fn $f<T: Real>(c: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
@@ -454,6 +497,15 @@ fn sample_probabilities(size: usize, rng: &mut Rng) -> Sample {
     Sample::new()
         .float("input", &[n, c, h, h], p)
         .float("target", &[n, c, h, h], g)
+}
+
+/// [`sample_classes`] and a 3×3 distance matrix (the background far from two close classes).
+fn sample_wasserstein(size: usize, rng: &mut Rng) -> Sample {
+    sample_classes(size, rng).float(
+        "dist_matrix",
+        &[3, 3],
+        vec![0.0, 1.0, 1.0, 1.0, 0.0, 0.5, 1.0, 0.5, 0.0],
+    )
 }
 
 /// `[2, 1, h, h]` normal logits and a 0/1 mask of the same shape.
@@ -586,6 +638,58 @@ const GENERALIZED_DICE: LossInfo = LossInfo {
     plot: Some(OVERLAP_PLOT),
     kinks: Kinks::Smooth,
     nan: NanRule::PROPAGATES,
+    hessian: None,
+};
+
+const GENERALIZED_WASSERSTEIN_DICE: LossInfo = LossInfo {
+    name: "generalized_wasserstein_dice",
+    family: Family::Segmentation,
+    summary: "Dice in which a wrong class costs its distance to the right one (Fidon et al.), for related classes",
+    inputs: &[
+        InputSpec {
+            shape: "logits `[N, C, *spatial]` (softmax inside)",
+            ..INPUT
+        },
+        InputSpec {
+            name: "target",
+            role: Role::Target,
+            kind: InputKind::Index,
+            required: true,
+            shape: "class indices `[N, *spatial]`",
+        },
+        InputSpec {
+            name: "dist_matrix",
+            role: Role::Target,
+            kind: InputKind::Float,
+            required: true,
+            shape: "`[C, C]` distances between the classes (row: the true class), non-negative, divided by its maximum",
+        },
+    ],
+    params: &[ParamSpec {
+        name: "weighting_mode",
+        kind: ParamKind::Choice {
+            default: "default",
+            options: &["default", "GDL"],
+        },
+        doc: "default: the background weighs 0, the other classes 1; GDL: class c weighs 1/(its volume + 1)",
+    }],
+    reductions: STANDARD_REDUCTIONS,
+    formula: "W_p = Σ_c M[y_p, c]·softmax(x)_cp, TP = Σ_p α_{y_p}(1 − W_p), ℓ_n = 1 − (2TP + 1e-5)/(D + 1e-5), D = 2TP + Σ W (default) or Σ α(2 − W) (GDL); none gives [N]",
+    gradient: "∂ℓ/∂W_p = (2α·D + num·∂D)/D², times M[y_p, c], through the softmax",
+    when_to_use: "multi-class segmentation whose classes are related (nested tumour regions, ordered grades): near misses cost less",
+    pitfalls: &[
+        "the matrix is divided by its maximum (as MONAI): only the ratios of the distances matter",
+        "default weighting gives the background no weight in the true positives",
+    ],
+    reference: "Fidon et al. 2017; MONAI GeneralizedWassersteinDiceLoss",
+    eval: evaluator!(eval_generalized_wasserstein_dice),
+    sample: sample_wasserstein,
+    plot: None,
+    kinks: Kinks::Smooth,
+    nan: NanRule {
+        refused: &[("dist_matrix", "finite distances >= 0")],
+        ..NanRule::PROPAGATES
+    },
     hessian: None,
 };
 

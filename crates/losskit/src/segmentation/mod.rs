@@ -14,6 +14,7 @@ mod dice_focal;
 mod hausdorff;
 mod lovasz;
 mod overlap;
+mod wasserstein;
 
 pub use activation::Activation;
 pub use boundary::Boundary;
@@ -23,6 +24,7 @@ pub use dice_focal::DiceFocal;
 pub use hausdorff::HausdorffDt;
 pub use lovasz::{LovaszHinge, LovaszSoftmax};
 pub use overlap::{Dice, FocalTversky, GeneralizedDice, Jaccard, Tversky};
+pub use wasserstein::{GeneralizedWassersteinDice, WassersteinWeighting};
 
 pub(crate) use catalogue::CATALOGUE;
 

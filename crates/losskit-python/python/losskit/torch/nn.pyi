@@ -227,6 +227,15 @@ class GeneralizedDice(torch.nn.Module):
     def forward(self, input, target) -> torch.Tensor:
         ...
 
+class GeneralizedWassersteinDice(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.generalized_wasserstein_dice`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weighting_mode='default', reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, dist_matrix) -> torch.Tensor:
+        ...
+
 class Giou(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.giou`. (``help()`` shows it in full)."""
 
