@@ -6,6 +6,10 @@ Forward + backward on one thread (f32, mean):
 - `bce_dice`: `binary_cross_entropy_with_logits` + MONAI `DiceLoss(sigmoid=True)` on
   [16, 4, 256, 256] logits and a multi-label 0/1 mask (what losskit's `bce_dice` computes; MONAI's
   `DiceCELoss(sigmoid=True)` would switch to softmax cross-entropy with 4 channels);
+- `dice_focal`: MONAI `DiceFocalLoss(softmax=True)`, the `dice` inputs;
+- `hausdorff_dt`: MONAI `HausdorffDTLoss(softmax=True)` on [4, 4, 128, 128] logits and a one-hot
+  target (its distance maps by SciPy's EDT, as losskit's by its own, at every call);
+- `soft_cldice`: MONAI `SoftclDiceLoss()` on [4, 4, 128, 128] probabilities and a one-hot target;
 - `lovasz_softmax`: segmentation-models-pytorch `LovaszLoss("multiclass")` on [8, 4, 128, 128]
   logits and class indices;
 and the exact Euclidean distance transform (no gradient) of a 512×512 and a 128³ mask of blobs
@@ -36,7 +40,8 @@ from timing import add_quiet_argument, load_after, load_before
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "target" / "release" / "examples" / "bench_segmentation"
-CASES = ["dice", "tversky", "bce_dice", "lovasz_softmax", "edt2d", "edt3d"]
+CASES = ["dice", "tversky", "bce_dice", "dice_focal", "hausdorff_dt", "soft_cldice",
+         "lovasz_softmax", "edt2d", "edt3d"]
 
 
 def timed(f):
@@ -71,7 +76,18 @@ def reference(case):
     import torch
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(0)
-    if case == "lovasz_softmax":
+    if case in ("hausdorff_dt", "soft_cldice"):
+        from monai.losses import HausdorffDTLoss, SoftclDiceLoss
+        x = torch.rand(4, 4, 128, 128, generator=g)
+        if case == "hausdorff_dt":
+            x = x * 8 - 4
+            loss, name = HausdorffDTLoss(softmax=True), "MONAI HausdorffDTLoss(softmax=True)"
+        else:
+            loss, name = SoftclDiceLoss(), "MONAI SoftclDiceLoss()"
+        x.requires_grad_(True)
+        y = torch.randint(0, 4, (4, 128, 128), generator=g)
+        args = (x, torch.nn.functional.one_hot(y, 4).permute(0, 3, 1, 2).float())
+    elif case == "lovasz_softmax":
         from segmentation_models_pytorch.losses import LovaszLoss
         x = (torch.rand(8, 4, 128, 128, generator=g) * 8 - 4).requires_grad_(True)
         y = torch.randint(0, 4, (8, 128, 128), generator=g)
@@ -91,6 +107,9 @@ def reference(case):
             t = torch.nn.functional.one_hot(y, 4).permute(0, 3, 1, 2).float()
             if case == "dice":
                 loss, name = DiceLoss(softmax=True), "MONAI DiceLoss(softmax=True)"
+            elif case == "dice_focal":
+                from monai.losses import DiceFocalLoss
+                loss, name = DiceFocalLoss(softmax=True), "MONAI DiceFocalLoss(softmax=True)"
             else:
                 loss = TverskyLoss(softmax=True, alpha=0.3, beta=0.7)
                 name = "MONAI TverskyLoss(softmax=True)"

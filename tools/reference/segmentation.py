@@ -3,7 +3,8 @@ distance transform (`tests/reference/distance/edt.json`).
 
 Expected numbers come from the reference libraries themselves, in float32 and float64, values
 and gradients by torch autograd:
-- MONAI `DiceLoss` (also `jaccard=True`), `TverskyLoss`, `GeneralizedDiceLoss`, `DiceCELoss`;
+- MONAI `DiceLoss` (also `jaccard=True`), `TverskyLoss`, `GeneralizedDiceLoss`, `DiceCELoss`,
+  `DiceFocalLoss`, `HausdorffDTLoss`, `SoftclDiceLoss`, `GeneralizedWassersteinDiceLoss`;
   `focal_tversky` raises MONAI's per-class `TverskyLoss(reduction="none")` to gamma;
 - segmentation-models-pytorch `LovaszLoss` ("binary", "multiclass"), with two patches, both
   recorded in the `tool` field: its `_lovasz_grad` keeps the input's dtype (smp casts to float32,
@@ -32,7 +33,9 @@ import numpy as np
 import scipy
 import segmentation_models_pytorch as smp
 import torch
-from monai.losses import DiceCELoss, DiceLoss, GeneralizedDiceLoss, TverskyLoss
+from monai.losses import (DiceCELoss, DiceFocalLoss, DiceLoss, GeneralizedDiceLoss,
+                          HausdorffDTLoss, SoftclDiceLoss, TverskyLoss,
+                          GeneralizedWassersteinDiceLoss)
 from scipy.ndimage import distance_transform_edt as eucl_distance
 from segmentation_models_pytorch.losses import LovaszLoss, lovasz as smp_lovasz
 
@@ -95,7 +98,9 @@ def dist_maps(target, input):
 
 fam = Family("segmentation", names={
     "DiceLoss": DiceLoss, "TverskyLoss": TverskyLoss, "GeneralizedDiceLoss": GeneralizedDiceLoss,
-    "DiceCELoss": DiceCELoss, "LovaszLoss": LovaszLoss, "dist_maps": dist_maps,
+    "DiceCELoss": DiceCELoss, "DiceFocalLoss": DiceFocalLoss,
+    "HausdorffDTLoss": HausdorffDTLoss, "SoftclDiceLoss": SoftclDiceLoss,
+    "GeneralizedWassersteinDiceLoss": GeneralizedWassersteinDiceLoss, "LovaszLoss": LovaszLoss, "dist_maps": dist_maps,
 }, tools={"monai": monai.__version__, "segmentation_models_pytorch": smp.__version__,
           "scipy": scipy.__version__})
 
@@ -330,6 +335,121 @@ fam.case("ce_dice/none/onehot/batch", L,
          {"input": logits(r, (3, 4, 6)), "target": onehot(labels(r, (3, 6), 4), 4)},
          reductions=("none",), params={"batch": True}, tool=MONAI)
 
+# dice_focal: MONAI's DiceFocalLoss, `mean` only. MONAI 1.6.1's focal term is sigmoid
+# (FocalLoss(use_softmax=False)) whatever the Dice activation, over the kept channels.
+L = "dice_focal"
+FOCAL_F32 = {"f64": {"rel": 1e9, "abs": 1e9},
+             "why": "MONAI's FocalLoss casts input and target to float32 (`input.float()`) "
+                    "in a float64 pass too; losskit keeps the focal term in f64"}
+r = rng("dice_focal/softmax/index/2d")
+monai_case("dice_focal/softmax/index/2d", L,
+           ctor("DiceFocalLoss", softmax=True, to_onehot_y=True),
+           {"input": logits(r, (2, 3, 4, 5)), "target": labels(r, (2, 4, 5), 3)}, index=True,
+           reductions=("mean",), tolerance=FOCAL_F32)
+r = rng("dice_focal/sigmoid/mask/3d/gamma/lambdas")
+monai_case("dice_focal/sigmoid/mask/3d/gamma/lambdas", L,
+           ctor("DiceFocalLoss", sigmoid=True, gamma=1.5, lambda_dice=0.7, lambda_focal=1.3),
+           {"input": logits(r, (2, 2, 3, 3, 4)), "target": mask(r, (2, 2, 3, 3, 4))},
+           reductions=("mean",), tolerance=FOCAL_F32,
+           params={"activation": "sigmoid", "gamma": 1.5, "lambda_dice": 0.7,
+                   "lambda_focal": 1.3})
+r = rng("dice_focal/softmax/onehot/no-background/batch/squared")
+monai_case("dice_focal/softmax/onehot/no-background/batch/squared", L,
+           ctor("DiceFocalLoss", softmax=True, include_background=False, batch=True,
+                squared_pred=True, gamma=0.0),
+           {"input": logits(r, (3, 3, 6)), "target": onehot(labels(r, (3, 6), 3), 3)},
+           reductions=("mean",), tolerance=FOCAL_F32,
+           params={"include_background": False, "batch": True, "squared": True, "gamma": 0.0})
+r = rng("dice_focal/sigmoid/one-channel/saturated")
+x = logits(r, (2, 1, 8), scale=12.0)
+monai_case("dice_focal/sigmoid/one-channel/saturated", L,
+           ctor("DiceFocalLoss", sigmoid=True, gamma=3.0),
+           {"input": x, "target": mask(r, (2, 1, 8))}, reductions=("mean",), tolerance=FOCAL_F32,
+           params={"activation": "sigmoid", "gamma": 3.0})
+
+# hausdorff_dt: MONAI's HausdorffDTLoss (its maps from scipy's exact EDT, under no_grad).
+L = "hausdorff_dt"
+DT_F32 = {"f64": {"rel": 1e9, "abs": 1e9},
+          "why": "MONAI rounds the distance maps to float32 (`.float()`) in a float64 pass too; "
+                 "losskit keeps them exact in f64"}
+r = rng("hausdorff_dt/softmax/index/2d")
+monai_case("hausdorff_dt/softmax/index/2d", L,
+           ctor("HausdorffDTLoss", softmax=True, to_onehot_y=True),
+           {"input": logits(r, (2, 3, 6, 7)), "target": labels(r, (2, 6, 7), 3)}, index=True,
+           tolerance=DT_F32)
+r = rng("hausdorff_dt/sigmoid/mask/3d/alpha/background")
+monai_case("hausdorff_dt/sigmoid/mask/3d/alpha/background", L,
+           ctor("HausdorffDTLoss", sigmoid=True, alpha=1.5, include_background=True),
+           {"input": logits(r, (2, 2, 4, 5, 3)), "target": mask(r, (2, 2, 4, 5, 3))},
+           params={"activation": "sigmoid", "alpha": 1.5, "include_background": True},
+           tolerance=DT_F32)
+r = rng("hausdorff_dt/softmax/onehot/batch")
+monai_case("hausdorff_dt/softmax/onehot/batch", L,
+           ctor("HausdorffDTLoss", softmax=True, batch=True),
+           {"input": logits(r, (3, 3, 5, 6)), "target": onehot(labels(r, (3, 5, 6), 3), 3)},
+           params={"batch": True}, tolerance=DT_F32)
+# Probabilities; sample 0's class 1 is absent from the target and sample 1's class 1 fills it
+# (both maps of the target are 0 there).
+r = rng("hausdorff_dt/none/empty-and-full")
+y = labels(r, (2, 4, 6), 2)
+y[0] = 0
+y[1] = 1
+monai_case("hausdorff_dt/none/empty-and-full", L, ctor("HausdorffDTLoss"),
+           {"input": probs(r, (2, 2, 4, 6)), "target": onehot(y, 2)},
+           params={"activation": "none"}, tolerance=DT_F32)
+
+# soft_cldice: MONAI's SoftclDiceLoss on probabilities; gradients by its autograd, through
+# max_pool (first maximum of the window wins) and torch.min (ties split evenly).
+L = "soft_cldice"
+r = rng("soft_cldice/2d/onehot")
+monai_case("soft_cldice/2d/onehot", L, ctor("SoftclDiceLoss"),
+           {"input": probs(r, (2, 3, 8, 9)), "target": onehot(labels(r, (2, 8, 9), 3), 3)})
+r = rng("soft_cldice/3d/index")
+monai_case("soft_cldice/3d/index", L, ctor("SoftclDiceLoss", to_onehot_y=True),
+           {"input": probs(r, (2, 2, 4, 5, 6)), "target": labels(r, (2, 4, 5, 6), 2)},
+           index=True)
+# Probabilities on a grid of five levels: ties in every pooling window.
+r = rng("soft_cldice/2d/ties")
+q = np.round(r.uniform(size=(2, 2, 7, 7)) * 4) / 4
+monai_case("soft_cldice/2d/ties", L, ctor("SoftclDiceLoss"),
+           {"input": q, "target": onehot(labels(r, (2, 7, 7), 2), 2)})
+r = rng("soft_cldice/3d/ties/iterations/smooth")
+q = np.round(r.uniform(size=(1, 2, 5, 4, 6)) * 2) / 2
+monai_case("soft_cldice/3d/ties/iterations/smooth", L,
+           ctor("SoftclDiceLoss", iter_=1, smooth_nr=0.5, smooth_dr=0.5),
+           {"input": q, "target": onehot(labels(r, (1, 5, 4, 6), 2), 2)},
+           params={"iterations": 1, "smooth": 0.5})
+r = rng("soft_cldice/2d/thin-line/iterations=5")
+g = np.zeros((1, 1, 9, 9))
+g[0, 0, :, 4] = 1
+g[0, 0, 4, :] = 1
+monai_case("soft_cldice/2d/thin-line/iterations=5", L, ctor("SoftclDiceLoss", iter_=5),
+           {"input": f32(np.clip(g * 0.8 + r.uniform(0, 0.3, size=g.shape), 0, 1)),
+            "target": g}, params={"iterations": 5})
+
+# generalized_wasserstein_dice: MONAI's loss built in the call from the `dist_matrix` input.
+L = "generalized_wasserstein_dice"
+M3 = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.5], [1.0, 0.5, 0.0]])
+GWD = "GeneralizedWassersteinDiceLoss(dist_matrix=dist_matrix, {}reduction=R)(input, target)"
+r = rng("gwd/default/2d")
+fam.case("generalized_wasserstein_dice/default/2d", L, GWD.format(""),
+         {"input": logits(r, (2, 3, 4, 5)), "target": labels(r, (2, 4, 5), 3), "dist_matrix": M3},
+         tool=MONAI)
+r = rng("gwd/default/3d/unnormalised")
+fam.case("generalized_wasserstein_dice/default/3d/unnormalised", L, GWD.format(""),
+         {"input": logits(r, (2, 3, 2, 3, 4)), "target": labels(r, (2, 2, 3, 4), 3),
+          "dist_matrix": M3 * 4.0}, tool=MONAI)
+r = rng("gwd/gdl/1d/4-classes")
+M4 = np.array([[0.0, 1.0, 2.0, 3.0], [1.0, 0.0, 1.0, 2.0], [2.0, 1.0, 0.0, 1.0],
+               [3.0, 2.0, 1.0, 0.0]]) / 3.0
+fam.case("generalized_wasserstein_dice/gdl/1d/4-classes", L,
+         GWD.format("weighting_mode='GDL', "),
+         {"input": logits(r, (3, 4, 7)), "target": labels(r, (3, 7), 4), "dist_matrix": f32(M4)},
+         params={"weighting_mode": "GDL"}, tool=MONAI,
+         tolerance={"f64": {"rel": 1e9, "abs": 1e9},
+                    "why": "MONAI's class weights are float32 (`torch.ones(...).float()`) in a "
+                           "float64 pass too; losskit keeps them in f64"})
+
 # boundary: Kervadec's maps; `none` gives the per-(sample, class) means.
 L = "boundary"
 
@@ -425,6 +545,17 @@ fam.error("bce_dice/target-shape", "bce_dice",
 fam.error("ce_dice/one-class", "ce_dice",
           {"input": logits(r, (2, 1, 4)), "target": labels(r, (2, 4), 1)},
           "at least 2 classes in dimension 1")
+fam.error("dice_focal/gamma-negative", "dice_focal", {"input": X, "target": Y},
+          "`gamma` must be >= 0", params={"gamma": -0.5})
+fam.error("hausdorff_dt/alpha-negative", "hausdorff_dt", {"input": X, "target": Y},
+          "`alpha` must be >= 0", params={"alpha": -1.0})
+r1 = rng("soft_cldice/1d")
+fam.error("soft_cldice/1d", "soft_cldice",
+          {"input": probs(r1, (2, 2, 6)), "target": onehot(labels(r1, (2, 6), 2), 2)},
+          "2 or 3 spatial dimensions")
+fam.error("generalized_wasserstein_dice/dist-matrix-shape", "generalized_wasserstein_dice",
+          {"input": X, "target": Y, "dist_matrix": np.ones((2, 2))},
+          "`dist_matrix` has shape [2, 2], expected [3, 3]")
 fam.error("boundary/distance-shape", "boundary",
           {"input": X, "distance": f32(np.zeros((2, 3, 4, 4)))},
           "`distance` has shape [2, 3, 4, 4], expected [2, 3, 4, 5]")

@@ -4,13 +4,16 @@
 //! and SciPy.
 //!
 //! ```text
-//! cargo run --release --example bench_segmentation -- dice tversky bce_dice lovasz_softmax edt2d edt3d
+//! cargo run --release --example bench_segmentation -- dice tversky bce_dice dice_focal hausdorff_dt soft_cldice lovasz_softmax edt2d edt3d
 //! ```
 //! The kernels run on one thread.
 
 use std::time::Instant;
 
-use losskit::{distance, BceDice, Dice, LovaszSoftmax, Reduction, SegInputs, Tensor, Tversky};
+use losskit::{
+    distance, BceDice, Dice, DiceFocal, HausdorffDt, LovaszSoftmax, Reduction, SegInputs,
+    SoftClDice, Tensor, Tversky,
+};
 
 /// Deterministic uniforms in [0, 1): an LCG, no dependency.
 struct Lcg(u64);
@@ -50,6 +53,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "dice",
             "tversky",
             "bce_dice",
+            "dice_focal",
+            "hausdorff_dt",
+            "soft_cldice",
             "lovasz_softmax",
             "edt2d",
             "edt3d",
@@ -60,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = Lcg(0x9E37_79B9_7F4A_7C15);
     for case in cases {
         let (shape, (med, lo, reps)): (Vec<usize>, _) = match case.as_str() {
-            "dice" | "tversky" | "bce_dice" => {
+            "dice" | "tversky" | "bce_dice" | "dice_focal" => {
                 let (n, c, h, w) = (16, 4, 256, 256);
                 let dims = [n, c, h, w];
                 let x: Vec<f32> = (0..n * c * h * w)
@@ -89,6 +95,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         let l = Tversky::default().alpha(0.3)?.beta(0.7)?;
                         time(|| l.value_and_grad(&inputs, Reduction::Mean, &mut g).unwrap() as f64)
                     }
+                    "dice_focal" => {
+                        let l = DiceFocal::default();
+                        time(|| l.value_and_grad(&inputs, &mut g).unwrap() as f64)
+                    }
                     _ => {
                         let l = BceDice::default();
                         time(|| l.value_and_grad(&inputs, Reduction::Mean, &mut g).unwrap() as f64)
@@ -110,6 +120,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut g = vec![0.0f32; x.len()];
                 let l = LovaszSoftmax::default();
                 let r = time(|| l.value_and_grad(&inputs, Reduction::Mean, &mut g).unwrap() as f64);
+                (dims.to_vec(), r)
+            }
+            "hausdorff_dt" | "soft_cldice" => {
+                // hausdorff_dt: logits (softmax inside); soft_cldice: probabilities.
+                let (n, c, h, w) = (4, 4, 128, 128);
+                let dims = [n, c, h, w];
+                let mut x: Vec<f32> = (0..n * c * h * w)
+                    .map(|_| (rng.next() * 8.0 - 4.0) as f32)
+                    .collect();
+                let mut t = vec![0.0f32; x.len()];
+                for i in 0..n {
+                    for p in 0..h * w {
+                        let k = ((rng.next() * c as f64) as usize).min(c - 1);
+                        t[(i * c + k) * h * w + p] = 1.0;
+                    }
+                }
+                if case == "soft_cldice" {
+                    x.iter_mut().for_each(|v| *v = (*v + 4.0) / 8.0);
+                }
+                let inputs = SegInputs::mask(Tensor::new(&x, &dims)?, Tensor::new(&t, &dims)?);
+                let mut g = vec![0.0f32; x.len()];
+                let r = if case == "hausdorff_dt" {
+                    let l = HausdorffDt::default();
+                    time(|| l.value_and_grad(&inputs, Reduction::Mean, &mut g).unwrap() as f64)
+                } else {
+                    let l = SoftClDice::default();
+                    time(|| l.value_and_grad(&inputs, Reduction::Mean, &mut g).unwrap() as f64)
+                };
                 (dims.to_vec(), r)
             }
             "edt2d" | "edt3d" => {

@@ -49,7 +49,7 @@
 //! | classification: binary, multi-label, ±1 margins | [`BceWithLogits`], [`Bce`], [`Focal`], [`Hinge`], [`SquaredHinge`], [`SoftMargin`], [`HingeEmbedding`], [`MarginRanking`], [`Asymmetric`], [`MultilabelSoftMargin`] |
 //! | classification: multiclass ([`ClassInputs`]), divergences | [`CrossEntropy`], [`Nll`], [`SoftmaxFocal`], [`MultiMargin`], [`KlDiv`] ([`KlReduction`]), [`Poly1`], [`Sparsemax`], [`MultilabelMargin`] |
 //! | metric learning: pairs ([`PairInputs`]), triplets ([`TripletInputs`], [`LabeledInputs`]), in-batch contrastive ([`ViewInputs`]), class centres ([`CentreInputs`]) | [`Contrastive`], [`CosineEmbedding`], [`TripletMargin`], [`BatchHardTriplet`], [`NtXent`], [`InfoNce`], [`SupCon`], [`ArcFace`], [`CosFace`], [`SubCenterArcFace`], [`ProxyAnchor`], [`ProxyNca`], [`MultiSimilarity`], [`Circle`], [`LiftedStructure`], [`NPairs`] |
-//! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`BceDice`], [`CeDice`], [`Boundary`], [`LovaszHinge`], [`LovaszSoftmax`] |
+//! | segmentation ([`SegInputs`], [`Activation`]) | [`Dice`], [`Jaccard`], [`Tversky`], [`FocalTversky`], [`GeneralizedDice`], [`GeneralizedWassersteinDice`], [`BceDice`], [`CeDice`], [`DiceFocal`], [`Boundary`], [`HausdorffDt`], [`SoftClDice`], [`LovaszHinge`], [`LovaszSoftmax`] |
 //! | detection: boxes ([`BoxInputs`], [`BoxFormat`]) | [`Iou`], [`Giou`], [`Diou`], [`Ciou`], [`Eiou`] |
 //! | ranking: lists ([`ListInputs`]), preference pairs ([`PreferenceInputs`]) | [`ListNet`], [`ListMle`], [`Bpr`] |
 //! | sequence: frames and label sequences ([`CtcInputs`]) | [`Ctc`] |
@@ -172,8 +172,9 @@ pub use regression::{
     Mse, Msle, Pointwise, PoissonNll, PseudoHuber, Quantile, SmoothL1, Tweedie, Wing, L2,
 };
 pub use segmentation::{
-    Activation, BceDice, Boundary, CeDice, Dice, FocalTversky, GeneralizedDice, Jaccard,
-    LovaszHinge, LovaszSoftmax, SegInputs, SegTarget, Tversky,
+    Activation, BceDice, Boundary, CeDice, Dice, DiceFocal, FocalTversky, GeneralizedDice,
+    GeneralizedWassersteinDice, HausdorffDt, Jaccard, LovaszHinge, LovaszSoftmax, SegInputs,
+    SegTarget, SoftClDice, Tversky, WassersteinWeighting,
 };
 pub use sequence::{Ctc, CtcInputs};
 pub use tensor::{Shape, Tensor, MAX_RANK};

@@ -51,6 +51,10 @@ mod multilabel_soft_margin;
 mod poly1;
 #[path = "../src/guide/snippets/quantile.rs"]
 mod quantile;
+#[path = "../src/guide/snippets/related_classes.rs"]
+mod related_classes;
+#[path = "../src/guide/snippets/shape_aware.rs"]
+mod shape_aware;
 #[path = "../src/guide/snippets/smooth_l1.rs"]
 mod smooth_l1;
 #[path = "../src/guide/snippets/softmax_focal.rs"]
@@ -82,6 +86,8 @@ const COMPILED: &[(&str, Run)] = &[
     ("triplet_margin", triplet_margin::run),
     ("bce_dice", bce_dice::run),
     ("tversky", tversky::run),
+    ("shape_aware", shape_aware::run),
+    ("related_classes", related_classes::run),
     ("box_iou", box_iou::run),
     ("smooth_l1", smooth_l1::run),
     ("ctc", ctc::run),

@@ -2509,6 +2509,49 @@ def generalized_dice(input, target, activation='softmax', include_background=Tru
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def generalized_wasserstein_dice(input, target, dist_matrix, weighting_mode='default', reduction='mean', *, grad=()) -> Any:
+    """
+    Dice in which a wrong class costs its distance to the right one (Fidon et al.), for related classes.
+
+    losskit.generalized_wasserstein_dice on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        W_p = Σ_c M[y_p, c]·softmax(x)_cp, TP = Σ_p α_{y_p}(1 − W_p), ℓ_n = 1 − (2TP + 1e-5)/(D + 1e-5), D = 2TP + Σ W (default) or Σ α(2 − W) (GDL); none gives [N]
+
+    Gradient::
+
+        ∂ℓ/∂W_p = (2α·D + num·∂D)/D², times M[y_p, c], through the softmax
+
+    Inputs:
+        input (prediction): floats, logits `[N, C, *spatial]` (softmax inside)
+        target (target): integers, class indices `[N, *spatial]`
+        dist_matrix (target): floats, `[C, C]` distances between the classes (row: the true class), non-negative, divided by its maximum
+
+    Parameters:
+        weighting_mode (choice, default 'default', one of default, GDL): default: the background weighs 0, the other classes 1; GDL: class c weighs 1/(its volume + 1)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        multi-class segmentation whose classes are related (nested tumour regions, ordered
+        grades): near misses cost less
+
+    Pitfalls:
+        - the matrix is divided by its maximum (as MONAI): only the ratios of the distances
+          matter
+        - default weighting gives the background no weight in the true positives
+
+    Reference:
+        Fidon et al. 2017; MONAI GeneralizedWassersteinDiceLoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def bce_dice(input, target, include_background=True, batch=False, smooth_nr=1e-05, smooth_dr=1e-05, squared=False, bce_weight=1.0, dice_weight=1.0, reduction='mean', *, grad=()) -> Any:
     """
     Binary cross-entropy on logits plus the Dice loss of their sigmoid.
@@ -2602,6 +2645,56 @@ def ce_dice(input, target, include_background=True, batch=False, smooth_nr=1e-05
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def dice_focal(input, target, activation='softmax', include_background=True, batch=False, smooth_nr=1e-05, smooth_dr=1e-05, squared=False, gamma=2.0, lambda_dice=1.0, lambda_focal=1.0, reduction='mean', *, grad=()) -> Any:
+    """
+    Dice loss plus the sigmoid focal loss of the logits (MONAI DiceFocalLoss).
+
+    losskit.dice_focal on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        lambda_dice·dice(act(x), G) (mean over [N, C']) + lambda_focal·mean over [N, C', *spatial] of σ(−z)^γ·(−ln σ(z)), z = (2G − 1)·x: the sigmoid focal loss whatever the Dice activation (MONAI 1.6.1)
+
+    Gradient::
+
+        lambda_focal·(−s·σ(−z)^γ·(σ(−z) + γ·σ(z)·BCE))/M, s = 2G − 1, + lambda_dice·∂dice/∂x
+
+    Inputs:
+        input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
+        target (target): integers or floats, a 0/1 mask of `input`'s shape (one-hot or multi-label; float or integer), or class indices `[N, *spatial]` (integers)
+
+    Parameters:
+        activation (choice, default 'softmax', one of softmax, sigmoid, none): applied to `input` inside the loss (its gradient included); softmax runs over all C classes
+        include_background (bool, default True): whether class 0 counts (it is dropped after the softmax; kept when C = 1)
+        batch (bool, default False): true: sums over the whole batch, one ratio per class; false: one ratio per sample and class
+        smooth_nr (float, default 1e-05, >= 0): added to the numerator
+        smooth_dr (float, default 1e-05, >= 0): added to the denominator
+        squared (bool, default False): ΣP² and ΣG² in the denominator (MONAI's squared_pred)
+        gamma (float, default 2.0, >= 0): the focal term's focusing exponent
+        lambda_dice (float, default 1.0, >= 0): the weight of the Dice term
+        lambda_focal (float, default 1.0, >= 0): the weight of the focal term
+
+    reduction: one of 'mean'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        heavily imbalanced masks where the pixel-wise term should concentrate on the hard pixels
+
+    Pitfalls:
+        - the focal term is sigmoid (per channel) also when the Dice term uses softmax, as
+          MONAI's DiceFocalLoss
+        - include_background=false drops channel 0 from both terms (as MONAI)
+        - mean only: MONAI defines no per-element output of the sum
+
+    Reference:
+        MONAI DiceFocalLoss (1.6.1); Lin et al. 2017
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def boundary(input, target=None, distance=None, activation='softmax', include_background=False, reduction='mean', *, grad=()) -> Any:
     """
     Probabilities times the signed distance to the target's boundary (Kervadec et al.).
@@ -2644,6 +2737,97 @@ def boundary(input, target=None, distance=None, activation='softmax', include_ba
 
     Reference:
         Kervadec et al. 2019, reference code one_hot2dist with scipy distance_transform_edt
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def hausdorff_dt(input, target, alpha=2.0, activation='softmax', include_background=False, batch=False, reduction='mean', *, grad=()) -> Any:
+    """
+    Squared errors weighted by the distances to the predicted and target boundaries (Karimi & Salcudean).
+
+    losskit.hausdorff_dt on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ_nc = mean over positions of (P − G)²·(d_P^α + d_G^α), d_M the exact Euclidean distance of each position to the other side of the mask M (0 for an empty or full mask), P thresholded at 0.5 for d_P; none gives [N, C'] ([C'] with batch)
+
+    Gradient::
+
+        2(P − G)(d_P^α + d_G^α)/S, through the activation; the distance maps are constants (as MONAI, computed under no_grad)
+
+    Inputs:
+        input (prediction): floats, logits (or probabilities with `activation=none`) `[N, C, *spatial]`, 1 to 3 spatial dimensions
+        target (target): integers or floats, a 0/1 mask of `input`'s shape (one-hot or multi-label; float or integer), or class indices `[N, *spatial]` (integers)
+
+    Parameters:
+        alpha (float, default 2.0, >= 0): the exponent of the distances
+        activation (choice, default 'softmax', one of softmax, sigmoid, none): applied to `input` inside the loss (its gradient included); softmax runs over all C classes
+        include_background (bool, default False): whether class 0 counts (MONAI leaves it out by default)
+        batch (bool, default False): true: sums over the whole batch, one ratio per class; false: one ratio per sample and class
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        when the boundary error (Hausdorff distance) matters more than the overlap: added to
+        dice late in training
+
+    Pitfalls:
+        - the loss jumps where a probability crosses 0.5 (the prediction's distance map
+          changes); its gradient treats the maps as constants
+        - the distance transforms run at every call (two per sample and class): slower than dice
+        - include_background defaults to false here, as MONAI (dice's default is true)
+        - unit spacing
+
+    Reference:
+        Karimi & Salcudean 2019; MONAI HausdorffDTLoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def soft_cldice(input, target, iterations=3, smooth=1.0, reduction='mean', *, grad=()) -> Any:
+    """
+    Soft clDice: the harmonic mean of the skeletons' topology precision and sensitivity (thin structures).
+
+    losskit.soft_cldice on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        ℓ_n = 1 − 2·T_prec·T_sens/(T_prec + T_sens + 1e-4), T_prec = (ΣS(P)·G + s)/(ΣS(P) + s), T_sens = (ΣS(G)·P + s)/(ΣS(G) + s), sums over channels and positions, S the soft skeleton (min/max pooling); none gives [N]
+
+    Gradient::
+
+        through the skeleton: each ReLU (0 at 0) and each pooling to its selected element (the first extreme in row-major order, as PyTorch's max_pool; an even split between equal per-axis minima, as torch.min)
+
+    Inputs:
+        input (prediction): floats, probabilities `[N, C, *spatial]`, 2 or 3 spatial dimensions
+        target (target): integers or floats, a 0/1 mask of `input`'s shape (one-hot), or class indices `[N, *spatial]`
+
+    Parameters:
+        iterations (int, default 3, >= 0): rounds of the soft skeleton (MONAI's iter_)
+        smooth (float, default 1.0, >= 0): added to the numerators and denominators of T_prec and T_sens (MONAI's smooth_nr and smooth_dr)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        tubular and thin structures (vessels, roads, neurons) where connectivity matters;
+        usually added to dice
+
+    Pitfalls:
+        - input is probabilities (no activation inside): apply softmax or sigmoid first
+        - every channel counts, the background too: pass the foreground channels only to leave
+          it out
+        - the soft skeleton of a thick blob is small: on thick objects the loss says little
+
+    Reference:
+        Shit et al. 2021 (clDice); MONAI SoftclDiceLoss
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.

@@ -220,7 +220,8 @@ snippets! {
     BCE = "bce_with_logits", BCE_POS_WEIGHT = "bce_pos_weight", FOCAL = "focal",
     CE_SMOOTHING = "cross_entropy_smoothing", CE_WEIGHTED = "cross_entropy_weighted",
     SOFTMAX_FOCAL = "softmax_focal", INFO_NCE = "info_nce", LABELLED = "labelled_embeddings",
-    TRIPLET = "triplet_margin", BCE_DICE = "bce_dice", TVERSKY = "tversky", BOX_IOU = "box_iou",
+    TRIPLET = "triplet_margin", BCE_DICE = "bce_dice", TVERSKY = "tversky", SHAPE_AWARE = "shape_aware",
+    RELATED_CLASSES = "related_classes", BOX_IOU = "box_iou",
     SMOOTH_L1 = "smooth_l1", CTC = "ctc", LISTNET = "listnet", BPR = "bpr",
     CLASS_CENTRES = "class_centres", PAIR_MINING = "pair_mining",
     ASYMMETRIC = "asymmetric", POLY1 = "poly1", SPARSEMAX = "sparsemax",
@@ -301,6 +302,9 @@ const R_BCE_DICE: &str = "Milletari et al., \"V-Net\", 3DV 2016 (Dice); Isensee 
 const R_TVERSKY: &str = "Salehi et al., \"Tversky Loss Function for Image Segmentation\", MLMI 2017 (α = 0.3, β = 0.7); MONAI `TverskyLoss`";
 const R_FOCAL_TVERSKY: &str =
     "Abraham & Khan, \"A Novel Focal Tversky Loss Function\", ISBI 2019 (γ = 0.75)";
+const R_CLDICE: &str = "Shit et al., \"clDice - a Novel Topology-Preserving Loss Function for Tubular Structure Segmentation\", CVPR 2021 (3 skeleton iterations); MONAI `SoftclDiceLoss`";
+const R_HAUSDORFF: &str = "Karimi & Salcudean, \"Reducing the Hausdorff Distance in Medical Image Segmentation with Convolutional Neural Networks\", IEEE TMI 2020 (α = 2); MONAI `HausdorffDTLoss`";
+const R_WASSERSTEIN: &str = "Fidon et al., \"Generalised Wasserstein Dice Score for Imbalanced Multi-class Segmentation\", BrainLes 2017; MONAI `GeneralizedWassersteinDiceLoss`";
 const R_GIOU: &str = "Rezatofighi et al., \"Generalized Intersection over Union\", CVPR 2019; torchvision `generalized_box_iou_loss`";
 const R_DIOU: &str =
     "Zheng et al., \"Distance-IoU Loss\", AAAI 2020; torchvision `distance_box_iou_loss`";
@@ -1179,6 +1183,35 @@ fn segmentation(c: &Conditions) -> Recommendation {
     };
     let as_variant =
         |ch: Choice, when, why| variant(when, ch.loss, ch.params, why, ch.snippet, ch.reference);
+    // Shape-aware terms, added to the region loss whatever the object size.
+    let shape = || {
+        [
+            variant(
+                "the structures are thin or tubular (vessels, roads, neurons) and must stay connected",
+                "soft_cldice",
+                p(&[("iterations", "3")]),
+                "added to Dice on the probabilities: the skeletons' overlap penalises breaks that barely move Dice",
+                &SHAPE_AWARE,
+                R_CLDICE,
+            ),
+            variant(
+                "the boundary must be accurate (the Hausdorff distance is the metric)",
+                "hausdorff_dt",
+                p(&[("alpha", "2")]),
+                "errors far from the boundaries cost by their squared distance; add it to Dice late in training (distance transforms at every step)",
+                &SHAPE_AWARE,
+                R_HAUSDORFF,
+            ),
+            variant(
+                "the classes are related (nested regions, ordered grades): a near miss should cost less",
+                "generalized_wasserstein_dice",
+                p(&[("weighting_mode", "default")]),
+                "a wrong class costs its distance to the right one (a C×C `dist_matrix` input)",
+                &RELATED_CLASSES,
+                R_WASSERSTEIN,
+            ),
+        ]
+    };
     let (primary, reasoning, variants) = if c.small_objects {
         (
             tversky(),
@@ -1186,7 +1219,7 @@ fn segmentation(c: &Conditions) -> Recommendation {
             vec![
                 as_variant(focal_tversky(), "the small objects are also hard (low Tversky index for long)", "the exponent γ = 0.75 focuses on the poorly segmented cases"),
                 as_variant(bce_dice(), "training is unstable early", "the BCE term gives smooth per-pixel gradients"),
-            ],
+            ].into_iter().chain(shape()).collect(),
         )
     } else {
         (
@@ -1195,7 +1228,7 @@ fn segmentation(c: &Conditions) -> Recommendation {
             vec![
                 as_variant(tversky(), "objects are small (small objects)", "false negatives weigh more than false positives (β > α)"),
                 as_variant(focal_tversky(), "small and hard objects", "focuses on poorly segmented cases"),
-            ],
+            ].into_iter().chain(shape()).collect(),
         )
     };
     Recommendation {
@@ -1376,6 +1409,10 @@ mod tests {
         let small = recommend(Task::Segmentation, &with(|c| c.small_objects = true)).unwrap();
         assert_eq!(names(&small), ["tversky"]);
         assert!(small.variants.iter().any(|v| v.loss == "focal_tversky"));
+        for r in [&small, &recommend(Task::Segmentation, &none).unwrap()] {
+            assert!(r.losses().contains(&"soft_cldice") && r.losses().contains(&"hausdorff_dt"));
+            assert!(r.losses().contains(&"generalized_wasserstein_dice"));
+        }
         // Detection: focal + GIoU; DIoU, CIoU variants.
         let d = recommend(Task::Detection, &none).unwrap();
         assert_eq!(names(&d), ["focal", "giou"]);

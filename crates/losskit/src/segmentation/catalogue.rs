@@ -8,12 +8,14 @@ use crate::error::{Error, Result};
 use crate::eval::{dispatch, Call, Kept, Out, Vjp};
 use crate::evaluator;
 use crate::real::Real;
+use crate::reduction::ReductionMode;
 use crate::sample::{Rng, Sample};
 use crate::tensor::Tensor;
 
 use super::{
-    first_class, layout, Activation, BceDice, Boundary, CeDice, Dice, FocalTversky,
-    GeneralizedDice, Jaccard, LovaszHinge, LovaszSoftmax, SegInputs, Tversky,
+    first_class, layout, Activation, BceDice, Boundary, CeDice, Dice, DiceFocal, FocalTversky,
+    GeneralizedDice, GeneralizedWassersteinDice, HausdorffDt, Jaccard, LovaszHinge, LovaszSoftmax,
+    SegInputs, SoftClDice, Tversky, WassersteinWeighting,
 };
 
 /// The segmentation losses, in the order `losskit list` shows them.
@@ -23,9 +25,13 @@ pub(crate) const CATALOGUE: &[LossInfo] = &[
     TVERSKY,
     FOCAL_TVERSKY,
     GENERALIZED_DICE,
+    GENERALIZED_WASSERSTEIN_DICE,
     BCE_DICE,
     CE_DICE,
+    DICE_FOCAL,
     BOUNDARY,
+    HAUSDORFF_DT,
+    SOFT_CLDICE,
     LOVASZ_HINGE,
     LOVASZ_SOFTMAX,
 ];
@@ -298,6 +304,33 @@ combo_eval!(eval_ce_dice, |c: &Call<'_, T>| -> Result<CeDice> {
         .dice_weight(p.float("dice_weight"))
 });
 
+fn eval_dice_focal<T: Real>(c: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+    let p = c.params;
+    let loss = shared!(DiceFocal::default(), c)
+        .squared(p.bool("squared"))
+        .gamma(p.float("gamma"))?
+        .lambda_dice(p.float("lambda_dice"))?
+        .lambda_focal(p.float("lambda_focal"))?;
+    with_inputs(c, |inputs| {
+        // `mean` only (the catalogue lists no other reduction, so `none` never reaches here).
+        dispatch(
+            c,
+            out,
+            &[],
+            Vjp::Separable(Kept::NONE),
+            |_| loss.value(&inputs),
+            |_, g| loss.value_and_grad(&inputs, g),
+            |_| {
+                Err(Error::UnsupportedReduction {
+                    loss: c.loss,
+                    reduction: "none".to_owned(),
+                    supported: vec!["mean"],
+                })
+            },
+        )
+    })
+}
+
 fn eval_boundary<T: Real>(c: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
     let loss = Boundary::default()
         .activation(act(c))
@@ -319,6 +352,94 @@ fn eval_boundary<T: Real>(c: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
             |o| loss.per_element(&inputs, o),
         )
     })
+}
+
+fn eval_hausdorff_dt<T: Real>(c: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+    let p = c.params;
+    let loss = HausdorffDt::default()
+        .activation(act(c))
+        .include_background(p.bool("include_background"))
+        .batch(p.bool("batch"))
+        .alpha(p.float("alpha"))?;
+    with_inputs(c, |inputs| {
+        let shape = loss.per_element_shape(inputs.input().dims())?;
+        // Coupled under softmax and with `batch`: weighed in the kernel, per value.
+        dispatch(
+            c,
+            out,
+            &shape,
+            Vjp::Coupled(&|u, g| loss.vjp(&inputs, u, g)),
+            |r| loss.value(&inputs, r),
+            |r, g| loss.value_and_grad(&inputs, r, g),
+            |o| loss.per_element(&inputs, o),
+        )
+    })
+}
+
+fn eval_soft_cldice<T: Real>(c: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+    let iterations = c.params.int("iterations");
+    let iterations = usize::try_from(iterations).map_err(|_| Error::InvalidParam {
+        loss: c.loss,
+        param: "iterations",
+        value: iterations as f64,
+        expected: ">= 0",
+    })?;
+    let loss = SoftClDice::new(iterations, c.params.float("smooth"))?;
+    with_inputs(c, |inputs| {
+        let n = inputs.input().dims().first().copied().unwrap_or(0);
+        // One value per sample: each sample's gradient is its own (Kept: the batch axis).
+        dispatch(
+            c,
+            out,
+            &[n],
+            Vjp::Separable(Kept::ROWS),
+            |r| loss.value(&inputs, r),
+            |r, g| loss.value_and_grad(&inputs, r, g),
+            |o| loss.per_element(&inputs, o),
+        )
+    })
+}
+
+fn eval_generalized_wasserstein_dice<T: Real>(c: &Call<'_, T>, out: &mut Out<T>) -> Result<()> {
+    let input = c.float_req("input")?;
+    let m = c.float("dist_matrix").ok_or(Error::MissingInput {
+        loss: c.loss,
+        name: "dist_matrix",
+    })?;
+    let classes = input.dims().get(1).copied().unwrap_or(0);
+    if m.dims() != [classes, classes] {
+        return Err(Error::ShapeMismatch {
+            loss: c.loss,
+            arg: "dist_matrix",
+            actual: m.dims().to_vec(),
+            expected: vec![classes, classes],
+            because: "one distance per pair of `input`'s classes",
+        });
+    }
+    let dist: Vec<f64> = m.data().iter().map(|v| v.to_f64()).collect();
+    let mode = match c.params.word("weighting_mode") {
+        "GDL" => WassersteinWeighting::Gdl,
+        _ => WassersteinWeighting::Default,
+    };
+    let loss = GeneralizedWassersteinDice::new(&dist, classes, mode)?;
+    let input = c.float_req("input")?;
+    let Some(y) = c.index("target") else {
+        return Err(Error::MissingInput {
+            loss: c.loss,
+            name: "target",
+        });
+    };
+    let inputs = SegInputs::indices(input, y);
+    let n = input.dims().first().copied().unwrap_or(0);
+    dispatch(
+        c,
+        out,
+        &[n],
+        Vjp::Separable(Kept::ROWS),
+        |r| loss.value(&inputs, r),
+        |r, g| loss.value_and_grad(&inputs, r, g),
+        |o| loss.per_element(&inputs, o),
+    )
 }
 
 macro_rules! lovasz_eval {
@@ -354,6 +475,37 @@ fn sample_classes(size: usize, rng: &mut Rng) -> Sample {
     Sample::new()
         .float("input", &[n, c, h, h], rng.normals(n * c * h * h, 2.0))
         .index("target", &[n, h, h], rng.classes(n * h * h, c))
+}
+
+/// `[2, 2, h, h]` probabilities (a softmax over the two classes) and a one-hot mask.
+fn sample_probabilities(size: usize, rng: &mut Rng) -> Sample {
+    let (n, c) = (2, 2);
+    let h = ((size / (n * c)) as f64).sqrt().max(1.0) as usize;
+    let m = n * h * h;
+    let z = rng.normals(m, 2.0);
+    let y = rng.classes(m, c);
+    let mut p = vec![0.0; n * c * h * h];
+    let mut g = vec![0.0; n * c * h * h];
+    for i in 0..n {
+        for q in 0..h * h {
+            let s = 1.0 / (1.0 + (-z[i * h * h + q]).exp());
+            p[(i * c) * h * h + q] = 1.0 - s;
+            p[(i * c + 1) * h * h + q] = s;
+            g[(i * c + y[i * h * h + q] as usize) * h * h + q] = 1.0;
+        }
+    }
+    Sample::new()
+        .float("input", &[n, c, h, h], p)
+        .float("target", &[n, c, h, h], g)
+}
+
+/// [`sample_classes`] and a 3×3 distance matrix (the background far from two close classes).
+fn sample_wasserstein(size: usize, rng: &mut Rng) -> Sample {
+    sample_classes(size, rng).float(
+        "dist_matrix",
+        &[3, 3],
+        vec![0.0, 1.0, 1.0, 1.0, 0.0, 0.5, 1.0, 0.5, 0.0],
+    )
 }
 
 /// `[2, 1, h, h]` normal logits and a 0/1 mask of the same shape.
@@ -489,6 +641,58 @@ const GENERALIZED_DICE: LossInfo = LossInfo {
     hessian: None,
 };
 
+const GENERALIZED_WASSERSTEIN_DICE: LossInfo = LossInfo {
+    name: "generalized_wasserstein_dice",
+    family: Family::Segmentation,
+    summary: "Dice in which a wrong class costs its distance to the right one (Fidon et al.), for related classes",
+    inputs: &[
+        InputSpec {
+            shape: "logits `[N, C, *spatial]` (softmax inside)",
+            ..INPUT
+        },
+        InputSpec {
+            name: "target",
+            role: Role::Target,
+            kind: InputKind::Index,
+            required: true,
+            shape: "class indices `[N, *spatial]`",
+        },
+        InputSpec {
+            name: "dist_matrix",
+            role: Role::Target,
+            kind: InputKind::Float,
+            required: true,
+            shape: "`[C, C]` distances between the classes (row: the true class), non-negative, divided by its maximum",
+        },
+    ],
+    params: &[ParamSpec {
+        name: "weighting_mode",
+        kind: ParamKind::Choice {
+            default: "default",
+            options: &["default", "GDL"],
+        },
+        doc: "default: the background weighs 0, the other classes 1; GDL: class c weighs 1/(its volume + 1)",
+    }],
+    reductions: STANDARD_REDUCTIONS,
+    formula: "W_p = Σ_c M[y_p, c]·softmax(x)_cp, TP = Σ_p α_{y_p}(1 − W_p), ℓ_n = 1 − (2TP + 1e-5)/(D + 1e-5), D = 2TP + Σ W (default) or Σ α(2 − W) (GDL); none gives [N]",
+    gradient: "∂ℓ/∂W_p = (2α·D + num·∂D)/D², times M[y_p, c], through the softmax",
+    when_to_use: "multi-class segmentation whose classes are related (nested tumour regions, ordered grades): near misses cost less",
+    pitfalls: &[
+        "the matrix is divided by its maximum (as MONAI): only the ratios of the distances matter",
+        "default weighting gives the background no weight in the true positives",
+    ],
+    reference: "Fidon et al. 2017; MONAI GeneralizedWassersteinDiceLoss",
+    eval: evaluator!(eval_generalized_wasserstein_dice),
+    sample: sample_wasserstein,
+    plot: None,
+    kinks: Kinks::Smooth,
+    nan: NanRule {
+        refused: &[("dist_matrix", "finite distances >= 0")],
+        ..NanRule::PROPAGATES
+    },
+    hessian: None,
+};
+
 const BCE_DICE: LossInfo = LossInfo {
     name: "bce_dice",
     family: Family::Segmentation,
@@ -549,6 +753,47 @@ const CE_DICE: LossInfo = LossInfo {
     hessian: None,
 };
 
+const DICE_FOCAL: LossInfo = LossInfo {
+    name: "dice_focal",
+    family: Family::Segmentation,
+    summary: "Dice loss plus the sigmoid focal loss of the logits (MONAI DiceFocalLoss)",
+    inputs: INPUTS,
+    params: &[
+        ACTIVATION,
+        INCLUDE_BACKGROUND,
+        BATCH,
+        SMOOTH_NR,
+        SMOOTH_DR,
+        SQUARED,
+        ParamSpec {
+            name: "gamma",
+            kind: ParamKind::Float {
+                default: 2.0,
+                range: Range::NON_NEGATIVE,
+            },
+            doc: "the focal term's focusing exponent",
+        },
+        lambda("lambda_dice", "the weight of the Dice term"),
+        lambda("lambda_focal", "the weight of the focal term"),
+    ],
+    reductions: &[ReductionMode::Mean],
+    formula: "lambda_dice·dice(act(x), G) (mean over [N, C']) + lambda_focal·mean over [N, C', *spatial] of σ(−z)^γ·(−ln σ(z)), z = (2G − 1)·x: the sigmoid focal loss whatever the Dice activation (MONAI 1.6.1)",
+    gradient: "lambda_focal·(−s·σ(−z)^γ·(σ(−z) + γ·σ(z)·BCE))/M, s = 2G − 1, + lambda_dice·∂dice/∂x",
+    when_to_use: "heavily imbalanced masks where the pixel-wise term should concentrate on the hard pixels",
+    pitfalls: &[
+        "the focal term is sigmoid (per channel) also when the Dice term uses softmax, as MONAI's DiceFocalLoss",
+        "include_background=false drops channel 0 from both terms (as MONAI)",
+        "mean only: MONAI defines no per-element output of the sum",
+    ],
+    reference: "MONAI DiceFocalLoss (1.6.1); Lin et al. 2017",
+    eval: evaluator!(eval_dice_focal),
+    sample: sample_classes,
+    plot: None,
+    kinks: Kinks::Smooth,
+    nan: NanRule::PROPAGATES,
+    hessian: None,
+};
+
 const BOUNDARY: LossInfo = LossInfo {
     name: "boundary",
     family: Family::Segmentation,
@@ -590,6 +835,97 @@ const BOUNDARY: LossInfo = LossInfo {
     plot: None,
     kinks: Kinks::Smooth,
     nan: NanRule::PROPAGATES,
+    hessian: None,
+};
+
+const HAUSDORFF_DT: LossInfo = LossInfo {
+    name: "hausdorff_dt",
+    family: Family::Segmentation,
+    summary: "squared errors weighted by the distances to the predicted and target boundaries (Karimi & Salcudean)",
+    inputs: INPUTS,
+    params: &[
+        ParamSpec {
+            name: "alpha",
+            kind: ParamKind::Float {
+                default: 2.0,
+                range: Range::NON_NEGATIVE,
+            },
+            doc: "the exponent of the distances",
+        },
+        ACTIVATION,
+        ParamSpec {
+            name: "include_background",
+            kind: ParamKind::Bool { default: false },
+            doc: "whether class 0 counts (MONAI leaves it out by default)",
+        },
+        BATCH,
+    ],
+    reductions: STANDARD_REDUCTIONS,
+    formula: "ℓ_nc = mean over positions of (P − G)²·(d_P^α + d_G^α), d_M the exact Euclidean distance of each position to the other side of the mask M (0 for an empty or full mask), P thresholded at 0.5 for d_P; none gives [N, C'] ([C'] with batch)",
+    gradient: "2(P − G)(d_P^α + d_G^α)/S, through the activation; the distance maps are constants (as MONAI, computed under no_grad)",
+    when_to_use: "when the boundary error (Hausdorff distance) matters more than the overlap: added to dice late in training",
+    pitfalls: &[
+        "the loss jumps where a probability crosses 0.5 (the prediction's distance map changes); its gradient treats the maps as constants",
+        "the distance transforms run at every call (two per sample and class): slower than dice",
+        "include_background defaults to false here, as MONAI (dice's default is true)",
+        "unit spacing",
+    ],
+    reference: "Karimi & Salcudean 2019; MONAI HausdorffDTLoss",
+    eval: evaluator!(eval_hausdorff_dt),
+    sample: sample_classes,
+    plot: None,
+    kinks: Kinks::Described("where a probability crosses 0.5: the prediction's distance map changes there and the loss jumps"),
+    nan: NanRule::PROPAGATES,
+    hessian: None,
+};
+
+const SOFT_CLDICE: LossInfo = LossInfo {
+    name: "soft_cldice",
+    family: Family::Segmentation,
+    summary: "soft clDice: the harmonic mean of the skeletons' topology precision and sensitivity (thin structures)",
+    inputs: &[
+        InputSpec {
+            shape: "probabilities `[N, C, *spatial]`, 2 or 3 spatial dimensions",
+            ..INPUT
+        },
+        InputSpec {
+            shape: "a 0/1 mask of `input`'s shape (one-hot), or class indices `[N, *spatial]`",
+            ..TARGET
+        },
+    ],
+    params: &[
+        ParamSpec {
+            name: "iterations",
+            kind: ParamKind::Int {
+                default: 3,
+                range: Range::NON_NEGATIVE,
+            },
+            doc: "rounds of the soft skeleton (MONAI's iter_)",
+        },
+        ParamSpec {
+            name: "smooth",
+            kind: ParamKind::Float {
+                default: 1.0,
+                range: Range::NON_NEGATIVE,
+            },
+            doc: "added to the numerators and denominators of T_prec and T_sens (MONAI's smooth_nr and smooth_dr)",
+        },
+    ],
+    reductions: STANDARD_REDUCTIONS,
+    formula: "ℓ_n = 1 − 2·T_prec·T_sens/(T_prec + T_sens + 1e-4), T_prec = (ΣS(P)·G + s)/(ΣS(P) + s), T_sens = (ΣS(G)·P + s)/(ΣS(G) + s), sums over channels and positions, S the soft skeleton (min/max pooling); none gives [N]",
+    gradient: "through the skeleton: each ReLU (0 at 0) and each pooling to its selected element (the first extreme in row-major order, as PyTorch's max_pool; an even split between equal per-axis minima, as torch.min)",
+    when_to_use: "tubular and thin structures (vessels, roads, neurons) where connectivity matters; usually added to dice",
+    pitfalls: &[
+        "input is probabilities (no activation inside): apply softmax or sigmoid first",
+        "every channel counts, the background too: pass the foreground channels only to leave it out",
+        "the soft skeleton of a thick blob is small: on thick objects the loss says little",
+    ],
+    reference: "Shit et al. 2021 (clDice); MONAI SoftclDiceLoss",
+    eval: evaluator!(eval_soft_cldice),
+    sample: sample_probabilities,
+    plot: None,
+    kinks: Kinks::Described("where a pooling's selected element changes (ties) or a ReLU of the skeleton crosses 0"),
+    nan: NanRule { refused: &[("target", "a 0/1 mask")], ..NanRule::PROPAGATES },
     hessian: None,
 };
 

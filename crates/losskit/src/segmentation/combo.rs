@@ -71,7 +71,7 @@ fn check_lambda(loss: &'static str, param: &'static str, v: f64) -> Result<f64> 
 
 /// The target as a mask of `input`'s shape (index targets expanded to one-hot), checked, with
 /// `input`'s layout.
-fn mask_of<'a, T: Real>(
+pub(super) fn mask_of<'a, T: Real>(
     loss: &'static str,
     inputs: &SegInputs<'a, T>,
 ) -> Result<(Layout, Cow<'a, [T]>)> {

@@ -8,15 +8,23 @@
 mod activation;
 mod boundary;
 mod catalogue;
+mod cldice;
 mod combo;
+mod dice_focal;
+mod hausdorff;
 mod lovasz;
 mod overlap;
+mod wasserstein;
 
 pub use activation::Activation;
 pub use boundary::Boundary;
+pub use cldice::SoftClDice;
 pub use combo::{BceDice, CeDice};
+pub use dice_focal::DiceFocal;
+pub use hausdorff::HausdorffDt;
 pub use lovasz::{LovaszHinge, LovaszSoftmax};
 pub use overlap::{Dice, FocalTversky, GeneralizedDice, Jaccard, Tversky};
+pub use wasserstein::{GeneralizedWassersteinDice, WassersteinWeighting};
 
 pub(crate) use catalogue::CATALOGUE;
 

@@ -216,6 +216,15 @@ class Dice(torch.nn.Module):
     def forward(self, input, target) -> torch.Tensor:
         ...
 
+class DiceFocal(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.dice_focal`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, activation='softmax', include_background=True, batch=False, smooth_nr=1e-05, smooth_dr=1e-05, squared=False, gamma=2.0, lambda_dice=1.0, lambda_focal=1.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target) -> torch.Tensor:
+        ...
+
 class Diou(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.diou`. (``help()`` shows it in full)."""
 
@@ -288,10 +297,28 @@ class GeneralizedDice(torch.nn.Module):
     def forward(self, input, target) -> torch.Tensor:
         ...
 
+class GeneralizedWassersteinDice(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.generalized_wasserstein_dice`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, weighting_mode='default', reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target, dist_matrix) -> torch.Tensor:
+        ...
+
 class Giou(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.giou`. (``help()`` shows it in full)."""
 
     def __init__(self, *, eps=1e-07, format='xyxy', reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target) -> torch.Tensor:
+        ...
+
+class HausdorffDt(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.hausdorff_dt`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, alpha=2.0, activation='softmax', include_background=False, batch=False, reduction='mean') -> None:
         ...
 
     def forward(self, input, target) -> torch.Tensor:
@@ -694,6 +721,15 @@ class SmoothL1Loss(torch.nn.Module):
         ...
 
     def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class SoftCldice(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.soft_cldice`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, iterations=3, smooth=1.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target) -> torch.Tensor:
         ...
 
 class SoftMargin(torch.nn.Module):
