@@ -3,8 +3,9 @@
 
 use std::fmt::Write as _;
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
-use datafusion::logical_expr::{DocSection, Documentation};
+use datafusion::logical_expr::{DocSection, Documentation, Signature, TypeSignature, Volatility};
 use losskit::sample::Rng;
 use losskit::{
     evaluate_with, ArrayData, Dtype, InputKind, InputSpec, LossInfo, NamedArray, ParamKind, Params,
@@ -103,6 +104,22 @@ impl LossSpec {
             required,
             per_row,
         })
+    }
+
+    /// The signature: any argument types (checked when the arguments are bound), listed in
+    /// `SHOW FUNCTIONS` with the required inputs as float64 (int64 for class indices).
+    pub(crate) fn signature(&self) -> Signature {
+        let example: Vec<DataType> = self.columns[..self.required]
+            .iter()
+            .map(|c| match c.kind {
+                InputKind::Index | InputKind::FloatOrIndex => DataType::Int64,
+                _ => DataType::Float64,
+            })
+            .collect();
+        Signature::one_of(
+            vec![TypeSignature::UserDefined, TypeSignature::Exact(example)],
+            Volatility::Immutable,
+        )
     }
 
     /// The name of the per-row scalar function, `<loss>_loss`.

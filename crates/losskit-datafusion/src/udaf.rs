@@ -7,9 +7,7 @@ use datafusion::arrow::array::{ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, Signature, Volatility,
-};
+use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature};
 use datafusion::physical_expr::expressions::Literal;
 
 use losskit::FloatArray;
@@ -30,9 +28,10 @@ impl LossUdaf {
     /// The aggregate of `spec`.
     pub fn new(spec: Arc<LossSpec>) -> Self {
         let doc = spec.documentation(true);
+        let signature = spec.signature();
         LossUdaf {
             spec,
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature,
             doc,
         }
     }

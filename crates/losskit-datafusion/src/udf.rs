@@ -7,7 +7,7 @@ use datafusion::arrow::array::{ArrayRef, Float64Array};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
 
 use crate::columns::{broadcast, run, valid_rows};
@@ -26,10 +26,11 @@ impl LossUdf {
     /// The scalar function of `spec` (one loss value per row: `spec.per_row == 1`).
     pub fn new(spec: Arc<LossSpec>) -> Self {
         let doc = spec.documentation(false);
+        let signature = spec.signature();
         LossUdf {
             name: spec.scalar_name(),
             spec,
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature,
             doc,
         }
     }
