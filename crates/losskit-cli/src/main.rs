@@ -18,6 +18,8 @@ mod lint;
 mod list;
 mod plot;
 mod recommend;
+#[cfg(feature = "sql")]
+mod sql;
 mod tour;
 mod weights;
 
@@ -52,6 +54,8 @@ enum Command {
     Tour(tour::Args),
     Bench(bench::Args),
     Edt(edt::Args),
+    #[cfg(feature = "sql")]
+    Sql(sql::Args),
 }
 
 /// A failed run: the message printed after `error: ` on stderr.
@@ -122,6 +126,8 @@ fn main() -> ExitCode {
         Command::Tour(args) => tour::run(&args).map(|()| true),
         Command::Bench(args) => bench::run(&args).map(|()| true),
         Command::Edt(args) => edt::run(&args).map(|()| true),
+        #[cfg(feature = "sql")]
+        Command::Sql(args) => sql::run(&args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
