@@ -1,6 +1,6 @@
 //! `losskit sql`: an SQL query over Parquet, CSV and NDJSON files with every loss of the
 //! catalogue as an aggregate (`huber(pred, target)`) and a per-row function
-//! (`huber_loss(pred, target)`), on the embedded DataFusion engine or a Ballista cluster.
+//! (`huber_loss(pred, target)`), on the embedded DataFusion engine.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
@@ -40,10 +40,6 @@ pub struct Args {
     /// Partitions the embedded engine splits the scan into (default: the number of cores).
     #[arg(long, value_name = "N")]
     partitions: Option<usize>,
-    /// Send the query to a Ballista scheduler (`losskit-ballista scheduler`) instead of the
-    /// embedded engine (not in this build yet).
-    #[arg(long, value_name = "HOST:PORT", hide = true)]
-    cluster: Option<String>,
     /// No progress line on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -66,33 +62,19 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     rt.block_on(run_query(args))
 }
 
-/// The session: the embedded engine reading files by path, or a cluster's.
-pub async fn context(
-    cluster: Option<&str>,
-    partitions: Option<usize>,
-) -> Result<SessionContext, Failure> {
+/// The session: the embedded engine reading files by path.
+pub async fn context(partitions: Option<usize>) -> Result<SessionContext, Failure> {
     let mut cfg = SessionConfig::new().with_information_schema(true);
     if let Some(p) = partitions {
         cfg = cfg.with_target_partitions(p);
     }
-    match cluster {
-        None => {
-            let ctx = SessionContext::new_with_config(cfg).enable_url_table();
-            losskit_datafusion::register_all(&ctx);
-            Ok(ctx)
-        }
-        Some(addr) => remote(addr, cfg).await,
-    }
-}
-
-async fn remote(_addr: &str, _cfg: SessionConfig) -> Result<SessionContext, Failure> {
-    Err(Failure(
-        "--cluster: not in this build yet (the Ballista client is crates/losskit-ballista, outside the workspace until its build is measured)".into(),
-    ))
+    let ctx = SessionContext::new_with_config(cfg).enable_url_table();
+    losskit_datafusion::register_all(&ctx);
+    Ok(ctx)
 }
 
 async fn run_query(args: &Args) -> Result<(), Failure> {
-    let ctx = context(args.cluster.as_deref(), args.partitions).await?;
+    let ctx = context(args.partitions).await?;
     let df = ctx.sql(&args.query).await.map_err(fail)?;
     let plan = df.create_physical_plan().await.map_err(fail)?;
     let progress = (!args.quiet && io::stderr().is_terminal()).then(|| Progress::start(&plan));
