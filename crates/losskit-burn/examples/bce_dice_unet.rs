@@ -148,7 +148,7 @@ pub fn train(steps: usize, verbose: bool) -> losskit_burn::Result<Vec<f64>> {
     dev.seed(19);
     let mut rng = Rng::new(19);
     let mut model = UNet::new(&dev)?;
-    let lr = 0.1;
+    let lr = 0.5;
     let mut history = Vec::with_capacity(steps);
     for step in 0..steps {
         let (x, mask) = batch(&mut rng, &dev);
