@@ -26,6 +26,57 @@ fn main() {
         .expect("OUT_DIR is writeable");
 }
 
+/// burn-nn's builder shape for a config: `new()` (the catalogue's defaults) and one
+/// `with_<field>` per parameter, plus `with_reduction` and `with_path`, so that
+/// `FocalLossConfig::new().with_gamma(2.0).init()?` reads as burn-nn's
+/// `CrossEntropyLossConfig::new().with_smoothing(Some(0.1)).init(&device)`.
+fn write_builder(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
+    doc_attr(
+        out,
+        "    ",
+        "The catalogue's defaults: the same as `Default::default()`.",
+    )?;
+    writeln!(out, "    pub fn new() -> Self {{")?;
+    writeln!(out, "        Self::default()")?;
+    writeln!(out, "    }}\n")?;
+    let mut fields: Vec<(String, &str, String)> = info
+        .params
+        .iter()
+        .map(|p| {
+            let t = match p.kind {
+                losskit::ParamKind::Float { .. } => "f64",
+                losskit::ParamKind::Int { .. } => "i64",
+                losskit::ParamKind::Bool { .. } => "bool",
+                // Choice (the enum is non-exhaustive): a word, as the config's field.
+                _ => "&'static str",
+            };
+            (
+                p.name.to_owned(),
+                t,
+                format!("Sets `{}` (checked by `init` and when evaluated).", p.name),
+            )
+        })
+        .collect();
+    fields.push((
+        "reduction".into(),
+        "ReductionMode",
+        "Sets the reduction.".into(),
+    ));
+    fields.push(("path".into(), "Path", "Sets the path.".into()));
+    for (field, t, doc) in fields {
+        doc_attr(out, "    ", &doc)?;
+        writeln!(out, "    #[must_use]")?;
+        writeln!(
+            out,
+            "    pub fn with_{field}(mut self, value: {t}) -> Self {{"
+        )?;
+        writeln!(out, "        self.{} = value;", ident(&field))?;
+        writeln!(out, "        self")?;
+        writeln!(out, "    }}\n")?;
+    }
+    Ok(())
+}
+
 fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
     let name = info.name;
     let ty = type_name(name);
@@ -46,6 +97,7 @@ fn write_loss(out: &mut String, info: &losskit::LossInfo) -> std::fmt::Result {
         })
         .collect();
     writeln!(out, "impl {ty} {{")?;
+    write_builder(out, info)?;
     doc_attr(
         out,
         "    ",

@@ -4,18 +4,20 @@
     python tools/bench/compare_frameworks.py                 # every case, 1 and 2 threads
     python tools/bench/compare_frameworks.py --threads 1 --cases mse,ce
     python tools/bench/compare_frameworks.py --check         # the correctness check alone
+    python tools/bench/compare_frameworks.py --table adapters --threads 1   # the adapters' table
 
 The script first builds `tools/bench/frameworks/` (a Cargo project of its own, outside the
-workspace: candle-core and candle-nn 0.11.1, burn 0.22.1 with `ndarray` and `autodiff`) with
-`cargo build --release --manifest-path tools/bench/frameworks/Cargo.toml` (`--no-build` skips
-that). For each thread count T and case, in the same run and one after the other, each in a
+workspace: candle-core and candle-nn 0.11.1, burn 0.22.1 with `flex` and `autodiff`, and the
+workspace's losskit, losskit-candle and losskit-burn by path) with `cargo build --release
+--manifest-path tools/bench/frameworks/Cargo.toml` (`--no-build` skips that; the binary is
+looked for under `$CARGO_TARGET_DIR` when that is set). For each thread count T and case, in the same run and one after the other, each in a
 fresh process:
 
 - candle: `Var` prediction on `Device::Cpu`, the `candle_nn::loss` function, `.backward()`,
   the prediction's gradient read from the gradient store.
-- burn: prediction on `Device::default().autodiff()` (with only `ndarray` compiled in, that is
-  `Autodiff<NdArray>` on the CPU) with `.require_grad()`, the `burn::nn::loss` module,
-  `.backward()`, `.grad(&x)`.
+- burn: prediction on `Device::flex().autodiff()` (`Autodiff<Flex>`, burn's CPU backend and
+  the one losskit-burn's fused path runs on) with `.require_grad()`, the `burn::nn::loss`
+  module, `.backward()`, `.grad(&x)`.
 - losskit: `losskit bench LOSS --json --triad --threads T` (release build), which times the
   fused value-and-gradient pass into a preallocated gradient buffer, and a STREAM-like triad
   over the same bytes in the same process.
@@ -28,7 +30,18 @@ and the gradients is outside it. The child gets `RAYON_NUM_THREADS=T` (burn's nd
 and candle's rayon pool) and `CANDLE_NUM_THREADS=T` (candle's own element-wise worker pool).
 Only a framework's own loss is timed; "-" where it has none (candle has no label smoothing).
 
-Columns: median times; candle / losskit and burn / losskit; losskit's effective bandwidth as
+The second table (`--table adapters`, or `both`, the default) times the adapters the same
+way, each in a fresh process, one case after the other: the framework's own loss (as above),
+losskit-candle and losskit-burn on their fused path (`Path::Fused`) and their composed path
+(`Path::Composed`; "-" where the adapter has none for the case), each through the framework's
+`.backward()` to the prediction's gradient, and the core called directly in the same kind of
+process: `losskit::evaluate_into` into a gradient buffer allocated per call ("core", what a
+framework pays too, as it hands back a new gradient tensor) and into one buffer reused across
+calls ("core, reused buffer", what `losskit bench` times). Its ratios: the framework's own
+loss over the fused path (the target: at least 5x) and the fused path over the core with a
+fresh buffer (the target: at most 1.5x).
+
+Columns of the first table: median times; candle / losskit and burn / losskit; losskit's effective bandwidth as
 a share of the same-run triad; the extra peak memory of the loss calls over their inputs (the
 peak resident set while the loss runs minus the resident set before it, from `VmHWM` after
 resetting it through `/proc/self/clear_refs`; Linux only, else "-"; losskit's includes its
@@ -54,7 +67,12 @@ from timing import add_quiet_argument, load_after, load_before
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LOSSKIT = ROOT / "target" / "release" / "losskit"
 MANIFEST = ROOT / "tools" / "bench" / "frameworks" / "Cargo.toml"
-FRAMEWORKS = MANIFEST.parent / "target" / "release" / "losskit-bench-frameworks"
+_TARGET = pathlib.Path(os.environ["CARGO_TARGET_DIR"]) if os.environ.get("CARGO_TARGET_DIR") \
+    else MANIFEST.parent / "target"
+FRAMEWORKS = _TARGET / "release" / "losskit-bench-frameworks"
+# The runs of the adapters' table, in the order they run for each case.
+ADAPTER_RUNS = ["candle", "candle-fused", "candle-composed", "burn", "burn-fused",
+                "burn-composed", "core", "core-reuse"]
 
 # name: (losskit loss, bench size arguments, losskit params, label)
 CASES = {
@@ -217,6 +235,54 @@ def mb(r):
     return "-" if b is None else f"{max(b, 0) / 2**20:.0f}"
 
 
+def cpu_s(r):
+    """CPU seconds per call: the median wall time times the process's CPU time / wall time
+    while timing (on a loaded machine the wall time is mostly waiting for a core)."""
+    if r is None or not r.get("available", True) or r.get("cpu_per_wall") is None:
+        return None
+    return r["median_s"] * r["cpu_per_wall"]
+
+
+def over(a, b):
+    """a / b in CPU time per call, as "N.Nx", or "-" when either is missing."""
+    x, y = cpu_s(a), cpu_s(b)
+    return f"{x / y:.1f}x" if x and y else "-"
+
+
+def cell(r):
+    """ "wall ms (CPU ms)" of one run."""
+    c = cpu_s(r)
+    return ms(r) if c is None else f"{ms(r)} ({c * 1e3:.1f})"
+
+
+def adapters_table(cases, threads):
+    """The adapters' table: own loss, fused, composed, core."""
+    load0 = loadavg()
+    print("| case | threads | candle own | candle fused | candle composed | burn own | "
+          "burn fused | burn composed | core | core, reused buffer | candle own / fused | "
+          "candle fused / core | burn own / fused | burn fused / core |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    for t in threads:
+        for c in cases:
+            r = {fw: framework_run(fw, c, t) for fw in ADAPTER_RUNS}
+            print(f"| {CASES[c][3]} | {t} | "
+                  + " | ".join(cell(r[fw]) for fw in ADAPTER_RUNS)
+                  + f" | {over(r['candle'], r['candle-fused'])} | "
+                  f"{over(r['candle-fused'], r['core'])} | {over(r['burn'], r['burn-fused'])} | "
+                  f"{over(r['burn-fused'], r['core'])} |", flush=True)
+    load1 = loadavg()
+    print(f"\nAdapters: f32, forward + backward through the framework's autograd, mean; each "
+          f"cell the median wall time in ms and, in parentheses, CPU ms per call (the median "
+          f"times the process's CPU time / wall time while timing); ratios on CPU time. Load "
+          f"average {load0:.1f} before, {load1:.1f} after. \"core\": losskit::evaluate_into "
+          "with a gradient buffer allocated per call; \"core, reused buffer\": one buffer for "
+          "every call. \"-\": no such loss or path.")
+
+
+def loadavg():
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
@@ -224,8 +290,10 @@ def main():
     ap.add_argument("--no-build", action="store_true", help="do not build tools/bench/frameworks")
     ap.add_argument("--check", action="store_true", help="only the correctness check, as a table")
     add_quiet_argument(ap)
+    ap.add_argument("--table", default="both", choices=["frameworks", "adapters", "both"],
+                    help="the frameworks against `losskit bench`, the adapters, or both")
     args = ap.parse_args()
-    if not LOSSKIT.exists():
+    if not LOSSKIT.exists() and args.table != "adapters":
         sys.exit(f"{LOSSKIT} not found: run `cargo build --release -p losskit-cli` first")
     if not args.no_build:
         print("building tools/bench/frameworks (the first build takes minutes) ...",
@@ -241,6 +309,9 @@ def main():
         sys.exit(f"unknown case(s) {','.join(unknown)}: choose from {','.join(CASES)}")
     if args.check:
         print_check(check(list(CHECK_CASES)))
+        return
+    if args.table == "adapters":
+        adapters_table(cases, threads)
         return
 
     load0 = load_before(args.require_quiet)
@@ -276,6 +347,9 @@ def main():
     if "bce_with_logits" in cases:
         checked.append("bce_with_logits_wide")
     print(check_summary(check(checked)))
+    if args.table == "both":
+        print()
+        adapters_table(cases, threads)
 
 
 if __name__ == "__main__":

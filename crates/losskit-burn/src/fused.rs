@@ -34,8 +34,8 @@ struct CallInner {
     reduction: ReductionMode,
     /// The predictions in the flattened tensor: name, dimensions, element count.
     preds: Vec<(&'static str, Vec<usize>, usize)>,
-    /// The other inputs on the host: name, elements, dimensions.
-    rest: Vec<(String, TensorData, Vec<usize>)>,
+    /// The other inputs: name, elements, dimensions.
+    rest: Vec<(String, Riding, Vec<usize>)>,
     /// What the core said, for the wrapper: an error, or the loss's `none` shape.
     outcome: Mutex<Option<std::result::Result<Vec<usize>, losskit::Error>>>,
 }
@@ -252,7 +252,7 @@ fn run_typed<T: Float>(
         at = end;
     }
     for (name, data, dims) in &c.rest {
-        // `to_host` made every riding input one of the dtypes `borrowed` reads.
+        // `riding` made every riding input one of the dtypes `borrowed` reads.
         let Some(d) = borrowed(data) else {
             return Err(losskit::Error::Dtype {
                 loss,
@@ -299,16 +299,78 @@ fn run_typed<T: Float>(
     Ok((out, want.then(|| host(buf))))
 }
 
-/// A host array as the core reads it, borrowed.
-fn borrowed(d: &TensorData) -> Option<ArrayData<'_>> {
-    Some(match d.dtype() {
-        DType::F32 => ArrayData::F32(d.as_slice().ok()?),
-        DType::F64 => ArrayData::F64(d.as_slice().ok()?),
-        DType::I64 => ArrayData::I64(d.as_slice().ok()?),
-        DType::I32 => ArrayData::I32(d.as_slice().ok()?),
-        DType::U8 => ArrayData::U8(d.as_slice().ok()?),
-        _ => return None,
+/// A non-differentiable input as the call keeps it.
+#[derive(Debug)]
+enum Riding {
+    /// The input's own flex tensor (contiguous), read in place each time the core runs.
+    Flex(FlexTensor),
+    /// A host copy.
+    Host(TensorData),
+}
+
+impl Riding {
+    fn dtype(&self) -> DType {
+        match self {
+            Riding::Flex(t) => t.dtype(),
+            Riding::Host(d) => d.dtype(),
+        }
+    }
+}
+
+/// An input as the core reads it, borrowed.
+fn borrowed(d: &Riding) -> Option<ArrayData<'_>> {
+    Some(match d {
+        Riding::Flex(t) => match t.dtype() {
+            DType::F32 => ArrayData::F32(t.as_slice()?),
+            DType::F64 => ArrayData::F64(t.as_slice()?),
+            DType::I64 => ArrayData::I64(t.as_slice()?),
+            DType::I32 => ArrayData::I32(t.as_slice()?),
+            DType::U8 => ArrayData::U8(t.as_slice()?),
+            _ => return None,
+        },
+        Riding::Host(d) => match d.dtype() {
+            DType::F32 => ArrayData::F32(d.as_slice().ok()?),
+            DType::F64 => ArrayData::F64(d.as_slice().ok()?),
+            DType::I64 => ArrayData::I64(d.as_slice().ok()?),
+            DType::I32 => ArrayData::I32(d.as_slice().ok()?),
+            DType::U8 => ArrayData::U8(d.as_slice().ok()?),
+            _ => return None,
+        },
     })
+}
+
+/// The flex tensor behind a float or int input on the `flex` device (with or without
+/// autodiff), contiguous, when the core reads its dtype in place: no copy (an `Arc` is
+/// shared). `None` elsewhere.
+fn on_flex(data: &InputData) -> Option<FlexTensor> {
+    let t: FlexTensor = match data {
+        InputData::Float(t) => t.clone().try_into_primitive::<Flex>().ok().or_else(|| {
+            t.clone()
+                .try_into_primitive::<Autodiff<Flex>>()
+                .ok()
+                .map(|a| a.into_primitive())
+        })?,
+        InputData::Int(t) => t
+            .clone()
+            .try_into_primitive::<Flex>()
+            .ok()
+            .or_else(|| t.clone().try_into_primitive::<Autodiff<Flex>>().ok())?,
+        InputData::Bool(_) => return None,
+    };
+    matches!(
+        t.dtype(),
+        DType::F32 | DType::F64 | DType::I64 | DType::I32 | DType::U8
+    )
+    .then(|| contiguous(t))
+}
+
+/// A non-differentiable input as the core reads it: its flex tensor in place, or a host copy.
+fn riding(loss: &'static str, name: &str, input: Input) -> Result<(Riding, Vec<usize>)> {
+    if let Some(t) = on_flex(&input.data) {
+        return Ok((Riding::Flex(t), input.dims));
+    }
+    let (d, dims) = to_host(loss, name, input)?;
+    Ok((Riding::Host(d), dims))
 }
 
 /// A non-differentiable input on the host, in a dtype the core reads in place.
@@ -389,7 +451,7 @@ pub(crate) fn forward(l: &Loss, inputs: Vec<(&str, Input)>) -> Result<(Tensor<1>
             }
             // Unknown names go to the core too, which names them in its error.
             _ => {
-                let (d, dims) = to_host(loss, name, input)?;
+                let (d, dims) = riding(loss, name, input)?;
                 rest.push((name.to_owned(), d, dims));
             }
         }

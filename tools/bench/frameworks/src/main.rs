@@ -5,7 +5,11 @@
 //! losskit-bench-frameworks check FRAMEWORK CASE DIR
 //! ```
 //!
-//! FRAMEWORK is `candle` or `burn`; CASE is one of `mse`, `huber`, `bce_with_logits`, `ce`,
+//! FRAMEWORK is `candle` or `burn` (their own losses); `bench` also takes `candle-fused`,
+//! `candle-composed`, `burn-fused`, `burn-composed` (losskit-candle and losskit-burn on
+//! `Path::Fused` / `Path::Composed`, the same inputs, through the framework's `.backward()`),
+//! `core` and `core-reuse` (`losskit::evaluate_into` on the same inputs, into a gradient
+//! buffer allocated per call / one buffer reused across calls). CASE is one of `mse`, `huber`, `bce_with_logits`, `ce`,
 //! `ce_ls` (the case names of `tools/bench/compare.py`; `check` also takes
 //! `bce_with_logits_wide`). Both print one JSON line.
 //!
@@ -13,11 +17,13 @@
 //! calls, then times forward + backward through the framework's autograd until about a second
 //! has passed (5 to 50 calls) and reports the median. The timed region is the loss, `.backward()`
 //! and reading the prediction's gradient out of the gradient store; dropping the graph and the
-//! gradients happens after the clock stops. Only each framework's own loss is timed: a case the
-//! framework has no loss for prints `"available": false` and is not hand-written here.
+//! gradients happens after the clock stops. For `candle` and `burn` only each framework's own
+//! loss is timed: a case the framework has no loss for prints `"available": false` and is not
+//! hand-written here (as does a case an adapter's composed path does not cover, with the
+//! adapter's error as the reason).
 //!
 //! THREADS is written to `RAYON_NUM_THREADS` and `CANDLE_NUM_THREADS` before either framework
-//! starts a thread: burn's ndarray backend and candle's rayon pool read the first, candle's
+//! starts a thread: burn's CPU backend, losskit's and candle's rayon pools read the first, candle's
 //! element-wise worker pool (`candle_core::utils::barrier_pool`) reads the second. (candle's
 //! matrix products size their `gemm` parallelism from `RAYON_NUM_THREADS` too; none of these
 //! losses multiplies matrices.)
@@ -35,6 +41,19 @@ use serde_json::{json, Value};
 
 const CANDLE_VERSION: &str = env!("CANDLE_VERSION");
 const BURN_VERSION: &str = env!("BURN_VERSION");
+const LOSSKIT_VERSION: &str = "(path)";
+
+/// What `bench` takes for FRAMEWORK.
+const FRAMEWORKS: &[&str] = &[
+    "candle",
+    "burn",
+    "candle-fused",
+    "candle-composed",
+    "burn-fused",
+    "burn-composed",
+    "core",
+    "core-reuse",
+];
 
 /// Which loss, on which inputs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -212,14 +231,14 @@ mod candle_side {
     use super::{Case, Inputs, Outcome, Target};
     use candle_core::{Device, Tensor, Var};
 
-    fn err(e: candle_core::Error) -> String {
+    pub fn err(e: candle_core::Error) -> String {
         e.to_string()
     }
 
     /// The prediction as a `Var` and the targets, on the CPU.
     pub struct Prepared {
-        x: Var,
-        y: Tensor,
+        pub x: Var,
+        pub y: Tensor,
         case: Case,
     }
 
@@ -281,7 +300,7 @@ mod burn_side {
         Int(Tensor<1, Int>),
     }
 
-    /// The prediction (tracked, `require_grad`) on `Device::default().autodiff()`, its
+    /// The prediction (tracked, `require_grad`) on `Device::flex().autodiff()`, its
     /// targets and the loss module.
     pub struct Prepared {
         x1: Option<Tensor<1>>,
@@ -292,8 +311,8 @@ mod burn_side {
     }
 
     pub fn prepare(case: Case, inp: &Inputs) -> Outcome<Prepared> {
-        // With only the `ndarray` backend compiled in, the default device is NdArray's CPU.
-        let device = Device::default().autodiff();
+        // burn's `flex` CPU backend, the one the adapter's fused path runs on.
+        let device = Device::flex().autodiff();
         let (x1, x2) = if let Case::Ce(_) = case {
             let data = TensorData::new(inp.x.clone(), [inp.shape[0], inp.shape[1]]);
             (
@@ -393,6 +412,199 @@ mod burn_side {
     }
 }
 
+/// The losskit loss of a case: its catalogue name and parameters (mean reduction).
+fn losskit_loss(case: Case) -> (&'static str, Vec<(&'static str, String)>) {
+    match case {
+        Case::Mse => ("mse", vec![]),
+        Case::Huber => ("huber", vec![("delta", "1".to_owned())]),
+        Case::Bce => ("bce_with_logits", vec![]),
+        Case::Ce(eps) if eps != 0.0 => {
+            ("cross_entropy", vec![("label_smoothing", format!("{eps}"))])
+        }
+        Case::Ce(_) => ("cross_entropy", vec![]),
+    }
+}
+
+/// losskit-candle on the candle side's `Var` and targets: `loss(..).path(..).forward(..)`,
+/// `.backward()`, the prediction's gradient.
+mod candle_adapter {
+    use super::candle_side::{self, err};
+    use super::{losskit_loss, Case, Inputs, Outcome};
+    use candle_core::Tensor;
+    use losskit_candle::Path;
+
+    pub struct Prepared {
+        p: candle_side::Prepared,
+        loss: losskit_candle::Loss,
+    }
+
+    pub fn prepare(case: Case, inp: &Inputs, path: Path) -> Outcome<Prepared> {
+        let p = candle_side::prepare(case, inp)?;
+        let (name, params) = losskit_loss(case);
+        let mut loss = losskit_candle::loss(name).map_err(err)?.path(path);
+        for (k, v) in params {
+            loss = loss.param(k, v.as_str()).map_err(err)?;
+        }
+        Ok(Prepared { p, loss })
+    }
+
+    pub fn run(p: &Prepared) -> Outcome<(Tensor, Tensor)> {
+        let x = p.p.x.as_tensor();
+        let loss = p
+            .loss
+            .forward(&[("input", x), ("target", &p.p.y)])
+            .map_err(err)?;
+        let grads = loss.backward().map_err(err)?;
+        let g = grads
+            .get(x)
+            .cloned()
+            .ok_or("losskit-candle: no gradient for the prediction")?;
+        Ok((loss, g))
+    }
+}
+
+/// losskit-burn on `Device::flex().autodiff()`: `loss(..).path(..).forward(..)`,
+/// `.backward()`, `.grad(&x)`.
+mod burn_adapter {
+    use super::{losskit_loss, Case, Inputs, Outcome, Target};
+    use burn::tensor::{Device, Int, Tensor, TensorData};
+    use losskit_burn::{Input, Path};
+
+    pub struct Prepared {
+        x1: Option<Tensor<1>>,
+        x2: Option<Tensor<2>>,
+        y: Input,
+        loss: losskit_burn::Loss,
+    }
+
+    fn err(e: losskit_burn::Error) -> String {
+        e.to_string()
+    }
+
+    pub fn prepare(case: Case, inp: &Inputs, path: Path) -> Outcome<Prepared> {
+        let device = Device::flex().autodiff();
+        let (x1, x2) = if let Case::Ce(_) = case {
+            let data = TensorData::new(inp.x.clone(), [inp.shape[0], inp.shape[1]]);
+            (
+                None,
+                Some(Tensor::<2>::from_data(data, &device).require_grad()),
+            )
+        } else {
+            let data = TensorData::new(inp.x.clone(), [inp.x.len()]);
+            (
+                Some(Tensor::<1>::from_data(data, &device).require_grad()),
+                None,
+            )
+        };
+        // losskit reads float targets (labels 0/1 for bce_with_logits) and i64 classes.
+        let y: Input = match &inp.y {
+            Target::Float(y) => {
+                Tensor::<1>::from_data(TensorData::new(y.clone(), [y.len()]), &device).into()
+            }
+            Target::Class(y) => {
+                let labels: Vec<i64> = y.iter().map(|&v| i64::from(v)).collect();
+                let n = labels.len();
+                Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &device).into()
+            }
+        };
+        let (name, params) = losskit_loss(case);
+        let mut loss = losskit_burn::loss(name).map_err(err)?.path(path);
+        for (k, v) in params {
+            loss = loss.param(k, v.as_str()).map_err(err)?;
+        }
+        Ok(Prepared { x1, x2, y, loss })
+    }
+
+    pub fn run(p: &Prepared) -> Outcome<(Tensor<1>, Tensor<1>)> {
+        let missing = || "losskit-burn: no gradient for the prediction".to_owned();
+        if let Some(x) = &p.x2 {
+            let loss = p
+                .loss
+                .forward(vec![("input", x.into()), ("target", p.y.clone())])
+                .map_err(err)?;
+            let grads = loss.backward();
+            let g = x.grad(&grads).ok_or_else(missing)?;
+            return Ok((loss, g.flatten(0, 1)));
+        }
+        let x = p.x1.as_ref().ok_or("losskit-burn: no prediction")?;
+        let loss = p
+            .loss
+            .forward(vec![("input", x.into()), ("target", p.y.clone())])
+            .map_err(err)?;
+        let grads = loss.backward();
+        let g = x.grad(&grads).ok_or_else(missing)?;
+        Ok((loss, g))
+    }
+}
+
+/// The core called directly: `losskit::evaluate_into` on the input slices, the gradient
+/// written into a fresh buffer each call (as a framework must hand back a new gradient
+/// tensor) or into one buffer reused across calls (what `losskit bench` times).
+mod core_side {
+    use super::{losskit_loss, Case, Inputs, Outcome, Target};
+    use losskit::{ArrayData, Buffers, LossInfo, NamedArray, Params, ReductionMode};
+
+    pub struct Prepared {
+        info: &'static LossInfo,
+        params: Params,
+        x: Vec<f32>,
+        shape: Vec<usize>,
+        y_float: Vec<f32>,
+        y_class: Vec<i64>,
+    }
+
+    pub fn prepare(case: Case, inp: &Inputs) -> Outcome<Prepared> {
+        let (name, params) = losskit_loss(case);
+        let info = losskit::find(name).map_err(|e| e.to_string())?;
+        let params = Params::parse(info, &params).map_err(|e| e.to_string())?;
+        let (y_float, y_class) = match &inp.y {
+            Target::Float(y) => (y.clone(), Vec::new()),
+            Target::Class(y) => (Vec::new(), y.iter().map(|&v| i64::from(v)).collect()),
+        };
+        Ok(Prepared {
+            info,
+            params,
+            x: inp.x.clone(),
+            shape: inp.shape.clone(),
+            y_float,
+            y_class,
+        })
+    }
+
+    /// One value and gradient into `grad` (as long as the prediction).
+    pub fn run(p: &Prepared, grad: &mut [f32]) -> Outcome<f64> {
+        let (y, ydims) = if p.y_class.is_empty() {
+            (ArrayData::F32(&p.y_float), p.shape.clone())
+        } else {
+            (ArrayData::I64(&p.y_class), vec![p.y_class.len()])
+        };
+        let named = [
+            NamedArray {
+                name: "input",
+                data: ArrayData::F32(&p.x),
+                dims: &p.shape,
+            },
+            NamedArray {
+                name: "target",
+                data: y,
+                dims: &ydims,
+            },
+        ];
+        let b = Buffers {
+            grads: vec![("input", grad)],
+            cotangent: None,
+        };
+        let e = losskit::evaluate_into(p.info, &named, &p.params, ReductionMode::Mean, b)
+            .map_err(|e| e.to_string())?;
+        e.value
+            .ok_or_else(|| "the core returned no value".to_owned())
+    }
+
+    pub fn len(p: &Prepared) -> usize {
+        p.x.len()
+    }
+}
+
 /// Resets the peak resident set (Linux: `/proc/self/clear_refs`) and returns it, now the
 /// current resident set; `None` where that is not available.
 fn peak_reset() -> Option<u64> {
@@ -464,10 +676,12 @@ fn measure<T>(mut run: impl FnMut() -> Outcome<T>, value: impl Fn(&T) -> f64) ->
 }
 
 fn version(framework: &str) -> &'static str {
-    if framework == "candle" {
+    if framework.starts_with("candle") {
         CANDLE_VERSION
-    } else {
+    } else if framework.starts_with("burn") {
         BURN_VERSION
+    } else {
+        LOSSKIT_VERSION
     }
 }
 
@@ -485,16 +699,69 @@ fn bench(framework: &str, case: Case, case_name: &str, threads: usize) -> Outcom
         return Ok(o);
     }
     let inp = inputs(case, 1 << 24, 8192, 1000, 1.0);
-    let timing = if framework == "candle" {
-        let p = candle_side::prepare(case, &inp)?;
-        drop(inp);
-        o["candle_threads"] = json!(candle_core::utils::get_num_threads());
-        measure(|| candle_side::run(&p), candle_side::value)?
-    } else {
-        let p = burn_side::prepare(case, &inp)?;
-        drop(inp);
-        o["device"] = json!(p.device);
-        measure(|| burn_side::run(&p), burn_side::value)?
+    let timing = match framework {
+        "candle" => {
+            let p = candle_side::prepare(case, &inp)?;
+            drop(inp);
+            o["candle_threads"] = json!(candle_core::utils::get_num_threads());
+            measure(|| candle_side::run(&p), candle_side::value)?
+        }
+        "burn" => {
+            let p = burn_side::prepare(case, &inp)?;
+            drop(inp);
+            o["device"] = json!(p.device);
+            measure(|| burn_side::run(&p), burn_side::value)?
+        }
+        "candle-fused" | "candle-composed" => {
+            let path = if framework == "candle-fused" {
+                losskit_candle::Path::Fused
+            } else {
+                losskit_candle::Path::Composed
+            };
+            let p = candle_adapter::prepare(case, &inp, path)?;
+            drop(inp);
+            if let Err(e) = candle_adapter::run(&p) {
+                o["available"] = json!(false);
+                o["reason"] = json!(e);
+                return Ok(o);
+            }
+            measure(|| candle_adapter::run(&p), candle_side::value)?
+        }
+        "burn-fused" | "burn-composed" => {
+            let path = if framework == "burn-fused" {
+                losskit_burn::Path::Fused
+            } else {
+                losskit_burn::Path::Composed
+            };
+            let p = burn_adapter::prepare(case, &inp, path)?;
+            drop(inp);
+            if let Err(e) = burn_adapter::run(&p) {
+                o["available"] = json!(false);
+                o["reason"] = json!(e);
+                return Ok(o);
+            }
+            measure(|| burn_adapter::run(&p), burn_side::value)?
+        }
+        "core" => {
+            let p = core_side::prepare(case, &inp)?;
+            drop(inp);
+            let n = core_side::len(&p);
+            measure(
+                || {
+                    let mut g = vec![0.0f32; n];
+                    let v = core_side::run(&p, &mut g)?;
+                    Ok((v, g))
+                },
+                |r| r.0,
+            )?
+        }
+        "core-reuse" => {
+            let p = core_side::prepare(case, &inp)?;
+            drop(inp);
+            let mut g = vec![0.0f32; core_side::len(&p)];
+            measure(|| core_side::run(&p, &mut g), |v| *v)?
+        }
+        other => return Err(format!("unknown framework `{other}`\n{USAGE}")),
     };
     o["available"] = json!(true);
     if let (Value::Object(o), Value::Object(t)) = (&mut o, timing) {
@@ -606,7 +873,10 @@ fn check(framework: &str, case: Case, case_name: &str, scale: f32, dir: &Path) -
 
 const USAGE: &str = "usage: losskit-bench-frameworks bench FRAMEWORK CASE THREADS
        losskit-bench-frameworks check FRAMEWORK CASE DIR
-FRAMEWORK: candle | burn; CASE: mse | huber | bce_with_logits | ce | ce_ls
+FRAMEWORK: candle | burn (their own losses); bench also: candle-fused | candle-composed |
+  burn-fused | burn-composed (the adapters' paths) | core | core-reuse (losskit::evaluate_into
+  into a fresh / a reused gradient buffer)
+CASE: mse | huber | bce_with_logits | ce | ce_ls
 (check also: bce_with_logits_wide, logits 10 times wider)";
 
 fn main() {
@@ -616,7 +886,11 @@ fn main() {
         std::process::exit(2);
     };
     let case = Case::parse(case_name);
-    let framework_ok = framework == "candle" || framework == "burn";
+    let framework_ok = if cmd == "bench" {
+        FRAMEWORKS.contains(&framework.as_str())
+    } else {
+        framework == "candle" || framework == "burn"
+    };
     let result = match (cmd.as_str(), case, framework_ok) {
         (_, None, _) | (_, _, false) => Err(USAGE.to_owned()),
         ("bench", Some((case, _)), true) if case_name != "bce_with_logits_wide" => {
