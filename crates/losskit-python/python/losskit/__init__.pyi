@@ -2048,6 +2048,71 @@ def proxy_anchor(embeddings, labels, proxies, margin=0.1, alpha=32.0, reduction=
     Parameters:
         margin (float, default 0.1, finite): δ: positives are pulled above cosine δ, negatives pushed below −δ
         alpha (float, default 32.0, > 0): scales the cosines inside the soft maxima (larger: harder examples weigh more)
+
+    reduction: one of 'mean'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        retrieval / deep metric learning (CUB, Cars, SOP): fast convergence, every batch sees
+        every class through its proxy
+
+    Pitfalls:
+        - the proxies are learned: give them to the optimiser, usually with a larger learning
+          rate (the paper uses 100×)
+        - mean only (pytorch-metric-learning's DivisorReducer); there is no per-sample loss
+
+    Reference:
+        Kim et al. 2020 (Proxy Anchor); pytorch-metric-learning ProxyAnchorLoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def proxy_nca(embeddings, labels, proxies, softmax_scale=1.0, reduction='mean', *, grad=()) -> Any:
+    """
+    ProxyNCA: softmax over negative squared distances to one learned proxy per class.
+
+    losskit.proxy_nca on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
+
+    Formula::
+
+        d²_ic = ‖normalize(x_i) − normalize(p_c)‖²; ℓ_i = −log softmax_c(−s·d²_i·)_{y_i}; mean over N
+
+    Gradient::
+
+        ∂ℓ/∂d²_ic = −s(softmax_c − [c = y_i]); ∂d²/∂u = 2(u − p̂); then through both normalisations
+
+    Inputs:
+        embeddings (prediction): floats, [N, D]
+        labels (target): integers, [N] (integers in [0, C))
+        proxies (prediction): floats, [C, D] (one per class, learned)
+
+    Parameters:
+        softmax_scale (float, default 1.0, > 0): multiplies the negative squared distances before the softmax
+
+    reduction: one of 'mean'
+
+    Returns:
+        the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
+
+    When to use it:
+        deep metric learning with one proxy per class; a simple baseline for proxy_anchor
+
+    Pitfalls:
+        - with unit vectors d² ∈ [0, 4]: softmax_scale 1 gives a soft loss that barely separates
+          classes; papers use larger scales (e.g. 3–10) or temperatures
+        - mean only (pytorch-metric-learning's MeanReducer); rows whose own-proxy probability
+          underflows are kept here (pytorch-metric-learning drops them)
+
+    Reference:
+        Movshovitz-Attias et al. 2017 (ProxyNCA); pytorch-metric-learning ProxyNCALoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def multi_similarity(embeddings, labels, alpha=2.0, beta=50.0, base=0.5, reduction='mean', *, grad=()) -> Any:
     """
     Every pair of the batch, positives above and negatives below a similarity threshold, softly weighted toward the hard ones.
@@ -2077,16 +2142,6 @@ def multi_similarity(embeddings, labels, alpha=2.0, beta=50.0, base=0.5, reducti
         the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
 
     When to use it:
-        retrieval / deep metric learning (CUB, Cars, SOP): fast convergence, every batch sees
-        every class through its proxy
-
-    Pitfalls:
-        - the proxies are learned: give them to the optimiser, usually with a larger learning
-          rate (the paper uses 100×)
-        - mean only (pytorch-metric-learning's DivisorReducer); there is no per-sample loss
-
-    Reference:
-        Kim et al. 2020 (Proxy Anchor); pytorch-metric-learning ProxyAnchorLoss
         deep metric learning (retrieval, re-identification) with labels and P×K batches; weights
         hard pairs without a separate miner
 
@@ -2103,27 +2158,6 @@ def multi_similarity(embeddings, labels, alpha=2.0, beta=50.0, base=0.5, reducti
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
-def proxy_nca(embeddings, labels, proxies, softmax_scale=1.0, reduction='mean', *, grad=()) -> Any:
-    """
-    ProxyNCA: softmax over negative squared distances to one learned proxy per class.
-
-    losskit.proxy_nca on NumPy arrays (float32/float64 compute; float16, bfloat16 and integer inputs accepted). With ``grad`` (an input's name, or several) the gradients come in the same fused pass.
-
-    Formula::
-
-        d²_ic = ‖normalize(x_i) − normalize(p_c)‖²; ℓ_i = −log softmax_c(−s·d²_i·)_{y_i}; mean over N
-
-    Gradient::
-
-        ∂ℓ/∂d²_ic = −s(softmax_c − [c = y_i]); ∂d²/∂u = 2(u − p̂); then through both normalisations
-
-    Inputs:
-        embeddings (prediction): floats, [N, D]
-        labels (target): integers, [N] (integers in [0, C))
-        proxies (prediction): floats, [C, D] (one per class, learned)
-
-    Parameters:
-        softmax_scale (float, default 1.0, > 0): multiplies the negative squared distances before the softmax
 def circle(embeddings, labels, m=0.4, gamma=80.0, reduction='mean', *, grad=()) -> Any:
     """
     Every pair of the batch, each similarity re-weighted by its distance from its optimum (Circle loss).
@@ -2152,16 +2186,6 @@ def circle(embeddings, labels, m=0.4, gamma=80.0, reduction='mean', *, grad=()) 
         the loss (a float, or an ndarray of per-element losses for reduction='none'); with ``grad``, an Evaluation (.value, .grads, .shape).
 
     When to use it:
-        deep metric learning with one proxy per class; a simple baseline for proxy_anchor
-
-    Pitfalls:
-        - with unit vectors d² ∈ [0, 4]: softmax_scale 1 gives a soft loss that barely separates
-          classes; papers use larger scales (e.g. 3–10) or temperatures
-        - mean only (pytorch-metric-learning's MeanReducer); rows whose own-proxy probability
-          underflows are kept here (pytorch-metric-learning drops them)
-
-    Reference:
-        Movshovitz-Attias et al. 2017 (ProxyNCA); pytorch-metric-learning ProxyNCALoss
         pair-based metric learning with labels where hard pairs should dominate (face
         recognition, re-identification, fine-grained retrieval)
 

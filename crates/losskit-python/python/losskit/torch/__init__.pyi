@@ -7,28 +7,6 @@ from . import nn as nn
 
 ALIASES: dict[str, str]
 
-def arcface(embeddings, labels, weight, margin=28.6, scale=64.0, reduction='mean') -> torch.Tensor:
-    """
-    ArcFace: softmax over scaled cosines to learned class centres, the target's angle widened by `margin`.
-
-    losskit.torch.arcface: differentiable, on CPU tensors.
-
-    Formula::
-
-        cos θ_ij = normalize(x_i)·normalize(w_j); z_ij = s·cos θ_ij, z_iy = s·cos(θ_iy + m) (θ_iy ≤ π − m) or s·(cos θ_iy − m·sin m) (beyond); ℓ_i = −log softmax(z_i)_y; mean over N
-
-    Gradient::
-
-        ∂ℓ/∂z = softmax − onehot; the target through cos(θ+m) = cos θ cos m − sin θ sin m, sin θ = ‖ŵ − cos θ·u‖ (no acos); then through both normalisations, to embeddings and weight
-
-    Inputs:
-        embeddings (prediction): floats, [N, D]
-        labels (target): integers, [N] (integers in [0, C))
-        weight (prediction): floats, [C, D] (class centres, learned)
-
-    Parameters:
-        margin (float, default 28.6, in [0, 180)): the angle added to the target class's angle, in degrees (pytorch-metric-learning's unit; 28.6° ≈ 0.5 rad)
-        scale (float, default 64.0, > 0): multiplies the cosines before the softmax (s in the papers)
 def adaptive_wing(input, target, weight=None, omega=14.0, theta=0.5, epsilon=1.0, alpha=2.1, reduction='mean') -> torch.Tensor:
     """
     Adaptive wing loss for heatmap regression: wing-like (large gradients) at foreground pixels, smooth near 0 at background pixels.
@@ -60,6 +38,53 @@ def adaptive_wing(input, target, weight=None, omega=14.0, theta=0.5, epsilon=1.0
         a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
 
     When to use it:
+        heatmap regression for landmarks and keypoints (face alignment, pose): foreground pixels
+        near 1 keep large gradients for small errors, the many background pixels near 0 stay
+        quiet
+
+    Pitfalls:
+        - targets are heatmap values in [0, 1]: the exponent α − y must stay above 1 for the
+          loss to be smooth at 0 (other targets are an error)
+        - θ, ε and ω are in heatmap units (the paper's 0.5, 1, 14 for values in [0, 1]); the
+          paper also weights the pixels near the landmark (a weight map), pass it as `weight`
+        - no reference library ships it: the numbers are the paper's formula
+
+    Reference:
+        Wang, Bo & Fuxin, "Adaptive Wing Loss for Robust Face Alignment via Heatmap Regression", ICCV 2019, eq. 6; the formula via torch autograd
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def arcface(embeddings, labels, weight, margin=28.6, scale=64.0, reduction='mean') -> torch.Tensor:
+    """
+    ArcFace: softmax over scaled cosines to learned class centres, the target's angle widened by `margin`.
+
+    losskit.torch.arcface: differentiable, on CPU tensors.
+
+    Formula::
+
+        cos θ_ij = normalize(x_i)·normalize(w_j); z_ij = s·cos θ_ij, z_iy = s·cos(θ_iy + m) (θ_iy ≤ π − m) or s·(cos θ_iy − m·sin m) (beyond); ℓ_i = −log softmax(z_i)_y; mean over N
+
+    Gradient::
+
+        ∂ℓ/∂z = softmax − onehot; the target through cos(θ+m) = cos θ cos m − sin θ sin m, sin θ = ‖ŵ − cos θ·u‖ (no acos); then through both normalisations, to embeddings and weight
+
+    Inputs:
+        embeddings (prediction): floats, [N, D]
+        labels (target): integers, [N] (integers in [0, C))
+        weight (prediction): floats, [C, D] (class centres, learned)
+
+    Parameters:
+        margin (float, default 28.6, in [0, 180)): the angle added to the target class's angle, in degrees (pytorch-metric-learning's unit; 28.6° ≈ 0.5 rad)
+        scale (float, default 64.0, > 0): multiplies the cosines before the softmax (s in the papers)
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
         face recognition and other identification with many classes and few samples each: a
         closed-set classifier whose embeddings are then compared by cosine
 
@@ -75,19 +100,6 @@ def adaptive_wing(input, target, weight=None, omega=14.0, theta=0.5, epsilon=1.0
 
     Reference:
         Deng et al. 2019 (ArcFace); pytorch-metric-learning ArcFaceLoss
-        heatmap regression for landmarks and keypoints (face alignment, pose): foreground pixels
-        near 1 keep large gradients for small errors, the many background pixels near 0 stay
-        quiet
-
-    Pitfalls:
-        - targets are heatmap values in [0, 1]: the exponent α − y must stay above 1 for the
-          loss to be smooth at 0 (other targets are an error)
-        - θ, ε and ω are in heatmap units (the paper's 0.5, 1, 14 for values in [0, 1]); the
-          paper also weights the pixels near the landmark (a weight map), pass it as `weight`
-        - no reference library ships it: the numbers are the paper's formula
-
-    Reference:
-        Wang, Bo & Fuxin, "Adaptive Wing Loss for Robust Face Alignment via Heatmap Regression", ICCV 2019, eq. 6; the formula via torch autograd
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.
@@ -2274,26 +2286,6 @@ def l2(input, target, weight=None, reduction='mean') -> torch.Tensor:
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
-def listmle(input, target, mask=None, reduction='mean') -> torch.Tensor:
-    """
-    Listwise: −log Plackett–Luce likelihood of the order the relevance gives.
-
-    losskit.torch.listmle: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = Σ_i (log Σ_{k≥i} exp(input_π(k)) − input_π(i)), π the unmasked items by decreasing target (ties: list order)
-
-    Gradient::
-
-        ∂ℓ/∂input_π(k) = −1 + Σ_{i≤k} exp(input_π(k)) / Σ_{j≥i} exp(input_π(j)) (0 at masked items)
-
-    Inputs:
-        input (prediction): floats, [N, L]: one list of L item scores per row
-        target (target): floats, same as `input`: each item's graded relevance
-        mask (weight, optional): integers, [N, L] bool (or 0/1): false marks a padded item of a shorter list
-
-    reduction: one of 'mean', 'sum', 'none'
 def lifted_structure(embeddings, labels, pos_margin=0.0, neg_margin=1.0, reduction='mean') -> torch.Tensor:
     """
     Every positive pair against a soft maximum over the negatives of both its ends (Euclidean, normalised embeddings).
@@ -2317,6 +2309,48 @@ def lifted_structure(embeddings, labels, pos_margin=0.0, neg_margin=1.0, reducti
         neg_margin (float, default 1.0, finite): the distance negatives should keep
 
     reduction: one of 'mean'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        labelled batches where every negative of both ends of a pair should count, softly
+        weighted toward the hardest
+
+    Pitfalls:
+        - mean only (pytorch-metric-learning's reducer): sum and none are errors
+        - distances are between normalised embeddings (at most 2): a neg_margin above 2 can
+          never be met
+        - pytorch-metric-learning builds a (positive pairs × negative pairs) mask: its memory
+          grows as N⁴; here O(N·D)
+
+    Reference:
+        Oh Song et al. 2016; pytorch-metric-learning LiftedStructureLoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
+def listmle(input, target, mask=None, reduction='mean') -> torch.Tensor:
+    """
+    Listwise: −log Plackett–Luce likelihood of the order the relevance gives.
+
+    losskit.torch.listmle: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = Σ_i (log Σ_{k≥i} exp(input_π(k)) − input_π(i)), π the unmasked items by decreasing target (ties: list order)
+
+    Gradient::
+
+        ∂ℓ/∂input_π(k) = −1 + Σ_{i≤k} exp(input_π(k)) / Σ_{j≥i} exp(input_π(j)) (0 at masked items)
+
+    Inputs:
+        input (prediction): floats, [N, L]: one list of L item scores per row
+        target (target): floats, same as `input`: each item's graded relevance
+        mask (weight, optional): integers, [N, L] bool (or 0/1): false marks a padded item of a shorter list
+
+    reduction: one of 'mean', 'sum', 'none'
 
     Returns:
         a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
@@ -2379,18 +2413,6 @@ def listnet(input, target, mask=None, reduction='mean') -> torch.Tensor:
 
     Reference:
         Cao et al. 2007 (ListNet, top-one probability); optax `ranking_softmax_loss` with labels softmax(target)
-        labelled batches where every negative of both ends of a pair should count, softly
-        weighted toward the hardest
-
-    Pitfalls:
-        - mean only (pytorch-metric-learning's reducer): sum and none are errors
-        - distances are between normalised embeddings (at most 2): a neg_margin above 2 can
-          never be met
-        - pytorch-metric-learning builds a (positive pairs × negative pairs) mask: its memory
-          grows as N⁴; here O(N·D)
-
-    Reference:
-        Oh Song et al. 2016; pytorch-metric-learning LiftedStructureLoss
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.
@@ -2921,6 +2943,27 @@ def multi_similarity(embeddings, labels, alpha=2.0, beta=50.0, base=0.5, reducti
         base (float, default 0.5, finite): the cosine similarity positives should exceed and negatives stay below
 
     reduction: one of 'mean'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        deep metric learning (retrieval, re-identification) with labels and P×K batches; weights
+        hard pairs without a separate miner
+
+    Pitfalls:
+        - mean only (pytorch-metric-learning's reducer): sum and none are errors
+        - β = 50 makes the negative term a near-max over the hardest negatives: the loss is very
+          sensitive to label noise
+        - the paper pairs it with a miner; this is pytorch-metric-learning's default, every pair
+
+    Reference:
+        Wang et al. 2019; pytorch-metric-learning MultiSimilarityLoss
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def multilabel_margin(input, target, reduction='mean') -> torch.Tensor:
     """
     Multi-label hinge: every target class should score 1 above every other class (PyTorch's MultiLabelMarginLoss).
@@ -2945,17 +2988,6 @@ def multilabel_margin(input, target, reduction='mean') -> torch.Tensor:
         a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
 
     When to use it:
-        deep metric learning (retrieval, re-identification) with labels and P×K batches; weights
-        hard pairs without a separate miner
-
-    Pitfalls:
-        - mean only (pytorch-metric-learning's reducer): sum and none are errors
-        - β = 50 makes the negative term a near-max over the hardest negatives: the loss is very
-          sensitive to label noise
-        - the paper pairs it with a miner; this is pytorch-metric-learning's default, every pair
-
-    Reference:
-        Wang et al. 2019; pytorch-metric-learning MultiSimilarityLoss
         multi-label ranking: the sample's labels should all outscore its non-labels by a margin;
         porting PyTorch code using MultiLabelMarginLoss
 
@@ -3367,6 +3399,51 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         LossError: bad input; the message names the loss, the argument, the shapes or values.
     """
 
+def poly1(input, target, epsilon=2.0, reduction='mean') -> torch.Tensor:
+    """
+    Poly-1: softmax cross-entropy plus ε·(1 − p_t), a tunable push on the target's probability.
+
+    losskit.torch.poly1: differentiable, on CPU tensors.
+
+    Formula::
+
+        ℓ = −Σ_c t_c ln p_c + ε·Σ_c t_c(1 − p_c), p = softmax(x) over the classes (index target y: −ln p_y + ε(1 − p_y)); mean = Σℓ / N
+
+    Gradient::
+
+        index target: ∂ℓ/∂x_c = (1 + ε·p_y)(p_c − [c = y]); probabilities: T·p_c − t_c + ε·p_c(p_t − t_c), T = Σt, p_t = Σ t_c p_c
+
+    Inputs:
+        input (prediction): floats, logits `[N, C]`, `[N, C, d1, ...]` or `[C]` (class dimension 1)
+        target (target): integers or floats, class indices `[N]` (integers, each in [0, C)), or probabilities of `input`'s shape (floats)
+
+    Parameters:
+        epsilon (float, default 2.0, finite): coefficient of 1 − p_t: 0 is cross-entropy; the paper tunes it in [−1, 5]
+
+    reduction: one of 'mean', 'sum', 'none'
+
+    Returns:
+        a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
+
+    When to use it:
+        a drop-in for cross-entropy with one extra knob: ε > 0 keeps pushing confident targets
+        (helps on ImageNet-scale training per Leng et al.), ε < 0 relaxes it (noisy labels)
+
+    Pitfalls:
+        - ε < −1 makes the loss decrease away from the target for confident predictions: not a
+          proper loss
+        - optax applies the softmax over the last axis; losskit takes `[N, C]` rows (no spatial
+          dimensions)
+        - no class weights and no ignore_index (optax has neither): mask rows out before the
+          call
+
+    Reference:
+        Leng et al. 2022 (PolyLoss); optax poly_loss_cross_entropy
+
+    Raises:
+        LossError: bad input; the message names the loss, the argument, the shapes or values.
+    """
+
 def proxy_anchor(embeddings, labels, proxies, margin=0.1, alpha=32.0, reduction='mean') -> torch.Tensor:
     """
     Proxy-Anchor: each class proxy pulls its embeddings and pushes the others, soft-maxed over the batch.
@@ -3391,28 +3468,6 @@ def proxy_anchor(embeddings, labels, proxies, margin=0.1, alpha=32.0, reduction=
         alpha (float, default 32.0, > 0): scales the cosines inside the soft maxima (larger: harder examples weigh more)
 
     reduction: one of 'mean'
-def poly1(input, target, epsilon=2.0, reduction='mean') -> torch.Tensor:
-    """
-    Poly-1: softmax cross-entropy plus ε·(1 − p_t), a tunable push on the target's probability.
-
-    losskit.torch.poly1: differentiable, on CPU tensors.
-
-    Formula::
-
-        ℓ = −Σ_c t_c ln p_c + ε·Σ_c t_c(1 − p_c), p = softmax(x) over the classes (index target y: −ln p_y + ε(1 − p_y)); mean = Σℓ / N
-
-    Gradient::
-
-        index target: ∂ℓ/∂x_c = (1 + ε·p_y)(p_c − [c = y]); probabilities: T·p_c − t_c + ε·p_c(p_t − t_c), T = Σt, p_t = Σ t_c p_c
-
-    Inputs:
-        input (prediction): floats, logits `[N, C]`, `[N, C, d1, ...]` or `[C]` (class dimension 1)
-        target (target): integers or floats, class indices `[N]` (integers, each in [0, C)), or probabilities of `input`'s shape (floats)
-
-    Parameters:
-        epsilon (float, default 2.0, finite): coefficient of 1 − p_t: 0 is cross-entropy; the paper tunes it in [−1, 5]
-
-    reduction: one of 'mean', 'sum', 'none'
 
     Returns:
         a tensor: 0-d for 'mean'/'sum', the per-element losses for 'none'; differentiable with respect to the predictions.
@@ -3471,19 +3526,6 @@ def proxy_nca(embeddings, labels, proxies, softmax_scale=1.0, reduction='mean') 
 
     Reference:
         Movshovitz-Attias et al. 2017 (ProxyNCA); pytorch-metric-learning ProxyNCALoss
-        a drop-in for cross-entropy with one extra knob: ε > 0 keeps pushing confident targets
-        (helps on ImageNet-scale training per Leng et al.), ε < 0 relaxes it (noisy labels)
-
-    Pitfalls:
-        - ε < −1 makes the loss decrease away from the target for confident predictions: not a
-          proper loss
-        - optax applies the softmax over the last axis; losskit takes `[N, C]` rows (no spatial
-          dimensions)
-        - no class weights and no ignore_index (optax has neither): mask rows out before the
-          call
-
-    Reference:
-        Leng et al. 2022 (PolyLoss); optax poly_loss_cross_entropy
 
     Raises:
         LossError: bad input; the message names the loss, the argument, the shapes or values.

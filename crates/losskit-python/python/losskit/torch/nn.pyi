@@ -2,13 +2,6 @@
 
 import torch
 
-class Arcface(torch.nn.Module):
-    """``nn.Module`` form of :func:`losskit.torch.arcface`. (``help()`` shows it in full)."""
-
-    def __init__(self, *, margin=28.6, scale=64.0, reduction='mean') -> None:
-        ...
-
-    def forward(self, embeddings, labels, weight) -> torch.Tensor:
 class AdaptiveWing(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.adaptive_wing`. (``help()`` shows it in full)."""
 
@@ -16,6 +9,15 @@ class AdaptiveWing(torch.nn.Module):
         ...
 
     def forward(self, input, target, weight=None) -> torch.Tensor:
+        ...
+
+class Arcface(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.arcface`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, margin=28.6, scale=64.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, embeddings, labels, weight) -> torch.Tensor:
         ...
 
 class Asymmetric(torch.nn.Module):
@@ -432,6 +434,15 @@ class L2(torch.nn.Module):
     def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
+class LiftedStructure(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.lifted_structure`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, pos_margin=0.0, neg_margin=1.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, embeddings, labels) -> torch.Tensor:
+        ...
+
 class Listmle(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.listmle`. (``help()`` shows it in full)."""
 
@@ -448,13 +459,6 @@ class Listnet(torch.nn.Module):
         ...
 
     def forward(self, input, target, mask=None) -> torch.Tensor:
-class LiftedStructure(torch.nn.Module):
-    """``nn.Module`` form of :func:`losskit.torch.lifted_structure`. (``help()`` shows it in full)."""
-
-    def __init__(self, *, pos_margin=0.0, neg_margin=1.0, reduction='mean') -> None:
-        ...
-
-    def forward(self, embeddings, labels) -> torch.Tensor:
         ...
 
 class LogCosh(torch.nn.Module):
@@ -590,6 +594,8 @@ class MultiSimilarity(torch.nn.Module):
         ...
 
     def forward(self, embeddings, labels) -> torch.Tensor:
+        ...
+
 class MultilabelMargin(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.multilabel_margin`. (``help()`` shows it in full)."""
 
@@ -662,6 +668,15 @@ class PoissonNll(torch.nn.Module):
     def forward(self, input, target, weight=None) -> torch.Tensor:
         ...
 
+class Poly1(torch.nn.Module):
+    """``nn.Module`` form of :func:`losskit.torch.poly1`. (``help()`` shows it in full)."""
+
+    def __init__(self, *, epsilon=2.0, reduction='mean') -> None:
+        ...
+
+    def forward(self, input, target) -> torch.Tensor:
+        ...
+
 class ProxyAnchor(torch.nn.Module):
     """``nn.Module`` form of :func:`losskit.torch.proxy_anchor`. (``help()`` shows it in full)."""
 
@@ -678,13 +693,6 @@ class ProxyNca(torch.nn.Module):
         ...
 
     def forward(self, embeddings, labels, proxies) -> torch.Tensor:
-class Poly1(torch.nn.Module):
-    """``nn.Module`` form of :func:`losskit.torch.poly1`. (``help()`` shows it in full)."""
-
-    def __init__(self, *, epsilon=2.0, reduction='mean') -> None:
-        ...
-
-    def forward(self, input, target) -> torch.Tensor:
         ...
 
 class PseudoHuber(torch.nn.Module):
