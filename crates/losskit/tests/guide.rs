@@ -41,12 +41,12 @@ mod listnet;
 mod mae;
 #[path = "../src/guide/snippets/mse.rs"]
 mod mse;
-#[path = "../src/guide/snippets/pair_mining.rs"]
-mod pair_mining;
 #[path = "../src/guide/snippets/multilabel_margin.rs"]
 mod multilabel_margin;
 #[path = "../src/guide/snippets/multilabel_soft_margin.rs"]
 mod multilabel_soft_margin;
+#[path = "../src/guide/snippets/pair_mining.rs"]
+mod pair_mining;
 #[path = "../src/guide/snippets/poly1.rs"]
 mod poly1;
 #[path = "../src/guide/snippets/quantile.rs"]
