@@ -454,13 +454,15 @@ impl<'t> Source<'t> {
     }
 
     /// The nearest earlier `a, b = value` unpacking of a name: the value and the position.
+    /// As in [`Self::binding`], a value binds from its end: in `a, b = f(a)` the `a` inside
+    /// the value is the previous binding.
     fn unpacking(&self, node: Node<'t>) -> Option<(Node<'t>, usize)> {
         let at = node.start_byte();
         let plain = self.binding(node).map(|v| v.start_byte()).unwrap_or(0);
         self.unpacked
             .get(text(node, self.src))?
             .iter()
-            .filter(|(v, _)| v.start_byte() < at && v.start_byte() >= plain)
+            .filter(|(v, _)| v.end_byte() <= at && v.start_byte() >= plain)
             .max_by_key(|(v, _)| v.start_byte())
             .copied()
     }
